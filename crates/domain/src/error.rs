@@ -1,0 +1,99 @@
+//! The one domain error type. It knows nothing about HTTP: the server translates each variant to
+//! the document's code, HTTP status, `message` and `user_tip` in exactly one place.
+
+use std::fmt;
+
+/// What kind of thing was not found; decides the code (a missing user has its own code).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Missing {
+    Task,
+    Desk,
+    Strategy,
+    User,
+    Image,
+    Network,
+    Cluster,
+    Host,
+    StoragePool,
+    OsFile,
+    Account,
+}
+
+impl Missing {
+    pub fn noun(self) -> &'static str {
+        match self {
+            Missing::Task => "task",
+            Missing::Desk => "desk",
+            Missing::Strategy => "desk strategy",
+            Missing::User => "user",
+            Missing::Image => "image",
+            Missing::Network => "network",
+            Missing::Cluster => "cluster",
+            Missing::Host => "host",
+            Missing::StoragePool => "storage pool",
+            Missing::OsFile => "OS file",
+            Missing::Account => "API account",
+        }
+    }
+}
+
+/// Which batch limit was exceeded; desks and users have different codes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BatchKind {
+    Desk,
+    User,
+}
+
+/// Which resource a query was aimed at; desks have their own code for an illegal match rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QueryTarget {
+    Desk,
+    Other,
+}
+
+/// Every way a deskd operation can fail.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum Error {
+    /// Bad input: `field` is the JSON path of the offending value, `rule` what it must satisfy.
+    #[error("invalid parameter `{field}`: {rule}")]
+    Invalid { field: String, rule: String },
+    /// A `match_rule`/`type` other than EQ/EXACT.
+    #[error("invalid query condition `{field}`: {rule}")]
+    QueryRule { target: QueryTarget, field: String, rule: String },
+    /// Missing, expired, revoked or garbled credentials.
+    #[error("authentication failed: {0}")]
+    Unauthenticated(String),
+    #[error("{} {id} does not exist", .what.noun())]
+    NotFound { what: Missing, id: String },
+    #[error("batch of {got} items exceeds the limit of {max}")]
+    BatchTooLarge { kind: BatchKind, max: usize, got: usize },
+    /// The desk's state machine forbids the action.
+    #[error("desk {desk} is {state}; {action} is not allowed in that state")]
+    StateForbids { desk: String, state: String, action: String },
+    #[error("cluster {0} is unknown to this controller")]
+    UnknownCluster(String),
+    #[error("too many requests; retry after {retry_after_secs} s")]
+    RateLimited { retry_after_secs: u64 },
+    /// A business rule refused the operation (catch-all code).
+    #[error("{0}")]
+    Refused(String),
+    /// Something inside deskd failed; the detail is logged, never sent.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl Error {
+    pub fn invalid(field: impl Into<String>, rule: impl fmt::Display) -> Self {
+        Error::Invalid { field: field.into(), rule: rule.to_string() }
+    }
+
+    pub fn not_found(what: Missing, id: impl Into<String>) -> Self {
+        Error::NotFound { what, id: id.into() }
+    }
+
+    pub fn internal(detail: impl fmt::Display) -> Self {
+        Error::Internal(detail.to_string())
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

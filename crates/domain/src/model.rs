@@ -1,0 +1,195 @@
+//! The entities deskd keeps. Field names follow the database; the wire shapes live in
+//! `deskd-wire`. Times are epoch milliseconds; sizes are GB unless a name says otherwise.
+
+use crate::enums::*;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Cluster {
+    pub id: String,
+    pub name: String,
+    pub state: ClusterState,
+    pub description: String,
+    pub created_at: i64,
+}
+
+/// A compute host. Over-commit ratios bound what the scheduler may promise.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Host {
+    pub id: String,
+    pub cluster_id: String,
+    pub name: String,
+    pub ip: String,
+    pub cpu_cores: i64,
+    pub memory_gb: i64,
+    pub storage_gb: i64,
+    pub cpu_overcommit: f64,
+    pub memory_overcommit: f64,
+    pub state: HostState,
+    pub created_at: i64,
+}
+
+/// A storage pool: `directory` set means real file-system figures, otherwise simulated.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoragePool {
+    pub id: String,
+    pub cluster_id: String,
+    pub name: String,
+    pub directory: Option<String>,
+    pub capacity_gb: i64,
+    pub redundancy_strategy: RedundancyStrategy,
+    pub health: PoolHealth,
+    pub created_at: i64,
+}
+
+/// An uploaded QCOW2 or ISO file that images are built from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OsFile {
+    pub id: String,
+    pub name: String,
+    pub format: ImageFormat,
+    pub disk_type: ImageDiskType,
+    pub os_name: OsName,
+    pub size_bytes: i64,
+    pub virtual_size_bytes: i64,
+    pub sha256: String,
+    pub state: ImageFileState,
+    pub storage_pool_id: String,
+    pub created_at: i64,
+}
+
+/// One version of an image template; versions share `root_image_id`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Image {
+    pub id: String,
+    pub name: String,
+    pub root_image_id: String,
+    pub version: i64,
+    pub newest: bool,
+    pub category: DeskCategory,
+    pub os_name: OsName,
+    pub os_file_id: String,
+    pub state: ImageState,
+    pub system_disk_gb: i64,
+    pub description: String,
+    pub created_at: i64,
+}
+
+/// An IP-pool network: desks get addresses from `pool_start..=pool_end`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Network {
+    pub id: String,
+    pub cluster_id: String,
+    pub name: String,
+    pub cidr: String,
+    pub gateway: String,
+    pub dns_primary: String,
+    pub dns_secondary: String,
+    pub vlan: Option<i64>,
+    pub pool_start: String,
+    pub pool_end: String,
+    pub state: String,
+    pub creator: String,
+    pub created_at: i64,
+}
+
+/// A desk strategy: the template of a desk's hardware and access rules.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Strategy {
+    pub id: String,
+    pub name: String,
+    pub category: DeskCategory,
+    pub desk_type: DeskType,
+    pub cpu_cores: i64,
+    pub memory_gb: i64,
+    pub system_disk_gb: i64,
+    pub data_disk_gb: i64,
+    pub enable_agreement_agency: bool,
+    pub description: String,
+    pub created_at: i64,
+}
+
+/// A node of the user-group tree; `path` is the `/`-joined names from the root.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UserGroup {
+    pub id: String,
+    pub name: String,
+    pub parent_id: Option<String>,
+    pub path: String,
+    pub created_at: i64,
+}
+
+/// A desktop user (chapter 6.2), not an API account.
+#[derive(Debug, Clone, PartialEq)]
+pub struct User {
+    pub id: String,
+    pub name: String,
+    pub real_name: String,
+    pub user_type: UserType,
+    pub state: UserState,
+    pub group_id: String,
+    pub password_hash: String,
+    pub email: String,
+    pub phone: String,
+    pub description: String,
+    pub created_at: i64,
+}
+
+/// A cloud desktop.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Desk {
+    pub id: String,
+    pub name: String,
+    pub user_id: String,
+    pub image_id: String,
+    pub strategy_id: String,
+    pub network_id: String,
+    pub cluster_id: String,
+    pub host_id: String,
+    pub ip: String,
+    pub mac: String,
+    pub desk_type: DeskType,
+    pub category: DeskCategory,
+    pub state: DeskState,
+    pub cpu_cores: i64,
+    pub memory_gb: i64,
+    pub system_disk_gb: i64,
+    pub data_disk_gb: i64,
+    pub remark: String,
+    /// Why the desk is in ERROR, kept until it leaves ERROR.
+    pub error_reason: String,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// An API account: a caller of the API (administrator, integration).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Account {
+    pub id: String,
+    pub name: String,
+    pub password_hash: String,
+    pub disabled: bool,
+    pub created_at: i64,
+}
+
+/// Everything the demo inventory (or an import) loads in one transaction.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Inventory {
+    pub clusters: Vec<Cluster>,
+    pub hosts: Vec<Host>,
+    pub storage_pools: Vec<StoragePool>,
+    pub os_files: Vec<OsFile>,
+    pub images: Vec<Image>,
+    pub networks: Vec<Network>,
+    pub strategies: Vec<Strategy>,
+    pub groups: Vec<UserGroup>,
+    pub users: Vec<User>,
+    pub desks: Vec<Desk>,
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}

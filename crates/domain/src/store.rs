@@ -1,0 +1,87 @@
+//! The persistence boundary. The domain and the server talk to storage only through [`Store`];
+//! `deskd-store` implements it on SQLite and on PostgreSQL with one shared test-suite.
+
+use async_trait::async_trait;
+
+use crate::enums::DeskState;
+use crate::error::Result;
+use crate::model::*;
+use crate::query::{ListQuery, Page};
+use crate::task::{Claim, Event, ItemOutcome, NewTask, TaskRecord};
+
+/// A stored token: only the hash of the secret is kept.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TokenRecord {
+    pub token_hash: String,
+    pub account_id: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+}
+
+/// A strategy with the number of desks that use it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StrategyRow {
+    pub strategy: Strategy,
+    pub desk_num: i64,
+}
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// `sqlite` or `postgres`.
+    fn backend(&self) -> &'static str;
+
+    // Settings: small named values (transport keys, node identity, feature switches).
+    async fn get_setting(&self, key: &str) -> Result<Option<String>>;
+    async fn put_setting(&self, key: &str, value: &str) -> Result<()>;
+
+    // API accounts and their tokens (D1).
+    /// Fails with `Refused` when the name is taken.
+    async fn create_account(&self, account: &Account) -> Result<()>;
+    async fn account_by_name(&self, name: &str) -> Result<Option<Account>>;
+    async fn list_accounts(&self) -> Result<Vec<Account>>;
+    /// Disables or enables; disabling revokes every token. False when the account is unknown.
+    async fn set_account_disabled(&self, name: &str, disabled: bool) -> Result<bool>;
+    /// Replaces the password hash and revokes every token. False when the account is unknown.
+    async fn set_account_password(&self, name: &str, password_hash: &str) -> Result<bool>;
+    async fn insert_token(&self, token: &TokenRecord) -> Result<()>;
+    /// The enabled account a live (unexpired, unrevoked) token belongs to.
+    async fn token_account(&self, token_hash: &str, now: i64) -> Result<Option<Account>>;
+    async fn revoke_token(&self, token_hash: &str) -> Result<()>;
+
+    // Inventory.
+    /// True when no cluster exists yet: the first start loads the demo inventory then.
+    async fn inventory_is_empty(&self) -> Result<bool>;
+    /// Inserts everything in one transaction.
+    async fn load_inventory(&self, inventory: &Inventory) -> Result<()>;
+    async fn cluster_exists(&self, id: &str) -> Result<bool>;
+    async fn list_hosts(&self) -> Result<Vec<Host>>;
+    async fn list_strategies(&self, query: &ListQuery) -> Result<Page<StrategyRow>>;
+    async fn get_desk(&self, id: &str) -> Result<Option<Desk>>;
+    /// Every desk, for the reconciler and the driver's start-up sync.
+    async fn list_all_desks(&self) -> Result<Vec<Desk>>;
+    /// Moves a desk to `to` only if it is in one of `from` (compare-and-set); false otherwise.
+    async fn set_desk_state(&self, id: &str, from: &[DeskState], to: DeskState, reason: &str) -> Result<bool>;
+    async fn get_image(&self, id: &str) -> Result<Option<Image>>;
+
+    // Tasks (D7).
+    async fn create_task(&self, task: &NewTask) -> Result<()>;
+    async fn get_task(&self, id: &str) -> Result<Option<TaskRecord>>;
+    /// Claims up to `max` runnable items (pending, or running with an expired lease) for `node`.
+    async fn claim_items(&self, node: &str, lease_until: i64, max: usize, now: i64) -> Result<Vec<Claim>>;
+    /// Extends the leases of the given claims that `node` still holds.
+    async fn renew_leases(&self, node: &str, lease_tokens: &[String], lease_until: i64) -> Result<()>;
+    /// Records the outcome and applies its effects atomically; false when the lease was lost
+    /// (nothing is written then).
+    async fn finish_item(&self, claim: &Claim, outcome: &ItemOutcome) -> Result<bool>;
+    /// Makes the items `node` held before a restart claimable at once.
+    async fn release_node_claims(&self, node: &str) -> Result<u64>;
+    /// Closes every RUNNING task whose items are all done: FINISHED or ERROR with the summary.
+    /// Returns the ids it closed.
+    async fn finalize_tasks(&self, now: i64) -> Result<Vec<String>>;
+    /// Subjects (desk ids) with a pending or running item.
+    async fn busy_subjects(&self) -> Result<Vec<String>>;
+    /// Audit-log entries about `subject`, oldest first.
+    async fn events_for(&self, subject: &str) -> Result<Vec<Event>>;
+    /// Appends to the audit log outside any task.
+    async fn record_event(&self, event: &Event) -> Result<()>;
+}

@@ -1,0 +1,33 @@
+//! Numeric result codes of the document (section a.5 and each endpoint's table).
+//!
+//! Only the numbers live here. Which domain error becomes which code is decided in one place,
+//! the server's error translation table.
+
+/// Success.
+pub const OK: u32 = 0;
+/// 请求参数错误: request parameter error (also unknown path and wrong method, DECISIONS D2).
+pub const BAD_REQUEST: u32 = 22000400;
+/// 用户名或密码错误: bad API-account credentials or a missing/expired Bearer token (D1).
+pub const UNAUTHENTICATED: u32 = 22000401;
+/// Too many requests (D3).
+pub const TOO_MANY_REQUESTS: u32 = 22000429;
+/// 服务内部错误: unexpected server failure.
+pub const INTERNAL: u32 = 22000500;
+/// 其他错误: catch-all business failure.
+pub const OTHER: u32 = 23010000;
+/// Batch of users larger than 1000 items.
+pub const USER_BATCH_TOO_LARGE: u32 = 23010019;
+/// Desk request parameter invalid (6.1.4).
+pub const DESK_PARAM_INVALID: u32 = 23010701;
+/// Batch of desks larger than 1000 items.
+pub const DESK_BATCH_TOO_LARGE: u32 = 23010703;
+/// Illegal `match_rule` or `type` in a desk query.
+pub const DESK_QUERY_RULE: u32 = 23010801;
+/// The desk's current state forbids the action.
+pub const DESK_STATE_FORBIDS: u32 = 23010901;
+/// User still owns desks and cannot be deleted.
+pub const USER_HAS_DESKS: u32 = 23020005;
+/// User does not exist.
+pub const USER_NOT_FOUND: u32 = 23070002;
+/// Cross-cluster forwarding failed / unknown cluster.
+pub const CLUSTER_FORWARD: u32 = 23170002;
