@@ -1,1 +1,265 @@
-//! placeholder
+//! deskd's persistence: [`SqlStore`] implements the domain's `Store` trait on SQLite (the
+//! embedded default) and on PostgreSQL (for scale and replicas). One SQL text serves both; the
+//! differences are kept in [`db::Backend`]. Every multi-row change runs in one transaction.
+
+pub mod db;
+mod inventory;
+pub mod migrate;
+mod paging;
+mod tasks;
+pub mod testing;
+
+use async_trait::async_trait;
+use deskd_domain::enums::DeskState;
+use deskd_domain::error::{Error, Result};
+use deskd_domain::model::*;
+use deskd_domain::query::{ListQuery, Page};
+use deskd_domain::store::{Store, StrategyRow, TokenRecord};
+use deskd_domain::task::{Claim, Event, ItemOutcome, NewTask, TaskRecord};
+use sqlx::any::AnyRow;
+use sqlx::AnyPool;
+
+use db::{exec, row, rows, Backend, Col};
+
+/// The SQL store. Cheap to clone (the pool is shared).
+#[derive(Clone)]
+pub struct SqlStore {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+impl SqlStore {
+    /// Connects to `url` (`sqlite://…` or `postgres://…`) and applies pending migrations.
+    pub async fn open(url: &str) -> Result<Self> {
+        let (pool, backend) = db::connect(url).await?;
+        migrate::run(&pool, backend).await?;
+        Ok(SqlStore { pool, backend })
+    }
+
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    pub fn backend_kind(&self) -> Backend {
+        self.backend
+    }
+
+    /// The newest applied schema version.
+    pub async fn schema_version(&self) -> Result<i64> {
+        migrate::current_version(&self.pool, self.backend).await
+    }
+
+    /// Closes the pool, waiting for connections in use.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+fn account(r: &AnyRow) -> Result<Account> {
+    Ok(Account {
+        id: r.text("id")?,
+        name: r.text("name")?,
+        password_hash: r.text("password_hash")?,
+        disabled: r.flag("disabled")?,
+        created_at: r.int("created_at")?,
+    })
+}
+
+const ACCOUNT_COLS: &str = "a.id, a.name, a.password_hash, a.disabled, a.created_at";
+
+#[async_trait]
+impl Store for SqlStore {
+    fn backend(&self) -> &'static str {
+        self.backend.name()
+    }
+
+    async fn get_setting(&self, key: &str) -> Result<Option<String>> {
+        let r = row(&self.pool, self.backend, "SELECT value FROM settings WHERE key = ?", args![key]).await?;
+        r.map(|r| r.text("value")).transpose()
+    }
+
+    async fn put_setting(&self, key: &str, value: &str) -> Result<()> {
+        exec(
+            &self.pool,
+            self.backend,
+            "INSERT INTO settings (key, value, updated_at) VALUES (?, ?, ?) \
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+            args![key, value, now_ms()],
+        )
+        .await
+        .map(drop)
+    }
+
+    async fn create_account(&self, a: &Account) -> Result<()> {
+        exec(
+            &self.pool,
+            self.backend,
+            "INSERT INTO api_accounts (id, name, password_hash, disabled, created_at) VALUES (?, ?, ?, ?, ?)",
+            args![&a.id, &a.name, &a.password_hash, a.disabled, a.created_at],
+        )
+        .await
+        .map_err(|e| match e {
+            Error::Refused(_) => Error::Refused(format!("API account `{}` already exists", a.name)),
+            e => e,
+        })
+        .map(drop)
+    }
+
+    async fn account_by_name(&self, name: &str) -> Result<Option<Account>> {
+        let sql = format!("SELECT {ACCOUNT_COLS} FROM api_accounts a WHERE a.name = ?");
+        row(&self.pool, self.backend, &sql, args![name]).await?.map(|r| account(&r)).transpose()
+    }
+
+    async fn list_accounts(&self) -> Result<Vec<Account>> {
+        let sql = format!("SELECT {ACCOUNT_COLS} FROM api_accounts a ORDER BY a.created_at, a.name");
+        rows(&self.pool, self.backend, &sql, vec![]).await?.iter().map(account).collect()
+    }
+
+    async fn set_account_disabled(&self, name: &str, disabled: bool) -> Result<bool> {
+        self.update_account_and_revoke(name, "UPDATE api_accounts SET disabled = ? WHERE name = ?", args![disabled, name])
+            .await
+    }
+
+    async fn set_account_password(&self, name: &str, password_hash: &str) -> Result<bool> {
+        self.update_account_and_revoke(
+            name,
+            "UPDATE api_accounts SET password_hash = ? WHERE name = ?",
+            args![password_hash, name],
+        )
+        .await
+    }
+
+    async fn insert_token(&self, t: &TokenRecord) -> Result<()> {
+        exec(
+            &self.pool,
+            self.backend,
+            "INSERT INTO api_tokens (token_hash, account_id, created_at, expires_at, revoked) VALUES (?, ?, ?, ?, 0)",
+            args![&t.token_hash, &t.account_id, t.created_at, t.expires_at],
+        )
+        .await
+        .map(drop)
+    }
+
+    async fn token_account(&self, token_hash: &str, now: i64) -> Result<Option<Account>> {
+        let sql = format!(
+            "SELECT {ACCOUNT_COLS} FROM api_tokens t JOIN api_accounts a ON a.id = t.account_id \
+             WHERE t.token_hash = ? AND t.revoked = 0 AND t.expires_at > ? AND a.disabled = 0"
+        );
+        row(&self.pool, self.backend, &sql, args![token_hash, now]).await?.map(|r| account(&r)).transpose()
+    }
+
+    async fn revoke_token(&self, token_hash: &str) -> Result<()> {
+        exec(&self.pool, self.backend, "UPDATE api_tokens SET revoked = 1 WHERE token_hash = ?", args![token_hash])
+            .await
+            .map(drop)
+    }
+
+    async fn inventory_is_empty(&self) -> Result<bool> {
+        let r = row(&self.pool, self.backend, "SELECT id FROM clusters LIMIT 1", vec![]).await?;
+        Ok(r.is_none())
+    }
+
+    async fn load_inventory(&self, inv: &Inventory) -> Result<()> {
+        inventory::load(&self.pool, self.backend, inv).await
+    }
+
+    async fn cluster_exists(&self, id: &str) -> Result<bool> {
+        Ok(row(&self.pool, self.backend, "SELECT id FROM clusters WHERE id = ?", args![id]).await?.is_some())
+    }
+
+    async fn list_hosts(&self) -> Result<Vec<Host>> {
+        inventory::hosts(&self.pool, self.backend).await
+    }
+
+    async fn list_strategies(&self, q: &ListQuery) -> Result<Page<StrategyRow>> {
+        inventory::strategies(&self.pool, self.backend, q).await
+    }
+
+    async fn get_desk(&self, id: &str) -> Result<Option<Desk>> {
+        inventory::desk(&self.pool, self.backend, id).await
+    }
+
+    async fn list_all_desks(&self) -> Result<Vec<Desk>> {
+        inventory::all_desks(&self.pool, self.backend).await
+    }
+
+    async fn set_desk_state(&self, id: &str, from: &[DeskState], to: DeskState, reason: &str) -> Result<bool> {
+        inventory::set_desk_state(&self.pool, self.backend, id, from, to, reason).await
+    }
+
+    async fn get_image(&self, id: &str) -> Result<Option<Image>> {
+        inventory::image(&self.pool, self.backend, id).await
+    }
+
+    async fn create_task(&self, t: &NewTask) -> Result<()> {
+        tasks::create(&self.pool, self.backend, t).await
+    }
+
+    async fn get_task(&self, id: &str) -> Result<Option<TaskRecord>> {
+        tasks::get(&self.pool, self.backend, id).await
+    }
+
+    async fn claim_items(&self, node: &str, lease_until: i64, max: usize, now: i64) -> Result<Vec<Claim>> {
+        tasks::claim(&self.pool, self.backend, node, lease_until, max, now).await
+    }
+
+    async fn renew_leases(&self, node: &str, lease_tokens: &[String], lease_until: i64) -> Result<()> {
+        tasks::renew(&self.pool, self.backend, node, lease_tokens, lease_until).await
+    }
+
+    async fn finish_item(&self, claim: &Claim, outcome: &ItemOutcome) -> Result<bool> {
+        tasks::finish(&self.pool, self.backend, claim, outcome).await
+    }
+
+    async fn release_node_claims(&self, node: &str) -> Result<u64> {
+        exec(
+            &self.pool,
+            self.backend,
+            "UPDATE task_items SET lease_until = 0 WHERE status = 'RUNNING' AND lease_owner = ?",
+            args![node],
+        )
+        .await
+    }
+
+    async fn finalize_tasks(&self, now: i64) -> Result<Vec<String>> {
+        tasks::finalize(&self.pool, self.backend, now).await
+    }
+
+    async fn busy_subjects(&self) -> Result<Vec<String>> {
+        let rs = rows(
+            &self.pool,
+            self.backend,
+            "SELECT DISTINCT subject FROM task_items WHERE subject IS NOT NULL AND status IN ('PENDING', 'RUNNING')",
+            vec![],
+        )
+        .await?;
+        rs.iter().map(|r| r.text("subject")).collect()
+    }
+
+    async fn events_for(&self, subject: &str) -> Result<Vec<Event>> {
+        tasks::events_for(&self.pool, self.backend, subject).await
+    }
+
+    async fn record_event(&self, event: &Event) -> Result<()> {
+        tasks::insert_event(&self.pool, self.backend, event).await
+    }
+}
+
+impl SqlStore {
+    /// Runs an account update and revokes the account's tokens in one transaction.
+    async fn update_account_and_revoke(&self, name: &str, sql: &str, a: Vec<db::Arg>) -> Result<bool> {
+        let mut tx = self.pool.begin().await.map_err(db::db_err)?;
+        if exec(&mut *tx, self.backend, sql, a).await? == 0 {
+            return Ok(false);
+        }
+        exec(
+            &mut *tx,
+            self.backend,
+            "UPDATE api_tokens SET revoked = 1 WHERE account_id = (SELECT id FROM api_accounts WHERE name = ?)",
+            args![name],
+        )
+        .await?;
+        tx.commit().await.map_err(db::db_err)?;
+        Ok(true)
+    }
+}

@@ -1,0 +1,284 @@
+//! The connection pool and the few helpers every query goes through.
+//!
+//! deskd writes its SQL once, with `?` placeholders and portable types, and runs it on SQLite or
+//! PostgreSQL through sqlx's `Any` driver. The [`Backend`] knows the handful of differences:
+//! placeholder syntax, byte-wise text ordering, and connection set-up.
+
+use deskd_domain::error::{Error, Result};
+use sqlx::any::{AnyArguments, AnyPoolOptions, AnyRow};
+use sqlx::{Any, AnyPool, Arguments, Executor};
+
+/// Which database is behind the pool.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn from_url(url: &str) -> Result<Self> {
+        if url.starts_with("sqlite:") {
+            Ok(Backend::Sqlite)
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            Ok(Backend::Postgres)
+        } else {
+            Err(Error::invalid("database_url", "must start with sqlite:// or postgres://"))
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        }
+    }
+
+    /// Rewrites `?` placeholders into `$1, $2, …` for PostgreSQL. deskd's SQL never has `?`
+    /// inside a literal.
+    pub fn sql(self, sql: &str) -> String {
+        match self {
+            Backend::Sqlite => sql.to_string(),
+            Backend::Postgres => {
+                let mut out = String::with_capacity(sql.len() + 8);
+                let mut n = 0;
+                for ch in sql.chars() {
+                    if ch == '?' {
+                        n += 1;
+                        out.push('$');
+                        out.push_str(&n.to_string());
+                    } else {
+                        out.push(ch);
+                    }
+                }
+                out
+            }
+        }
+    }
+
+    /// An ORDER BY term that sorts text byte-wise on both databases (SQLite's default).
+    pub fn text_order(self, column: &str) -> String {
+        match self {
+            Backend::Sqlite => column.to_string(),
+            Backend::Postgres => format!("{column} COLLATE \"C\""),
+        }
+    }
+}
+
+/// A value bound to a placeholder.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Arg {
+    Text(String),
+    OptText(Option<String>),
+    Int(i64),
+    OptInt(Option<i64>),
+    Float(f64),
+}
+
+impl From<&str> for Arg {
+    fn from(v: &str) -> Self {
+        Arg::Text(v.to_string())
+    }
+}
+impl From<String> for Arg {
+    fn from(v: String) -> Self {
+        Arg::Text(v)
+    }
+}
+impl From<&String> for Arg {
+    fn from(v: &String) -> Self {
+        Arg::Text(v.clone())
+    }
+}
+impl From<i64> for Arg {
+    fn from(v: i64) -> Self {
+        Arg::Int(v)
+    }
+}
+impl From<bool> for Arg {
+    fn from(v: bool) -> Self {
+        Arg::Int(i64::from(v))
+    }
+}
+impl From<f64> for Arg {
+    fn from(v: f64) -> Self {
+        Arg::Float(v)
+    }
+}
+impl From<Option<String>> for Arg {
+    fn from(v: Option<String>) -> Self {
+        Arg::OptText(v)
+    }
+}
+impl From<Option<i64>> for Arg {
+    fn from(v: Option<i64>) -> Self {
+        Arg::OptInt(v)
+    }
+}
+impl From<&deskd_domain::query::Value> for Arg {
+    fn from(v: &deskd_domain::query::Value) -> Self {
+        match v {
+            deskd_domain::query::Value::Text(s) => Arg::Text(s.clone()),
+            deskd_domain::query::Value::Int(i) => Arg::Int(*i),
+        }
+    }
+}
+
+/// Builds an argument list: `args![a, b, c]`.
+#[macro_export]
+macro_rules! args {
+    ($($v:expr),* $(,)?) => { vec![$($crate::db::Arg::from($v)),*] };
+}
+
+fn bind(args: Vec<Arg>) -> Result<AnyArguments<'static>> {
+    let mut out = AnyArguments::default();
+    for a in args {
+        let r = match a {
+            Arg::Text(v) => out.add(v),
+            Arg::OptText(v) => out.add(v),
+            Arg::Int(v) => out.add(v),
+            Arg::OptInt(v) => out.add(v),
+            Arg::Float(v) => out.add(v),
+        };
+        r.map_err(|e| Error::internal(format!("bind: {e}")))?;
+    }
+    Ok(out)
+}
+
+/// Maps a database error: unique violations are a business refusal, the rest internal.
+pub fn db_err(e: sqlx::Error) -> Error {
+    if let Some(d) = e.as_database_error() {
+        if d.is_unique_violation() {
+            return Error::Refused(format!("already exists: {}", d.message()));
+        }
+    }
+    Error::internal(format!("database: {e}"))
+}
+
+/// Runs a statement; returns the number of affected rows.
+pub async fn exec<'c, E>(e: E, backend: Backend, sql: &str, args: Vec<Arg>) -> Result<u64>
+where
+    E: Executor<'c, Database = Any>,
+{
+    let sql = backend.sql(sql);
+    let q = sqlx::query_with(&sql, bind(args)?);
+    e.execute(q).await.map(|r| r.rows_affected()).map_err(db_err)
+}
+
+/// Runs a query and returns every row.
+pub async fn rows<'c, E>(e: E, backend: Backend, sql: &str, args: Vec<Arg>) -> Result<Vec<AnyRow>>
+where
+    E: Executor<'c, Database = Any>,
+{
+    let sql = backend.sql(sql);
+    let q = sqlx::query_with(&sql, bind(args)?);
+    e.fetch_all(q).await.map_err(db_err)
+}
+
+/// Runs a query and returns the first row, if any.
+pub async fn row<'c, E>(e: E, backend: Backend, sql: &str, args: Vec<Arg>) -> Result<Option<AnyRow>>
+where
+    E: Executor<'c, Database = Any>,
+{
+    let sql = backend.sql(sql);
+    let q = sqlx::query_with(&sql, bind(args)?);
+    e.fetch_optional(q).await.map_err(db_err)
+}
+
+/// Typed column access that turns a decoding failure into an internal error naming the column.
+pub trait Col {
+    fn text(&self, col: &str) -> Result<String>;
+    fn opt_text(&self, col: &str) -> Result<Option<String>>;
+    fn int(&self, col: &str) -> Result<i64>;
+    fn opt_int(&self, col: &str) -> Result<Option<i64>>;
+    fn float(&self, col: &str) -> Result<f64>;
+    fn flag(&self, col: &str) -> Result<bool> {
+        Ok(self.int(col)? != 0)
+    }
+    fn json(&self, col: &str) -> Result<Option<serde_json::Value>> {
+        match self.opt_text(col)? {
+            None => Ok(None),
+            Some(s) => serde_json::from_str(&s).map(Some).map_err(|e| Error::internal(format!("column {col}: {e}"))),
+        }
+    }
+}
+
+impl Col for AnyRow {
+    fn text(&self, col: &str) -> Result<String> {
+        get(self, col)
+    }
+    fn opt_text(&self, col: &str) -> Result<Option<String>> {
+        get(self, col)
+    }
+    fn int(&self, col: &str) -> Result<i64> {
+        get(self, col)
+    }
+    fn opt_int(&self, col: &str) -> Result<Option<i64>> {
+        get(self, col)
+    }
+    fn float(&self, col: &str) -> Result<f64> {
+        get(self, col)
+    }
+}
+
+fn get<'r, T>(row: &'r AnyRow, col: &str) -> Result<T>
+where
+    T: sqlx::Decode<'r, Any> + sqlx::Type<Any>,
+{
+    use sqlx::Row;
+    row.try_get::<T, _>(col).map_err(|e| Error::internal(format!("column {col}: {e}")))
+}
+
+/// Opens a pool on `url` with the backend's connection settings.
+pub async fn connect(url: &str) -> Result<(AnyPool, Backend)> {
+    sqlx::any::install_default_drivers();
+    let backend = Backend::from_url(url)?;
+    let opts = match backend {
+        // One connection: SQLite has a single writer, and one connection means no SQLITE_BUSY
+        // on transaction upgrades. Every statement deskd runs is short.
+        Backend::Sqlite => AnyPoolOptions::new().max_connections(1).after_connect(|conn, _| {
+            Box::pin(async move {
+                for pragma in [
+                    "PRAGMA journal_mode = WAL",
+                    "PRAGMA synchronous = NORMAL",
+                    "PRAGMA foreign_keys = ON",
+                    "PRAGMA busy_timeout = 5000",
+                ] {
+                    conn.execute(pragma).await?;
+                }
+                Ok(())
+            })
+        }),
+        Backend::Postgres => AnyPoolOptions::new().max_connections(10),
+    };
+    let pool = opts
+        .acquire_timeout(std::time::Duration::from_secs(10))
+        .connect(url)
+        .await
+        .map_err(|e| Error::internal(format!("cannot open database {}: {e}", redact(url))))?;
+    Ok((pool, backend))
+}
+
+/// The URL without a password, for messages.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.find('@')) {
+        (Some(s), Some(at)) if at > s => format!("{}://***{}", &url[..s], &url[at..]),
+        _ => url.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_are_numbered_for_postgres() {
+        assert_eq!(Backend::Postgres.sql("a = ? AND b IN (?, ?)"), "a = $1 AND b IN ($2, $3)");
+        assert_eq!(Backend::Sqlite.sql("a = ?"), "a = ?");
+    }
+
+    #[test]
+    fn redacts_passwords() {
+        assert_eq!(redact("postgres://u:pw@h:5432/db"), "postgres://***@h:5432/db");
+        assert_eq!(redact("sqlite://x.db"), "sqlite://x.db");
+    }
+}

@@ -1,0 +1,278 @@
+//! Inventory rows: clusters, hosts, pools, OS files, images, networks, strategies, user groups,
+//! users and desks.
+
+use deskd_domain::enums::*;
+use deskd_domain::error::Result;
+use deskd_domain::model::*;
+use deskd_domain::query::{ListQuery, Page};
+use deskd_domain::store::StrategyRow;
+use sqlx::any::AnyRow;
+use sqlx::{Any, AnyPool, Executor};
+
+use crate::args;
+use crate::db::{db_err, exec, row, rows, Arg, Backend, Col};
+use crate::paging;
+
+/// `INSERT INTO table (cols…) VALUES (?…)`.
+async fn insert<'c, E>(e: E, backend: Backend, table: &str, values: Vec<(&str, Arg)>) -> Result<()>
+where
+    E: Executor<'c, Database = Any>,
+{
+    let cols: Vec<&str> = values.iter().map(|(c, _)| *c).collect();
+    let marks = vec!["?"; cols.len()].join(", ");
+    let sql = format!("INSERT INTO {table} ({}) VALUES ({marks})", cols.join(", "));
+    exec(e, backend, &sql, values.into_iter().map(|(_, v)| v).collect()).await.map(drop)
+}
+
+/// Inserts a whole inventory in one transaction.
+pub async fn load(pool: &AnyPool, b: Backend, inv: &Inventory) -> Result<()> {
+    let mut tx = pool.begin().await.map_err(db_err)?;
+    for c in &inv.clusters {
+        insert(&mut *tx, b, "clusters", vec![
+            ("id", c.id.as_str().into()), ("name", c.name.as_str().into()), ("state", c.state.as_str().into()),
+            ("description", c.description.as_str().into()), ("created_at", c.created_at.into()),
+        ]).await?;
+    }
+    for h in &inv.hosts {
+        insert(&mut *tx, b, "hosts", vec![
+            ("id", h.id.as_str().into()), ("cluster_id", h.cluster_id.as_str().into()), ("name", h.name.as_str().into()),
+            ("ip", h.ip.as_str().into()), ("cpu_cores", h.cpu_cores.into()), ("memory_gb", h.memory_gb.into()),
+            ("storage_gb", h.storage_gb.into()), ("cpu_overcommit", h.cpu_overcommit.into()),
+            ("memory_overcommit", h.memory_overcommit.into()), ("state", h.state.as_str().into()),
+            ("created_at", h.created_at.into()),
+        ]).await?;
+    }
+    for p in &inv.storage_pools {
+        insert(&mut *tx, b, "storage_pools", vec![
+            ("id", p.id.as_str().into()), ("cluster_id", p.cluster_id.as_str().into()), ("name", p.name.as_str().into()),
+            ("directory", p.directory.clone().into()), ("capacity_gb", p.capacity_gb.into()),
+            ("redundancy_strategy", p.redundancy_strategy.as_str().into()), ("health", p.health.as_str().into()),
+            ("created_at", p.created_at.into()),
+        ]).await?;
+    }
+    for f in &inv.os_files {
+        insert(&mut *tx, b, "os_files", vec![
+            ("id", f.id.as_str().into()), ("name", f.name.as_str().into()), ("format", f.format.as_str().into()),
+            ("disk_type", f.disk_type.as_str().into()), ("os_name", f.os_name.as_str().into()),
+            ("size_bytes", f.size_bytes.into()), ("virtual_size_bytes", f.virtual_size_bytes.into()),
+            ("sha256", f.sha256.as_str().into()), ("state", f.state.as_str().into()),
+            ("storage_pool_id", f.storage_pool_id.as_str().into()), ("created_at", f.created_at.into()),
+        ]).await?;
+    }
+    for i in &inv.images {
+        insert(&mut *tx, b, "images", vec![
+            ("id", i.id.as_str().into()), ("name", i.name.as_str().into()), ("root_image_id", i.root_image_id.as_str().into()),
+            ("version", i.version.into()), ("newest", i.newest.into()), ("category", i.category.as_str().into()),
+            ("os_name", i.os_name.as_str().into()), ("os_file_id", i.os_file_id.as_str().into()),
+            ("state", i.state.as_str().into()), ("system_disk_gb", i.system_disk_gb.into()),
+            ("description", i.description.as_str().into()), ("created_at", i.created_at.into()),
+        ]).await?;
+    }
+    for n in &inv.networks {
+        insert(&mut *tx, b, "networks", vec![
+            ("id", n.id.as_str().into()), ("cluster_id", n.cluster_id.as_str().into()), ("name", n.name.as_str().into()),
+            ("cidr", n.cidr.as_str().into()), ("gateway", n.gateway.as_str().into()),
+            ("dns_primary", n.dns_primary.as_str().into()), ("dns_secondary", n.dns_secondary.as_str().into()),
+            ("vlan", n.vlan.into()), ("pool_start", n.pool_start.as_str().into()), ("pool_end", n.pool_end.as_str().into()),
+            ("state", n.state.as_str().into()), ("creator", n.creator.as_str().into()), ("created_at", n.created_at.into()),
+        ]).await?;
+    }
+    for s in &inv.strategies {
+        insert_strategy(&mut *tx, b, s).await?;
+    }
+    for g in &inv.groups {
+        insert(&mut *tx, b, "user_groups", vec![
+            ("id", g.id.as_str().into()), ("name", g.name.as_str().into()), ("parent_id", g.parent_id.clone().into()),
+            ("path", g.path.as_str().into()), ("created_at", g.created_at.into()),
+        ]).await?;
+    }
+    for u in &inv.users {
+        insert(&mut *tx, b, "users", vec![
+            ("id", u.id.as_str().into()), ("name", u.name.as_str().into()), ("real_name", u.real_name.as_str().into()),
+            ("user_type", u.user_type.as_str().into()), ("state", u.state.as_str().into()),
+            ("group_id", u.group_id.as_str().into()), ("password_hash", u.password_hash.as_str().into()),
+            ("email", u.email.as_str().into()), ("phone", u.phone.as_str().into()),
+            ("description", u.description.as_str().into()), ("created_at", u.created_at.into()),
+        ]).await?;
+    }
+    for d in &inv.desks {
+        insert_desk(&mut *tx, b, d).await?;
+        insert(&mut *tx, b, "ip_allocations", vec![
+            ("network_id", d.network_id.as_str().into()), ("ip", d.ip.as_str().into()),
+            ("desk_id", d.id.as_str().into()), ("allocated_at", d.created_at.into()),
+        ]).await?;
+    }
+    tx.commit().await.map_err(db_err)
+}
+
+/// Inserts one strategy.
+pub async fn insert_strategy<'c, E>(e: E, b: Backend, s: &Strategy) -> Result<()>
+where
+    E: Executor<'c, Database = Any>,
+{
+    insert(e, b, "desk_strategies", vec![
+        ("id", s.id.as_str().into()), ("name", s.name.as_str().into()), ("category", s.category.as_str().into()),
+        ("desk_type", s.desk_type.as_str().into()), ("cpu_cores", s.cpu_cores.into()), ("memory_gb", s.memory_gb.into()),
+        ("system_disk_gb", s.system_disk_gb.into()), ("data_disk_gb", s.data_disk_gb.into()),
+        ("enable_agreement_agency", s.enable_agreement_agency.into()), ("description", s.description.as_str().into()),
+        ("created_at", s.created_at.into()),
+    ])
+    .await
+}
+
+/// Inserts one desk.
+pub async fn insert_desk<'c, E>(e: E, b: Backend, d: &Desk) -> Result<()>
+where
+    E: Executor<'c, Database = Any>,
+{
+    insert(e, b, "desks", vec![
+        ("id", d.id.as_str().into()), ("name", d.name.as_str().into()), ("user_id", d.user_id.as_str().into()),
+        ("image_id", d.image_id.as_str().into()), ("strategy_id", d.strategy_id.as_str().into()),
+        ("network_id", d.network_id.as_str().into()), ("cluster_id", d.cluster_id.as_str().into()),
+        ("host_id", d.host_id.as_str().into()), ("ip", d.ip.as_str().into()), ("mac", d.mac.as_str().into()),
+        ("desk_type", d.desk_type.as_str().into()), ("category", d.category.as_str().into()),
+        ("state", d.state.as_str().into()), ("cpu_cores", d.cpu_cores.into()), ("memory_gb", d.memory_gb.into()),
+        ("system_disk_gb", d.system_disk_gb.into()), ("data_disk_gb", d.data_disk_gb.into()),
+        ("remark", d.remark.as_str().into()), ("error_reason", d.error_reason.as_str().into()),
+        ("created_at", d.created_at.into()), ("updated_at", d.updated_at.into()),
+    ])
+    .await
+}
+
+pub async fn hosts(pool: &AnyPool, b: Backend) -> Result<Vec<Host>> {
+    let rs = rows(pool, b, "SELECT * FROM hosts ORDER BY created_at, id", vec![]).await?;
+    rs.iter().map(host).collect()
+}
+
+fn host(r: &AnyRow) -> Result<Host> {
+    Ok(Host {
+        id: r.text("id")?,
+        cluster_id: r.text("cluster_id")?,
+        name: r.text("name")?,
+        ip: r.text("ip")?,
+        cpu_cores: r.int("cpu_cores")?,
+        memory_gb: r.int("memory_gb")?,
+        storage_gb: r.int("storage_gb")?,
+        cpu_overcommit: r.float("cpu_overcommit")?,
+        memory_overcommit: r.float("memory_overcommit")?,
+        state: HostState::parse(&r.text("state")?, "hosts.state")?,
+        created_at: r.int("created_at")?,
+    })
+}
+
+const STRATEGY_FROM: &str = "FROM desk_strategies s";
+
+/// 6.1.1: one page of strategies with their desk counts, filtered and sorted in SQL.
+pub async fn strategies(pool: &AnyPool, b: Backend, q: &ListQuery) -> Result<Page<StrategyRow>> {
+    let (wh, wargs) = paging::where_clause(q);
+    let total = row(pool, b, &format!("SELECT COUNT(*) AS n {STRATEGY_FROM}{wh}"), wargs.clone())
+        .await?
+        .map(|r| r.int("n"))
+        .transpose()?
+        .unwrap_or(0);
+    let (lim, largs) = paging::limit_clause(q);
+    let sql = format!(
+        "SELECT s.*, (SELECT COUNT(*) FROM desks d WHERE d.strategy_id = s.id) AS desk_num \
+         {STRATEGY_FROM}{wh}{}{lim}",
+        paging::order_clause(b, q)
+    );
+    let mut all = wargs;
+    all.extend(largs);
+    let items = rows(pool, b, &sql, all).await?.iter().map(strategy_row).collect::<Result<_>>()?;
+    Ok(Page { total, items })
+}
+
+fn strategy_row(r: &AnyRow) -> Result<StrategyRow> {
+    Ok(StrategyRow {
+        strategy: Strategy {
+            id: r.text("id")?,
+            name: r.text("name")?,
+            category: DeskCategory::parse(&r.text("category")?, "desk_strategies.category")?,
+            desk_type: DeskType::parse(&r.text("desk_type")?, "desk_strategies.desk_type")?,
+            cpu_cores: r.int("cpu_cores")?,
+            memory_gb: r.int("memory_gb")?,
+            system_disk_gb: r.int("system_disk_gb")?,
+            data_disk_gb: r.int("data_disk_gb")?,
+            enable_agreement_agency: r.flag("enable_agreement_agency")?,
+            description: r.text("description")?,
+            created_at: r.int("created_at")?,
+        },
+        desk_num: r.int("desk_num")?,
+    })
+}
+
+pub async fn desk(pool: &AnyPool, b: Backend, id: &str) -> Result<Option<Desk>> {
+    row(pool, b, "SELECT * FROM desks WHERE id = ?", args![id]).await?.map(|r| desk_row(&r)).transpose()
+}
+
+pub async fn all_desks(pool: &AnyPool, b: Backend) -> Result<Vec<Desk>> {
+    rows(pool, b, "SELECT * FROM desks ORDER BY created_at, id", vec![]).await?.iter().map(desk_row).collect()
+}
+
+fn desk_row(r: &AnyRow) -> Result<Desk> {
+    Ok(Desk {
+        id: r.text("id")?,
+        name: r.text("name")?,
+        user_id: r.text("user_id")?,
+        image_id: r.text("image_id")?,
+        strategy_id: r.text("strategy_id")?,
+        network_id: r.text("network_id")?,
+        cluster_id: r.text("cluster_id")?,
+        host_id: r.text("host_id")?,
+        ip: r.text("ip")?,
+        mac: r.text("mac")?,
+        desk_type: DeskType::parse(&r.text("desk_type")?, "desks.desk_type")?,
+        category: DeskCategory::parse(&r.text("category")?, "desks.category")?,
+        state: DeskState::parse(&r.text("state")?, "desks.state")?,
+        cpu_cores: r.int("cpu_cores")?,
+        memory_gb: r.int("memory_gb")?,
+        system_disk_gb: r.int("system_disk_gb")?,
+        data_disk_gb: r.int("data_disk_gb")?,
+        remark: r.text("remark")?,
+        error_reason: r.text("error_reason")?,
+        created_at: r.int("created_at")?,
+        updated_at: r.int("updated_at")?,
+    })
+}
+
+/// Compare-and-set of a desk's state. The reason is kept only for ERROR.
+pub async fn set_desk_state<'c, E>(
+    e: E,
+    b: Backend,
+    id: &str,
+    from: &[DeskState],
+    to: DeskState,
+    reason: &str,
+) -> Result<bool>
+where
+    E: Executor<'c, Database = Any>,
+{
+    let mut a = args![to.as_str(), if to == DeskState::ERROR { reason } else { "" }, now_ms(), id];
+    let mut sql = "UPDATE desks SET state = ?, error_reason = ?, updated_at = ? WHERE id = ?".to_string();
+    if !from.is_empty() {
+        sql.push_str(&format!(" AND state IN ({})", vec!["?"; from.len()].join(", ")));
+        a.extend(from.iter().map(|s| Arg::from(s.as_str())));
+    }
+    Ok(exec(e, b, &sql, a).await? == 1)
+}
+
+pub async fn image(pool: &AnyPool, b: Backend, id: &str) -> Result<Option<Image>> {
+    let r = row(pool, b, "SELECT * FROM images WHERE id = ?", args![id]).await?;
+    r.map(|r| {
+        Ok(Image {
+            id: r.text("id")?,
+            name: r.text("name")?,
+            root_image_id: r.text("root_image_id")?,
+            version: r.int("version")?,
+            newest: r.flag("newest")?,
+            category: DeskCategory::parse(&r.text("category")?, "images.category")?,
+            os_name: OsName::parse(&r.text("os_name")?, "images.os_name")?,
+            os_file_id: r.text("os_file_id")?,
+            state: ImageState::parse(&r.text("state")?, "images.state")?,
+            system_disk_gb: r.int("system_disk_gb")?,
+            description: r.text("description")?,
+            created_at: r.int("created_at")?,
+        })
+    })
+    .transpose()
+}

@@ -1,0 +1,74 @@
+//! Versioned migrations. Each migration runs once, in its own transaction, and is recorded in
+//! `schema_migrations`; on PostgreSQL an advisory lock keeps replicas from racing.
+
+use deskd_domain::error::{Error, Result};
+use sqlx::AnyPool;
+
+use crate::args;
+use crate::db::{exec, row, Backend, Col};
+
+/// Every migration, in order. Never edit a released one: add the next.
+const MIGRATIONS: &[(i64, &str, &str)] = &[(1, "init", include_str!("../migrations/0001_init.sql"))];
+
+/// Applies the migrations the database lacks; returns how many ran.
+pub async fn run(pool: &AnyPool, backend: Backend) -> Result<usize> {
+    exec(
+        pool,
+        backend,
+        "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)",
+        vec![],
+    )
+    .await?;
+    let mut applied = 0;
+    for (version, name, sql) in MIGRATIONS {
+        let mut tx = pool.begin().await.map_err(crate::db::db_err)?;
+        if backend == Backend::Postgres {
+            exec(&mut *tx, backend, "SELECT pg_advisory_xact_lock(7390001)", vec![]).await?;
+        }
+        let done = row(&mut *tx, backend, "SELECT version FROM schema_migrations WHERE version = ?", args![*version])
+            .await?
+            .is_some();
+        if done {
+            continue;
+        }
+        for statement in statements(sql) {
+            exec(&mut *tx, backend, &statement, vec![])
+                .await
+                .map_err(|e| Error::internal(format!("migration {version} ({name}): {e}")))?;
+        }
+        exec(
+            &mut *tx,
+            backend,
+            "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
+            args![*version, *name, deskd_domain::model::now_ms()],
+        )
+        .await?;
+        tx.commit().await.map_err(crate::db::db_err)?;
+        tracing::info!(version, name, "applied migration");
+        applied += 1;
+    }
+    Ok(applied)
+}
+
+/// The newest schema version in the database.
+pub async fn current_version(pool: &AnyPool, backend: Backend) -> Result<i64> {
+    let r = row(pool, backend, "SELECT CAST(COALESCE(MAX(version), 0) AS BIGINT) AS v FROM schema_migrations", vec![])
+        .await?;
+    r.map(|r| r.int("v")).transpose().map(|v| v.unwrap_or(0))
+}
+
+/// Splits a migration file into statements, dropping comments.
+fn statements(sql: &str) -> Vec<String> {
+    let without_comments: String =
+        sql.lines().filter(|l| !l.trim_start().starts_with("--")).collect::<Vec<_>>().join("\n");
+    without_comments.split(';').map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn splits_statements() {
+        let s = super::statements("-- c\nCREATE TABLE a (x TEXT);\n\nCREATE INDEX i ON a(x);\n");
+        assert_eq!(s, vec!["CREATE TABLE a (x TEXT)", "CREATE INDEX i ON a(x)"]);
+    }
+}

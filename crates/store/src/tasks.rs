@@ -1,0 +1,259 @@
+//! Task and item rows (DECISIONS D7).
+//!
+//! Claims are a compare-and-set on the item row (`status`, `lease_until`), which is exclusive on
+//! both databases and across replicas. A claim carries a random lease token; recording an
+//! outcome requires that token, so a worker that lost its lease cannot write.
+
+use deskd_domain::enums::{ItemStatus, TaskStatus};
+use deskd_domain::error::{Error, Result};
+use deskd_domain::model::now_ms;
+use deskd_domain::task::*;
+use sqlx::any::AnyRow;
+use sqlx::{Any, AnyPool, Executor};
+
+use crate::args;
+use crate::db::{db_err, exec, row, rows, Arg, Backend, Col};
+
+pub async fn create(pool: &AnyPool, b: Backend, t: &NewTask) -> Result<()> {
+    let now = now_ms();
+    let mut tx = pool.begin().await.map_err(db_err)?;
+    exec(
+        &mut *tx,
+        b,
+        "INSERT INTO tasks (id, kind, status, cluster_id, task_result, error_message, created_at) VALUES (?, ?, ?, ?, '', '', ?)",
+        args![&t.id, &t.kind, TaskStatus::RUNNING.as_str(), t.cluster_id.clone(), now],
+    )
+    .await?;
+    for (seq, item) in t.items.iter().enumerate() {
+        exec(
+            &mut *tx,
+            b,
+            "INSERT INTO task_items (task_id, seq, item_id, subject, status, payload, result, attempts, created_at, updated_at) \
+             VALUES (?, ?, ?, ?, ?, ?, '', 0, ?, ?)",
+            args![&t.id, seq as i64, &item.item_id, item.subject.clone(), ItemStatus::PENDING.as_str(), item.payload.to_string(), now, now],
+        )
+        .await?;
+    }
+    tx.commit().await.map_err(db_err)
+}
+
+pub async fn get(pool: &AnyPool, b: Backend, id: &str) -> Result<Option<TaskRecord>> {
+    let Some(t) = row(pool, b, "SELECT * FROM tasks WHERE id = ?", args![id]).await? else {
+        return Ok(None);
+    };
+    let items = rows(pool, b, "SELECT * FROM task_items WHERE task_id = ? ORDER BY seq", args![id])
+        .await?
+        .iter()
+        .map(item)
+        .collect::<Result<Vec<_>>>()?;
+    Ok(Some(TaskRecord {
+        id: t.text("id")?,
+        kind: t.text("kind")?,
+        status: TaskStatus::parse(&t.text("status")?, "tasks.status")?,
+        cluster_id: t.opt_text("cluster_id")?,
+        task_result: t.text("task_result")?,
+        error_message: t.text("error_message")?,
+        created_at: t.int("created_at")?,
+        finished_at: t.opt_int("finished_at")?,
+        items,
+    }))
+}
+
+fn item(r: &AnyRow) -> Result<ItemRecord> {
+    Ok(ItemRecord {
+        seq: r.int("seq")?,
+        item_id: r.text("item_id")?,
+        subject: r.opt_text("subject")?,
+        status: ItemStatus::parse(&r.text("status")?, "task_items.status")?,
+        payload: r.json("payload")?.unwrap_or(serde_json::Value::Null),
+        result: r.text("result")?,
+        biz_data: r.json("biz_data")?,
+        resource: r.json("resource")?,
+        attempts: r.int("attempts")?,
+    })
+}
+
+const RUNNABLE: &str = "(i.status = 'PENDING' OR (i.status = 'RUNNING' AND i.lease_until < ?))";
+
+pub async fn claim(pool: &AnyPool, b: Backend, node: &str, lease_until: i64, max: usize, now: i64) -> Result<Vec<Claim>> {
+    if max == 0 {
+        return Ok(vec![]);
+    }
+    let sql = format!(
+        "SELECT i.task_id, i.seq FROM task_items i JOIN tasks t ON t.id = i.task_id \
+         WHERE {RUNNABLE} ORDER BY t.created_at, i.task_id, i.seq LIMIT ?"
+    );
+    let candidates = rows(pool, b, &sql, args![now, (max * 2) as i64]).await?;
+    let mut claims = Vec::new();
+    for c in candidates {
+        if claims.len() >= max {
+            break;
+        }
+        let (task_id, seq) = (c.text("task_id")?, c.int("seq")?);
+        let token = uuid::Uuid::new_v4().to_string();
+        let won = exec(
+            pool,
+            b,
+            "UPDATE task_items SET status = 'RUNNING', lease_owner = ?, lease_token = ?, lease_until = ?, \
+             attempts = attempts + 1, updated_at = ? \
+             WHERE task_id = ? AND seq = ? AND (status = 'PENDING' OR (status = 'RUNNING' AND lease_until < ?))",
+            args![node, &token, lease_until, now, &task_id, seq, now],
+        )
+        .await?;
+        if won == 1 {
+            claims.push(load_claim(pool, b, &task_id, seq, token).await?);
+        }
+    }
+    Ok(claims)
+}
+
+async fn load_claim(pool: &AnyPool, b: Backend, task_id: &str, seq: i64, token: String) -> Result<Claim> {
+    let r = row(
+        pool,
+        b,
+        "SELECT i.*, t.kind FROM task_items i JOIN tasks t ON t.id = i.task_id WHERE i.task_id = ? AND i.seq = ?",
+        args![task_id, seq],
+    )
+    .await?
+    .ok_or_else(|| Error::internal(format!("claimed item {task_id}/{seq} vanished")))?;
+    Ok(Claim {
+        task_id: task_id.to_string(),
+        seq,
+        kind: r.text("kind")?,
+        item_id: r.text("item_id")?,
+        subject: r.opt_text("subject")?,
+        payload: r.json("payload")?.unwrap_or(serde_json::Value::Null),
+        lease_token: token,
+        attempts: r.int("attempts")?,
+    })
+}
+
+pub async fn renew(pool: &AnyPool, b: Backend, node: &str, tokens: &[String], until: i64) -> Result<()> {
+    if tokens.is_empty() {
+        return Ok(());
+    }
+    let marks = vec!["?"; tokens.len()].join(", ");
+    let sql = format!(
+        "UPDATE task_items SET lease_until = ? WHERE status = 'RUNNING' AND lease_owner = ? AND lease_token IN ({marks})"
+    );
+    let mut a = args![until, node];
+    a.extend(tokens.iter().map(Arg::from));
+    exec(pool, b, &sql, a).await.map(drop)
+}
+
+pub async fn finish(pool: &AnyPool, b: Backend, c: &Claim, o: &ItemOutcome) -> Result<bool> {
+    let now = now_ms();
+    let status = if o.success { ItemStatus::SUCCESS } else { ItemStatus::FAILURE };
+    let mut tx = pool.begin().await.map_err(db_err)?;
+    let n = exec(
+        &mut *tx,
+        b,
+        "UPDATE task_items SET status = ?, result = ?, biz_data = ?, resource = ?, lease_owner = NULL, \
+         lease_token = NULL, lease_until = NULL, updated_at = ? \
+         WHERE task_id = ? AND seq = ? AND status = 'RUNNING' AND lease_token = ?",
+        args![
+            status.as_str(),
+            &o.result,
+            o.biz_data.as_ref().map(|v| v.to_string()),
+            o.resource.as_ref().map(|v| v.to_string()),
+            now,
+            &c.task_id,
+            c.seq,
+            &c.lease_token
+        ],
+    )
+    .await?;
+    if n != 1 {
+        return Ok(false);
+    }
+    for effect in &o.effects {
+        apply(&mut tx, b, c, effect, now).await?;
+    }
+    tx.commit().await.map_err(db_err)?;
+    Ok(true)
+}
+
+async fn apply(tx: &mut sqlx::Transaction<'_, Any>, b: Backend, c: &Claim, e: &Effect, now: i64) -> Result<()> {
+    match e {
+        Effect::Event { kind, subject, detail } => {
+            let ev = Event { at: now, kind: kind.clone(), subject: subject.clone(), task_id: Some(c.task_id.clone()), detail: detail.clone() };
+            insert_event(&mut **tx, b, &ev).await
+        }
+        Effect::DeskState { desk_id, state, reason } => {
+            crate::inventory::set_desk_state(&mut **tx, b, desk_id, &[], *state, reason).await.map(drop)
+        }
+    }
+}
+
+pub async fn insert_event<'c, E>(e: E, b: Backend, ev: &Event) -> Result<()>
+where
+    E: Executor<'c, Database = Any>,
+{
+    exec(
+        e,
+        b,
+        "INSERT INTO events (id, at, kind, subject, task_id, detail) VALUES (?, ?, ?, ?, ?, ?)",
+        args![uuid::Uuid::new_v4().to_string(), ev.at, &ev.kind, &ev.subject, ev.task_id.clone(), &ev.detail],
+    )
+    .await
+    .map(drop)
+}
+
+pub async fn events_for(pool: &AnyPool, b: Backend, subject: &str) -> Result<Vec<Event>> {
+    let rs = rows(pool, b, "SELECT * FROM events WHERE subject = ? ORDER BY at, id", args![subject]).await?;
+    rs.iter()
+        .map(|r| {
+            Ok(Event {
+                at: r.int("at")?,
+                kind: r.text("kind")?,
+                subject: r.text("subject")?,
+                task_id: r.opt_text("task_id")?,
+                detail: r.text("detail")?,
+            })
+        })
+        .collect()
+}
+
+/// Closes RUNNING tasks whose items are all done. The status update is conditional, so two
+/// workers finalizing the same task at once write the same result once.
+pub async fn finalize(pool: &AnyPool, b: Backend, now: i64) -> Result<Vec<String>> {
+    let done = rows(
+        pool,
+        b,
+        "SELECT t.id FROM tasks t WHERE t.status = 'RUNNING' AND NOT EXISTS \
+         (SELECT 1 FROM task_items i WHERE i.task_id = t.id AND i.status IN ('PENDING', 'RUNNING'))",
+        vec![],
+    )
+    .await?;
+    let mut closed = Vec::new();
+    for r in done {
+        let id = r.text("id")?;
+        let items = rows(pool, b, "SELECT item_id, status, result FROM task_items WHERE task_id = ? ORDER BY seq", args![&id]).await?;
+        let mut ok = 0;
+        let mut failed = Vec::new();
+        for i in &items {
+            if i.text("status")? == ItemStatus::SUCCESS.as_str() {
+                ok += 1;
+            } else {
+                failed.push((i.text("item_id")?, i.text("result")?));
+            }
+        }
+        let (status, message) = if failed.is_empty() {
+            (TaskStatus::FINISHED, String::new())
+        } else {
+            let pairs: Vec<(&str, &str)> = failed.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+            (TaskStatus::ERROR, error_message_text(&pairs))
+        };
+        let n = exec(
+            pool,
+            b,
+            "UPDATE tasks SET status = ?, task_result = ?, error_message = ?, finished_at = ? WHERE id = ? AND status = 'RUNNING'",
+            args![status.as_str(), task_result_text(ok, failed.len()), message, now, &id],
+        )
+        .await?;
+        if n == 1 {
+            closed.push(id);
+        }
+    }
+    Ok(closed)
+}
