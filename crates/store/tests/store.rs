@@ -163,7 +163,8 @@ async fn claims_are_exclusive_and_outcomes_fenced() {
         assert!(!s.finish_item(&a[0], &ok).await.unwrap(), "stale lease cannot record");
         assert!(s.events_for("desk-0").await.unwrap().is_empty(), "nor apply effects");
         for c in taken.iter().chain(b.iter()) {
-            let o = if c.item_id == "I1" { ItemOutcome::failure("I1 broke") } else { ok.clone() };
+            let event = Effect::Event { kind: "probe".into(), subject: c.subject.clone().unwrap(), detail: "done".into() };
+            let o = if c.item_id == "I1" { ItemOutcome::failure("I1 broke") } else { ItemOutcome { effects: vec![event], ..ok.clone() } };
             assert!(s.finish_item(c, &o).await.unwrap());
         }
         assert_eq!(s.events_for("desk-0").await.unwrap().len(), 1);

@@ -1,0 +1,273 @@
+//! The contract between deskd and a hypervisor.
+//!
+//! Everything above the compute layer (task engine, reconciler, API) talks to
+//! hypervisors only through [`Hypervisor`], so the simulated driver used in
+//! demos and tests and a real QEMU/KVM driver (one qemu process per VM, qcow2
+//! linked-clone system disks, raw/qcow2 data disks, QMP for power control) are
+//! interchangeable. Operations are idempotent where the task engine may repeat
+//! them after a controller crash.
+
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+
+/// Identifier of a VM: the id (a UUID string) of the desk it backs.
+pub type VmId = String;
+
+/// A physical host the hypervisor may place VMs on.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct HostSpec {
+    pub host_id: String,
+    pub name: String,
+    pub cpu_cores: u32,
+    pub memory_mb: u64,
+    pub storage_gb: u64,
+    /// physical memory may be promised up to memory_mb * this (ballooning); >= 1.0
+    pub memory_overcommit: f64,
+}
+
+impl HostSpec {
+    /// Memory (MB) that running VMs may be promised in total on this host.
+    pub fn memory_limit_mb(&self) -> u64 {
+        let factor = if self.memory_overcommit.is_finite() {
+            self.memory_overcommit.max(1.0)
+        } else {
+            1.0
+        };
+        (self.memory_mb as f64 * factor).floor() as u64
+    }
+}
+
+/// The golden image a system disk is cloned from (qcow2 backing file).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct DiskImage {
+    pub image_id: String,
+    pub version: u32,
+    pub size_gb: u64,
+}
+
+/// What a VM should look like; the driver keeps it verbatim.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct VmSpec {
+    pub vm_id: VmId,
+    pub name: String,
+    pub host_id: String,
+    pub cpu_cores: u32,
+    pub memory_mb: u64,
+    pub system_disk_gb: u64,
+    pub data_disk_gb: Option<u64>,
+    pub image: DiskImage,
+    /// RECOVERABLE desks: system disk changes are discarded at every shutdown/power-off/reset
+    pub recoverable: bool,
+}
+
+impl VmSpec {
+    /// Storage (GB) this VM's disks occupy: system disk plus data disk.
+    pub fn storage_gb(&self) -> u64 {
+        self.system_disk_gb
+            .saturating_add(self.data_disk_gb.unwrap_or(0))
+    }
+}
+
+/// Power state as the hypervisor sees it.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub enum PowerState {
+    Running,
+    Stopped,
+    Paused,
+    Crashed,
+}
+
+impl PowerState {
+    /// True when a VM process exists and holds its vCPUs and memory on the
+    /// host (Running or Paused); Stopped and Crashed VMs hold only disks.
+    pub fn holds_resources(self) -> bool {
+        matches!(self, PowerState::Running | PowerState::Paused)
+    }
+}
+
+/// A VM as reported by the driver.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct VmInfo {
+    pub spec: VmSpec,
+    pub power: PowerState,
+    /// bumps every time the system disk is reset to the image (fresh overlay)
+    pub disk_generation: u64,
+    /// reason kept when power == Crashed
+    pub crash_reason: Option<String>,
+}
+
+/// How a shutdown ended.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub enum ShutdownOutcome {
+    /// The guest honoured the ACPI request within the grace period.
+    Graceful,
+    /// The guest ignored ACPI; it was powered off after the grace period.
+    Forced,
+}
+
+/// Per-VM counters and gauges, shaped like the usual libvirt/QEMU exporters.
+/// `*_total` fields are counters: they never go down, also across stop/start.
+#[derive(Clone, Debug, Default, Serialize, PartialEq)]
+pub struct VmStats {
+    pub cpu_seconds_total: f64,
+    pub memory_total_bytes: u64,
+    pub memory_used_bytes: u64,
+    pub disk_read_bytes_total: u64,
+    pub disk_write_bytes_total: u64,
+    pub disk_read_ops_total: u64,
+    pub disk_write_ops_total: u64,
+    pub net_rx_bytes_total: u64,
+    pub net_tx_bytes_total: u64,
+    pub uptime_seconds: f64,
+}
+
+/// Allocation view of a host, used for placement decisions.
+#[derive(Clone, Debug, Default, Serialize, PartialEq)]
+pub struct HostUsage {
+    pub host_id: String,
+    pub cpu_cores: u32,
+    /// vCPUs of running (and paused) VMs
+    pub cpu_allocated: u32,
+    pub memory_mb: u64,
+    /// memory of running (and paused) VMs
+    pub memory_allocated_mb: u64,
+    pub storage_gb: u64,
+    /// all defined VMs' disks
+    pub storage_used_gb: u64,
+    /// VMs holding resources (running or paused)
+    pub running_vms: u32,
+    pub defined_vms: u32,
+}
+
+/// Node-exporter-like figures of a host, for monitoring.
+#[derive(Clone, Debug, Default, Serialize, PartialEq)]
+pub struct HostStats {
+    pub host_id: String,
+    /// user, system, idle, iowait, irq, softirq, steal, nice; counters
+    pub cpu_seconds_by_mode: Vec<(String, f64)>,
+    pub memory_total_bytes: u64,
+    pub memory_available_bytes: u64,
+    pub fs_size_bytes: u64,
+    pub fs_avail_bytes: u64,
+    pub net_rx_bytes_total: u64,
+    pub net_tx_bytes_total: u64,
+    pub disk_read_bytes_total: u64,
+    pub disk_written_bytes_total: u64,
+    pub load1: f64,
+    pub boot_time_seconds: f64,
+}
+
+/// Why a driver operation failed.
+#[derive(Debug, thiserror::Error, Clone, PartialEq)]
+pub enum DriverError {
+    #[error("vm {0} is not defined on this hypervisor")]
+    NotFound(VmId),
+    #[error("host {0} is not known to this hypervisor")]
+    UnknownHost(String),
+    #[error("vm {vm} is {state:?}; {op} needs {needs}")]
+    InvalidState {
+        vm: VmId,
+        op: &'static str,
+        state: PowerState,
+        needs: &'static str,
+    },
+    #[error("host {host} lacks {resource}: needs {need}, {free} free")]
+    Capacity {
+        host: String,
+        resource: &'static str,
+        need: u64,
+        free: u64,
+    },
+    /// Disks can only grow: shrinking would destroy guest data.
+    #[error("vm {vm}: {disk} disk cannot shrink from {current_gb} GB to {requested_gb} GB")]
+    DiskShrink {
+        vm: VmId,
+        disk: &'static str,
+        current_gb: u64,
+        requested_gb: u64,
+    },
+    /// The request itself is malformed (zero cores, disk smaller than its image, ...).
+    #[error("invalid request: {0}")]
+    Invalid(String),
+    #[error("injected fault: {op} on {vm}")]
+    Injected { op: &'static str, vm: VmId },
+    #[error("driver i/o error: {0}")]
+    Io(String),
+}
+
+impl DriverError {
+    /// True for failures worth retrying unchanged (injected faults, I/O);
+    /// the others will fail the same way until something else changes.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, DriverError::Injected { .. } | DriverError::Io(_))
+    }
+}
+
+/// A hypervisor driver. Implementations are shared as `Arc<dyn Hypervisor>`
+/// by many tasks at once, so every method takes `&self`.
+#[async_trait::async_trait]
+pub trait Hypervisor: Send + Sync + 'static {
+    /// Short driver name: "simulated", "qemu".
+    fn kind(&self) -> &'static str;
+
+    /// Registers a host; idempotent, updates capacity if it exists.
+    async fn add_host(&self, host: HostSpec) -> Result<(), DriverError>;
+
+    /// Creates the VM stopped: linked-clones the system disk from the image
+    /// and creates the data disk. The same vm_id again returns the existing VM
+    /// unchanged. Refuses with `Capacity` when host storage would be exceeded.
+    async fn define(&self, spec: &VmSpec) -> Result<VmInfo, DriverError>;
+
+    /// Stopped|Crashed -> Running; Running -> Ok. A recoverable VM whose
+    /// system disk was dirtied gets a fresh overlay (generation + 1).
+    /// `Capacity` when running memory would exceed the host's overcommit limit.
+    async fn start(&self, vm: &str) -> Result<(), DriverError>;
+
+    /// ACPI shutdown; powers off after `grace` if the guest ignores it.
+    /// Stopped -> Ok(Graceful); Crashed -> Ok(Forced) (cleans up).
+    async fn shutdown(&self, vm: &str, grace: Duration) -> Result<ShutdownOutcome, DriverError>;
+
+    /// Immediate power off; Stopped -> Ok.
+    async fn power_off(&self, vm: &str) -> Result<(), DriverError>;
+
+    /// Hard reset of a Running VM; recoverable VMs get a fresh system disk.
+    async fn reset(&self, vm: &str) -> Result<(), DriverError>;
+
+    /// Suspends the vCPUs of a Running VM (memory stays allocated); Paused -> Ok.
+    async fn pause(&self, vm: &str) -> Result<(), DriverError>;
+
+    /// Resumes a Paused VM; Running -> Ok.
+    async fn resume(&self, vm: &str) -> Result<(), DriverError>;
+
+    /// Changes the shape of a Stopped VM; disks may only grow (`DiskShrink`).
+    async fn resize(
+        &self,
+        vm: &str,
+        cpu_cores: u32,
+        memory_mb: u64,
+        system_disk_gb: u64,
+        data_disk_gb: Option<u64>,
+    ) -> Result<(), DriverError>;
+
+    /// Stopped only: throws the system disk away for a fresh overlay of the
+    /// image (generation + 1). The data disk is kept.
+    async fn revert_system_disk(&self, vm: &str) -> Result<(), DriverError>;
+
+    /// Powers off if needed and removes the VM and its disks; missing -> Ok.
+    async fn destroy(&self, vm: &str) -> Result<(), DriverError>;
+
+    /// The VM, or None when it is not defined.
+    async fn info(&self, vm: &str) -> Result<Option<VmInfo>, DriverError>;
+
+    /// Every VM defined on this hypervisor, sorted by vm_id.
+    async fn list(&self) -> Result<Vec<VmInfo>, DriverError>;
+
+    /// Counters of one VM; `NotFound` when it is not defined.
+    async fn vm_stats(&self, vm: &str) -> Result<VmStats, DriverError>;
+
+    /// Allocation of every known host, sorted by host_id.
+    async fn host_usage(&self) -> Result<Vec<HostUsage>, DriverError>;
+
+    /// Monitoring figures of one host; `UnknownHost` when not added.
+    async fn host_stats(&self, host_id: &str) -> Result<HostStats, DriverError>;
+}

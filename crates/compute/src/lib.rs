@@ -1,0 +1,38 @@
+//! deskd-compute: the compute layer of deskd.
+//!
+//! It holds the [`Hypervisor`] trait every hypervisor driver implements, the
+//! [`SimDriver`] used by default, in demos and in tests, fault injection
+//! rules shared by drivers, and the pure [`reconcile::plan`] that tells the
+//! controller how to repair drift between its database and the hypervisor.
+//! The rest of the workspace depends only on what is re-exported here.
+//!
+//! ```
+//! use deskd_compute::{DiskImage, HostSpec, Hypervisor, PowerState, SimConfig, SimDriver, VmSpec};
+//!
+//! # tokio::runtime::Runtime::new().unwrap().block_on(async {
+//! let hv = SimDriver::new(SimConfig::instant());
+//! hv.add_host(HostSpec { host_id: "h1".into(), name: "h1".into(), cpu_cores: 8,
+//!     memory_mb: 16_384, storage_gb: 500, memory_overcommit: 1.5 }).await?;
+//! let spec = VmSpec { vm_id: "desk-1".into(), name: "alice".into(), host_id: "h1".into(),
+//!     cpu_cores: 2, memory_mb: 4096, system_disk_gb: 60, data_disk_gb: Some(20),
+//!     image: DiskImage { image_id: "win11".into(), version: 1, size_gb: 40 },
+//!     recoverable: false };
+//! hv.define(&spec).await?;
+//! hv.start("desk-1").await?;
+//! assert_eq!(hv.info("desk-1").await?.map(|vm| vm.power), Some(PowerState::Running));
+//! # Ok::<(), deskd_compute::DriverError>(())
+//! # }).unwrap();
+//! ```
+
+pub mod driver;
+pub mod fault;
+pub mod reconcile;
+pub mod sim;
+
+pub use driver::{
+    DiskImage, DriverError, HostSpec, HostStats, HostUsage, Hypervisor, PowerState,
+    ShutdownOutcome, VmId, VmInfo, VmSpec, VmStats,
+};
+pub use fault::{wildcard_match, FaultInjector, FaultRule, Op};
+pub use reconcile::{plan, DesiredVm, Expect, Repair};
+pub use sim::{SimConfig, SimDriver};

@@ -1,0 +1,306 @@
+//! The simulated hypervisor.
+//!
+//! deskd must be demonstrable and testable without KVM, so [`SimDriver`]
+//! keeps VMs in memory and behaves like a real driver would: operations
+//! take time, resources are accounted per host and refused beyond the
+//! limits, recoverable desks get fresh system disks, counters grow
+//! plausibly, faults can be injected, drift can be provoked for the
+//! reconciler, and the VM table can survive a controller restart.
+
+mod metrics;
+mod persist;
+mod table;
+
+use crate::driver::{
+    DriverError, HostSpec, HostStats, HostUsage, Hypervisor, ShutdownOutcome, VmId, VmInfo, VmSpec,
+    VmStats,
+};
+use crate::fault::{wildcard_match, FaultInjector, FaultRule};
+use persist::{load_state, set_aside, Saver};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use table::{Inner, Shape, ShutdownStep, SimVm};
+
+/// How the simulated driver behaves.
+#[derive(Clone, Debug)]
+pub struct SimConfig {
+    /// Time every mutating operation takes (tests use zero).
+    pub latency: Duration,
+    /// Time a cooperative guest needs to shut down after ACPI.
+    pub shutdown_latency: Duration,
+    pub faults: Vec<FaultRule>,
+    /// Seed of the fault RNG, so failures are reproducible.
+    pub seed: u64,
+    /// Where the VM table is kept across restarts; None keeps it in memory.
+    pub state_file: Option<PathBuf>,
+    /// Guests whose name matches this wildcard ignore ACPI shutdown.
+    pub ignore_acpi_pattern: Option<String>,
+}
+
+impl Default for SimConfig {
+    fn default() -> Self {
+        SimConfig {
+            latency: Duration::from_millis(300),
+            shutdown_latency: Duration::from_secs(1),
+            faults: Vec::new(),
+            seed: 0,
+            state_file: None,
+            ignore_acpi_pattern: None,
+        }
+    }
+}
+
+impl SimConfig {
+    /// No latency at all: what unit tests want.
+    pub fn instant() -> Self {
+        SimConfig {
+            latency: Duration::ZERO,
+            shutdown_latency: Duration::ZERO,
+            ..SimConfig::default()
+        }
+    }
+}
+
+/// In-memory hypervisor; share it as `Arc<SimDriver>` or `Arc<dyn Hypervisor>`.
+pub struct SimDriver {
+    latency: Duration,
+    shutdown_latency: Duration,
+    ignore_acpi_pattern: Option<String>,
+    inner: Mutex<Inner>,
+    saver: Option<Saver>,
+}
+
+impl SimDriver {
+    /// Builds the driver, loading `state_file` when it exists. A state file
+    /// that cannot be read is moved aside (`<name>.corrupt`) and the driver
+    /// starts empty; use [`SimDriver::try_new`] to fail instead.
+    pub fn new(cfg: SimConfig) -> Self {
+        match Self::try_new(cfg.clone()) {
+            Ok(driver) => driver,
+            Err(err) => {
+                tracing::error!(%err, "simulated driver state unreadable; starting empty");
+                if let Some(path) = &cfg.state_file {
+                    set_aside(path);
+                }
+                Self::build(cfg, BTreeMap::new())
+            }
+        }
+    }
+
+    /// Like [`SimDriver::new`] but reports an unreadable state file.
+    pub fn try_new(cfg: SimConfig) -> Result<Self, DriverError> {
+        let vms = match &cfg.state_file {
+            Some(path) => load_state(path)?,
+            None => BTreeMap::new(),
+        };
+        Ok(Self::build(cfg, vms))
+    }
+
+    fn build(cfg: SimConfig, vms: BTreeMap<VmId, SimVm>) -> Self {
+        let inner = Inner {
+            hosts: BTreeMap::new(),
+            vms,
+            faults: FaultInjector::new(cfg.faults, cfg.seed),
+            last_tick: Instant::now(),
+            save_seq: 0,
+        };
+        SimDriver {
+            latency: cfg.latency,
+            shutdown_latency: cfg.shutdown_latency,
+            ignore_acpi_pattern: cfg.ignore_acpi_pattern,
+            inner: Mutex::new(inner),
+            saver: cfg.state_file.map(Saver::new),
+        }
+    }
+
+    /// Replaces the fault rules at runtime.
+    pub fn set_faults(&self, rules: Vec<FaultRule>) {
+        lock(&self.inner).faults.set_rules(rules);
+    }
+
+    /// The fault rules in force.
+    pub fn faults(&self) -> Vec<FaultRule> {
+        lock(&self.inner).faults.rules().to_vec()
+    }
+
+    /// Drift: the guest of a Running or Paused VM dies with `reason`.
+    pub fn crash(&self, vm: &str, reason: impl Into<String>) -> Result<(), DriverError> {
+        let reason = reason.into();
+        self.mutate(|inner| inner.crash(vm, reason))
+    }
+
+    /// Drift: the VM vanishes from the hypervisor (disks included).
+    /// Returns whether it existed.
+    pub fn forget(&self, vm: &str) -> bool {
+        self.mutate(|inner| Ok(inner.vms.remove(vm).is_some()))
+            .unwrap_or(false)
+    }
+
+    /// Drift: a VM appears that no desk knows (stopped). Capacity and host
+    /// checks apply, faults and latency do not.
+    pub fn inject_orphan(&self, spec: VmSpec) -> Result<VmInfo, DriverError> {
+        self.mutate(|inner| inner.define(&spec, false))
+    }
+
+    async fn delay(&self) {
+        if !self.latency.is_zero() {
+            tokio::time::sleep(self.latency).await;
+        }
+    }
+
+    /// Runs a state change under the lock, then persists the new table
+    /// (outside the lock) when it succeeded.
+    fn mutate<T>(
+        &self,
+        change: impl FnOnce(&mut Inner) -> Result<T, DriverError>,
+    ) -> Result<T, DriverError> {
+        let (out, snapshot) = {
+            let mut inner = lock(&self.inner);
+            inner.tick();
+            let out = change(&mut inner)?;
+            let snapshot = self.saver.as_ref().map(|_| inner.snapshot());
+            (out, snapshot)
+        };
+        if let (Some(saver), Some((seq, json))) = (&self.saver, snapshot) {
+            saver.write(seq, &json);
+        }
+        Ok(out)
+    }
+
+    /// Runs a read under the lock; counters are brought up to date first.
+    fn read<T>(&self, query: impl FnOnce(&Inner) -> T) -> T {
+        let mut inner = lock(&self.inner);
+        inner.tick();
+        query(&inner)
+    }
+
+    fn ignores_acpi(&self, name: &str) -> bool {
+        self.ignore_acpi_pattern
+            .as_deref()
+            .is_some_and(|p| wildcard_match(p, name))
+    }
+}
+
+#[async_trait::async_trait]
+impl Hypervisor for SimDriver {
+    fn kind(&self) -> &'static str {
+        "simulated"
+    }
+
+    async fn add_host(&self, host: HostSpec) -> Result<(), DriverError> {
+        self.mutate(|inner| inner.add_host(host))
+    }
+
+    async fn define(&self, spec: &VmSpec) -> Result<VmInfo, DriverError> {
+        self.delay().await;
+        self.mutate(|inner| inner.define(spec, true))
+    }
+
+    async fn start(&self, vm: &str) -> Result<(), DriverError> {
+        self.delay().await;
+        self.mutate(|inner| inner.start(vm))
+    }
+
+    async fn shutdown(&self, vm: &str, grace: Duration) -> Result<ShutdownOutcome, DriverError> {
+        self.delay().await;
+        let step = self.mutate(|inner| {
+            inner.begin_shutdown(vm, |name, paused| {
+                paused || self.ignores_acpi(name) || self.shutdown_latency > grace
+            })
+        })?;
+        match step {
+            ShutdownStep::Done(outcome) => Ok(outcome),
+            ShutdownStep::Forced => {
+                tokio::time::sleep(grace).await;
+                self.mutate(|inner| inner.finish_shutdown(vm, ShutdownOutcome::Forced))
+            }
+            ShutdownStep::Graceful => {
+                tokio::time::sleep(self.shutdown_latency).await;
+                self.mutate(|inner| inner.finish_shutdown(vm, ShutdownOutcome::Graceful))
+            }
+        }
+    }
+
+    async fn power_off(&self, vm: &str) -> Result<(), DriverError> {
+        self.delay().await;
+        self.mutate(|inner| inner.power_off(vm))
+    }
+
+    async fn reset(&self, vm: &str) -> Result<(), DriverError> {
+        self.delay().await;
+        self.mutate(|inner| inner.reset(vm))
+    }
+
+    async fn pause(&self, vm: &str) -> Result<(), DriverError> {
+        self.delay().await;
+        self.mutate(|inner| inner.pause(vm))
+    }
+
+    async fn resume(&self, vm: &str) -> Result<(), DriverError> {
+        self.delay().await;
+        self.mutate(|inner| inner.resume(vm))
+    }
+
+    async fn resize(
+        &self,
+        vm: &str,
+        cpu_cores: u32,
+        memory_mb: u64,
+        system_disk_gb: u64,
+        data_disk_gb: Option<u64>,
+    ) -> Result<(), DriverError> {
+        self.delay().await;
+        let shape = Shape {
+            cpu_cores,
+            memory_mb,
+            system_disk_gb,
+            data_disk_gb,
+        };
+        self.mutate(|inner| inner.resize(vm, shape))
+    }
+
+    async fn revert_system_disk(&self, vm: &str) -> Result<(), DriverError> {
+        self.delay().await;
+        self.mutate(|inner| inner.revert(vm))
+    }
+
+    async fn destroy(&self, vm: &str) -> Result<(), DriverError> {
+        self.delay().await;
+        self.mutate(|inner| inner.destroy(vm))
+    }
+
+    async fn info(&self, vm: &str) -> Result<Option<VmInfo>, DriverError> {
+        Ok(self.read(|inner| inner.vms.get(vm).map(SimVm::info)))
+    }
+
+    async fn list(&self) -> Result<Vec<VmInfo>, DriverError> {
+        Ok(self.read(|inner| inner.vms.values().map(SimVm::info).collect()))
+    }
+
+    async fn vm_stats(&self, vm: &str) -> Result<VmStats, DriverError> {
+        self.read(|inner| inner.vm(vm).map(SimVm::stats))
+    }
+
+    async fn host_usage(&self) -> Result<Vec<HostUsage>, DriverError> {
+        Ok(self.read(|inner| inner.hosts.values().map(|h| inner.usage(&h.spec)).collect()))
+    }
+
+    async fn host_stats(&self, host_id: &str) -> Result<HostStats, DriverError> {
+        self.read(|inner| inner.host_stats(host_id))
+    }
+}
+
+/// Locks a mutex, carrying on with the data if another thread panicked
+/// while holding it (the table is always left consistent between statements).
+pub(super) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+pub(super) fn unix_now() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
+}
