@@ -1,1 +1,207 @@
-//! placeholder
+//! The durable task engine (DECISIONS D7).
+//!
+//! A task is a row with one item row per unit of work. The [`Engine`] claims runnable items from
+//! the store with a lease, runs each with the handler registered for the task's kind, and records
+//! the outcome together with its inventory effects in one transaction. Because the outcome is
+//! fenced by the lease token, an item is recorded once even when a worker dies mid-way and
+//! another one (or the same node after a restart) runs it again; handlers are written to be
+//! idempotent for exactly that case.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use deskd_domain::error::Result;
+use deskd_domain::model::now_ms;
+use deskd_domain::store::Store;
+use deskd_domain::task::{Claim, ItemOutcome, NewTask};
+use tokio::sync::{watch, Notify, Semaphore};
+
+/// Runs the items of one task kind.
+#[async_trait]
+pub trait ItemHandler: Send + Sync + 'static {
+    /// Runs one item. Must be idempotent: after a crash the same item may run again, and only
+    /// the outcome of the run that records it counts.
+    async fn run(&self, claim: &Claim) -> ItemOutcome;
+}
+
+/// Handlers by task kind.
+#[derive(Default, Clone)]
+pub struct Registry {
+    handlers: HashMap<String, Arc<dyn ItemHandler>>,
+}
+
+impl Registry {
+    pub fn register(&mut self, kind: &str, handler: Arc<dyn ItemHandler>) {
+        self.handlers.insert(kind.to_string(), handler);
+    }
+}
+
+/// Engine settings.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// Identifies this process's claims; stable across restarts of one data directory.
+    pub node_id: String,
+    /// Items run at once by this node.
+    pub concurrency: usize,
+    /// How long a claim lasts without renewal; another node may take an item over after it.
+    pub lease: Duration,
+    /// How often to look for work that other replicas queued.
+    pub poll: Duration,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            node_id: uuid::Uuid::new_v4().to_string(),
+            concurrency: 8,
+            lease: Duration::from_secs(30),
+            poll: Duration::from_millis(500),
+        }
+    }
+}
+
+/// Submits tasks and wakes the engine. Cheap to clone.
+#[derive(Clone)]
+pub struct Tasks {
+    store: Arc<dyn Store>,
+    wake: Arc<Notify>,
+}
+
+impl Tasks {
+    /// Records the task durably, then wakes the workers. The task runs even if the caller goes
+    /// away right after.
+    pub async fn submit(&self, task: &NewTask) -> Result<()> {
+        self.store.create_task(task).await?;
+        self.wake.notify_one();
+        Ok(())
+    }
+}
+
+/// The worker loop of one node.
+pub struct Engine {
+    store: Arc<dyn Store>,
+    registry: Arc<Registry>,
+    cfg: EngineConfig,
+    wake: Arc<Notify>,
+    slots: Arc<Semaphore>,
+}
+
+impl Engine {
+    pub fn new(store: Arc<dyn Store>, registry: Registry, cfg: EngineConfig) -> Self {
+        let slots = Arc::new(Semaphore::new(cfg.concurrency.max(1)));
+        Engine { store, registry: Arc::new(registry), cfg, wake: Arc::new(Notify::new()), slots }
+    }
+
+    /// A handle to submit tasks to this engine.
+    pub fn tasks(&self) -> Tasks {
+        Tasks { store: self.store.clone(), wake: self.wake.clone() }
+    }
+
+    /// Runs until `shutdown` turns true, then waits up to `drain` for running items. Items still
+    /// running then keep their rows and are resumed by the next start.
+    pub async fn run(self, mut shutdown: watch::Receiver<bool>, drain: Duration) -> Result<()> {
+        let released = self.store.release_node_claims(&self.cfg.node_id).await?;
+        if released > 0 {
+            tracing::info!(released, node = %self.cfg.node_id, "resuming items this node held before a restart");
+        }
+        let mut running = tokio::task::JoinSet::new();
+        while !*shutdown.borrow() {
+            if let Err(e) = self.dispatch(&mut running).await {
+                tracing::error!(error = %e, "task dispatch failed; retrying");
+            }
+            while running.try_join_next().is_some() {}
+            tokio::select! {
+                _ = self.wake.notified() => {}
+                _ = tokio::time::sleep(self.cfg.poll) => {}
+                _ = shutdown.changed() => {}
+            }
+        }
+        tracing::info!(in_flight = running.len(), "task engine draining");
+        let _ = tokio::time::timeout(drain, async { while running.join_next().await.is_some() {} }).await;
+        Ok(())
+    }
+
+    /// Claims as many items as there are free slots and starts them; closes finished tasks.
+    async fn dispatch(&self, running: &mut tokio::task::JoinSet<()>) -> Result<()> {
+        self.store.finalize_tasks(now_ms()).await?;
+        let free = self.slots.available_permits();
+        if free == 0 {
+            return Ok(());
+        }
+        let now = now_ms();
+        let lease_until = now + self.cfg.lease.as_millis() as i64;
+        for claim in self.store.claim_items(&self.cfg.node_id, lease_until, free, now).await? {
+            let Ok(permit) = self.slots.clone().try_acquire_owned() else { break };
+            let worker = Worker {
+                store: self.store.clone(),
+                registry: self.registry.clone(),
+                cfg: self.cfg.clone(),
+                wake: self.wake.clone(),
+            };
+            running.spawn(async move {
+                worker.run(claim).await;
+                drop(permit);
+            });
+        }
+        Ok(())
+    }
+}
+
+/// Runs one claimed item: keeps its lease alive, calls the handler, records the outcome.
+struct Worker {
+    store: Arc<dyn Store>,
+    registry: Arc<Registry>,
+    cfg: EngineConfig,
+    wake: Arc<Notify>,
+}
+
+impl Worker {
+    async fn run(self, claim: Claim) {
+        let renewer = self.keep_lease(&claim);
+        let outcome = self.outcome(&claim).await;
+        renewer.abort();
+        match self.store.finish_item(&claim, &outcome).await {
+            Ok(true) => tracing::debug!(task = %claim.task_id, item = %claim.item_id, ok = outcome.success, "item done"),
+            Ok(false) => tracing::warn!(task = %claim.task_id, item = %claim.item_id, "lease lost; another worker owns the item"),
+            Err(e) => tracing::error!(task = %claim.task_id, item = %claim.item_id, error = %e, "cannot record item outcome; it will run again"),
+        }
+        if let Err(e) = self.store.finalize_tasks(now_ms()).await {
+            tracing::error!(error = %e, "cannot finalize tasks");
+        }
+        self.wake.notify_one();
+    }
+
+    /// The handler's outcome; a missing handler or a panic becomes the item's FAILURE.
+    async fn outcome(&self, claim: &Claim) -> ItemOutcome {
+        let Some(handler) = self.registry.handlers.get(&claim.kind).cloned() else {
+            return ItemOutcome::failure(format!("no handler for task kind `{}`", claim.kind));
+        };
+        let c = claim.clone();
+        match tokio::spawn(async move { handler.run(&c).await }).await {
+            Ok(o) => o,
+            Err(e) => {
+                tracing::error!(task = %claim.task_id, item = %claim.item_id, error = %e, "item handler panicked");
+                ItemOutcome::failure("internal error while running the item")
+            }
+        }
+    }
+
+    /// Renews the lease every third of its length while the item runs.
+    fn keep_lease(&self, claim: &Claim) -> tokio::task::JoinHandle<()> {
+        let store = self.store.clone();
+        let node = self.cfg.node_id.clone();
+        let lease = self.cfg.lease;
+        let token = vec![claim.lease_token.clone()];
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(lease / 3).await;
+                let until = now_ms() + lease.as_millis() as i64;
+                if let Err(e) = store.renew_leases(&node, &token, until).await {
+                    tracing::warn!(error = %e, "cannot renew lease");
+                }
+            }
+        })
+    }
+}
