@@ -1,1 +1,167 @@
-//! placeholder
+//! deskd's HTTP server. [`router`] builds the axum router from the route table in [`api`];
+//! [`serve`] wires the store, the hypervisor driver, the task engine and the reconciler together
+//! and runs until shutdown.
+
+pub mod api;
+pub mod auth;
+pub mod bootstrap;
+pub mod config;
+pub mod error;
+pub mod extract;
+pub mod fleet;
+pub mod handlers;
+pub mod keys;
+pub mod openapi;
+pub mod tls;
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use axum::extract::Request;
+use axum::http::HeaderName;
+use axum::middleware;
+use axum::routing::get;
+use axum::{Json, Router};
+use deskd_compute::{Hypervisor, SimConfig, SimDriver};
+use deskd_domain::store::Store;
+use deskd_store::SqlStore;
+use deskd_tasks::{Engine, EngineConfig, Registry, Tasks};
+use tokio::sync::watch;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
+
+pub use config::ServerConfig;
+use error::ApiError;
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<dyn Store>,
+    pub driver: Arc<dyn Hypervisor>,
+    pub tasks: Tasks,
+    pub cfg: Arc<ServerConfig>,
+}
+
+const REQUEST_ID: &str = "x-request-id";
+
+/// The router: every route of the table, the 404/405 answers of DECISIONS D2, `/openapi.json`,
+/// and the middleware that gives each request an id, a log span and panic safety.
+pub fn router(state: AppState) -> Router {
+    let mut app = Router::new();
+    for r in api::routes() {
+        let filter = r.methods.iter().map(api::filter).reduce(|a, b| a.or(b)).unwrap_or(axum::routing::MethodFilter::GET);
+        let mut mr = (r.handler)(filter);
+        if r.auth {
+            mr = mr.route_layer(middleware::from_fn_with_state(state.clone(), auth::require_token));
+        }
+        app = app.route(r.path, mr);
+    }
+    let request_id = HeaderName::from_static(REQUEST_ID);
+    app.route("/openapi.json", get(|| async { Json(openapi::document()) }))
+        .fallback(|req: Request| async move { ApiError::NoRoute(req.uri().path().to_string()) })
+        .method_not_allowed_fallback(|req: Request| async move { ApiError::BadMethod(req.method().to_string()) })
+        .with_state(state)
+        .layer(CatchPanicLayer::custom(|_| {
+            axum::response::IntoResponse::into_response(ApiError::Domain(deskd_domain::Error::internal("handler panicked")))
+        }))
+        .layer(PropagateRequestIdLayer::new(request_id.clone()))
+        .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
+            let id = req.headers().get(REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("-");
+            tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.uri().path())
+        }).on_response(DefaultOnResponse::new().level(tracing::Level::INFO)))
+        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+}
+
+/// A running deskd's parts, for [`serve`] and for tests that drive them directly.
+pub struct Parts {
+    pub state: AppState,
+    pub engine: Engine,
+    pub first_start: bootstrap::FirstStart,
+}
+
+/// Opens the data directory and the database, runs the first-start steps and builds the parts.
+pub async fn assemble(cfg: ServerConfig) -> anyhow::Result<Parts> {
+    std::fs::create_dir_all(&cfg.data_dir).with_context(|| format!("cannot create {}", cfg.data_dir.display()))?;
+    let store: Arc<dyn Store> = Arc::new(SqlStore::open(&cfg.database_url).await?);
+    let first = bootstrap::first_start(store.as_ref(), cfg.admin_password.as_deref(), cfg.demo).await?;
+    let sim = SimConfig {
+        latency: cfg.sim_latency,
+        shutdown_latency: cfg.sim_latency * 3,
+        state_file: Some(cfg.data_dir.join("sim-state.json")),
+        ..SimConfig::default()
+    };
+    let driver: Arc<dyn Hypervisor> = Arc::new(SimDriver::try_new(sim)?);
+    fleet::register_hosts(store.as_ref(), driver.as_ref()).await?;
+    if first.demo_loaded {
+        fleet::adopt_inventory(store.as_ref(), driver.as_ref()).await?;
+    }
+    let engine_cfg = EngineConfig {
+        node_id: node_id(&cfg.data_dir)?,
+        concurrency: cfg.task_concurrency,
+        lease: cfg.task_lease,
+        ..EngineConfig::default()
+    };
+    let engine = Engine::new(store.clone(), Registry::default(), engine_cfg);
+    let state = AppState { store, driver, tasks: engine.tasks(), cfg: Arc::new(cfg) };
+    Ok(Parts { state, engine, first_start: first })
+}
+
+/// This data directory's node id, created on first use; task claims carry it.
+fn node_id(data_dir: &std::path::Path) -> anyhow::Result<String> {
+    let path = data_dir.join("node-id");
+    if let Ok(id) = std::fs::read_to_string(&path) {
+        if !id.trim().is_empty() {
+            return Ok(id.trim().to_string());
+        }
+    }
+    let id = uuid::Uuid::new_v4().to_string();
+    std::fs::write(&path, &id)?;
+    Ok(id)
+}
+
+/// Serves until `shutdown` resolves, then stops accepting, lets in-flight requests finish, stops
+/// the workers (their unfinished items stay resumable) and closes the store. `on_listen` gets the
+/// bound address once the socket is open.
+pub async fn serve(
+    parts: Parts,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    on_listen: impl FnOnce(std::net::SocketAddr),
+) -> anyhow::Result<()> {
+    let Parts { state, engine, .. } = parts;
+    let cfg = state.cfg.clone();
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let engine_task = tokio::spawn(engine.run(stop_rx.clone(), cfg.shutdown_grace));
+    let reconciler = tokio::spawn(fleet::run_reconciler(
+        state.store.clone(),
+        state.driver.clone(),
+        cfg.reconcile_interval,
+        stop_rx,
+    ));
+    let listener = std::net::TcpListener::bind(cfg.listen).with_context(|| format!("cannot listen on {}", cfg.listen))?;
+    listener.set_nonblocking(true)?;
+    let addr = listener.local_addr()?;
+    let handle = axum_server::Handle::new();
+    let grace = cfg.shutdown_grace;
+    let h = handle.clone();
+    tokio::spawn(async move {
+        shutdown.await;
+        tracing::info!("shutting down: no new connections, finishing in-flight requests");
+        h.graceful_shutdown(Some(grace));
+    });
+    let app = router(state.clone()).into_make_service();
+    on_listen(addr);
+    if cfg.http {
+        axum_server::from_tcp(listener).handle(handle).serve(app).await?;
+    } else {
+        let tls = tls::config(&cfg.data_dir, cfg.tls_cert.as_deref(), cfg.tls_key.as_deref()).await?;
+        axum_server::from_tcp_rustls(listener, tls).handle(handle).serve(app).await?;
+    }
+    let _ = stop_tx.send(true);
+    if let Ok(Err(e)) = engine_task.await {
+        tracing::error!(error = %e, "task engine stopped with an error");
+    }
+    let _ = reconciler.await;
+    tracing::info!("stopped");
+    Ok(())
+}

@@ -1,0 +1,134 @@
+//! Settings of `deskd serve`: command-line flags, `DESKD_*` environment variables and an optional
+//! TOML file, in that order of precedence, over the defaults of `ServerConfig`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Args;
+use deskd_server::config::{default_database_url, ServerConfig};
+use serde::Deserialize;
+
+/// Where the database is: shared by `serve` and `account`.
+#[derive(Args, Debug, Default)]
+pub struct DbArgs {
+    /// Data directory (database, certificates, simulated hypervisor state).
+    #[arg(long, env = "DESKD_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// `sqlite://…` (default: deskd.db in the data directory) or `postgres://…`.
+    #[arg(long, env = "DESKD_DATABASE_URL")]
+    pub database_url: Option<String>,
+}
+
+impl DbArgs {
+    pub fn data_dir(&self) -> PathBuf {
+        self.data_dir.clone().unwrap_or_else(|| PathBuf::from("deskd-data"))
+    }
+
+    pub fn database_url(&self) -> anyhow::Result<String> {
+        if let Some(u) = &self.database_url {
+            return Ok(u.clone());
+        }
+        let dir = self.data_dir();
+        std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        Ok(default_database_url(&dir))
+    }
+}
+
+#[derive(Args, Debug)]
+pub struct ServeArgs {
+    /// TOML file with any of the settings below (snake_case keys).
+    #[arg(long, env = "DESKD_CONFIG")]
+    config: Option<PathBuf>,
+    /// Address to listen on (default 0.0.0.0:9390).
+    #[arg(long, env = "DESKD_LISTEN")]
+    listen: Option<SocketAddr>,
+    /// Serve plain HTTP instead of HTTPS (development only).
+    #[arg(long, env = "DESKD_HTTP")]
+    http: bool,
+    /// PEM certificate; without it a self-signed one is generated into the data directory.
+    #[arg(long, env = "DESKD_TLS_CERT")]
+    tls_cert: Option<PathBuf>,
+    /// PEM private key of --tls-cert.
+    #[arg(long, env = "DESKD_TLS_KEY")]
+    tls_key: Option<PathBuf>,
+    #[command(flatten)]
+    db: DbArgs,
+    /// Do not load the demo inventory on the first start.
+    #[arg(long, env = "DESKD_NO_DEMO")]
+    no_demo: bool,
+    /// Token lifetime in seconds (default 1800).
+    #[arg(long, env = "DESKD_TOKEN_TTL_SECS")]
+    token_ttl_secs: Option<u64>,
+    /// Latency of each simulated hypervisor operation in ms (default 300).
+    #[arg(long, env = "DESKD_SIM_LATENCY_MS")]
+    sim_latency_ms: Option<u64>,
+    /// Task items run at once by this process (default 8).
+    #[arg(long, env = "DESKD_TASK_CONCURRENCY")]
+    task_concurrency: Option<usize>,
+    /// Task item lease in seconds (default 30).
+    #[arg(long, env = "DESKD_TASK_LEASE_SECS")]
+    task_lease_secs: Option<u64>,
+    /// Seconds between reconciliation passes (default 30).
+    #[arg(long, env = "DESKD_RECONCILE_INTERVAL_SECS")]
+    reconcile_interval_secs: Option<u64>,
+    /// Seconds shutdown waits for in-flight requests and items (default 10).
+    #[arg(long, env = "DESKD_SHUTDOWN_GRACE_SECS")]
+    shutdown_grace_secs: Option<u64>,
+}
+
+/// The TOML file: the same settings, all optional.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    listen: Option<SocketAddr>,
+    http: Option<bool>,
+    tls_cert: Option<PathBuf>,
+    tls_key: Option<PathBuf>,
+    data_dir: Option<PathBuf>,
+    database_url: Option<String>,
+    no_demo: Option<bool>,
+    token_ttl_secs: Option<u64>,
+    sim_latency_ms: Option<u64>,
+    task_concurrency: Option<usize>,
+    task_lease_secs: Option<u64>,
+    reconcile_interval_secs: Option<u64>,
+    shutdown_grace_secs: Option<u64>,
+}
+
+impl ServeArgs {
+    /// Merges flags/environment over the file over the defaults.
+    pub fn resolve(self) -> anyhow::Result<ServerConfig> {
+        let file = match &self.config {
+            Some(p) => {
+                let text = std::fs::read_to_string(p).with_context(|| format!("cannot read {}", p.display()))?;
+                toml::from_str::<FileConfig>(&text).with_context(|| format!("invalid config file {}", p.display()))?
+            }
+            None => FileConfig::default(),
+        };
+        let data_dir = self.db.data_dir.or(file.data_dir).unwrap_or_else(|| PathBuf::from("deskd-data"));
+        let mut cfg = ServerConfig::with_data_dir(data_dir);
+        if let Some(u) = self.db.database_url.or(file.database_url) {
+            cfg.database_url = u;
+        }
+        cfg.listen = self.listen.or(file.listen).unwrap_or(cfg.listen);
+        cfg.http = self.http || file.http.unwrap_or(false);
+        cfg.tls_cert = self.tls_cert.or(file.tls_cert);
+        cfg.tls_key = self.tls_key.or(file.tls_key);
+        cfg.demo = !(self.no_demo || file.no_demo.unwrap_or(false));
+        cfg.admin_password = std::env::var("DESKD_ADMIN_PASSWORD").ok();
+        let secs = |a: Option<u64>, b: Option<u64>, d: Duration| a.or(b).map(Duration::from_secs).unwrap_or(d);
+        cfg.token_ttl = secs(self.token_ttl_secs, file.token_ttl_secs, cfg.token_ttl);
+        cfg.task_lease = secs(self.task_lease_secs, file.task_lease_secs, cfg.task_lease);
+        cfg.reconcile_interval = secs(self.reconcile_interval_secs, file.reconcile_interval_secs, cfg.reconcile_interval);
+        cfg.shutdown_grace = secs(self.shutdown_grace_secs, file.shutdown_grace_secs, cfg.shutdown_grace);
+        if let Some(ms) = self.sim_latency_ms.or(file.sim_latency_ms) {
+            cfg.sim_latency = Duration::from_millis(ms);
+        }
+        cfg.task_concurrency = self.task_concurrency.or(file.task_concurrency).unwrap_or(cfg.task_concurrency);
+        anyhow::ensure!(cfg.token_ttl.as_secs() > 0, "token_ttl_secs must be positive");
+        anyhow::ensure!(cfg.task_concurrency > 0, "task_concurrency must be positive");
+        Ok(cfg)
+    }
+}

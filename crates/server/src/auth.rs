@@ -1,0 +1,92 @@
+//! Authentication of API callers (DECISIONS D1): the token endpoint, the Bearer middleware on
+//! every other `/v1` route, and token revocation.
+
+use axum::extract::{Request, State};
+use axum::http::header::AUTHORIZATION;
+use axum::middleware::Next;
+use axum::response::Response;
+use axum::{Extension, Json};
+use deskd_domain::auth::{hash_password, new_token, token_hash, transport_password, verify_password};
+use deskd_domain::error::Error;
+use deskd_domain::model::now_ms;
+use deskd_domain::store::TokenRecord;
+use deskd_wire::envelope::{Empty, Reply};
+use deskd_wire::token::{TokenData, TokenRequest};
+
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{Content, OptionalContent};
+use crate::AppState;
+
+/// The authenticated caller, put into request extensions by [`require_token`].
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub account: String,
+    pub token_hash: String,
+}
+
+fn bearer(req: &Request) -> Option<&str> {
+    let v = req.headers().get(AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = v.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim()).filter(|t| !t.is_empty())
+}
+
+/// Lets a request through only with a live token of an enabled account.
+pub async fn require_token(State(app): State<AppState>, mut req: Request, next: Next) -> Result<Response, ApiError> {
+    let Some(token) = bearer(&req) else {
+        return Err(Error::Unauthenticated("missing Bearer token in the Authorization header".into()).into());
+    };
+    let hash = token_hash(token);
+    let account = app
+        .store
+        .token_account(&hash, now_ms())
+        .await?
+        .ok_or_else(|| Error::Unauthenticated("the token is unknown, expired or revoked".into()))?;
+    req.extensions_mut().insert(Caller { account: account.name, token_hash: hash });
+    Ok(next.run(req).await)
+}
+
+/// `POST /v1/auth/token`: account name and password (plaintext or AES) → a 30-minute token.
+pub async fn issue_token(State(app): State<AppState>, Content(body): Content<TokenRequest>) -> ApiResult<Json<Reply<TokenData>>> {
+    let keys = crate::keys::valid(app.store.as_ref()).await?;
+    let password = transport_password(&body.password, &keys);
+    let account = app.store.account_by_name(body.user_name.trim()).await?;
+    let stored = account.as_ref().map(|a| a.password_hash.clone());
+    let matches = tokio::task::spawn_blocking(move || match stored {
+        Some(h) => verify_password(&password, &h),
+        None => {
+            // Same work for unknown names, so timing does not reveal which accounts exist.
+            let _ = hash_password(&password);
+            false
+        }
+    })
+    .await
+    .map_err(Error::internal)?;
+    let account = match account {
+        Some(a) if matches && !a.disabled => a,
+        _ => return Err(Error::Unauthenticated("wrong user name or password, or the account is disabled".into()).into()),
+    };
+    let (token, hash) = new_token();
+    let now = now_ms();
+    let ttl_ms = app.cfg.token_ttl.as_millis() as i64;
+    app.store
+        .insert_token(&TokenRecord { token_hash: hash, account_id: account.id, created_at: now, expires_at: now + ttl_ms })
+        .await?;
+    tracing::info!(account = %account.name, "issued token");
+    Ok(Json(Reply::data(TokenData {
+        token,
+        token_type: "Bearer".into(),
+        expires_in: ttl_ms / 1000,
+        expire_time: now + ttl_ms,
+    })))
+}
+
+/// `POST /v1/auth/token:revoke`: ends the caller's token.
+pub async fn revoke_token(
+    State(app): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    OptionalContent(_): OptionalContent<Empty>,
+) -> ApiResult<Json<Reply<()>>> {
+    app.store.revoke_token(&caller.token_hash).await?;
+    tracing::info!(account = %caller.account, "revoked token");
+    Ok(Json(Reply::empty()))
+}

@@ -1,0 +1,57 @@
+//! The resolved settings of one `deskd serve`. The CLI fills it from flags, `DESKD_*`
+//! environment variables and the TOML file, in that order of precedence.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    pub listen: SocketAddr,
+    /// Plain HTTP instead of HTTPS (development).
+    pub http: bool,
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    pub data_dir: PathBuf,
+    pub database_url: String,
+    /// Load the demo inventory on the first start.
+    pub demo: bool,
+    /// Password of the first `admin` account; generated and printed once when absent.
+    pub admin_password: Option<String>,
+    pub token_ttl: Duration,
+    /// Latency of each simulated hypervisor operation.
+    pub sim_latency: Duration,
+    pub task_concurrency: usize,
+    pub task_lease: Duration,
+    pub reconcile_interval: Duration,
+    /// How long shutdown waits for in-flight requests and task items.
+    pub shutdown_grace: Duration,
+}
+
+impl ServerConfig {
+    /// The defaults of a bare `deskd serve`, rooted at `data_dir`.
+    pub fn with_data_dir(data_dir: PathBuf) -> Self {
+        let database_url = default_database_url(&data_dir);
+        ServerConfig {
+            listen: SocketAddr::from(([0, 0, 0, 0], 9390)),
+            http: false,
+            tls_cert: None,
+            tls_key: None,
+            data_dir,
+            database_url,
+            demo: true,
+            admin_password: None,
+            token_ttl: Duration::from_secs(1800),
+            sim_latency: Duration::from_millis(300),
+            task_concurrency: 8,
+            task_lease: Duration::from_secs(30),
+            reconcile_interval: Duration::from_secs(30),
+            shutdown_grace: Duration::from_secs(10),
+        }
+    }
+}
+
+/// `sqlite://<data_dir>/deskd.db`, created when missing.
+pub fn default_database_url(data_dir: &std::path::Path) -> String {
+    format!("sqlite://{}?mode=rwc", data_dir.join("deskd.db").display())
+}

@@ -1,0 +1,92 @@
+//! Reading `{"content":{…}}` bodies (section a.3). Every decoding failure becomes 22000400 with
+//! the JSON path of the offending value and what it had to be.
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Request};
+use deskd_domain::error::Error;
+use serde::de::DeserializeOwned;
+
+use crate::error::ApiError;
+
+/// A required `content` object decoded into `T`.
+pub struct Content<T>(pub T);
+
+/// An optional `content`: an empty body, `{}` or `{"content":null}` give `T::default()`.
+pub struct OptionalContent<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Content<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let bytes = read(req, state).await?;
+        match parse::<T>(&bytes)? {
+            Some(v) => Ok(Content(v)),
+            None => Err(Error::invalid("content", "is required: the body must be {\"content\":{…}}").into()),
+        }
+    }
+}
+
+impl<S: Send + Sync, T: DeserializeOwned + Default> FromRequest<S> for OptionalContent<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let bytes = read(req, state).await?;
+        Ok(OptionalContent(parse::<T>(&bytes)?.unwrap_or_default()))
+    }
+}
+
+async fn read<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, ApiError> {
+    Bytes::from_request(req, state)
+        .await
+        .map_err(|e| Error::invalid("body", format!("cannot be read: {}", e.body_text())).into())
+}
+
+/// Decodes the body; `None` when there is no body or no `content`.
+pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<Option<T>, Error> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(None);
+    }
+    let value: serde_json::Value =
+        serde_json::from_slice(bytes).map_err(|e| Error::invalid("body", format!("is not valid JSON: {e}")))?;
+    let serde_json::Value::Object(mut top) = value else {
+        return Err(Error::invalid("body", "must be a JSON object {\"content\":{…}}"));
+    };
+    let content = match top.remove("content") {
+        None | Some(serde_json::Value::Null) => return Ok(None),
+        Some(c) => c,
+    };
+    serde_path_to_error::deserialize(content).map(Some).map_err(|e| {
+        let path = e.path().to_string();
+        let field = if path == "." { "content".to_string() } else { format!("content.{path}") };
+        Error::invalid(field, e.into_inner().to_string())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use deskd_wire::paging::PageQuery;
+
+    #[test]
+    fn names_the_field_of_a_wrong_type() {
+        let e = parse::<PageQuery>(br#"{"content":{"page":0,"limit":"ten"}}"#).unwrap_err();
+        match e {
+            Error::Invalid { field, rule } => {
+                assert_eq!(field, "content.limit");
+                assert!(rule.contains("invalid type"), "{rule}");
+            }
+            other => panic!("{other:?}"),
+        }
+        let e = parse::<PageQuery>(br#"{"content":{"match_arr":[{"field_name":1}]}}"#).unwrap_err();
+        assert!(matches!(e, Error::Invalid { ref field, .. } if field == "content.match_arr[0].field_name"), "{e:?}");
+    }
+
+    #[test]
+    fn malformed_or_missing_content() {
+        assert!(matches!(parse::<PageQuery>(b"{nope"), Err(Error::Invalid { ref field, .. }) if field == "body"));
+        assert!(matches!(parse::<PageQuery>(b"[1]"), Err(Error::Invalid { ref field, .. }) if field == "body"));
+        assert!(parse::<PageQuery>(b"{}").unwrap().is_none());
+        assert!(parse::<PageQuery>(b"  ").unwrap().is_none());
+        assert!(parse::<PageQuery>(br#"{"content":{}}"#).unwrap().is_some());
+    }
+}

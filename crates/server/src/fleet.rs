@@ -1,0 +1,164 @@
+//! The bridge between the inventory and the hypervisor driver: the driver's view of hosts and
+//! desks, adopting a freshly loaded inventory, and the reconciler that repairs drift between the
+//! database and what the driver reports.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use deskd_compute::{plan, DesiredVm, DiskImage, Expect, HostSpec, Hypervisor, PowerState, Repair, VmSpec};
+use deskd_domain::enums::{DeskState, DeskType};
+use deskd_domain::error::{Error, Result};
+use deskd_domain::model::{now_ms, Desk, Host};
+use deskd_domain::store::Store;
+use deskd_domain::task::Event;
+use tokio::sync::watch;
+
+fn driver_err(e: deskd_compute::DriverError) -> Error {
+    Error::Refused(format!("hypervisor: {e}"))
+}
+
+/// What the driver needs to know about a host.
+pub fn host_spec(h: &Host) -> HostSpec {
+    HostSpec {
+        host_id: h.id.clone(),
+        name: h.name.clone(),
+        cpu_cores: h.cpu_cores as u32,
+        memory_mb: h.memory_gb as u64 * 1024,
+        storage_gb: h.storage_gb as u64,
+        memory_overcommit: h.memory_overcommit,
+    }
+}
+
+/// What the driver needs to know about a desk's VM.
+pub async fn vm_spec(store: &dyn Store, d: &Desk) -> Result<VmSpec> {
+    let image = store.get_image(&d.image_id).await?.ok_or_else(|| Error::internal(format!("desk {} has no image", d.id)))?;
+    Ok(VmSpec {
+        vm_id: d.id.clone(),
+        name: d.name.clone(),
+        host_id: d.host_id.clone(),
+        cpu_cores: d.cpu_cores as u32,
+        memory_mb: d.memory_gb as u64 * 1024,
+        system_disk_gb: d.system_disk_gb as u64,
+        data_disk_gb: (d.data_disk_gb > 0).then_some(d.data_disk_gb as u64),
+        image: DiskImage { image_id: image.id, version: image.version as u32, size_gb: image.system_disk_gb as u64 },
+        recoverable: d.desk_type == DeskType::RECOVERABLE,
+    })
+}
+
+/// Tells the driver about every host in the inventory.
+pub async fn register_hosts(store: &dyn Store, driver: &dyn Hypervisor) -> Result<()> {
+    for h in store.list_hosts().await? {
+        driver.add_host(host_spec(&h)).await.map_err(driver_err)?;
+    }
+    Ok(())
+}
+
+/// Makes the driver match a freshly loaded inventory: defines every desk's VM and powers on the
+/// ones the inventory says are running (sleeping ones are paused).
+pub async fn adopt_inventory(store: &dyn Store, driver: &dyn Hypervisor) -> Result<()> {
+    for d in store.list_all_desks().await? {
+        let spec = vm_spec(store, &d).await?;
+        driver.define(&spec).await.map_err(driver_err)?;
+        if matches!(d.state, DeskState::RUNNING | DeskState::SLEEP) {
+            driver.start(&d.id).await.map_err(driver_err)?;
+        }
+        if d.state == DeskState::SLEEP {
+            driver.pause(&d.id).await.map_err(driver_err)?;
+        }
+    }
+    Ok(())
+}
+
+/// The power state a stable desk state implies.
+fn expectation(state: DeskState) -> Expect {
+    match state {
+        DeskState::RUNNING => Expect::Running,
+        DeskState::CLOSE => Expect::Stopped,
+        _ => Expect::Any,
+    }
+}
+
+/// The desk state that records an observed power state.
+fn observed_state(p: PowerState) -> DeskState {
+    match p {
+        PowerState::Running => DeskState::RUNNING,
+        PowerState::Stopped => DeskState::CLOSE,
+        PowerState::Paused => DeskState::SLEEP,
+        PowerState::Crashed => DeskState::ERROR,
+    }
+}
+
+/// One reconciliation pass; returns the repairs it carried out.
+pub async fn reconcile_once(store: &dyn Store, driver: &dyn Hypervisor) -> Result<Vec<Repair>> {
+    let desks = store.list_all_desks().await?;
+    let busy = store.busy_subjects().await?;
+    let desired: Vec<DesiredVm> = desks
+        .iter()
+        .map(|d| DesiredVm {
+            vm_id: d.id.clone(),
+            name: d.name.clone(),
+            expect: expectation(d.state),
+            busy: busy.contains(&d.id),
+        })
+        .collect();
+    let observed = driver.list().await.map_err(driver_err)?;
+    let repairs = plan(&desired, &observed);
+    let mut done = Vec::new();
+    for r in repairs {
+        let desk = desks.iter().find(|d| d.id == r.vm_id());
+        match apply(store, driver, &r, desk).await {
+            Ok(true) => done.push(r),
+            Ok(false) => {}
+            Err(e) => tracing::warn!(vm = %r.vm_id(), error = %e, "repair failed; next pass retries"),
+        }
+    }
+    Ok(done)
+}
+
+/// Carries out one repair; false when the desk changed meanwhile and the repair was dropped.
+async fn apply(store: &dyn Store, driver: &dyn Hypervisor, r: &Repair, desk: Option<&Desk>) -> Result<bool> {
+    let (detail, applied) = match (r, desk) {
+        (Repair::DestroyOrphan { vm_id }, _) => {
+            driver.destroy(vm_id).await.map_err(driver_err)?;
+            (format!("destroyed orphan VM {vm_id}"), true)
+        }
+        (Repair::Redefine { .. }, Some(d)) => {
+            driver.define(&vm_spec(store, d).await?).await.map_err(driver_err)?;
+            let ok = store.set_desk_state(&d.id, &[d.state], DeskState::CLOSE, "").await?;
+            (format!("VM was missing; defined again, desk {} -> CLOSE", d.state), ok)
+        }
+        (Repair::RecordObserved { observed, reason, .. }, Some(d)) => {
+            let to = observed_state(*observed);
+            let why = reason.clone().unwrap_or_else(|| format!("hypervisor reports the VM {observed:?}"));
+            let ok = store.set_desk_state(&d.id, &[d.state], to, &why).await?;
+            (format!("desk {} -> {to}: {why}", d.state), ok)
+        }
+        (_, None) => return Ok(false),
+    };
+    if applied {
+        tracing::warn!(vm = %r.vm_id(), %detail, "reconciler repaired drift");
+        let ev = Event { at: now_ms(), kind: "reconcile".into(), subject: r.vm_id().to_string(), task_id: None, detail };
+        store.record_event(&ev).await?;
+    }
+    Ok(applied)
+}
+
+/// Runs [`reconcile_once`] every `interval` until shutdown.
+pub async fn run_reconciler(
+    store: Arc<dyn Store>,
+    driver: Arc<dyn Hypervisor>,
+    interval: Duration,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    while !*shutdown.borrow() {
+        match reconcile_once(store.as_ref(), driver.as_ref()).await {
+            Ok(r) if !r.is_empty() => tracing::info!(repairs = r.len(), "reconciliation pass"),
+            Ok(_) => {}
+            Err(e) => tracing::error!(error = %e, "reconciliation pass failed"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(interval) => {}
+            _ = shutdown.changed() => {}
+        }
+    }
+}

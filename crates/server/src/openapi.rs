@@ -1,0 +1,101 @@
+//! The OpenAPI 3.1 document of the real wire, generated from the route table and the wire types.
+//! It is committed as `api/openapi.json` and compared by a test, so every wire change is a
+//! reviewed diff.
+
+use schemars::gen::SchemaSettings;
+use serde_json::{json, Map, Value};
+
+use crate::api::{routes, Route};
+
+/// Builds the document.
+pub fn document() -> Value {
+    let mut settings = SchemaSettings::draft07();
+    settings.definitions_path = "#/components/schemas/".into();
+    settings.option_add_null_type = true;
+    let mut gen = settings.into_generator();
+    let mut paths = Map::new();
+    for r in routes() {
+        let item = paths.entry(r.path.to_string()).or_insert_with(|| json!({}));
+        for (i, m) in r.methods.iter().enumerate() {
+            let op = operation(&r, i, &mut gen);
+            item[m.as_str().to_lowercase()] = op;
+        }
+    }
+    let schemas: Map<String, Value> = gen
+        .take_definitions()
+        .into_iter()
+        .map(|(k, v)| (k, serde_json::to_value(v).unwrap_or(Value::Null)))
+        .collect();
+    json!({
+        "openapi": "3.1.0",
+        "info": {
+            "title": "deskd — RG-CDC / RG-CCP OpenAPI v1",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "Wire-compatible implementation of the RG-CDC / RG-CCP OpenAPI v1. Operations marked \
+                x-deskd-extension are not in the source document (DECISIONS D10). Every /v1 reply is \
+                {\"content\":{\"code\":0,\"data\":…}}; a non-zero code is an error with message and user_tip."
+        },
+        "servers": [{"url": "https://localhost:9390"}],
+        "paths": paths,
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "schemas": schemas,
+        },
+    })
+}
+
+fn operation(r: &Route, method_index: usize, gen: &mut schemars::gen::SchemaGenerator) -> Value {
+    let suffix = if method_index == 0 { String::new() } else { format!("_{}", r.methods[method_index].as_str()) };
+    let mut op = json!({
+        "operationId": format!("{}{}", r.operation_id, suffix),
+        "summary": r.summary,
+        "responses": {
+            "200": {
+                "description": "code 0 with data, or a business error (non-zero code, message, user_tip)",
+                "content": {"application/json": {"schema": {"oneOf": [
+                    (r.response)(gen),
+                    gen.subschema_for::<deskd_wire::envelope::ErrorBody>(),
+                ]}}}
+            },
+            "default": {
+                "description": "401 authentication, 404 unknown path, 405 wrong method, 429, 500",
+                "content": {"application/json": {"schema": gen.subschema_for::<deskd_wire::envelope::ErrorBody>()}}
+            }
+        }
+    });
+    match r.section {
+        Some(s) => op["x-rg-section"] = json!(s),
+        None => op["x-deskd-extension"] = json!(true),
+    }
+    if method_index > 0 {
+        op["description"] = json!("Also accepted (DECISIONS D2); the documented method is listed first.");
+    }
+    op["security"] = if r.auth { json!([{"bearer": []}]) } else { json!([]) };
+    let params = path_params(r.path);
+    if !params.is_empty() {
+        op["parameters"] = Value::Array(
+            params
+                .into_iter()
+                .map(|p| json!({"name": p, "in": "path", "required": true, "schema": {"type": "string"}}))
+                .collect(),
+        );
+    }
+    if let Some(req) = r.request {
+        op["requestBody"] = json!({"required": false, "content": {"application/json": {"schema": req(gen)}}});
+    }
+    op
+}
+
+/// The `{name}` parameters of a path template.
+pub fn path_params(path: &str) -> Vec<String> {
+    path.split('{').skip(1).filter_map(|s| s.split_once('}').map(|(n, _)| n.to_string())).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn finds_path_params() {
+        assert_eq!(super::path_params("/v1/desk/{desk_id}:start"), vec!["desk_id"]);
+        assert!(super::path_params("/v1/x").is_empty());
+    }
+}

@@ -1,0 +1,47 @@
+//! TLS: the configured certificate, or a self-signed one generated into the data directory on
+//! the first start and reused afterwards.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use axum_server::tls_rustls::RustlsConfig;
+
+/// Loads `cert`/`key`, or the generated pair under `data_dir/tls/`.
+pub async fn config(data_dir: &Path, cert: Option<&Path>, key: Option<&Path>) -> anyhow::Result<RustlsConfig> {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let (cert, key) = match (cert, key) {
+        (Some(c), Some(k)) => (c.to_path_buf(), k.to_path_buf()),
+        (None, None) => self_signed(data_dir)?,
+        _ => anyhow::bail!("--tls-cert and --tls-key must be given together"),
+    };
+    RustlsConfig::from_pem_file(&cert, &key)
+        .await
+        .with_context(|| format!("cannot load TLS certificate {} / key {}", cert.display(), key.display()))
+}
+
+/// The generated pair, created on first use.
+fn self_signed(data_dir: &Path) -> anyhow::Result<(PathBuf, PathBuf)> {
+    let dir = data_dir.join("tls");
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    if cert.exists() && key.exists() {
+        return Ok((cert, key));
+    }
+    std::fs::create_dir_all(&dir)?;
+    let names = vec!["localhost".to_string(), "127.0.0.1".to_string(), "::1".to_string()];
+    let generated = rcgen::generate_simple_self_signed(names).context("cannot generate a self-signed certificate")?;
+    std::fs::write(&cert, generated.cert.pem())?;
+    write_private(&key, generated.key_pair.serialize_pem().as_bytes())?;
+    tracing::info!(cert = %cert.display(), "generated a self-signed TLS certificate");
+    Ok((cert, key))
+}
+
+fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    #[cfg(unix)]
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    opts.mode(0o600);
+    opts.open(path)?.write_all(bytes)
+}
