@@ -12,6 +12,8 @@ use deskd_wire::paging::{MatchCondition, PageQuery, SortCondition};
 pub const MAX_PAGE: i64 = 2_147_483_647;
 /// Largest `limit`.
 pub const MAX_LIMIT: i64 = 1000;
+/// Most values in one `value_arr`: keeps every query within both databases' bind limits.
+pub const MAX_VALUES: usize = 1000;
 
 /// How a field's values are compared.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -145,6 +147,9 @@ fn compile_match(resource: &Resource, i: usize, m: &MatchCondition) -> Result<Fi
     if m.value_arr.is_empty() {
         return Err(Error::invalid(format!("{path}.value_arr"), "must hold at least one value"));
     }
+    if m.value_arr.len() > MAX_VALUES {
+        return Err(Error::invalid(format!("{path}.value_arr"), format!("must hold at most {MAX_VALUES} values")));
+    }
     let values = m
         .value_arr
         .iter()
@@ -183,6 +188,9 @@ fn compile_sort(resource: &Resource, i: usize, s: &SortCondition) -> Result<Sort
 /// Converts one JSON value to the field's SQL value, naming `path` when it does not fit.
 fn convert(field: &Field, v: &serde_json::Value, path: &str) -> Result<Value> {
     use serde_json::Value as J;
+    if matches!(v, J::String(s) if s.contains('\0')) {
+        return Err(Error::invalid(path, "must not contain NUL characters"));
+    }
     match (field.kind, v) {
         (FieldKind::Text, J::String(s)) => Ok(Value::Text(s.clone())),
         (FieldKind::Text, J::Number(n)) => Ok(Value::Text(n.to_string())),
@@ -270,7 +278,7 @@ mod tests {
 
     #[test]
     fn values_must_fit_the_field() {
-        for (field, value) in [("cores", json!("x")), ("kind", json!("C")), ("proxy", json!(3)), ("name", json!([]))] {
+        for (field, value) in [("name", json!("a\u{0}")), ("cores", json!("x")), ("kind", json!("C")), ("proxy", json!(3)), ("name", json!([]))] {
             let e = compile(
                 &RES,
                 &q(json!({"page": 0, "limit": 1, "match_arr": [{"field_name": field, "match_rule": "EQ", "type": "EXACT", "value_arr": [value]}]})),
