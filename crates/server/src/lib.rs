@@ -149,13 +149,15 @@ pub async fn serve(
         tracing::info!("shutting down: no new connections, finishing in-flight requests");
         h.graceful_shutdown(Some(grace));
     });
+    let tls = match cfg.http {
+        true => None,
+        false => Some(tls::config(&cfg.data_dir, cfg.tls_cert.as_deref(), cfg.tls_key.as_deref()).await?),
+    };
     let app = router(state.clone()).into_make_service();
     on_listen(addr);
-    if cfg.http {
-        axum_server::from_tcp(listener).handle(handle).serve(app).await?;
-    } else {
-        let tls = tls::config(&cfg.data_dir, cfg.tls_cert.as_deref(), cfg.tls_key.as_deref()).await?;
-        axum_server::from_tcp_rustls(listener, tls).handle(handle).serve(app).await?;
+    match tls {
+        None => axum_server::from_tcp(listener).handle(handle).serve(app).await?,
+        Some(tls) => axum_server::from_tcp_rustls(listener, tls).handle(handle).serve(app).await?,
     }
     let _ = stop_tx.send(true);
     if let Ok(Err(e)) = engine_task.await {
