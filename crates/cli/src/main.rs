@@ -12,7 +12,11 @@ use deskd_server::bootstrap;
 use deskd_store::SqlStore;
 
 #[derive(Parser)]
-#[command(name = "deskd", version, about = "Cloud-desktop (VDI) controller speaking the RG-CDC OpenAPI v1")]
+#[command(
+    name = "deskd",
+    version,
+    about = "Cloud-desktop (VDI) controller speaking the RG-CDC OpenAPI v1"
+)]
 struct Cli {
     #[command(subcommand)]
     cmd: Cmd,
@@ -59,11 +63,17 @@ enum AccountCmd {
 fn init_logs(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("DESKD_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr)
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
     match format {
         LogFormat::Text => builder.init(),
-        LogFormat::Json => builder.json().with_current_span(true).with_span_list(false).init(),
+        LogFormat::Json => builder
+            .json()
+            .with_current_span(true)
+            .with_span_list(false)
+            .init(),
     }
 }
 
@@ -75,7 +85,10 @@ async fn main() -> anyhow::Result<()> {
         Cmd::Serve(args) => serve(args).await,
         Cmd::Account { db, cmd } => account(db, cmd).await,
         Cmd::Openapi => {
-            println!("{}", serde_json::to_string_pretty(&deskd_server::openapi::document())?);
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&deskd_server::openapi::document())?
+            );
             Ok(())
         }
     }
@@ -89,9 +102,16 @@ async fn serve(args: settings::ServeArgs) -> anyhow::Result<()> {
         println!("(shown once; set DESKD_ADMIN_PASSWORD before the first start to choose it)");
     }
     if parts.first_start.demo_loaded {
-        println!("loaded the demo inventory (desktop users user01..user20, password {})", bootstrap::DEMO_USER_PASSWORD);
+        println!(
+            "loaded the demo inventory (desktop users user01..user20, password {})",
+            bootstrap::DEMO_USER_PASSWORD
+        );
     }
-    let scheme = if parts.state.cfg.http { "http" } else { "https" };
+    let scheme = if parts.state.cfg.http {
+        "http"
+    } else {
+        "https"
+    };
     deskd_server::serve(parts, shutdown_signal(), |addr| {
         println!("deskd listening on {scheme}://{addr}");
         let _ = std::io::stdout().flush();
@@ -130,7 +150,9 @@ fn read_password() -> anyhow::Result<String> {
 
 async fn account(db: settings::DbArgs, cmd: AccountCmd) -> anyhow::Result<()> {
     let url = db.database_url()?;
-    let store = SqlStore::open(&url).await.with_context(|| "cannot open the database")?;
+    let store = SqlStore::open(&url)
+        .await
+        .with_context(|| "cannot open the database")?;
     match cmd {
         AccountCmd::Create { name } => {
             bootstrap::create_account(&store, &name, &read_password()?).await?;
@@ -143,15 +165,27 @@ async fn account(db: settings::DbArgs, cmd: AccountCmd) -> anyhow::Result<()> {
                 println!("{:<32} {:<9} {}", a.name, state, a.created_at);
             }
         }
-        AccountCmd::Disable { name } => found(store.set_account_disabled(&name, true).await?, &name, "disabled")?,
-        AccountCmd::Enable { name } => found(store.set_account_disabled(&name, false).await?, &name, "enabled")?,
+        AccountCmd::Disable { name } => found(
+            store.set_account_disabled(&name, true).await?,
+            &name,
+            "disabled",
+        )?,
+        AccountCmd::Enable { name } => found(
+            store.set_account_disabled(&name, false).await?,
+            &name,
+            "enabled",
+        )?,
         AccountCmd::Passwd { name } => {
             let password = read_password()?;
             if password.len() < 8 {
                 anyhow::bail!("the password must have at least 8 characters");
             }
             let hash = bootstrap::hash_blocking(password).await?;
-            found(store.set_account_password(&name, &hash).await?, &name, "given a new password")?;
+            found(
+                store.set_account_password(&name, &hash).await?,
+                &name,
+                "given a new password",
+            )?;
         }
     }
     store.close().await;

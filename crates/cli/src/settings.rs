@@ -23,7 +23,9 @@ pub struct DbArgs {
 
 impl DbArgs {
     pub fn data_dir(&self) -> PathBuf {
-        self.data_dir.clone().unwrap_or_else(|| PathBuf::from("deskd-data"))
+        self.data_dir
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("deskd-data"))
     }
 
     pub fn database_url(&self) -> anyhow::Result<String> {
@@ -31,7 +33,8 @@ impl DbArgs {
             return Ok(u.clone());
         }
         let dir = self.data_dir();
-        std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        std::fs::create_dir_all(&dir)
+            .with_context(|| format!("cannot create {}", dir.display()))?;
         Ok(default_database_url(&dir))
     }
 }
@@ -102,12 +105,18 @@ impl ServeArgs {
     pub fn resolve(self) -> anyhow::Result<ServerConfig> {
         let file = match &self.config {
             Some(p) => {
-                let text = std::fs::read_to_string(p).with_context(|| format!("cannot read {}", p.display()))?;
-                toml::from_str::<FileConfig>(&text).with_context(|| format!("invalid config file {}", p.display()))?
+                let text = std::fs::read_to_string(p)
+                    .with_context(|| format!("cannot read {}", p.display()))?;
+                toml::from_str::<FileConfig>(&text)
+                    .with_context(|| format!("invalid config file {}", p.display()))?
             }
             None => FileConfig::default(),
         };
-        let data_dir = self.db.data_dir.or(file.data_dir).unwrap_or_else(|| PathBuf::from("deskd-data"));
+        let data_dir = self
+            .db
+            .data_dir
+            .or(file.data_dir)
+            .unwrap_or_else(|| PathBuf::from("deskd-data"));
         let mut cfg = ServerConfig::with_data_dir(data_dir);
         if let Some(u) = self.db.database_url.or(file.database_url) {
             cfg.database_url = u;
@@ -118,17 +127,36 @@ impl ServeArgs {
         cfg.tls_key = self.tls_key.or(file.tls_key);
         cfg.demo = !(self.no_demo || file.no_demo.unwrap_or(false));
         cfg.admin_password = std::env::var("DESKD_ADMIN_PASSWORD").ok();
-        let secs = |a: Option<u64>, b: Option<u64>, d: Duration| a.or(b).map(Duration::from_secs).unwrap_or(d);
+        let secs = |a: Option<u64>, b: Option<u64>, d: Duration| {
+            a.or(b).map(Duration::from_secs).unwrap_or(d)
+        };
         cfg.token_ttl = secs(self.token_ttl_secs, file.token_ttl_secs, cfg.token_ttl);
         cfg.task_lease = secs(self.task_lease_secs, file.task_lease_secs, cfg.task_lease);
-        cfg.reconcile_interval = secs(self.reconcile_interval_secs, file.reconcile_interval_secs, cfg.reconcile_interval);
-        cfg.shutdown_grace = secs(self.shutdown_grace_secs, file.shutdown_grace_secs, cfg.shutdown_grace);
+        cfg.reconcile_interval = secs(
+            self.reconcile_interval_secs,
+            file.reconcile_interval_secs,
+            cfg.reconcile_interval,
+        );
+        cfg.shutdown_grace = secs(
+            self.shutdown_grace_secs,
+            file.shutdown_grace_secs,
+            cfg.shutdown_grace,
+        );
         if let Some(ms) = self.sim_latency_ms.or(file.sim_latency_ms) {
             cfg.sim_latency = Duration::from_millis(ms);
         }
-        cfg.task_concurrency = self.task_concurrency.or(file.task_concurrency).unwrap_or(cfg.task_concurrency);
-        anyhow::ensure!(cfg.token_ttl.as_secs() > 0, "token_ttl_secs must be positive");
-        anyhow::ensure!(cfg.task_concurrency > 0, "task_concurrency must be positive");
+        cfg.task_concurrency = self
+            .task_concurrency
+            .or(file.task_concurrency)
+            .unwrap_or(cfg.task_concurrency);
+        anyhow::ensure!(
+            cfg.token_ttl.as_secs() > 0,
+            "token_ttl_secs must be positive"
+        );
+        anyhow::ensure!(
+            cfg.task_concurrency > 0,
+            "task_concurrency must be positive"
+        );
         Ok(cfg)
     }
 }

@@ -14,7 +14,14 @@ async fn https_with_a_generated_certificate() {
     assert!(s.base.starts_with("https://"), "{}", s.base);
     assert!(s.data_dir.join("tls/cert.pem").exists());
     let t = s.admin_token().await;
-    let (status, b) = s.call("PUT", "/v1/desk_strategy:pagequery", Some(json!({"content": {"page": 0, "limit": 5}})), Some(&t)).await;
+    let (status, b) = s
+        .call(
+            "PUT",
+            "/v1/desk_strategy:pagequery",
+            Some(json!({"content": {"page": 0, "limit": 5}})),
+            Some(&t),
+        )
+        .await;
     assert_eq!((status, code(&b)), (200, 0));
     assert_eq!(b["content"]["data"]["total"], 0, "--no-demo loads nothing");
 }
@@ -23,22 +30,49 @@ async fn https_with_a_generated_certificate() {
 async fn first_start_generates_a_password_once_and_restart_keeps_everything() {
     let dir = fresh_dir();
     let mut cmd = deskd();
-    cmd.args(["serve", "--http", "--listen", "127.0.0.1:0", "--sim-latency-ms", "0", "--data-dir"])
-        .arg(&dir)
-        .env_remove("DESKD_ADMIN_PASSWORD")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null());
+    cmd.args([
+        "serve",
+        "--http",
+        "--listen",
+        "127.0.0.1:0",
+        "--sim-latency-ms",
+        "0",
+        "--data-dir",
+    ])
+    .arg(&dir)
+    .env_remove("DESKD_ADMIN_PASSWORD")
+    .stdout(Stdio::piped())
+    .stderr(Stdio::null());
     let out = run_until_listening(cmd);
-    let line = out.iter().find(|l| l.contains("with password: ")).expect("password printed on first start");
-    let password = line.rsplit("with password: ").next().unwrap().trim().to_string();
+    let line = out
+        .iter()
+        .find(|l| l.contains("with password: "))
+        .expect("password printed on first start");
+    let password = line
+        .rsplit("with password: ")
+        .next()
+        .unwrap()
+        .trim()
+        .to_string();
     assert!(password.len() >= 16);
-    assert!(out.iter().any(|l| l.starts_with("loaded the demo inventory")));
+    assert!(out
+        .iter()
+        .any(|l| l.starts_with("loaded the demo inventory")));
 
     // second start on the same directory: no new password, no second demo
     let s = Server::start_in(dir, Db::Sqlite, &[], true);
-    assert!(!s.stdout.iter().any(|l| l.contains("with password") || l.contains("demo inventory")), "{:?}", s.stdout);
+    assert!(
+        !s.stdout
+            .iter()
+            .any(|l| l.contains("with password") || l.contains("demo inventory")),
+        "{:?}",
+        s.stdout
+    );
     let (status, _) = s.token_for("admin", &password).await;
-    assert_eq!(status, 200, "the generated password still works; DESKD_ADMIN_PASSWORD does not replace it");
+    assert_eq!(
+        status, 200,
+        "the generated password still works; DESKD_ADMIN_PASSWORD does not replace it"
+    );
     let (status, _) = s.token_for("admin", ADMIN_PASSWORD).await;
     assert_eq!(status, 401);
 }
@@ -58,7 +92,9 @@ fn run_until_listening(mut cmd: std::process::Command) -> Vec<String> {
         }
     }
     signal(&child, "TERM");
-    assert!(wait_timeout(&mut child, std::time::Duration::from_secs(20)).is_some_and(|s| s.success()));
+    assert!(
+        wait_timeout(&mut child, std::time::Duration::from_secs(20)).is_some_and(|s| s.success())
+    );
     out
 }
 
@@ -69,7 +105,13 @@ async fn sigterm_stops_cleanly_after_in_flight_requests() {
     let client = s.http.clone();
     let url = s.url("/v1/desk_strategy:pagequery");
     let in_flight = tokio::spawn(async move {
-        client.put(url).bearer_auth(t).json(&json!({"content": {"page": 0, "limit": 5}})).send().await.map(|r| r.status())
+        client
+            .put(url)
+            .bearer_auth(t)
+            .json(&json!({"content": {"page": 0, "limit": 5}}))
+            .send()
+            .await
+            .map(|r| r.status())
     });
     tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     let status = s.terminate();
@@ -83,7 +125,11 @@ async fn sigterm_stops_cleanly_after_in_flight_requests() {
 #[tokio::test]
 async fn accounts_are_managed_offline() {
     let dir = fresh_dir();
-    assert!(Server::start_in(dir.clone(), Db::Sqlite, &["--no-demo"], true).terminate().success());
+    assert!(
+        Server::start_in(dir.clone(), Db::Sqlite, &["--no-demo"], true)
+            .terminate()
+            .success()
+    );
     let account = |args: &[&str], password: Option<&str>| {
         let mut c = deskd();
         c.arg("account").arg("--data-dir").arg(&dir).args(args);
@@ -91,12 +137,18 @@ async fn accounts_are_managed_offline() {
             c.env("DESKD_ACCOUNT_PASSWORD", p);
         }
         let o = c.output().unwrap();
-        (o.status.success(), String::from_utf8_lossy(&o.stdout).to_string() + &String::from_utf8_lossy(&o.stderr))
+        (
+            o.status.success(),
+            String::from_utf8_lossy(&o.stdout).to_string() + &String::from_utf8_lossy(&o.stderr),
+        )
     };
     assert!(account(&["create", "ops"], Some("0ps-password")).0);
     let (ok, out) = account(&["create", "ops"], Some("0ps-password"));
     assert!(!ok && out.contains("already exists"), "{out}");
-    assert!(!account(&["create", "short"], Some("1234")).0, "password policy");
+    assert!(
+        !account(&["create", "short"], Some("1234")).0,
+        "password policy"
+    );
     let (ok, out) = account(&["list"], None);
     assert!(ok && out.contains("admin") && out.contains("ops"), "{out}");
 
@@ -111,9 +163,20 @@ async fn accounts_are_managed_offline() {
 
     let s = Server::start_in(dir, Db::Sqlite, &[], true);
     assert_eq!(s.token_for("ops", "0ps-password").await.0, 401, "disabled");
-    assert_eq!(s.token_for("admin", ADMIN_PASSWORD).await.0, 401, "old password");
+    assert_eq!(
+        s.token_for("admin", ADMIN_PASSWORD).await.0,
+        401,
+        "old password"
+    );
     assert_eq!(s.token_for("admin", "n3w-admin-pass").await.0, 200);
-    let (status, _) = s.call("PUT", "/v1/desk_strategy:pagequery", Some(json!({"content": {"page": 0, "limit": 1}})), Some(&t)).await;
+    let (status, _) = s
+        .call(
+            "PUT",
+            "/v1/desk_strategy:pagequery",
+            Some(json!({"content": {"page": 0, "limit": 1}})),
+            Some(&t),
+        )
+        .await;
     assert_eq!(status, 401, "the password change revoked the old token");
 }
 
@@ -122,16 +185,31 @@ async fn settings_come_from_a_toml_file_and_flags_win() {
     let dir = fresh_dir();
     let cfg = dir.join("deskd.toml");
     std::fs::write(&cfg, "no_demo = true\ntoken_ttl_secs = 120\n").unwrap();
-    let s = Server::start_in(dir.clone(), Db::Sqlite, &["--config", cfg.to_str().unwrap(), "--token-ttl-secs", "60"], true);
+    let s = Server::start_in(
+        dir.clone(),
+        Db::Sqlite,
+        &["--config", cfg.to_str().unwrap(), "--token-ttl-secs", "60"],
+        true,
+    );
     let (_, b) = s.token_for("admin", ADMIN_PASSWORD).await;
     assert_eq!(b["content"]["data"]["expires_in"], 60, "flag beats file");
     let t = b["content"]["data"]["token"].as_str().unwrap().to_string();
-    let (_, b) = s.call("PUT", "/v1/desk_strategy:pagequery", Some(json!({"content": {"page": 0, "limit": 1}})), Some(&t)).await;
+    let (_, b) = s
+        .call(
+            "PUT",
+            "/v1/desk_strategy:pagequery",
+            Some(json!({"content": {"page": 0, "limit": 1}})),
+            Some(&t),
+        )
+        .await;
     assert_eq!(b["content"]["data"]["total"], 0, "no_demo from the file");
     drop(s);
 
     std::fs::write(&cfg, "no_such_setting = 1\n").unwrap();
-    let o = deskd().args(["serve", "--http", "--config", cfg.to_str().unwrap()]).output().unwrap();
+    let o = deskd()
+        .args(["serve", "--http", "--config", cfg.to_str().unwrap()])
+        .output()
+        .unwrap();
     assert!(!o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr).contains("no_such_setting"));
 }
@@ -141,7 +219,16 @@ async fn json_logs_carry_the_request_id() {
     let dir = fresh_dir();
     let log = std::fs::File::create(dir.join("log.json")).unwrap();
     let mut child = deskd()
-        .args(["serve", "--http", "--listen", "127.0.0.1:0", "--no-demo", "--log-format", "json", "--data-dir"])
+        .args([
+            "serve",
+            "--http",
+            "--listen",
+            "127.0.0.1:0",
+            "--no-demo",
+            "--log-format",
+            "json",
+            "--data-dir",
+        ])
         .arg(&dir)
         .env("DESKD_ADMIN_PASSWORD", ADMIN_PASSWORD)
         .stdout(Stdio::piped())
@@ -167,8 +254,17 @@ async fn json_logs_carry_the_request_id() {
     signal(&child, "TERM");
     wait_timeout(&mut child, std::time::Duration::from_secs(20)).unwrap();
     let text = std::fs::read_to_string(dir.join("log.json")).unwrap();
-    let mine: Vec<serde_json::Value> =
-        text.lines().filter_map(|l| serde_json::from_str(l).ok()).filter(|v: &serde_json::Value| v["span"]["request_id"] == "rid-json-test").collect();
-    assert!(mine.len() >= 2, "issued-token and response lines carry the id:\n{text}");
-    assert!(!text.contains(ADMIN_PASSWORD), "no password in any log line");
+    let mine: Vec<serde_json::Value> = text
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .filter(|v: &serde_json::Value| v["span"]["request_id"] == "rid-json-test")
+        .collect();
+    assert!(
+        mine.len() >= 2,
+        "issued-token and response lines carry the id:\n{text}"
+    );
+    assert!(
+        !text.contains(ADMIN_PASSWORD),
+        "no password in any log line"
+    );
 }

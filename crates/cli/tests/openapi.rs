@@ -12,7 +12,9 @@ use serde_json::{json, Value};
 const METHODS: &[&str] = &["GET", "POST", "PUT", "DELETE", "PATCH"];
 
 fn repo_file(rel: &str) -> std::path::PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").join(rel)
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .join(rel)
 }
 
 /// Every (path, method) the document lists.
@@ -31,7 +33,10 @@ fn concrete(path: &str) -> String {
     let mut rest = path;
     while let Some(start) = rest.find('{') {
         out.push_str(&rest[..start]);
-        let end = rest[start..].find('}').map(|e| start + e + 1).unwrap_or(rest.len());
+        let end = rest[start..]
+            .find('}')
+            .map(|e| start + e + 1)
+            .unwrap_or(rest.len());
         out.push_str("3a57b0f8-bddf-4ce8-b177-fc75aa3e7b24");
         rest = &rest[end..];
     }
@@ -42,12 +47,26 @@ fn concrete(path: &str) -> String {
 #[tokio::test]
 async fn served_document_matches_the_golden_file() {
     let s = Server::start(Db::Sqlite, &["--no-demo"]);
-    let served: Value = s.http.get(s.url("/openapi.json")).send().await.unwrap().json().await.unwrap();
+    let served: Value = s
+        .http
+        .get(s.url("/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let golden_path = repo_file("api/openapi.json");
     if std::env::var_os("DESKD_UPDATE_GOLDEN").is_some() {
-        std::fs::write(&golden_path, serde_json::to_string_pretty(&served).unwrap() + "\n").unwrap();
+        std::fs::write(
+            &golden_path,
+            serde_json::to_string_pretty(&served).unwrap() + "\n",
+        )
+        .unwrap();
     }
-    let golden: Value = serde_json::from_str(&std::fs::read_to_string(&golden_path).expect("api/openapi.json")).unwrap();
+    let golden: Value =
+        serde_json::from_str(&std::fs::read_to_string(&golden_path).expect("api/openapi.json"))
+            .unwrap();
     assert_eq!(served["openapi"], "3.1.0");
     assert!(
         served == golden,
@@ -55,28 +74,51 @@ async fn served_document_matches_the_golden_file() {
     );
     let printed = deskd().arg("openapi").output().unwrap();
     let printed: Value = serde_json::from_slice(&printed.stdout).unwrap();
-    assert_eq!(printed, served, "`deskd openapi` prints the served document");
+    assert_eq!(
+        printed, served,
+        "`deskd openapi` prints the served document"
+    );
 }
 
 #[tokio::test]
 async fn every_served_route_is_documented() {
     let s = Server::start(Db::Sqlite, &[]);
     let t = s.admin_token().await;
-    let doc: Value = s.http.get(s.url("/openapi.json")).send().await.unwrap().json().await.unwrap();
+    let doc: Value = s
+        .http
+        .get(s.url("/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let documented = operations(&doc);
     // candidate paths: the document's index, plus whatever the OpenAPI document lists
-    let spec: Value = serde_json::from_str(&std::fs::read_to_string(repo_file("spec/endpoints.json")).unwrap()).unwrap();
-    let mut paths: Vec<String> = spec.as_array().unwrap().iter().filter_map(|e| e["path"].as_str().map(String::from)).collect();
+    let spec: Value =
+        serde_json::from_str(&std::fs::read_to_string(repo_file("spec/endpoints.json")).unwrap())
+            .unwrap();
+    let mut paths: Vec<String> = spec
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["path"].as_str().map(String::from))
+        .collect();
     paths.extend(documented.iter().map(|(p, _)| p.clone()));
     paths.sort();
     paths.dedup();
     let mut served = 0;
     for path in &paths {
         for m in METHODS {
-            let (status, _) = s.call(m, &concrete(path), Some(json!({"content": {}})), Some(&t)).await;
+            let (status, _) = s
+                .call(m, &concrete(path), Some(json!({"content": {}})), Some(&t))
+                .await;
             let is_served = status != 404 && status != 405;
             let is_documented = documented.iter().any(|(p, dm)| p == path && dm == m);
-            assert_eq!(is_served, is_documented, "{m} {path}: served={is_served} (HTTP {status}), documented={is_documented}");
+            assert_eq!(
+                is_served, is_documented,
+                "{m} {path}: served={is_served} (HTTP {status}), documented={is_documented}"
+            );
             served += usize::from(is_served);
         }
     }
@@ -86,7 +128,15 @@ async fn every_served_route_is_documented() {
 #[tokio::test]
 async fn every_v1_route_but_the_token_endpoint_needs_a_token() {
     let s = Server::start(Db::Sqlite, &["--no-demo"]);
-    let doc: Value = s.http.get(s.url("/openapi.json")).send().await.unwrap().json().await.unwrap();
+    let doc: Value = s
+        .http
+        .get(s.url("/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let mut checked = 0;
     for (path, m) in operations(&doc) {
         if !path.starts_with("/v1/") {
@@ -94,13 +144,23 @@ async fn every_v1_route_but_the_token_endpoint_needs_a_token() {
         }
         let security = &doc["paths"][&path][m.to_lowercase()]["security"];
         let open = path == "/v1/auth/token";
-        assert_eq!(security.as_array().unwrap().is_empty(), open, "{m} {path} security in the document");
+        assert_eq!(
+            security.as_array().unwrap().is_empty(),
+            open,
+            "{m} {path} security in the document"
+        );
         if open {
             continue;
         }
         for token in [None, Some("garbage-token")] {
-            let (status, body) = s.call(&m, &concrete(&path), Some(json!({"content": {}})), token).await;
-            assert_eq!((status, code(&body)), (401, 22000401), "{m} {path} with {token:?}: {body}");
+            let (status, body) = s
+                .call(&m, &concrete(&path), Some(json!({"content": {}})), token)
+                .await;
+            assert_eq!(
+                (status, code(&body)),
+                (401, 22000401),
+                "{m} {path} with {token:?}: {body}"
+            );
         }
         checked += 1;
     }

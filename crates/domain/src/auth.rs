@@ -4,7 +4,9 @@
 //! No function here logs; callers must not log what goes in or comes out either.
 
 use aes::cipher::{block_padding::Pkcs7, BlockDecryptMut, BlockEncryptMut, KeyInit};
-use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::password_hash::{
+    rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString,
+};
 use argon2::Argon2;
 use base64::{engine::general_purpose::STANDARD, Engine};
 use rand::{distributions::Alphanumeric, Rng, RngCore};
@@ -23,7 +25,11 @@ pub fn hash_password(password: &str) -> Result<String> {
 
 /// True when `password` matches the stored hash; a garbled hash never matches.
 pub fn verify_password(password: &str, stored: &str) -> bool {
-    PasswordHash::new(stored).is_ok_and(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
+    PasswordHash::new(stored).is_ok_and(|h| {
+        Argon2::default()
+            .verify_password(password.as_bytes(), &h)
+            .is_ok()
+    })
 }
 
 /// A new random token (256 bits, URL-safe hex) and the hash to store.
@@ -42,12 +48,20 @@ pub fn token_hash(token: &str) -> String {
 
 /// A random password for the first admin account.
 pub fn generate_password() -> String {
-    rand::thread_rng().sample_iter(&Alphanumeric).take(20).map(char::from).collect()
+    rand::thread_rng()
+        .sample_iter(&Alphanumeric)
+        .take(20)
+        .map(char::from)
+        .collect()
 }
 
 /// A new 16-character transport key (D6).
 pub fn generate_transport_key() -> String {
-    rand::thread_rng().sample_iter(&Alphanumeric).take(16).map(char::from).collect()
+    rand::thread_rng()
+        .sample_iter(&Alphanumeric)
+        .take(16)
+        .map(char::from)
+        .collect()
 }
 
 type Dec = ecb::Decryptor<aes::Aes128>;
@@ -60,7 +74,9 @@ pub fn decrypt_transport(value: &str, key: &str) -> Option<String> {
     if bytes.is_empty() || bytes.len() % 16 != 0 {
         return None;
     }
-    let plain = Dec::new(&key.into()).decrypt_padded_vec_mut::<Pkcs7>(&bytes).ok()?;
+    let plain = Dec::new(&key.into())
+        .decrypt_padded_vec_mut::<Pkcs7>(&bytes)
+        .ok()?;
     String::from_utf8(plain).ok()
 }
 
@@ -74,7 +90,9 @@ pub fn encrypt_transport(plain: &str, key: &str) -> Option<String> {
 /// D6: a password field is taken as encrypted when it decrypts with one of the valid keys,
 /// otherwise as plaintext.
 pub fn transport_password(value: &str, keys: &[String]) -> String {
-    keys.iter().find_map(|k| decrypt_transport(value, k)).unwrap_or_else(|| value.to_string())
+    keys.iter()
+        .find_map(|k| decrypt_transport(value, k))
+        .unwrap_or_else(|| value.to_string())
 }
 
 #[cfg(test)]
@@ -107,7 +125,10 @@ mod tests {
         assert_eq!(transport_password(&c, &[key.to_string()]), "Pa55word!");
         // plaintext stays plaintext, also when it happens to be valid Base64
         assert_eq!(transport_password("abcd", &[key.to_string()]), "abcd");
-        assert_eq!(transport_password("Pa55word!", &[key.to_string()]), "Pa55word!");
+        assert_eq!(
+            transport_password("Pa55word!", &[key.to_string()]),
+            "Pa55word!"
+        );
         // the document's example ciphertext does not match its key: taken as plaintext
         let doc = "T5RbxHo7XjeVsA8UF3kTxMpWNwDn6fT7tYE3pUfhm8E=";
         assert_eq!(transport_password(doc, &[key.to_string()]), doc);

@@ -48,7 +48,15 @@ pub fn inventory(now: i64, password_hash: &str) -> Inventory {
     let networks = networks(now, &cluster.id);
     let strategies = strategies(now);
     let (groups, users) = users(now, password_hash);
-    let desks = desks(now, &cluster, &hosts, &images, &networks, &strategies, &users);
+    let desks = desks(
+        now,
+        &cluster,
+        &hosts,
+        &images,
+        &networks,
+        &strategies,
+        &users,
+    );
     Inventory {
         clusters: vec![cluster],
         hosts,
@@ -65,9 +73,27 @@ pub fn inventory(now: i64, password_hash: &str) -> Inventory {
 
 fn images(now: i64, pool_id: &str) -> (Vec<OsFile>, Vec<Image>) {
     let specs = [
-        ("VDI Windows 10", "win10-x64.qcow2", OsName::WIN_10_64, DeskCategory::VDI, 40),
-        ("VDI Ubuntu", "ubuntu-22.04.qcow2", OsName::UBUNTU_64, DeskCategory::VDI, 40),
-        ("IDV Windows 7", "win7-x64.qcow2", OsName::WIN_7_64, DeskCategory::IDV, 60),
+        (
+            "VDI Windows 10",
+            "win10-x64.qcow2",
+            OsName::WIN_10_64,
+            DeskCategory::VDI,
+            40,
+        ),
+        (
+            "VDI Ubuntu",
+            "ubuntu-22.04.qcow2",
+            OsName::UBUNTU_64,
+            DeskCategory::VDI,
+            40,
+        ),
+        (
+            "IDV Windows 7",
+            "win7-x64.qcow2",
+            OsName::WIN_7_64,
+            DeskCategory::IDV,
+            60,
+        ),
     ];
     let mut files = Vec::new();
     let mut images = Vec::new();
@@ -107,25 +133,28 @@ fn images(now: i64, pool_id: &str) -> (Vec<OsFile>, Vec<Image>) {
 }
 
 fn networks(now: i64, cluster_id: &str) -> Vec<Network> {
-    [("office-net", "192.168.10", Some(10)), ("lab-net", "192.168.20", None)]
-        .into_iter()
-        .enumerate()
-        .map(|(i, (name, prefix, vlan))| Network {
-            id: id(),
-            cluster_id: cluster_id.into(),
-            name: name.into(),
-            cidr: format!("{prefix}.0/24"),
-            gateway: format!("{prefix}.1"),
-            dns_primary: "192.168.1.53".into(),
-            dns_secondary: "192.168.1.54".into(),
-            vlan,
-            pool_start: format!("{prefix}.100"),
-            pool_end: format!("{prefix}.198"),
-            state: "AVAILABLE".into(),
-            creator: "admin".into(),
-            created_at: now + i as i64,
-        })
-        .collect()
+    [
+        ("office-net", "192.168.10", Some(10)),
+        ("lab-net", "192.168.20", None),
+    ]
+    .into_iter()
+    .enumerate()
+    .map(|(i, (name, prefix, vlan))| Network {
+        id: id(),
+        cluster_id: cluster_id.into(),
+        name: name.into(),
+        cidr: format!("{prefix}.0/24"),
+        gateway: format!("{prefix}.1"),
+        dns_primary: "192.168.1.53".into(),
+        dns_secondary: "192.168.1.54".into(),
+        vlan,
+        pool_start: format!("{prefix}.100"),
+        pool_end: format!("{prefix}.198"),
+        state: "AVAILABLE".into(),
+        creator: "admin".into(),
+        created_at: now + i as i64,
+    })
+    .collect()
 }
 
 fn strategies(now: i64) -> Vec<Strategy> {
@@ -160,7 +189,13 @@ fn strategies(now: i64) -> Vec<Strategy> {
 }
 
 fn users(now: i64, password_hash: &str) -> (Vec<UserGroup>, Vec<User>) {
-    let root = UserGroup { id: id(), name: "demo".into(), parent_id: None, path: "demo".into(), created_at: now };
+    let root = UserGroup {
+        id: id(),
+        name: "demo".into(),
+        parent_id: None,
+        path: "demo".into(),
+        created_at: now,
+    };
     let mut groups = vec![root.clone()];
     for (i, name) in ["teachers", "students", "staff"].into_iter().enumerate() {
         groups.push(UserGroup {
@@ -178,8 +213,16 @@ fn users(now: i64, password_hash: &str) -> (Vec<UserGroup>, Vec<User>) {
                 id: id(),
                 name: format!("user{i:02}"),
                 real_name: format!("Demo User {i:02}"),
-                user_type: if i == 20 { UserType::VISITOR } else { UserType::NORMAL },
-                state: if i == 19 { UserState::DISABLE } else { UserState::ENABLE },
+                user_type: if i == 20 {
+                    UserType::VISITOR
+                } else {
+                    UserType::NORMAL
+                },
+                state: if i == 19 {
+                    UserState::DISABLE
+                } else {
+                    UserState::ENABLE
+                },
                 group_id: group.id.clone(),
                 password_hash: password_hash.into(),
                 email: format!("user{i:02}@demo.example"),
@@ -202,7 +245,9 @@ fn desks(
     users: &[User],
 ) -> Vec<Desk> {
     use DeskState::*;
-    let states = [RUNNING, RUNNING, RUNNING, RUNNING, CLOSE, CLOSE, CLOSE, CLOSE, SLEEP, ERROR];
+    let states = [
+        RUNNING, RUNNING, RUNNING, RUNNING, CLOSE, CLOSE, CLOSE, CLOSE, SLEEP, ERROR,
+    ];
     states
         .into_iter()
         .enumerate()
@@ -231,7 +276,11 @@ fn desks(
                 system_disk_gb: strategy.system_disk_gb.max(image.system_disk_gb),
                 data_disk_gb: strategy.data_disk_gb,
                 remark: String::new(),
-                error_reason: if state == ERROR { "demo: the VM failed to boot (disk read error)".into() } else { String::new() },
+                error_reason: if state == ERROR {
+                    "demo: the VM failed to boot (disk read error)".into()
+                } else {
+                    String::new()
+                },
                 created_at: now + i as i64,
                 updated_at: now + i as i64,
             }

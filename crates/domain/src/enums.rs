@@ -131,7 +131,10 @@ mod tests {
         let err = DeskType::parse("personal", "deskType").unwrap_err();
         assert_eq!(
             err,
-            Error::invalid("deskType", "`personal` is not one of PERSONAL, APP_LAYER, RECOVERABLE")
+            Error::invalid(
+                "deskType",
+                "`personal` is not one of PERSONAL, APP_LAYER, RECOVERABLE"
+            )
         );
     }
 }

@@ -59,17 +59,29 @@ pub enum Error {
     Invalid { field: String, rule: String },
     /// A `match_rule`/`type` other than EQ/EXACT.
     #[error("invalid query condition `{field}`: {rule}")]
-    QueryRule { target: QueryTarget, field: String, rule: String },
+    QueryRule {
+        target: QueryTarget,
+        field: String,
+        rule: String,
+    },
     /// Missing, expired, revoked or garbled credentials.
     #[error("authentication failed: {0}")]
     Unauthenticated(String),
     #[error("{} {id} does not exist", .what.noun())]
     NotFound { what: Missing, id: String },
     #[error("batch of {got} items exceeds the limit of {max}")]
-    BatchTooLarge { kind: BatchKind, max: usize, got: usize },
+    BatchTooLarge {
+        kind: BatchKind,
+        max: usize,
+        got: usize,
+    },
     /// The desk's state machine forbids the action.
     #[error("desk {desk} is {state}; {action} is not allowed in that state")]
-    StateForbids { desk: String, state: String, action: String },
+    StateForbids {
+        desk: String,
+        state: String,
+        action: String,
+    },
     #[error("cluster {0} is unknown to this controller")]
     UnknownCluster(String),
     #[error("too many requests; retry after {retry_after_secs} s")]
@@ -84,11 +96,17 @@ pub enum Error {
 
 impl Error {
     pub fn invalid(field: impl Into<String>, rule: impl fmt::Display) -> Self {
-        Error::Invalid { field: field.into(), rule: rule.to_string() }
+        Error::Invalid {
+            field: field.into(),
+            rule: rule.to_string(),
+        }
     }
 
     pub fn not_found(what: Missing, id: impl Into<String>) -> Self {
-        Error::NotFound { what, id: id.into() }
+        Error::NotFound {
+            what,
+            id: id.into(),
+        }
     }
 
     pub fn internal(detail: impl fmt::Display) -> Self {

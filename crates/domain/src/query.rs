@@ -97,7 +97,13 @@ impl Resource {
     fn field(&self, name: &str, path: &str) -> Result<&'static Field> {
         self.fields.iter().find(|f| f.name == name).ok_or_else(|| {
             let allowed: Vec<_> = self.fields.iter().map(|f| f.name).collect();
-            Error::invalid(path, format!("unknown field_name `{name}`; allowed: {}", allowed.join(", ")))
+            Error::invalid(
+                path,
+                format!(
+                    "unknown field_name `{name}`; allowed: {}",
+                    allowed.join(", ")
+                ),
+            )
         })
     }
 }
@@ -117,24 +123,45 @@ pub fn compile(resource: &Resource, q: &PageQuery) -> Result<ListQuery> {
             sorts.push(compile_sort(resource, i, s)?);
         }
     }
-    sorts.push(Sort { column: resource.created_column, descending: false, text: false });
-    sorts.push(Sort { column: resource.id_column, descending: false, text: true });
-    Ok(ListQuery { filters, sorts, offset: page * limit, limit })
+    sorts.push(Sort {
+        column: resource.created_column,
+        descending: false,
+        text: false,
+    });
+    sorts.push(Sort {
+        column: resource.id_column,
+        descending: false,
+        text: true,
+    });
+    Ok(ListQuery {
+        filters,
+        sorts,
+        offset: page * limit,
+        limit,
+    })
 }
 
 fn paging(mode: Paging, q: &PageQuery) -> Result<(i64, i64)> {
     let (page, limit) = match mode {
         Paging::Required => (
-            q.page.ok_or_else(|| Error::invalid("content.page", "is required"))?,
-            q.limit.ok_or_else(|| Error::invalid("content.limit", "is required"))?,
+            q.page
+                .ok_or_else(|| Error::invalid("content.page", "is required"))?,
+            q.limit
+                .ok_or_else(|| Error::invalid("content.limit", "is required"))?,
         ),
         Paging::Defaults { limit } => (q.page.unwrap_or(0), q.limit.unwrap_or(limit)),
     };
     if !(0..=MAX_PAGE).contains(&page) {
-        return Err(Error::invalid("content.page", format!("must be between 0 and {MAX_PAGE}")));
+        return Err(Error::invalid(
+            "content.page",
+            format!("must be between 0 and {MAX_PAGE}"),
+        ));
     }
     if !(1..=MAX_LIMIT).contains(&limit) {
-        return Err(Error::invalid("content.limit", format!("must be between 1 and {MAX_LIMIT}")));
+        return Err(Error::invalid(
+            "content.limit",
+            format!("must be between 1 and {MAX_LIMIT}"),
+        ));
     }
     Ok((page, limit))
 }
@@ -142,13 +169,29 @@ fn paging(mode: Paging, q: &PageQuery) -> Result<(i64, i64)> {
 fn compile_match(resource: &Resource, i: usize, m: &MatchCondition) -> Result<Filter> {
     let path = format!("content.match_arr[{i}]");
     let field = resource.field(&m.field_name, &format!("{path}.field_name"))?;
-    check_rule(resource, &format!("{path}.match_rule"), m.match_rule.as_deref(), "EQ")?;
-    check_rule(resource, &format!("{path}.type"), m.match_type.as_deref(), "EXACT")?;
+    check_rule(
+        resource,
+        &format!("{path}.match_rule"),
+        m.match_rule.as_deref(),
+        "EQ",
+    )?;
+    check_rule(
+        resource,
+        &format!("{path}.type"),
+        m.match_type.as_deref(),
+        "EXACT",
+    )?;
     if m.value_arr.is_empty() {
-        return Err(Error::invalid(format!("{path}.value_arr"), "must hold at least one value"));
+        return Err(Error::invalid(
+            format!("{path}.value_arr"),
+            "must hold at least one value",
+        ));
     }
     if m.value_arr.len() > MAX_VALUES {
-        return Err(Error::invalid(format!("{path}.value_arr"), format!("must hold at most {MAX_VALUES} values")));
+        return Err(Error::invalid(
+            format!("{path}.value_arr"),
+            format!("must hold at most {MAX_VALUES} values"),
+        ));
     }
     let values = m
         .value_arr
@@ -156,7 +199,10 @@ fn compile_match(resource: &Resource, i: usize, m: &MatchCondition) -> Result<Fi
         .enumerate()
         .map(|(j, v)| convert(field, v, &format!("{path}.value_arr[{j}]")))
         .collect::<Result<Vec<_>>>()?;
-    Ok(Filter { column: field.column, values })
+    Ok(Filter {
+        column: field.column,
+        values,
+    })
 }
 
 fn check_rule(resource: &Resource, path: &str, got: Option<&str>, only: &str) -> Result<()> {
@@ -167,7 +213,10 @@ fn check_rule(resource: &Resource, path: &str, got: Option<&str>, only: &str) ->
             field: path.to_string(),
             rule: format!("`{v}` is not supported; only {only}"),
         }),
-        None => Err(Error::invalid(path, format!("is required and must be {only}"))),
+        None => Err(Error::invalid(
+            path,
+            format!("is required and must be {only}"),
+        )),
     }
 }
 
@@ -178,11 +227,18 @@ fn compile_sort(resource: &Resource, i: usize, s: &SortCondition) -> Result<Sort
         "ASC" => false,
         "DESC" => true,
         other => {
-            return Err(Error::invalid(format!("{path}.direction"), format!("`{other}` is not one of ASC, DESC")))
+            return Err(Error::invalid(
+                format!("{path}.direction"),
+                format!("`{other}` is not one of ASC, DESC"),
+            ))
         }
     };
     let text = matches!(field.kind, FieldKind::Text | FieldKind::Enum(_));
-    Ok(Sort { column: field.column, descending, text })
+    Ok(Sort {
+        column: field.column,
+        descending,
+        text,
+    })
 }
 
 /// Converts one JSON value to the field's SQL value, naming `path` when it does not fit.
@@ -194,19 +250,29 @@ fn convert(field: &Field, v: &serde_json::Value, path: &str) -> Result<Value> {
     match (field.kind, v) {
         (FieldKind::Text, J::String(s)) => Ok(Value::Text(s.clone())),
         (FieldKind::Text, J::Number(n)) => Ok(Value::Text(n.to_string())),
-        (FieldKind::Enum(allowed), J::String(s)) if allowed.contains(&s.as_str()) => Ok(Value::Text(s.clone())),
-        (FieldKind::Enum(allowed), _) => {
-            Err(Error::invalid(path, format!("must be one of {}", allowed.join(", "))))
+        (FieldKind::Enum(allowed), J::String(s)) if allowed.contains(&s.as_str()) => {
+            Ok(Value::Text(s.clone()))
         }
-        (FieldKind::Int, J::Number(n)) => n.as_i64().map(Value::Int).ok_or_else(|| Error::invalid(path, "must be an integer")),
-        (FieldKind::Int, J::String(s)) => {
-            s.trim().parse().map(Value::Int).map_err(|_| Error::invalid(path, "must be an integer"))
-        }
+        (FieldKind::Enum(allowed), _) => Err(Error::invalid(
+            path,
+            format!("must be one of {}", allowed.join(", ")),
+        )),
+        (FieldKind::Int, J::Number(n)) => n
+            .as_i64()
+            .map(Value::Int)
+            .ok_or_else(|| Error::invalid(path, "must be an integer")),
+        (FieldKind::Int, J::String(s)) => s
+            .trim()
+            .parse()
+            .map(Value::Int)
+            .map_err(|_| Error::invalid(path, "must be an integer")),
         (FieldKind::Bool, J::Bool(b)) => Ok(Value::Int(i64::from(*b))),
         (FieldKind::Bool, J::String(s)) if s.eq_ignore_ascii_case("true") => Ok(Value::Int(1)),
         (FieldKind::Bool, J::String(s)) if s.eq_ignore_ascii_case("false") => Ok(Value::Int(0)),
         (FieldKind::Bool, _) => Err(Error::invalid(path, "must be true or false")),
-        (FieldKind::Text, _) | (FieldKind::Int, _) => Err(Error::invalid(path, "must be a string or a number")),
+        (FieldKind::Text, _) | (FieldKind::Int, _) => {
+            Err(Error::invalid(path, "must be a string or a number"))
+        }
     }
 }
 
@@ -216,10 +282,26 @@ mod tests {
     use serde_json::json;
 
     const FIELDS: &[Field] = &[
-        Field { name: "name", column: "name", kind: FieldKind::Text },
-        Field { name: "cores", column: "cpu_cores", kind: FieldKind::Int },
-        Field { name: "proxy", column: "proxy", kind: FieldKind::Bool },
-        Field { name: "kind", column: "kind", kind: FieldKind::Enum(&["A", "B"]) },
+        Field {
+            name: "name",
+            column: "name",
+            kind: FieldKind::Text,
+        },
+        Field {
+            name: "cores",
+            column: "cpu_cores",
+            kind: FieldKind::Int,
+        },
+        Field {
+            name: "proxy",
+            column: "proxy",
+            kind: FieldKind::Bool,
+        },
+        Field {
+            name: "kind",
+            column: "kind",
+            kind: FieldKind::Enum(&["A", "B"]),
+        },
     ];
     const RES: Resource = Resource {
         target: QueryTarget::Other,
@@ -244,7 +326,13 @@ mod tests {
         )
         .unwrap();
         assert_eq!(lq.offset, 20);
-        assert_eq!(lq.filters, vec![Filter { column: "proxy", values: vec![Value::Int(1), Value::Int(0)] }]);
+        assert_eq!(
+            lq.filters,
+            vec![Filter {
+                column: "proxy",
+                values: vec![Value::Int(1), Value::Int(0)]
+            }]
+        );
         assert_eq!(lq.sorts.len(), 3);
         assert!(lq.sorts[0].descending);
     }
@@ -252,7 +340,10 @@ mod tests {
     #[test]
     fn rejects_out_of_range_paging_naming_the_field() {
         let e = compile(&RES, &q(json!({"page": 0, "limit": 1001}))).unwrap_err();
-        assert_eq!(e, Error::invalid("content.limit", "must be between 1 and 1000"));
+        assert_eq!(
+            e,
+            Error::invalid("content.limit", "must be between 1 and 1000")
+        );
         let e = compile(&RES, &q(json!({"page": -1, "limit": 1}))).unwrap_err();
         assert!(matches!(e, Error::Invalid { ref field, .. } if field == "content.page"));
         let e = compile(&RES, &q(json!({"limit": 1}))).unwrap_err();
@@ -263,7 +354,13 @@ mod tests {
     fn unknown_field_lists_allowed_names() {
         let e = compile(&RES, &q(json!({"page": 0, "limit": 1, "sort_arr": [{"field_name": "x", "direction": "ASC"}]})))
             .unwrap_err();
-        assert_eq!(e, Error::invalid("content.sort_arr[0].field_name", "unknown field_name `x`; allowed: name, cores, proxy, kind"));
+        assert_eq!(
+            e,
+            Error::invalid(
+                "content.sort_arr[0].field_name",
+                "unknown field_name `x`; allowed: name, cores, proxy, kind"
+            )
+        );
     }
 
     #[test]
@@ -278,13 +375,22 @@ mod tests {
 
     #[test]
     fn values_must_fit_the_field() {
-        for (field, value) in [("name", json!("a\u{0}")), ("cores", json!("x")), ("kind", json!("C")), ("proxy", json!(3)), ("name", json!([]))] {
+        for (field, value) in [
+            ("name", json!("a\u{0}")),
+            ("cores", json!("x")),
+            ("kind", json!("C")),
+            ("proxy", json!(3)),
+            ("name", json!([])),
+        ] {
             let e = compile(
                 &RES,
                 &q(json!({"page": 0, "limit": 1, "match_arr": [{"field_name": field, "match_rule": "EQ", "type": "EXACT", "value_arr": [value]}]})),
             )
             .unwrap_err();
-            assert!(matches!(e, Error::Invalid { ref field, .. } if field == "content.match_arr[0].value_arr[0]"), "{e:?}");
+            assert!(
+                matches!(e, Error::Invalid { ref field, .. } if field == "content.match_arr[0].value_arr[0]"),
+                "{e:?}"
+            );
         }
     }
 }

@@ -11,16 +11,56 @@ const DESK_TYPES: &[&str] = &["PERSONAL", "APP_LAYER", "RECOVERABLE"];
 pub const STRATEGIES: Resource = Resource {
     target: QueryTarget::Other,
     fields: &[
-        Field { name: "id", column: "s.id", kind: FieldKind::Text },
-        Field { name: "deskStrategyName", column: "s.name", kind: FieldKind::Text },
-        Field { name: "deskCategory", column: "s.category", kind: FieldKind::Enum(DESK_CATEGORIES) },
-        Field { name: "deskType", column: "s.desk_type", kind: FieldKind::Enum(DESK_TYPES) },
-        Field { name: "cpuCores", column: "s.cpu_cores", kind: FieldKind::Int },
-        Field { name: "memory", column: "s.memory_gb", kind: FieldKind::Int },
-        Field { name: "systemDisk", column: "s.system_disk_gb", kind: FieldKind::Int },
-        Field { name: "dataDisk", column: "s.data_disk_gb", kind: FieldKind::Int },
-        Field { name: "enableAgreementAgency", column: "s.enable_agreement_agency", kind: FieldKind::Bool },
-        Field { name: "createTime", column: "s.created_at", kind: FieldKind::Int },
+        Field {
+            name: "id",
+            column: "s.id",
+            kind: FieldKind::Text,
+        },
+        Field {
+            name: "deskStrategyName",
+            column: "s.name",
+            kind: FieldKind::Text,
+        },
+        Field {
+            name: "deskCategory",
+            column: "s.category",
+            kind: FieldKind::Enum(DESK_CATEGORIES),
+        },
+        Field {
+            name: "deskType",
+            column: "s.desk_type",
+            kind: FieldKind::Enum(DESK_TYPES),
+        },
+        Field {
+            name: "cpuCores",
+            column: "s.cpu_cores",
+            kind: FieldKind::Int,
+        },
+        Field {
+            name: "memory",
+            column: "s.memory_gb",
+            kind: FieldKind::Int,
+        },
+        Field {
+            name: "systemDisk",
+            column: "s.system_disk_gb",
+            kind: FieldKind::Int,
+        },
+        Field {
+            name: "dataDisk",
+            column: "s.data_disk_gb",
+            kind: FieldKind::Int,
+        },
+        Field {
+            name: "enableAgreementAgency",
+            column: "s.enable_agreement_agency",
+            kind: FieldKind::Bool,
+        },
+        Field {
+            name: "createTime",
+            column: "s.created_at",
+            kind: FieldKind::Int,
+        },
     ],
     sortable: true,
     paging: Paging::Required,

@@ -60,16 +60,33 @@ pub trait Store: Send + Sync + 'static {
     /// Every desk, for the reconciler and the driver's start-up sync.
     async fn list_all_desks(&self) -> Result<Vec<Desk>>;
     /// Moves a desk to `to` only if it is in one of `from` (compare-and-set); false otherwise.
-    async fn set_desk_state(&self, id: &str, from: &[DeskState], to: DeskState, reason: &str) -> Result<bool>;
+    async fn set_desk_state(
+        &self,
+        id: &str,
+        from: &[DeskState],
+        to: DeskState,
+        reason: &str,
+    ) -> Result<bool>;
     async fn get_image(&self, id: &str) -> Result<Option<Image>>;
 
     // Tasks (D7).
     async fn create_task(&self, task: &NewTask) -> Result<()>;
     async fn get_task(&self, id: &str) -> Result<Option<TaskRecord>>;
     /// Claims up to `max` runnable items (pending, or running with an expired lease) for `node`.
-    async fn claim_items(&self, node: &str, lease_until: i64, max: usize, now: i64) -> Result<Vec<Claim>>;
+    async fn claim_items(
+        &self,
+        node: &str,
+        lease_until: i64,
+        max: usize,
+        now: i64,
+    ) -> Result<Vec<Claim>>;
     /// Extends the leases of the given claims that `node` still holds.
-    async fn renew_leases(&self, node: &str, lease_tokens: &[String], lease_until: i64) -> Result<()>;
+    async fn renew_leases(
+        &self,
+        node: &str,
+        lease_tokens: &[String],
+        lease_until: i64,
+    ) -> Result<()>;
     /// Records the outcome and applies its effects atomically; false when the lease was lost
     /// (nothing is written then).
     async fn finish_item(&self, claim: &Claim, outcome: &ItemOutcome) -> Result<bool>;

@@ -77,11 +77,23 @@ pub struct ItemOutcome {
 
 impl ItemOutcome {
     pub fn success(result: impl Into<String>) -> Self {
-        ItemOutcome { success: true, result: result.into(), biz_data: None, resource: None, effects: vec![] }
+        ItemOutcome {
+            success: true,
+            result: result.into(),
+            biz_data: None,
+            resource: None,
+            effects: vec![],
+        }
     }
 
     pub fn failure(result: impl Into<String>) -> Self {
-        ItemOutcome { success: false, result: result.into(), biz_data: None, resource: None, effects: vec![] }
+        ItemOutcome {
+            success: false,
+            result: result.into(),
+            biz_data: None,
+            resource: None,
+            effects: vec![],
+        }
     }
 }
 
@@ -89,9 +101,17 @@ impl ItemOutcome {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Effect {
     /// Appends to the audit log.
-    Event { kind: String, subject: String, detail: String },
+    Event {
+        kind: String,
+        subject: String,
+        detail: String,
+    },
     /// Moves a desk to `state`, keeping `reason` when it is ERROR.
-    DeskState { desk_id: String, state: crate::enums::DeskState, reason: String },
+    DeskState {
+        desk_id: String,
+        state: crate::enums::DeskState,
+        reason: String,
+    },
 }
 
 /// One audit-log entry.

@@ -6,7 +6,9 @@ use axum::http::header::AUTHORIZATION;
 use axum::middleware::Next;
 use axum::response::Response;
 use axum::{Extension, Json};
-use deskd_domain::auth::{hash_password, new_token, token_hash, transport_password, verify_password};
+use deskd_domain::auth::{
+    hash_password, new_token, token_hash, transport_password, verify_password,
+};
 use deskd_domain::error::Error;
 use deskd_domain::model::now_ms;
 use deskd_domain::store::TokenRecord;
@@ -27,13 +29,23 @@ pub struct Caller {
 fn bearer(req: &Request) -> Option<&str> {
     let v = req.headers().get(AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = v.split_once(' ')?;
-    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim()).filter(|t| !t.is_empty())
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim())
+        .filter(|t| !t.is_empty())
 }
 
 /// Lets a request through only with a live token of an enabled account.
-pub async fn require_token(State(app): State<AppState>, mut req: Request, next: Next) -> Result<Response, ApiError> {
+pub async fn require_token(
+    State(app): State<AppState>,
+    mut req: Request,
+    next: Next,
+) -> Result<Response, ApiError> {
     let Some(token) = bearer(&req) else {
-        return Err(Error::Unauthenticated("missing Bearer token in the Authorization header".into()).into());
+        return Err(Error::Unauthenticated(
+            "missing Bearer token in the Authorization header".into(),
+        )
+        .into());
     };
     let hash = token_hash(token);
     let account = app
@@ -41,12 +53,18 @@ pub async fn require_token(State(app): State<AppState>, mut req: Request, next: 
         .token_account(&hash, now_ms())
         .await?
         .ok_or_else(|| Error::Unauthenticated("the token is unknown, expired or revoked".into()))?;
-    req.extensions_mut().insert(Caller { account: account.name, token_hash: hash });
+    req.extensions_mut().insert(Caller {
+        account: account.name,
+        token_hash: hash,
+    });
     Ok(next.run(req).await)
 }
 
 /// `POST /v1/auth/token`: account name and password (plaintext or AES) → a 30-minute token.
-pub async fn issue_token(State(app): State<AppState>, Content(body): Content<TokenRequest>) -> ApiResult<Json<Reply<TokenData>>> {
+pub async fn issue_token(
+    State(app): State<AppState>,
+    Content(body): Content<TokenRequest>,
+) -> ApiResult<Json<Reply<TokenData>>> {
     let keys = crate::keys::valid(app.store.as_ref()).await?;
     let password = transport_password(&body.password, &keys);
     let account = app.store.account_by_name(body.user_name.trim()).await?;
@@ -63,13 +81,23 @@ pub async fn issue_token(State(app): State<AppState>, Content(body): Content<Tok
     .map_err(Error::internal)?;
     let account = match account {
         Some(a) if matches && !a.disabled => a,
-        _ => return Err(Error::Unauthenticated("wrong user name or password, or the account is disabled".into()).into()),
+        _ => {
+            return Err(Error::Unauthenticated(
+                "wrong user name or password, or the account is disabled".into(),
+            )
+            .into())
+        }
     };
     let (token, hash) = new_token();
     let now = now_ms();
     let ttl_ms = app.cfg.token_ttl.as_millis() as i64;
     app.store
-        .insert_token(&TokenRecord { token_hash: hash, account_id: account.id, created_at: now, expires_at: now + ttl_ms })
+        .insert_token(&TokenRecord {
+            token_hash: hash,
+            account_id: account.id,
+            created_at: now,
+            expires_at: now + ttl_ms,
+        })
         .await?;
     tracing::info!(account = %account.name, "issued token");
     Ok(Json(Reply::data(TokenData {

@@ -21,11 +21,18 @@ pub struct FirstStart {
 }
 
 /// Runs the first-start steps once per database.
-pub async fn first_start(store: &dyn Store, admin_password: Option<&str>, demo: bool) -> Result<FirstStart> {
+pub async fn first_start(
+    store: &dyn Store,
+    admin_password: Option<&str>,
+    demo: bool,
+) -> Result<FirstStart> {
     if store.get_setting(DONE).await?.is_some() {
         return Ok(FirstStart::default());
     }
-    let mut out = FirstStart { first: true, ..Default::default() };
+    let mut out = FirstStart {
+        first: true,
+        ..Default::default()
+    };
     if store.account_by_name("admin").await?.is_none() {
         let password = match admin_password {
             Some(p) if !p.is_empty() => p.to_string(),
@@ -40,7 +47,9 @@ pub async fn first_start(store: &dyn Store, admin_password: Option<&str>, demo: 
     crate::keys::current(store).await?;
     if demo && store.inventory_is_empty().await? {
         let hash = hash_blocking(DEMO_USER_PASSWORD.to_string()).await?;
-        store.load_inventory(&deskd_domain::demo::inventory(now_ms(), &hash)).await?;
+        store
+            .load_inventory(&deskd_domain::demo::inventory(now_ms(), &hash))
+            .await?;
         out.demo_loaded = true;
     }
     store.put_setting(DONE, &now_ms().to_string()).await?;
@@ -51,7 +60,10 @@ pub async fn first_start(store: &dyn Store, admin_password: Option<&str>, demo: 
 pub async fn create_account(store: &dyn Store, name: &str, password: &str) -> Result<()> {
     validate_account_name(name)?;
     if password.len() < 8 {
-        return Err(Error::invalid("password", "must have at least 8 characters"));
+        return Err(Error::invalid(
+            "password",
+            "must have at least 8 characters",
+        ));
     }
     let hash = hash_blocking(password.to_string()).await?;
     store
@@ -69,15 +81,22 @@ pub async fn create_account(store: &dyn Store, name: &str, password: &str) -> Re
 pub fn validate_account_name(name: &str) -> Result<()> {
     let ok = !name.is_empty()
         && name.chars().count() <= 64
-        && name.chars().all(|c| c.is_alphanumeric() || "_-.@".contains(c));
+        && name
+            .chars()
+            .all(|c| c.is_alphanumeric() || "_-.@".contains(c));
     if ok {
         Ok(())
     } else {
-        Err(Error::invalid("user_name", "must be 1 to 64 letters, digits, `_`, `-`, `.` or `@`"))
+        Err(Error::invalid(
+            "user_name",
+            "must be 1 to 64 letters, digits, `_`, `-`, `.` or `@`",
+        ))
     }
 }
 
 /// argon2id is deliberately slow: keep it off the async workers.
 pub async fn hash_blocking(password: String) -> Result<String> {
-    tokio::task::spawn_blocking(move || hash_password(&password)).await.map_err(Error::internal)?
+    tokio::task::spawn_blocking(move || hash_password(&password))
+        .await
+        .map_err(Error::internal)?
 }

@@ -34,7 +34,12 @@ pub struct Translated {
 }
 
 fn t(status: StatusCode, code: u32, message: String, user_tip: String) -> Translated {
-    Translated { status, code, message, user_tip }
+    Translated {
+        status,
+        code,
+        message,
+        user_tip,
+    }
 }
 
 /// Chinese names of the things that can be missing, for `user_tip`.
@@ -59,7 +64,12 @@ pub fn translate(e: &ApiError) -> Translated {
     use StatusCode as S;
     let ok = S::OK;
     match e {
-        ApiError::NoRoute(path) => t(S::NOT_FOUND, codes::BAD_REQUEST, format!("no such path: {path}"), "请求的接口不存在".into()),
+        ApiError::NoRoute(path) => t(
+            S::NOT_FOUND,
+            codes::BAD_REQUEST,
+            format!("no such path: {path}"),
+            "请求的接口不存在".into(),
+        ),
         ApiError::BadMethod(m) => t(
             S::METHOD_NOT_ALLOWED,
             codes::BAD_REQUEST,
@@ -67,16 +77,37 @@ pub fn translate(e: &ApiError) -> Translated {
             "请求方法不被支持".into(),
         ),
         ApiError::Domain(d) => match d {
-            Error::Invalid { field, rule } => {
-                t(ok, codes::BAD_REQUEST, d.to_string(), format!("参数错误：{field}（{rule}）"))
-            }
+            Error::Invalid { field, rule } => t(
+                ok,
+                codes::BAD_REQUEST,
+                d.to_string(),
+                format!("参数错误：{field}（{rule}）"),
+            ),
             Error::QueryRule { target, .. } => {
-                let code = if *target == QueryTarget::Desk { codes::DESK_QUERY_RULE } else { codes::BAD_REQUEST };
-                t(ok, code, d.to_string(), "查询条件的匹配规则或类型不合法".into())
+                let code = if *target == QueryTarget::Desk {
+                    codes::DESK_QUERY_RULE
+                } else {
+                    codes::BAD_REQUEST
+                };
+                t(
+                    ok,
+                    code,
+                    d.to_string(),
+                    "查询条件的匹配规则或类型不合法".into(),
+                )
             }
-            Error::Unauthenticated(_) => t(S::UNAUTHORIZED, codes::UNAUTHENTICATED, d.to_string(), "用户名或密码错误".into()),
+            Error::Unauthenticated(_) => t(
+                S::UNAUTHORIZED,
+                codes::UNAUTHENTICATED,
+                d.to_string(),
+                "用户名或密码错误".into(),
+            ),
             Error::NotFound { what, .. } => {
-                let code = if *what == Missing::User { codes::USER_NOT_FOUND } else { codes::BAD_REQUEST };
+                let code = if *what == Missing::User {
+                    codes::USER_NOT_FOUND
+                } else {
+                    codes::BAD_REQUEST
+                };
                 t(ok, code, d.to_string(), format!("{}不存在", noun_zh(*what)))
             }
             Error::BatchTooLarge { kind, max, .. } => {
@@ -84,19 +115,43 @@ pub fn translate(e: &ApiError) -> Translated {
                     BatchKind::Desk => codes::DESK_BATCH_TOO_LARGE,
                     BatchKind::User => codes::USER_BATCH_TOO_LARGE,
                 };
-                t(ok, code, d.to_string(), format!("批量操作一次最多 {max} 个"))
+                t(
+                    ok,
+                    code,
+                    d.to_string(),
+                    format!("批量操作一次最多 {max} 个"),
+                )
             }
-            Error::StateForbids { state, .. } => {
-                t(ok, codes::DESK_STATE_FORBIDS, d.to_string(), format!("云桌面当前状态（{state}）不允许该操作"))
-            }
-            Error::UnknownCluster(_) => t(ok, codes::CLUSTER_FORWARD, d.to_string(), "集群转发异常".into()),
-            Error::RateLimited { .. } => {
-                t(S::TOO_MANY_REQUESTS, codes::TOO_MANY_REQUESTS, d.to_string(), "请求过于频繁，请稍后再试".into())
-            }
-            Error::Refused(_) => t(ok, codes::OTHER, d.to_string(), "操作失败，请联系系统管理员".into()),
-            Error::Internal(_) => {
-                t(S::INTERNAL_SERVER_ERROR, codes::INTERNAL, "internal server error".into(), "服务内部错误".into())
-            }
+            Error::StateForbids { state, .. } => t(
+                ok,
+                codes::DESK_STATE_FORBIDS,
+                d.to_string(),
+                format!("云桌面当前状态（{state}）不允许该操作"),
+            ),
+            Error::UnknownCluster(_) => t(
+                ok,
+                codes::CLUSTER_FORWARD,
+                d.to_string(),
+                "集群转发异常".into(),
+            ),
+            Error::RateLimited { .. } => t(
+                S::TOO_MANY_REQUESTS,
+                codes::TOO_MANY_REQUESTS,
+                d.to_string(),
+                "请求过于频繁，请稍后再试".into(),
+            ),
+            Error::Refused(_) => t(
+                ok,
+                codes::OTHER,
+                d.to_string(),
+                "操作失败，请联系系统管理员".into(),
+            ),
+            Error::Internal(_) => t(
+                S::INTERNAL_SERVER_ERROR,
+                codes::INTERNAL,
+                "internal server error".into(),
+                "服务内部错误".into(),
+            ),
         },
     }
 }
@@ -107,7 +162,13 @@ impl IntoResponse for ApiError {
             tracing::error!(%detail, "internal error");
         }
         let tr = translate(&self);
-        let body = ErrorBody { content: ErrorContent { code: tr.code, message: tr.message, user_tip: tr.user_tip } };
+        let body = ErrorBody {
+            content: ErrorContent {
+                code: tr.code,
+                message: tr.message,
+                user_tip: tr.user_tip,
+            },
+        };
         let mut resp = (tr.status, Json(body)).into_response();
         if let ApiError::Domain(Error::RateLimited { retry_after_secs }) = self {
             if let Ok(v) = HeaderValue::from_str(&retry_after_secs.to_string()) {
@@ -132,26 +193,69 @@ mod tests {
     #[test]
     fn the_table() {
         let d = |e: Error| ApiError::Domain(e);
-        assert_eq!(row(d(Error::invalid("content.limit", "must be between 1 and 1000"))), (200, 22000400));
         assert_eq!(
-            row(d(Error::QueryRule { target: QueryTarget::Desk, field: "f".into(), rule: "r".into() })),
+            row(d(Error::invalid(
+                "content.limit",
+                "must be between 1 and 1000"
+            ))),
+            (200, 22000400)
+        );
+        assert_eq!(
+            row(d(Error::QueryRule {
+                target: QueryTarget::Desk,
+                field: "f".into(),
+                rule: "r".into()
+            })),
             (200, 23010801)
         );
         assert_eq!(
-            row(d(Error::QueryRule { target: QueryTarget::Other, field: "f".into(), rule: "r".into() })),
+            row(d(Error::QueryRule {
+                target: QueryTarget::Other,
+                field: "f".into(),
+                rule: "r".into()
+            })),
             (200, 22000400)
         );
         assert_eq!(row(d(Error::Unauthenticated("x".into()))), (401, 22000401));
-        assert_eq!(row(d(Error::not_found(Missing::Task, "t"))), (200, 22000400));
-        assert_eq!(row(d(Error::not_found(Missing::User, "u"))), (200, 23070002));
-        assert_eq!(row(d(Error::BatchTooLarge { kind: BatchKind::Desk, max: 1000, got: 1001 })), (200, 23010703));
-        assert_eq!(row(d(Error::BatchTooLarge { kind: BatchKind::User, max: 1000, got: 1001 })), (200, 23010019));
         assert_eq!(
-            row(d(Error::StateForbids { desk: "d".into(), state: "CLOSE".into(), action: "restart".into() })),
+            row(d(Error::not_found(Missing::Task, "t"))),
+            (200, 22000400)
+        );
+        assert_eq!(
+            row(d(Error::not_found(Missing::User, "u"))),
+            (200, 23070002)
+        );
+        assert_eq!(
+            row(d(Error::BatchTooLarge {
+                kind: BatchKind::Desk,
+                max: 1000,
+                got: 1001
+            })),
+            (200, 23010703)
+        );
+        assert_eq!(
+            row(d(Error::BatchTooLarge {
+                kind: BatchKind::User,
+                max: 1000,
+                got: 1001
+            })),
+            (200, 23010019)
+        );
+        assert_eq!(
+            row(d(Error::StateForbids {
+                desk: "d".into(),
+                state: "CLOSE".into(),
+                action: "restart".into()
+            })),
             (200, 23010901)
         );
         assert_eq!(row(d(Error::UnknownCluster("c".into()))), (200, 23170002));
-        assert_eq!(row(d(Error::RateLimited { retry_after_secs: 3 })), (429, 22000429));
+        assert_eq!(
+            row(d(Error::RateLimited {
+                retry_after_secs: 3
+            })),
+            (429, 22000429)
+        );
         assert_eq!(row(d(Error::Refused("no".into()))), (200, 23010000));
         assert_eq!(row(d(Error::internal("db down"))), (500, 22000500));
         assert_eq!(row(ApiError::NoRoute("/x".into())), (404, 22000400));
@@ -160,9 +264,18 @@ mod tests {
 
     #[test]
     fn messages_name_the_field_and_hide_internals() {
-        let t = translate(&ApiError::Domain(Error::invalid("content.limit", "must be between 1 and 1000")));
-        assert_eq!(t.message, "invalid parameter `content.limit`: must be between 1 and 1000");
-        assert_eq!(t.user_tip, "参数错误：content.limit（must be between 1 and 1000）");
+        let t = translate(&ApiError::Domain(Error::invalid(
+            "content.limit",
+            "must be between 1 and 1000",
+        )));
+        assert_eq!(
+            t.message,
+            "invalid parameter `content.limit`: must be between 1 and 1000"
+        );
+        assert_eq!(
+            t.user_tip,
+            "参数错误：content.limit（must be between 1 and 1000）"
+        );
         let t = translate(&ApiError::Domain(Error::internal("password=hunter2 in db")));
         assert!(!t.message.contains("hunter2"));
         let t = translate(&ApiError::Domain(Error::StateForbids {
@@ -170,12 +283,18 @@ mod tests {
             state: "CLOSE".into(),
             action: "restart".into(),
         }));
-        assert!(t.message.contains("CLOSE"), "the current state is in the message");
+        assert!(
+            t.message.contains("CLOSE"),
+            "the current state is in the message"
+        );
     }
 
     #[test]
     fn rate_limit_sets_retry_after() {
-        let r = ApiError::Domain(Error::RateLimited { retry_after_secs: 7 }).into_response();
+        let r = ApiError::Domain(Error::RateLimited {
+            retry_after_secs: 7,
+        })
+        .into_response();
         assert_eq!(r.headers().get(header::RETRY_AFTER).unwrap(), "7");
     }
 }

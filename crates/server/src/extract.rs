@@ -21,7 +21,11 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Content<T> {
         let bytes = read(req, state).await?;
         match parse::<T>(&bytes)? {
             Some(v) => Ok(Content(v)),
-            None => Err(Error::invalid("content", "is required: the body must be {\"content\":{…}}").into()),
+            None => Err(Error::invalid(
+                "content",
+                "is required: the body must be {\"content\":{…}}",
+            )
+            .into()),
         }
     }
 }
@@ -46,20 +50,29 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<Option<T>, Error> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok(None);
     }
-    let value: serde_json::Value =
-        serde_json::from_slice(bytes).map_err(|e| Error::invalid("body", format!("is not valid JSON: {e}")))?;
+    let value: serde_json::Value = serde_json::from_slice(bytes)
+        .map_err(|e| Error::invalid("body", format!("is not valid JSON: {e}")))?;
     let serde_json::Value::Object(mut top) = value else {
-        return Err(Error::invalid("body", "must be a JSON object {\"content\":{…}}"));
+        return Err(Error::invalid(
+            "body",
+            "must be a JSON object {\"content\":{…}}",
+        ));
     };
     let content = match top.remove("content") {
         None | Some(serde_json::Value::Null) => return Ok(None),
         Some(c) => c,
     };
-    serde_path_to_error::deserialize(content).map(Some).map_err(|e| {
-        let path = e.path().to_string();
-        let field = if path == "." { "content".to_string() } else { format!("content.{path}") };
-        Error::invalid(field, e.into_inner().to_string())
-    })
+    serde_path_to_error::deserialize(content)
+        .map(Some)
+        .map_err(|e| {
+            let path = e.path().to_string();
+            let field = if path == "." {
+                "content".to_string()
+            } else {
+                format!("content.{path}")
+            };
+            Error::invalid(field, e.into_inner().to_string())
+        })
 }
 
 #[cfg(test)]
@@ -78,13 +91,20 @@ mod tests {
             other => panic!("{other:?}"),
         }
         let e = parse::<PageQuery>(br#"{"content":{"match_arr":[{"field_name":1}]}}"#).unwrap_err();
-        assert!(matches!(e, Error::Invalid { ref field, .. } if field == "content.match_arr[0].field_name"), "{e:?}");
+        assert!(
+            matches!(e, Error::Invalid { ref field, .. } if field == "content.match_arr[0].field_name"),
+            "{e:?}"
+        );
     }
 
     #[test]
     fn malformed_or_missing_content() {
-        assert!(matches!(parse::<PageQuery>(b"{nope"), Err(Error::Invalid { ref field, .. }) if field == "body"));
-        assert!(matches!(parse::<PageQuery>(b"[1]"), Err(Error::Invalid { ref field, .. }) if field == "body"));
+        assert!(
+            matches!(parse::<PageQuery>(b"{nope"), Err(Error::Invalid { ref field, .. }) if field == "body")
+        );
+        assert!(
+            matches!(parse::<PageQuery>(b"[1]"), Err(Error::Invalid { ref field, .. }) if field == "body")
+        );
         assert!(parse::<PageQuery>(b"{}").unwrap().is_none());
         assert!(parse::<PageQuery>(b"  ").unwrap().is_none());
         assert!(parse::<PageQuery>(br#"{"content":{}}"#).unwrap().is_some());

@@ -5,7 +5,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use deskd_compute::{plan, DesiredVm, DiskImage, Expect, HostSpec, Hypervisor, PowerState, Repair, VmSpec};
+use deskd_compute::{
+    plan, DesiredVm, DiskImage, Expect, HostSpec, Hypervisor, PowerState, Repair, VmSpec,
+};
 use deskd_domain::enums::{DeskState, DeskType};
 use deskd_domain::error::{Error, Result};
 use deskd_domain::model::{now_ms, Desk, Host};
@@ -31,7 +33,10 @@ pub fn host_spec(h: &Host) -> HostSpec {
 
 /// What the driver needs to know about a desk's VM.
 pub async fn vm_spec(store: &dyn Store, d: &Desk) -> Result<VmSpec> {
-    let image = store.get_image(&d.image_id).await?.ok_or_else(|| Error::internal(format!("desk {} has no image", d.id)))?;
+    let image = store
+        .get_image(&d.image_id)
+        .await?
+        .ok_or_else(|| Error::internal(format!("desk {} has no image", d.id)))?;
     Ok(VmSpec {
         vm_id: d.id.clone(),
         name: d.name.clone(),
@@ -40,7 +45,11 @@ pub async fn vm_spec(store: &dyn Store, d: &Desk) -> Result<VmSpec> {
         memory_mb: d.memory_gb as u64 * 1024,
         system_disk_gb: d.system_disk_gb as u64,
         data_disk_gb: (d.data_disk_gb > 0).then_some(d.data_disk_gb as u64),
-        image: DiskImage { image_id: image.id, version: image.version as u32, size_gb: image.system_disk_gb as u64 },
+        image: DiskImage {
+            image_id: image.id,
+            version: image.version as u32,
+            size_gb: image.system_disk_gb as u64,
+        },
         recoverable: d.desk_type == DeskType::RECOVERABLE,
     })
 }
@@ -109,27 +118,49 @@ pub async fn reconcile_once(store: &dyn Store, driver: &dyn Hypervisor) -> Resul
         match apply(store, driver, &r, desk).await {
             Ok(true) => done.push(r),
             Ok(false) => {}
-            Err(e) => tracing::warn!(vm = %r.vm_id(), error = %e, "repair failed; next pass retries"),
+            Err(e) => {
+                tracing::warn!(vm = %r.vm_id(), error = %e, "repair failed; next pass retries")
+            }
         }
     }
     Ok(done)
 }
 
 /// Carries out one repair; false when the desk changed meanwhile and the repair was dropped.
-async fn apply(store: &dyn Store, driver: &dyn Hypervisor, r: &Repair, desk: Option<&Desk>) -> Result<bool> {
+async fn apply(
+    store: &dyn Store,
+    driver: &dyn Hypervisor,
+    r: &Repair,
+    desk: Option<&Desk>,
+) -> Result<bool> {
     let (detail, applied) = match (r, desk) {
         (Repair::DestroyOrphan { vm_id }, _) => {
             driver.destroy(vm_id).await.map_err(driver_err)?;
             (format!("destroyed orphan VM {vm_id}"), true)
         }
         (Repair::Redefine { .. }, Some(d)) => {
-            driver.define(&vm_spec(store, d).await?).await.map_err(driver_err)?;
-            let ok = store.set_desk_state(&d.id, &[d.state], DeskState::CLOSE, "").await?;
-            (format!("VM was missing; defined again, desk {} -> CLOSE", d.state), ok)
+            driver
+                .define(&vm_spec(store, d).await?)
+                .await
+                .map_err(driver_err)?;
+            let ok = store
+                .set_desk_state(&d.id, &[d.state], DeskState::CLOSE, "")
+                .await?;
+            (
+                format!("VM was missing; defined again, desk {} -> CLOSE", d.state),
+                ok,
+            )
         }
-        (Repair::RecordObserved { observed, reason, .. }, Some(d)) => {
+        (
+            Repair::RecordObserved {
+                observed, reason, ..
+            },
+            Some(d),
+        ) => {
             let to = observed_state(*observed);
-            let why = reason.clone().unwrap_or_else(|| format!("hypervisor reports the VM {observed:?}"));
+            let why = reason
+                .clone()
+                .unwrap_or_else(|| format!("hypervisor reports the VM {observed:?}"));
             let ok = store.set_desk_state(&d.id, &[d.state], to, &why).await?;
             (format!("desk {} -> {to}: {why}", d.state), ok)
         }
@@ -137,7 +168,13 @@ async fn apply(store: &dyn Store, driver: &dyn Hypervisor, r: &Repair, desk: Opt
     };
     if applied {
         tracing::warn!(vm = %r.vm_id(), %detail, "reconciler repaired drift");
-        let ev = Event { at: now_ms(), kind: "reconcile".into(), subject: r.vm_id().to_string(), task_id: None, detail };
+        let ev = Event {
+            at: now_ms(),
+            kind: "reconcile".into(),
+            subject: r.vm_id().to_string(),
+            task_id: None,
+            detail,
+        };
         store.record_event(&ev).await?;
     }
     Ok(applied)

@@ -21,7 +21,9 @@ struct KeyRing {
 async fn load(store: &dyn Store) -> Result<Option<KeyRing>> {
     match store.get_setting(SETTING).await? {
         None => Ok(None),
-        Some(s) => serde_json::from_str(&s).map(Some).map_err(|e| Error::internal(format!("transport key setting: {e}"))),
+        Some(s) => serde_json::from_str(&s)
+            .map(Some)
+            .map_err(|e| Error::internal(format!("transport key setting: {e}"))),
     }
 }
 
@@ -35,7 +37,11 @@ pub async fn current(store: &dyn Store) -> Result<String> {
     if let Some(ring) = load(store).await? {
         return Ok(ring.current);
     }
-    let ring = KeyRing { current: generate_transport_key(), previous: None, previous_until: 0 };
+    let ring = KeyRing {
+        current: generate_transport_key(),
+        previous: None,
+        previous_until: 0,
+    };
     save(store, &ring).await?;
     Ok(ring.current)
 }
@@ -43,14 +49,20 @@ pub async fn current(store: &dyn Store) -> Result<String> {
 /// Replaces the current key; the old one stays valid for [`PREVIOUS_KEY_GRACE_MS`].
 pub async fn rotate(store: &dyn Store) -> Result<String> {
     let old = current(store).await?;
-    let ring = KeyRing { current: generate_transport_key(), previous: Some(old), previous_until: now_ms() + PREVIOUS_KEY_GRACE_MS };
+    let ring = KeyRing {
+        current: generate_transport_key(),
+        previous: Some(old),
+        previous_until: now_ms() + PREVIOUS_KEY_GRACE_MS,
+    };
     save(store, &ring).await?;
     Ok(ring.current)
 }
 
 /// Every key that may decrypt a password right now.
 pub async fn valid(store: &dyn Store) -> Result<Vec<String>> {
-    let Some(ring) = load(store).await? else { return Ok(vec![]) };
+    let Some(ring) = load(store).await? else {
+        return Ok(vec![]);
+    };
     let mut keys = vec![ring.current];
     if let Some(prev) = ring.previous.filter(|_| ring.previous_until > now_ms()) {
         keys.push(prev);

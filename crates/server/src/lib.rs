@@ -50,10 +50,18 @@ const REQUEST_ID: &str = "x-request-id";
 pub fn router(state: AppState) -> Router {
     let mut app = Router::new();
     for r in api::routes() {
-        let filter = r.methods.iter().map(api::filter).reduce(|a, b| a.or(b)).unwrap_or(axum::routing::MethodFilter::GET);
+        let filter = r
+            .methods
+            .iter()
+            .map(api::filter)
+            .reduce(|a, b| a.or(b))
+            .unwrap_or(axum::routing::MethodFilter::GET);
         let mut mr = (r.handler)(filter);
         if r.auth {
-            mr = mr.route_layer(middleware::from_fn_with_state(state.clone(), auth::require_token));
+            mr = mr.route_layer(middleware::from_fn_with_state(
+                state.clone(),
+                auth::require_token,
+            ));
         }
         app = app.route(r.path, mr);
     }
@@ -82,9 +90,11 @@ pub struct Parts {
 
 /// Opens the data directory and the database, runs the first-start steps and builds the parts.
 pub async fn assemble(cfg: ServerConfig) -> anyhow::Result<Parts> {
-    std::fs::create_dir_all(&cfg.data_dir).with_context(|| format!("cannot create {}", cfg.data_dir.display()))?;
+    std::fs::create_dir_all(&cfg.data_dir)
+        .with_context(|| format!("cannot create {}", cfg.data_dir.display()))?;
     let store: Arc<dyn Store> = Arc::new(SqlStore::open(&cfg.database_url).await?);
-    let first = bootstrap::first_start(store.as_ref(), cfg.admin_password.as_deref(), cfg.demo).await?;
+    let first =
+        bootstrap::first_start(store.as_ref(), cfg.admin_password.as_deref(), cfg.demo).await?;
     let sim = SimConfig {
         latency: cfg.sim_latency,
         shutdown_latency: cfg.sim_latency * 3,
@@ -103,8 +113,17 @@ pub async fn assemble(cfg: ServerConfig) -> anyhow::Result<Parts> {
         ..EngineConfig::default()
     };
     let engine = Engine::new(store.clone(), Registry::default(), engine_cfg);
-    let state = AppState { store, driver, tasks: engine.tasks(), cfg: Arc::new(cfg) };
-    Ok(Parts { state, engine, first_start: first })
+    let state = AppState {
+        store,
+        driver,
+        tasks: engine.tasks(),
+        cfg: Arc::new(cfg),
+    };
+    Ok(Parts {
+        state,
+        engine,
+        first_start: first,
+    })
 }
 
 /// This data directory's node id, created on first use; task claims carry it.
@@ -138,7 +157,8 @@ pub async fn serve(
         cfg.reconcile_interval,
         stop_rx,
     ));
-    let listener = std::net::TcpListener::bind(cfg.listen).with_context(|| format!("cannot listen on {}", cfg.listen))?;
+    let listener = std::net::TcpListener::bind(cfg.listen)
+        .with_context(|| format!("cannot listen on {}", cfg.listen))?;
     listener.set_nonblocking(true)?;
     let addr = listener.local_addr()?;
     let handle = axum_server::Handle::new();
@@ -151,13 +171,30 @@ pub async fn serve(
     });
     let tls = match cfg.http {
         true => None,
-        false => Some(tls::config(&cfg.data_dir, cfg.tls_cert.as_deref(), cfg.tls_key.as_deref()).await?),
+        false => Some(
+            tls::config(
+                &cfg.data_dir,
+                cfg.tls_cert.as_deref(),
+                cfg.tls_key.as_deref(),
+            )
+            .await?,
+        ),
     };
     let app = router(state.clone()).into_make_service();
     on_listen(addr);
     match tls {
-        None => axum_server::from_tcp(listener).handle(handle).serve(app).await?,
-        Some(tls) => axum_server::from_tcp_rustls(listener, tls).handle(handle).serve(app).await?,
+        None => {
+            axum_server::from_tcp(listener)
+                .handle(handle)
+                .serve(app)
+                .await?
+        }
+        Some(tls) => {
+            axum_server::from_tcp_rustls(listener, tls)
+                .handle(handle)
+                .serve(app)
+                .await?
+        }
     }
     let _ = stop_tx.send(true);
     if let Ok(Err(e)) = engine_task.await {

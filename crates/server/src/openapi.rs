@@ -45,7 +45,11 @@ pub fn document() -> Value {
 }
 
 fn operation(r: &Route, method_index: usize, gen: &mut schemars::gen::SchemaGenerator) -> Value {
-    let suffix = if method_index == 0 { String::new() } else { format!("_{}", r.methods[method_index].as_str()) };
+    let suffix = if method_index == 0 {
+        String::new()
+    } else {
+        format!("_{}", r.methods[method_index].as_str())
+    };
     let mut op = json!({
         "operationId": format!("{}{}", r.operation_id, suffix),
         "summary": r.summary,
@@ -68,9 +72,14 @@ fn operation(r: &Route, method_index: usize, gen: &mut schemars::gen::SchemaGene
         None => op["x-deskd-extension"] = json!(true),
     }
     if method_index > 0 {
-        op["description"] = json!("Also accepted (DECISIONS D2); the documented method is listed first.");
+        op["description"] =
+            json!("Also accepted (DECISIONS D2); the documented method is listed first.");
     }
-    op["security"] = if r.auth { json!([{"bearer": []}]) } else { json!([]) };
+    op["security"] = if r.auth {
+        json!([{"bearer": []}])
+    } else {
+        json!([])
+    };
     let params = path_params(r.path);
     if !params.is_empty() {
         op["parameters"] = Value::Array(
@@ -81,21 +90,28 @@ fn operation(r: &Route, method_index: usize, gen: &mut schemars::gen::SchemaGene
         );
     }
     if let Some(req) = r.request {
-        op["requestBody"] = json!({"required": false, "content": {"application/json": {"schema": req(gen)}}});
+        op["requestBody"] =
+            json!({"required": false, "content": {"application/json": {"schema": req(gen)}}});
     }
     op
 }
 
 /// The `{name}` parameters of a path template.
 pub fn path_params(path: &str) -> Vec<String> {
-    path.split('{').skip(1).filter_map(|s| s.split_once('}').map(|(n, _)| n.to_string())).collect()
+    path.split('{')
+        .skip(1)
+        .filter_map(|s| s.split_once('}').map(|(n, _)| n.to_string()))
+        .collect()
 }
 
 #[cfg(test)]
 mod tests {
     #[test]
     fn finds_path_params() {
-        assert_eq!(super::path_params("/v1/desk/{desk_id}:start"), vec!["desk_id"]);
+        assert_eq!(
+            super::path_params("/v1/desk/{desk_id}:start"),
+            vec!["desk_id"]
+        );
         assert!(super::path_params("/v1/x").is_empty());
     }
 }

@@ -7,7 +7,11 @@ use anyhow::Context;
 use axum_server::tls_rustls::RustlsConfig;
 
 /// Loads `cert`/`key`, or the generated pair under `data_dir/tls/`.
-pub async fn config(data_dir: &Path, cert: Option<&Path>, key: Option<&Path>) -> anyhow::Result<RustlsConfig> {
+pub async fn config(
+    data_dir: &Path,
+    cert: Option<&Path>,
+    key: Option<&Path>,
+) -> anyhow::Result<RustlsConfig> {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let (cert, key) = match (cert, key) {
         (Some(c), Some(k)) => (c.to_path_buf(), k.to_path_buf()),
@@ -16,7 +20,13 @@ pub async fn config(data_dir: &Path, cert: Option<&Path>, key: Option<&Path>) ->
     };
     RustlsConfig::from_pem_file(&cert, &key)
         .await
-        .with_context(|| format!("cannot load TLS certificate {} / key {}", cert.display(), key.display()))
+        .with_context(|| {
+            format!(
+                "cannot load TLS certificate {} / key {}",
+                cert.display(),
+                key.display()
+            )
+        })
 }
 
 /// The generated pair, created on first use.
@@ -27,8 +37,13 @@ fn self_signed(data_dir: &Path) -> anyhow::Result<(PathBuf, PathBuf)> {
         return Ok((cert, key));
     }
     std::fs::create_dir_all(&dir)?;
-    let names = vec!["localhost".to_string(), "127.0.0.1".to_string(), "::1".to_string()];
-    let generated = rcgen::generate_simple_self_signed(names).context("cannot generate a self-signed certificate")?;
+    let names = vec![
+        "localhost".to_string(),
+        "127.0.0.1".to_string(),
+        "::1".to_string(),
+    ];
+    let generated = rcgen::generate_simple_self_signed(names)
+        .context("cannot generate a self-signed certificate")?;
     std::fs::write(&cert, generated.cert.pem())?;
     write_private(&key, generated.key_pair.serialize_pem().as_bytes())?;
     tracing::info!(cert = %cert.display(), "generated a self-signed TLS certificate");

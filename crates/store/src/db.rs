@@ -22,7 +22,10 @@ impl Backend {
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             Ok(Backend::Postgres)
         } else {
-            Err(Error::invalid("database_url", "must start with sqlite:// or postgres://"))
+            Err(Error::invalid(
+                "database_url",
+                "must start with sqlite:// or postgres://",
+            ))
         }
     }
 
@@ -161,7 +164,10 @@ where
 {
     let sql = backend.sql(sql);
     let q = sqlx::query_with(&sql, bind(args)?);
-    e.execute(q).await.map(|r| r.rows_affected()).map_err(db_err)
+    e.execute(q)
+        .await
+        .map(|r| r.rows_affected())
+        .map_err(db_err)
 }
 
 /// Runs a query and returns every row.
@@ -197,7 +203,9 @@ pub trait Col {
     fn json(&self, col: &str) -> Result<Option<serde_json::Value>> {
         match self.opt_text(col)? {
             None => Ok(None),
-            Some(s) => serde_json::from_str(&s).map(Some).map_err(|e| Error::internal(format!("column {col}: {e}"))),
+            Some(s) => serde_json::from_str(&s)
+                .map(Some)
+                .map_err(|e| Error::internal(format!("column {col}: {e}"))),
         }
     }
 }
@@ -225,7 +233,8 @@ where
     T: sqlx::Decode<'r, Any> + sqlx::Type<Any>,
 {
     use sqlx::Row;
-    row.try_get::<T, _>(col).map_err(|e| Error::internal(format!("column {col}: {e}")))
+    row.try_get::<T, _>(col)
+        .map_err(|e| Error::internal(format!("column {col}: {e}")))
 }
 
 /// Opens a pool on `url` with the backend's connection settings.
@@ -235,19 +244,21 @@ pub async fn connect(url: &str) -> Result<(AnyPool, Backend)> {
     let opts = match backend {
         // One connection: SQLite has a single writer, and one connection means no SQLITE_BUSY
         // on transaction upgrades. Every statement deskd runs is short.
-        Backend::Sqlite => AnyPoolOptions::new().max_connections(1).after_connect(|conn, _| {
-            Box::pin(async move {
-                for pragma in [
-                    "PRAGMA journal_mode = WAL",
-                    "PRAGMA synchronous = NORMAL",
-                    "PRAGMA foreign_keys = ON",
-                    "PRAGMA busy_timeout = 5000",
-                ] {
-                    conn.execute(pragma).await?;
-                }
-                Ok(())
-            })
-        }),
+        Backend::Sqlite => AnyPoolOptions::new()
+            .max_connections(1)
+            .after_connect(|conn, _| {
+                Box::pin(async move {
+                    for pragma in [
+                        "PRAGMA journal_mode = WAL",
+                        "PRAGMA synchronous = NORMAL",
+                        "PRAGMA foreign_keys = ON",
+                        "PRAGMA busy_timeout = 5000",
+                    ] {
+                        conn.execute(pragma).await?;
+                    }
+                    Ok(())
+                })
+            }),
         Backend::Postgres => AnyPoolOptions::new().max_connections(10),
     };
     let pool = opts
@@ -272,13 +283,19 @@ mod tests {
 
     #[test]
     fn placeholders_are_numbered_for_postgres() {
-        assert_eq!(Backend::Postgres.sql("a = ? AND b IN (?, ?)"), "a = $1 AND b IN ($2, $3)");
+        assert_eq!(
+            Backend::Postgres.sql("a = ? AND b IN (?, ?)"),
+            "a = $1 AND b IN ($2, $3)"
+        );
         assert_eq!(Backend::Sqlite.sql("a = ?"), "a = ?");
     }
 
     #[test]
     fn redacts_passwords() {
-        assert_eq!(redact("postgres://u:pw@h:5432/db"), "postgres://***@h:5432/db");
+        assert_eq!(
+            redact("postgres://u:pw@h:5432/db"),
+            "postgres://***@h:5432/db"
+        );
         assert_eq!(redact("sqlite://x.db"), "sqlite://x.db");
     }
 }

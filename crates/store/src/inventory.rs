@@ -21,86 +21,192 @@ where
     let cols: Vec<&str> = values.iter().map(|(c, _)| *c).collect();
     let marks = vec!["?"; cols.len()].join(", ");
     let sql = format!("INSERT INTO {table} ({}) VALUES ({marks})", cols.join(", "));
-    exec(e, backend, &sql, values.into_iter().map(|(_, v)| v).collect()).await.map(drop)
+    exec(
+        e,
+        backend,
+        &sql,
+        values.into_iter().map(|(_, v)| v).collect(),
+    )
+    .await
+    .map(drop)
 }
 
 /// Inserts a whole inventory in one transaction.
 pub async fn load(pool: &AnyPool, b: Backend, inv: &Inventory) -> Result<()> {
     let mut tx = pool.begin().await.map_err(db_err)?;
     for c in &inv.clusters {
-        insert(&mut *tx, b, "clusters", vec![
-            ("id", c.id.as_str().into()), ("name", c.name.as_str().into()), ("state", c.state.as_str().into()),
-            ("description", c.description.as_str().into()), ("created_at", c.created_at.into()),
-        ]).await?;
+        insert(
+            &mut *tx,
+            b,
+            "clusters",
+            vec![
+                ("id", c.id.as_str().into()),
+                ("name", c.name.as_str().into()),
+                ("state", c.state.as_str().into()),
+                ("description", c.description.as_str().into()),
+                ("created_at", c.created_at.into()),
+            ],
+        )
+        .await?;
     }
     for h in &inv.hosts {
-        insert(&mut *tx, b, "hosts", vec![
-            ("id", h.id.as_str().into()), ("cluster_id", h.cluster_id.as_str().into()), ("name", h.name.as_str().into()),
-            ("ip", h.ip.as_str().into()), ("cpu_cores", h.cpu_cores.into()), ("memory_gb", h.memory_gb.into()),
-            ("storage_gb", h.storage_gb.into()), ("cpu_overcommit", h.cpu_overcommit.into()),
-            ("memory_overcommit", h.memory_overcommit.into()), ("state", h.state.as_str().into()),
-            ("created_at", h.created_at.into()),
-        ]).await?;
+        insert(
+            &mut *tx,
+            b,
+            "hosts",
+            vec![
+                ("id", h.id.as_str().into()),
+                ("cluster_id", h.cluster_id.as_str().into()),
+                ("name", h.name.as_str().into()),
+                ("ip", h.ip.as_str().into()),
+                ("cpu_cores", h.cpu_cores.into()),
+                ("memory_gb", h.memory_gb.into()),
+                ("storage_gb", h.storage_gb.into()),
+                ("cpu_overcommit", h.cpu_overcommit.into()),
+                ("memory_overcommit", h.memory_overcommit.into()),
+                ("state", h.state.as_str().into()),
+                ("created_at", h.created_at.into()),
+            ],
+        )
+        .await?;
     }
     for p in &inv.storage_pools {
-        insert(&mut *tx, b, "storage_pools", vec![
-            ("id", p.id.as_str().into()), ("cluster_id", p.cluster_id.as_str().into()), ("name", p.name.as_str().into()),
-            ("directory", p.directory.clone().into()), ("capacity_gb", p.capacity_gb.into()),
-            ("redundancy_strategy", p.redundancy_strategy.as_str().into()), ("health", p.health.as_str().into()),
-            ("created_at", p.created_at.into()),
-        ]).await?;
+        insert(
+            &mut *tx,
+            b,
+            "storage_pools",
+            vec![
+                ("id", p.id.as_str().into()),
+                ("cluster_id", p.cluster_id.as_str().into()),
+                ("name", p.name.as_str().into()),
+                ("directory", p.directory.clone().into()),
+                ("capacity_gb", p.capacity_gb.into()),
+                ("redundancy_strategy", p.redundancy_strategy.as_str().into()),
+                ("health", p.health.as_str().into()),
+                ("created_at", p.created_at.into()),
+            ],
+        )
+        .await?;
     }
     for f in &inv.os_files {
-        insert(&mut *tx, b, "os_files", vec![
-            ("id", f.id.as_str().into()), ("name", f.name.as_str().into()), ("format", f.format.as_str().into()),
-            ("disk_type", f.disk_type.as_str().into()), ("os_name", f.os_name.as_str().into()),
-            ("size_bytes", f.size_bytes.into()), ("virtual_size_bytes", f.virtual_size_bytes.into()),
-            ("sha256", f.sha256.as_str().into()), ("state", f.state.as_str().into()),
-            ("storage_pool_id", f.storage_pool_id.as_str().into()), ("created_at", f.created_at.into()),
-        ]).await?;
+        insert(
+            &mut *tx,
+            b,
+            "os_files",
+            vec![
+                ("id", f.id.as_str().into()),
+                ("name", f.name.as_str().into()),
+                ("format", f.format.as_str().into()),
+                ("disk_type", f.disk_type.as_str().into()),
+                ("os_name", f.os_name.as_str().into()),
+                ("size_bytes", f.size_bytes.into()),
+                ("virtual_size_bytes", f.virtual_size_bytes.into()),
+                ("sha256", f.sha256.as_str().into()),
+                ("state", f.state.as_str().into()),
+                ("storage_pool_id", f.storage_pool_id.as_str().into()),
+                ("created_at", f.created_at.into()),
+            ],
+        )
+        .await?;
     }
     for i in &inv.images {
-        insert(&mut *tx, b, "images", vec![
-            ("id", i.id.as_str().into()), ("name", i.name.as_str().into()), ("root_image_id", i.root_image_id.as_str().into()),
-            ("version", i.version.into()), ("newest", i.newest.into()), ("category", i.category.as_str().into()),
-            ("os_name", i.os_name.as_str().into()), ("os_file_id", i.os_file_id.as_str().into()),
-            ("state", i.state.as_str().into()), ("system_disk_gb", i.system_disk_gb.into()),
-            ("description", i.description.as_str().into()), ("created_at", i.created_at.into()),
-        ]).await?;
+        insert(
+            &mut *tx,
+            b,
+            "images",
+            vec![
+                ("id", i.id.as_str().into()),
+                ("name", i.name.as_str().into()),
+                ("root_image_id", i.root_image_id.as_str().into()),
+                ("version", i.version.into()),
+                ("newest", i.newest.into()),
+                ("category", i.category.as_str().into()),
+                ("os_name", i.os_name.as_str().into()),
+                ("os_file_id", i.os_file_id.as_str().into()),
+                ("state", i.state.as_str().into()),
+                ("system_disk_gb", i.system_disk_gb.into()),
+                ("description", i.description.as_str().into()),
+                ("created_at", i.created_at.into()),
+            ],
+        )
+        .await?;
     }
     for n in &inv.networks {
-        insert(&mut *tx, b, "networks", vec![
-            ("id", n.id.as_str().into()), ("cluster_id", n.cluster_id.as_str().into()), ("name", n.name.as_str().into()),
-            ("cidr", n.cidr.as_str().into()), ("gateway", n.gateway.as_str().into()),
-            ("dns_primary", n.dns_primary.as_str().into()), ("dns_secondary", n.dns_secondary.as_str().into()),
-            ("vlan", n.vlan.into()), ("pool_start", n.pool_start.as_str().into()), ("pool_end", n.pool_end.as_str().into()),
-            ("state", n.state.as_str().into()), ("creator", n.creator.as_str().into()), ("created_at", n.created_at.into()),
-        ]).await?;
+        insert(
+            &mut *tx,
+            b,
+            "networks",
+            vec![
+                ("id", n.id.as_str().into()),
+                ("cluster_id", n.cluster_id.as_str().into()),
+                ("name", n.name.as_str().into()),
+                ("cidr", n.cidr.as_str().into()),
+                ("gateway", n.gateway.as_str().into()),
+                ("dns_primary", n.dns_primary.as_str().into()),
+                ("dns_secondary", n.dns_secondary.as_str().into()),
+                ("vlan", n.vlan.into()),
+                ("pool_start", n.pool_start.as_str().into()),
+                ("pool_end", n.pool_end.as_str().into()),
+                ("state", n.state.as_str().into()),
+                ("creator", n.creator.as_str().into()),
+                ("created_at", n.created_at.into()),
+            ],
+        )
+        .await?;
     }
     for s in &inv.strategies {
         insert_strategy(&mut *tx, b, s).await?;
     }
     for g in &inv.groups {
-        insert(&mut *tx, b, "user_groups", vec![
-            ("id", g.id.as_str().into()), ("name", g.name.as_str().into()), ("parent_id", g.parent_id.clone().into()),
-            ("path", g.path.as_str().into()), ("created_at", g.created_at.into()),
-        ]).await?;
+        insert(
+            &mut *tx,
+            b,
+            "user_groups",
+            vec![
+                ("id", g.id.as_str().into()),
+                ("name", g.name.as_str().into()),
+                ("parent_id", g.parent_id.clone().into()),
+                ("path", g.path.as_str().into()),
+                ("created_at", g.created_at.into()),
+            ],
+        )
+        .await?;
     }
     for u in &inv.users {
-        insert(&mut *tx, b, "users", vec![
-            ("id", u.id.as_str().into()), ("name", u.name.as_str().into()), ("real_name", u.real_name.as_str().into()),
-            ("user_type", u.user_type.as_str().into()), ("state", u.state.as_str().into()),
-            ("group_id", u.group_id.as_str().into()), ("password_hash", u.password_hash.as_str().into()),
-            ("email", u.email.as_str().into()), ("phone", u.phone.as_str().into()),
-            ("description", u.description.as_str().into()), ("created_at", u.created_at.into()),
-        ]).await?;
+        insert(
+            &mut *tx,
+            b,
+            "users",
+            vec![
+                ("id", u.id.as_str().into()),
+                ("name", u.name.as_str().into()),
+                ("real_name", u.real_name.as_str().into()),
+                ("user_type", u.user_type.as_str().into()),
+                ("state", u.state.as_str().into()),
+                ("group_id", u.group_id.as_str().into()),
+                ("password_hash", u.password_hash.as_str().into()),
+                ("email", u.email.as_str().into()),
+                ("phone", u.phone.as_str().into()),
+                ("description", u.description.as_str().into()),
+                ("created_at", u.created_at.into()),
+            ],
+        )
+        .await?;
     }
     for d in &inv.desks {
         insert_desk(&mut *tx, b, d).await?;
-        insert(&mut *tx, b, "ip_allocations", vec![
-            ("network_id", d.network_id.as_str().into()), ("ip", d.ip.as_str().into()),
-            ("desk_id", d.id.as_str().into()), ("allocated_at", d.created_at.into()),
-        ]).await?;
+        insert(
+            &mut *tx,
+            b,
+            "ip_allocations",
+            vec![
+                ("network_id", d.network_id.as_str().into()),
+                ("ip", d.ip.as_str().into()),
+                ("desk_id", d.id.as_str().into()),
+                ("allocated_at", d.created_at.into()),
+            ],
+        )
+        .await?;
     }
     tx.commit().await.map_err(db_err)
 }
@@ -110,13 +216,24 @@ pub async fn insert_strategy<'c, E>(e: E, b: Backend, s: &Strategy) -> Result<()
 where
     E: Executor<'c, Database = Any>,
 {
-    insert(e, b, "desk_strategies", vec![
-        ("id", s.id.as_str().into()), ("name", s.name.as_str().into()), ("category", s.category.as_str().into()),
-        ("desk_type", s.desk_type.as_str().into()), ("cpu_cores", s.cpu_cores.into()), ("memory_gb", s.memory_gb.into()),
-        ("system_disk_gb", s.system_disk_gb.into()), ("data_disk_gb", s.data_disk_gb.into()),
-        ("enable_agreement_agency", s.enable_agreement_agency.into()), ("description", s.description.as_str().into()),
-        ("created_at", s.created_at.into()),
-    ])
+    insert(
+        e,
+        b,
+        "desk_strategies",
+        vec![
+            ("id", s.id.as_str().into()),
+            ("name", s.name.as_str().into()),
+            ("category", s.category.as_str().into()),
+            ("desk_type", s.desk_type.as_str().into()),
+            ("cpu_cores", s.cpu_cores.into()),
+            ("memory_gb", s.memory_gb.into()),
+            ("system_disk_gb", s.system_disk_gb.into()),
+            ("data_disk_gb", s.data_disk_gb.into()),
+            ("enable_agreement_agency", s.enable_agreement_agency.into()),
+            ("description", s.description.as_str().into()),
+            ("created_at", s.created_at.into()),
+        ],
+    )
     .await
 }
 
@@ -125,22 +242,45 @@ pub async fn insert_desk<'c, E>(e: E, b: Backend, d: &Desk) -> Result<()>
 where
     E: Executor<'c, Database = Any>,
 {
-    insert(e, b, "desks", vec![
-        ("id", d.id.as_str().into()), ("name", d.name.as_str().into()), ("user_id", d.user_id.as_str().into()),
-        ("image_id", d.image_id.as_str().into()), ("strategy_id", d.strategy_id.as_str().into()),
-        ("network_id", d.network_id.as_str().into()), ("cluster_id", d.cluster_id.as_str().into()),
-        ("host_id", d.host_id.as_str().into()), ("ip", d.ip.as_str().into()), ("mac", d.mac.as_str().into()),
-        ("desk_type", d.desk_type.as_str().into()), ("category", d.category.as_str().into()),
-        ("state", d.state.as_str().into()), ("cpu_cores", d.cpu_cores.into()), ("memory_gb", d.memory_gb.into()),
-        ("system_disk_gb", d.system_disk_gb.into()), ("data_disk_gb", d.data_disk_gb.into()),
-        ("remark", d.remark.as_str().into()), ("error_reason", d.error_reason.as_str().into()),
-        ("created_at", d.created_at.into()), ("updated_at", d.updated_at.into()),
-    ])
+    insert(
+        e,
+        b,
+        "desks",
+        vec![
+            ("id", d.id.as_str().into()),
+            ("name", d.name.as_str().into()),
+            ("user_id", d.user_id.as_str().into()),
+            ("image_id", d.image_id.as_str().into()),
+            ("strategy_id", d.strategy_id.as_str().into()),
+            ("network_id", d.network_id.as_str().into()),
+            ("cluster_id", d.cluster_id.as_str().into()),
+            ("host_id", d.host_id.as_str().into()),
+            ("ip", d.ip.as_str().into()),
+            ("mac", d.mac.as_str().into()),
+            ("desk_type", d.desk_type.as_str().into()),
+            ("category", d.category.as_str().into()),
+            ("state", d.state.as_str().into()),
+            ("cpu_cores", d.cpu_cores.into()),
+            ("memory_gb", d.memory_gb.into()),
+            ("system_disk_gb", d.system_disk_gb.into()),
+            ("data_disk_gb", d.data_disk_gb.into()),
+            ("remark", d.remark.as_str().into()),
+            ("error_reason", d.error_reason.as_str().into()),
+            ("created_at", d.created_at.into()),
+            ("updated_at", d.updated_at.into()),
+        ],
+    )
     .await
 }
 
 pub async fn hosts(pool: &AnyPool, b: Backend) -> Result<Vec<Host>> {
-    let rs = rows(pool, b, "SELECT * FROM hosts ORDER BY created_at, id", vec![]).await?;
+    let rs = rows(
+        pool,
+        b,
+        "SELECT * FROM hosts ORDER BY created_at, id",
+        vec![],
+    )
+    .await?;
     rs.iter().map(host).collect()
 }
 
@@ -165,11 +305,16 @@ const STRATEGY_FROM: &str = "FROM desk_strategies s";
 /// 6.1.1: one page of strategies with their desk counts, filtered and sorted in SQL.
 pub async fn strategies(pool: &AnyPool, b: Backend, q: &ListQuery) -> Result<Page<StrategyRow>> {
     let (wh, wargs) = paging::where_clause(q);
-    let total = row(pool, b, &format!("SELECT COUNT(*) AS n {STRATEGY_FROM}{wh}"), wargs.clone())
-        .await?
-        .map(|r| r.int("n"))
-        .transpose()?
-        .unwrap_or(0);
+    let total = row(
+        pool,
+        b,
+        &format!("SELECT COUNT(*) AS n {STRATEGY_FROM}{wh}"),
+        wargs.clone(),
+    )
+    .await?
+    .map(|r| r.int("n"))
+    .transpose()?
+    .unwrap_or(0);
     let (lim, largs) = paging::limit_clause(q);
     let sql = format!(
         "SELECT s.*, (SELECT COUNT(*) FROM desks d WHERE d.strategy_id = s.id) AS desk_num \
@@ -178,7 +323,11 @@ pub async fn strategies(pool: &AnyPool, b: Backend, q: &ListQuery) -> Result<Pag
     );
     let mut all = wargs;
     all.extend(largs);
-    let items = rows(pool, b, &sql, all).await?.iter().map(strategy_row).collect::<Result<_>>()?;
+    let items = rows(pool, b, &sql, all)
+        .await?
+        .iter()
+        .map(strategy_row)
+        .collect::<Result<_>>()?;
     Ok(Page { total, items })
 }
 
@@ -202,11 +351,23 @@ fn strategy_row(r: &AnyRow) -> Result<StrategyRow> {
 }
 
 pub async fn desk(pool: &AnyPool, b: Backend, id: &str) -> Result<Option<Desk>> {
-    row(pool, b, "SELECT * FROM desks WHERE id = ?", args![id]).await?.map(|r| desk_row(&r)).transpose()
+    row(pool, b, "SELECT * FROM desks WHERE id = ?", args![id])
+        .await?
+        .map(|r| desk_row(&r))
+        .transpose()
 }
 
 pub async fn all_desks(pool: &AnyPool, b: Backend) -> Result<Vec<Desk>> {
-    rows(pool, b, "SELECT * FROM desks ORDER BY created_at, id", vec![]).await?.iter().map(desk_row).collect()
+    rows(
+        pool,
+        b,
+        "SELECT * FROM desks ORDER BY created_at, id",
+        vec![],
+    )
+    .await?
+    .iter()
+    .map(desk_row)
+    .collect()
 }
 
 fn desk_row(r: &AnyRow) -> Result<Desk> {
@@ -247,10 +408,19 @@ pub async fn set_desk_state<'c, E>(
 where
     E: Executor<'c, Database = Any>,
 {
-    let mut a = args![to.as_str(), if to == DeskState::ERROR { reason } else { "" }, now_ms(), id];
-    let mut sql = "UPDATE desks SET state = ?, error_reason = ?, updated_at = ? WHERE id = ?".to_string();
+    let mut a = args![
+        to.as_str(),
+        if to == DeskState::ERROR { reason } else { "" },
+        now_ms(),
+        id
+    ];
+    let mut sql =
+        "UPDATE desks SET state = ?, error_reason = ?, updated_at = ? WHERE id = ?".to_string();
     if !from.is_empty() {
-        sql.push_str(&format!(" AND state IN ({})", vec!["?"; from.len()].join(", ")));
+        sql.push_str(&format!(
+            " AND state IN ({})",
+            vec!["?"; from.len()].join(", ")
+        ));
         a.extend(from.iter().map(|s| Arg::from(s.as_str())));
     }
     Ok(exec(e, b, &sql, a).await? == 1)

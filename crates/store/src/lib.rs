@@ -74,7 +74,13 @@ impl Store for SqlStore {
     }
 
     async fn get_setting(&self, key: &str) -> Result<Option<String>> {
-        let r = row(&self.pool, self.backend, "SELECT value FROM settings WHERE key = ?", args![key]).await?;
+        let r = row(
+            &self.pool,
+            self.backend,
+            "SELECT value FROM settings WHERE key = ?",
+            args![key],
+        )
+        .await?;
         r.map(|r| r.text("value")).transpose()
     }
 
@@ -107,17 +113,29 @@ impl Store for SqlStore {
 
     async fn account_by_name(&self, name: &str) -> Result<Option<Account>> {
         let sql = format!("SELECT {ACCOUNT_COLS} FROM api_accounts a WHERE a.name = ?");
-        row(&self.pool, self.backend, &sql, args![name]).await?.map(|r| account(&r)).transpose()
+        row(&self.pool, self.backend, &sql, args![name])
+            .await?
+            .map(|r| account(&r))
+            .transpose()
     }
 
     async fn list_accounts(&self) -> Result<Vec<Account>> {
-        let sql = format!("SELECT {ACCOUNT_COLS} FROM api_accounts a ORDER BY a.created_at, a.name");
-        rows(&self.pool, self.backend, &sql, vec![]).await?.iter().map(account).collect()
+        let sql =
+            format!("SELECT {ACCOUNT_COLS} FROM api_accounts a ORDER BY a.created_at, a.name");
+        rows(&self.pool, self.backend, &sql, vec![])
+            .await?
+            .iter()
+            .map(account)
+            .collect()
     }
 
     async fn set_account_disabled(&self, name: &str, disabled: bool) -> Result<bool> {
-        self.update_account_and_revoke(name, "UPDATE api_accounts SET disabled = ? WHERE name = ?", args![disabled, name])
-            .await
+        self.update_account_and_revoke(
+            name,
+            "UPDATE api_accounts SET disabled = ? WHERE name = ?",
+            args![disabled, name],
+        )
+        .await
     }
 
     async fn set_account_password(&self, name: &str, password_hash: &str) -> Result<bool> {
@@ -145,17 +163,31 @@ impl Store for SqlStore {
             "SELECT {ACCOUNT_COLS} FROM api_tokens t JOIN api_accounts a ON a.id = t.account_id \
              WHERE t.token_hash = ? AND t.revoked = 0 AND t.expires_at > ? AND a.disabled = 0"
         );
-        row(&self.pool, self.backend, &sql, args![token_hash, now]).await?.map(|r| account(&r)).transpose()
+        row(&self.pool, self.backend, &sql, args![token_hash, now])
+            .await?
+            .map(|r| account(&r))
+            .transpose()
     }
 
     async fn revoke_token(&self, token_hash: &str) -> Result<()> {
-        exec(&self.pool, self.backend, "UPDATE api_tokens SET revoked = 1 WHERE token_hash = ?", args![token_hash])
-            .await
-            .map(drop)
+        exec(
+            &self.pool,
+            self.backend,
+            "UPDATE api_tokens SET revoked = 1 WHERE token_hash = ?",
+            args![token_hash],
+        )
+        .await
+        .map(drop)
     }
 
     async fn inventory_is_empty(&self) -> Result<bool> {
-        let r = row(&self.pool, self.backend, "SELECT id FROM clusters LIMIT 1", vec![]).await?;
+        let r = row(
+            &self.pool,
+            self.backend,
+            "SELECT id FROM clusters LIMIT 1",
+            vec![],
+        )
+        .await?;
         Ok(r.is_none())
     }
 
@@ -164,7 +196,14 @@ impl Store for SqlStore {
     }
 
     async fn cluster_exists(&self, id: &str) -> Result<bool> {
-        Ok(row(&self.pool, self.backend, "SELECT id FROM clusters WHERE id = ?", args![id]).await?.is_some())
+        Ok(row(
+            &self.pool,
+            self.backend,
+            "SELECT id FROM clusters WHERE id = ?",
+            args![id],
+        )
+        .await?
+        .is_some())
     }
 
     async fn list_hosts(&self) -> Result<Vec<Host>> {
@@ -183,7 +222,13 @@ impl Store for SqlStore {
         inventory::all_desks(&self.pool, self.backend).await
     }
 
-    async fn set_desk_state(&self, id: &str, from: &[DeskState], to: DeskState, reason: &str) -> Result<bool> {
+    async fn set_desk_state(
+        &self,
+        id: &str,
+        from: &[DeskState],
+        to: DeskState,
+        reason: &str,
+    ) -> Result<bool> {
         inventory::set_desk_state(&self.pool, self.backend, id, from, to, reason).await
     }
 
@@ -199,11 +244,22 @@ impl Store for SqlStore {
         tasks::get(&self.pool, self.backend, id).await
     }
 
-    async fn claim_items(&self, node: &str, lease_until: i64, max: usize, now: i64) -> Result<Vec<Claim>> {
+    async fn claim_items(
+        &self,
+        node: &str,
+        lease_until: i64,
+        max: usize,
+        now: i64,
+    ) -> Result<Vec<Claim>> {
         tasks::claim(&self.pool, self.backend, node, lease_until, max, now).await
     }
 
-    async fn renew_leases(&self, node: &str, lease_tokens: &[String], lease_until: i64) -> Result<()> {
+    async fn renew_leases(
+        &self,
+        node: &str,
+        lease_tokens: &[String],
+        lease_until: i64,
+    ) -> Result<()> {
         tasks::renew(&self.pool, self.backend, node, lease_tokens, lease_until).await
     }
 
@@ -247,7 +303,12 @@ impl Store for SqlStore {
 
 impl SqlStore {
     /// Runs an account update and revokes the account's tokens in one transaction.
-    async fn update_account_and_revoke(&self, name: &str, sql: &str, a: Vec<db::Arg>) -> Result<bool> {
+    async fn update_account_and_revoke(
+        &self,
+        name: &str,
+        sql: &str,
+        a: Vec<db::Arg>,
+    ) -> Result<bool> {
         let mut tx = self.pool.begin().await.map_err(db::db_err)?;
         if exec(&mut *tx, self.backend, sql, a).await? == 0 {
             return Ok(false);

@@ -8,7 +8,8 @@ use crate::args;
 use crate::db::{exec, row, Backend, Col};
 
 /// Every migration, in order. Never edit a released one: add the next.
-const MIGRATIONS: &[(i64, &str, &str)] = &[(1, "init", include_str!("../migrations/0001_init.sql"))];
+const MIGRATIONS: &[(i64, &str, &str)] =
+    &[(1, "init", include_str!("../migrations/0001_init.sql"))];
 
 /// Applies the migrations the database lacks; returns how many ran.
 pub async fn run(pool: &AnyPool, backend: Backend) -> Result<usize> {
@@ -23,11 +24,22 @@ pub async fn run(pool: &AnyPool, backend: Backend) -> Result<usize> {
     for (version, name, sql) in MIGRATIONS {
         let mut tx = pool.begin().await.map_err(crate::db::db_err)?;
         if backend == Backend::Postgres {
-            exec(&mut *tx, backend, "SELECT pg_advisory_xact_lock(7390001)", vec![]).await?;
+            exec(
+                &mut *tx,
+                backend,
+                "SELECT pg_advisory_xact_lock(7390001)",
+                vec![],
+            )
+            .await?;
         }
-        let done = row(&mut *tx, backend, "SELECT version FROM schema_migrations WHERE version = ?", args![*version])
-            .await?
-            .is_some();
+        let done = row(
+            &mut *tx,
+            backend,
+            "SELECT version FROM schema_migrations WHERE version = ?",
+            args![*version],
+        )
+        .await?
+        .is_some();
         if done {
             continue;
         }
@@ -52,16 +64,29 @@ pub async fn run(pool: &AnyPool, backend: Backend) -> Result<usize> {
 
 /// The newest schema version in the database.
 pub async fn current_version(pool: &AnyPool, backend: Backend) -> Result<i64> {
-    let r = row(pool, backend, "SELECT CAST(COALESCE(MAX(version), 0) AS BIGINT) AS v FROM schema_migrations", vec![])
-        .await?;
+    let r = row(
+        pool,
+        backend,
+        "SELECT CAST(COALESCE(MAX(version), 0) AS BIGINT) AS v FROM schema_migrations",
+        vec![],
+    )
+    .await?;
     r.map(|r| r.int("v")).transpose().map(|v| v.unwrap_or(0))
 }
 
 /// Splits a migration file into statements, dropping comments.
 fn statements(sql: &str) -> Vec<String> {
-    let without_comments: String =
-        sql.lines().filter(|l| !l.trim_start().starts_with("--")).collect::<Vec<_>>().join("\n");
-    without_comments.split(';').map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect()
+    let without_comments: String = sql
+        .lines()
+        .filter(|l| !l.trim_start().starts_with("--"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    without_comments
+        .split(';')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(String::from)
+        .collect()
 }
 
 #[cfg(test)]

@@ -28,9 +28,16 @@ pub fn order_clause(backend: Backend, q: &ListQuery) -> String {
         .sorts
         .iter()
         .map(|s| {
-            let col = if s.text { backend.text_order(s.column) } else { s.column.to_string() };
+            let col = if s.text {
+                backend.text_order(s.column)
+            } else {
+                s.column.to_string()
+            };
             let dir = if s.descending { "DESC" } else { "ASC" };
-            format!("CASE WHEN {} IS NULL THEN 1 ELSE 0 END, {col} {dir}", s.column)
+            format!(
+                "CASE WHEN {} IS NULL THEN 1 ELSE 0 END, {col} {dir}",
+                s.column
+            )
         })
         .collect();
     format!(" ORDER BY {}", terms.join(", "))
@@ -38,5 +45,8 @@ pub fn order_clause(backend: Backend, q: &ListQuery) -> String {
 
 /// ` LIMIT ? OFFSET ?` with its two arguments.
 pub fn limit_clause(q: &ListQuery) -> (&'static str, Vec<Arg>) {
-    (" LIMIT ? OFFSET ?", vec![Arg::Int(q.limit), Arg::Int(q.offset)])
+    (
+        " LIMIT ? OFFSET ?",
+        vec![Arg::Int(q.limit), Arg::Int(q.offset)],
+    )
 }

@@ -41,11 +41,16 @@ pub async fn get(pool: &AnyPool, b: Backend, id: &str) -> Result<Option<TaskReco
     let Some(t) = row(pool, b, "SELECT * FROM tasks WHERE id = ?", args![id]).await? else {
         return Ok(None);
     };
-    let items = rows(pool, b, "SELECT * FROM task_items WHERE task_id = ? ORDER BY seq", args![id])
-        .await?
-        .iter()
-        .map(item)
-        .collect::<Result<Vec<_>>>()?;
+    let items = rows(
+        pool,
+        b,
+        "SELECT * FROM task_items WHERE task_id = ? ORDER BY seq",
+        args![id],
+    )
+    .await?
+    .iter()
+    .map(item)
+    .collect::<Result<Vec<_>>>()?;
     Ok(Some(TaskRecord {
         id: t.text("id")?,
         kind: t.text("kind")?,
@@ -75,7 +80,14 @@ fn item(r: &AnyRow) -> Result<ItemRecord> {
 
 const RUNNABLE: &str = "(i.status = 'PENDING' OR (i.status = 'RUNNING' AND i.lease_until < ?))";
 
-pub async fn claim(pool: &AnyPool, b: Backend, node: &str, lease_until: i64, max: usize, now: i64) -> Result<Vec<Claim>> {
+pub async fn claim(
+    pool: &AnyPool,
+    b: Backend,
+    node: &str,
+    lease_until: i64,
+    max: usize,
+    now: i64,
+) -> Result<Vec<Claim>> {
     if max == 0 {
         return Ok(vec![]);
     }
@@ -107,7 +119,13 @@ pub async fn claim(pool: &AnyPool, b: Backend, node: &str, lease_until: i64, max
     Ok(claims)
 }
 
-async fn load_claim(pool: &AnyPool, b: Backend, task_id: &str, seq: i64, token: String) -> Result<Claim> {
+async fn load_claim(
+    pool: &AnyPool,
+    b: Backend,
+    task_id: &str,
+    seq: i64,
+    token: String,
+) -> Result<Claim> {
     let r = row(
         pool,
         b,
@@ -128,7 +146,13 @@ async fn load_claim(pool: &AnyPool, b: Backend, task_id: &str, seq: i64, token: 
     })
 }
 
-pub async fn renew(pool: &AnyPool, b: Backend, node: &str, tokens: &[String], until: i64) -> Result<()> {
+pub async fn renew(
+    pool: &AnyPool,
+    b: Backend,
+    node: &str,
+    tokens: &[String],
+    until: i64,
+) -> Result<()> {
     if tokens.is_empty() {
         return Ok(());
     }
@@ -143,7 +167,11 @@ pub async fn renew(pool: &AnyPool, b: Backend, node: &str, tokens: &[String], un
 
 pub async fn finish(pool: &AnyPool, b: Backend, c: &Claim, o: &ItemOutcome) -> Result<bool> {
     let now = now_ms();
-    let status = if o.success { ItemStatus::SUCCESS } else { ItemStatus::FAILURE };
+    let status = if o.success {
+        ItemStatus::SUCCESS
+    } else {
+        ItemStatus::FAILURE
+    };
     let mut tx = pool.begin().await.map_err(db_err)?;
     let n = exec(
         &mut *tx,
@@ -173,15 +201,35 @@ pub async fn finish(pool: &AnyPool, b: Backend, c: &Claim, o: &ItemOutcome) -> R
     Ok(true)
 }
 
-async fn apply(tx: &mut sqlx::Transaction<'_, Any>, b: Backend, c: &Claim, e: &Effect, now: i64) -> Result<()> {
+async fn apply(
+    tx: &mut sqlx::Transaction<'_, Any>,
+    b: Backend,
+    c: &Claim,
+    e: &Effect,
+    now: i64,
+) -> Result<()> {
     match e {
-        Effect::Event { kind, subject, detail } => {
-            let ev = Event { at: now, kind: kind.clone(), subject: subject.clone(), task_id: Some(c.task_id.clone()), detail: detail.clone() };
+        Effect::Event {
+            kind,
+            subject,
+            detail,
+        } => {
+            let ev = Event {
+                at: now,
+                kind: kind.clone(),
+                subject: subject.clone(),
+                task_id: Some(c.task_id.clone()),
+                detail: detail.clone(),
+            };
             insert_event(&mut **tx, b, &ev).await
         }
-        Effect::DeskState { desk_id, state, reason } => {
-            crate::inventory::set_desk_state(&mut **tx, b, desk_id, &[], *state, reason).await.map(drop)
-        }
+        Effect::DeskState {
+            desk_id,
+            state,
+            reason,
+        } => crate::inventory::set_desk_state(&mut **tx, b, desk_id, &[], *state, reason)
+            .await
+            .map(drop),
     }
 }
 
@@ -193,14 +241,27 @@ where
         e,
         b,
         "INSERT INTO events (id, at, kind, subject, task_id, detail) VALUES (?, ?, ?, ?, ?, ?)",
-        args![uuid::Uuid::new_v4().to_string(), ev.at, &ev.kind, &ev.subject, ev.task_id.clone(), &ev.detail],
+        args![
+            uuid::Uuid::new_v4().to_string(),
+            ev.at,
+            &ev.kind,
+            &ev.subject,
+            ev.task_id.clone(),
+            &ev.detail
+        ],
     )
     .await
     .map(drop)
 }
 
 pub async fn events_for(pool: &AnyPool, b: Backend, subject: &str) -> Result<Vec<Event>> {
-    let rs = rows(pool, b, "SELECT * FROM events WHERE subject = ? ORDER BY at, id", args![subject]).await?;
+    let rs = rows(
+        pool,
+        b,
+        "SELECT * FROM events WHERE subject = ? ORDER BY at, id",
+        args![subject],
+    )
+    .await?;
     rs.iter()
         .map(|r| {
             Ok(Event {
@@ -228,7 +289,13 @@ pub async fn finalize(pool: &AnyPool, b: Backend, now: i64) -> Result<Vec<String
     let mut closed = Vec::new();
     for r in done {
         let id = r.text("id")?;
-        let items = rows(pool, b, "SELECT item_id, status, result FROM task_items WHERE task_id = ? ORDER BY seq", args![&id]).await?;
+        let items = rows(
+            pool,
+            b,
+            "SELECT item_id, status, result FROM task_items WHERE task_id = ? ORDER BY seq",
+            args![&id],
+        )
+        .await?;
         let mut ok = 0;
         let mut failed = Vec::new();
         for i in &items {
@@ -241,7 +308,10 @@ pub async fn finalize(pool: &AnyPool, b: Backend, now: i64) -> Result<Vec<String
         let (status, message) = if failed.is_empty() {
             (TaskStatus::FINISHED, String::new())
         } else {
-            let pairs: Vec<(&str, &str)> = failed.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+            let pairs: Vec<(&str, &str)> = failed
+                .iter()
+                .map(|(a, b)| (a.as_str(), b.as_str()))
+                .collect();
             (TaskStatus::ERROR, error_message_text(&pairs))
         };
         let n = exec(

@@ -10,7 +10,8 @@ use sqlx::any::AnyPoolOptions;
 
 /// The PostgreSQL server the suites use.
 pub fn pg_base_url() -> String {
-    std::env::var("DESKD_TEST_PG_URL").unwrap_or_else(|_| "postgres://127.0.0.1:5432/test".to_string())
+    std::env::var("DESKD_TEST_PG_URL")
+        .unwrap_or_else(|_| "postgres://127.0.0.1:5432/test".to_string())
 }
 
 fn unique(prefix: &str) -> String {
@@ -21,7 +22,10 @@ fn unique(prefix: &str) -> String {
 pub fn sqlite_url() -> (String, PathBuf) {
     let dir = std::env::temp_dir().join(unique("deskd_test"));
     let _ = std::fs::create_dir_all(&dir);
-    (format!("sqlite://{}?mode=rwc", dir.join("deskd.db").display()), dir)
+    (
+        format!("sqlite://{}?mode=rwc", dir.join("deskd.db").display()),
+        dir,
+    )
 }
 
 /// A URL of a new, empty schema on the test PostgreSQL server, or `None` (with the reason
@@ -45,7 +49,10 @@ pub async fn postgres_url() -> Option<String> {
         }
     };
     let schema = unique("t");
-    if let Err(e) = sqlx::query(&format!("CREATE SCHEMA {schema}")).execute(&pool).await {
+    if let Err(e) = sqlx::query(&format!("CREATE SCHEMA {schema}"))
+        .execute(&pool)
+        .await
+    {
         panic!("cannot create schema on {base}: {e}");
     }
     pool.close().await;

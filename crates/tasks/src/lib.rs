@@ -91,12 +91,21 @@ pub struct Engine {
 impl Engine {
     pub fn new(store: Arc<dyn Store>, registry: Registry, cfg: EngineConfig) -> Self {
         let slots = Arc::new(Semaphore::new(cfg.concurrency.max(1)));
-        Engine { store, registry: Arc::new(registry), cfg, wake: Arc::new(Notify::new()), slots }
+        Engine {
+            store,
+            registry: Arc::new(registry),
+            cfg,
+            wake: Arc::new(Notify::new()),
+            slots,
+        }
     }
 
     /// A handle to submit tasks to this engine.
     pub fn tasks(&self) -> Tasks {
-        Tasks { store: self.store.clone(), wake: self.wake.clone() }
+        Tasks {
+            store: self.store.clone(),
+            wake: self.wake.clone(),
+        }
     }
 
     /// Runs until `shutdown` turns true, then waits up to `drain` for running items. Items still
@@ -119,7 +128,10 @@ impl Engine {
             }
         }
         tracing::info!(in_flight = running.len(), "task engine draining");
-        let _ = tokio::time::timeout(drain, async { while running.join_next().await.is_some() {} }).await;
+        let _ = tokio::time::timeout(drain, async {
+            while running.join_next().await.is_some() {}
+        })
+        .await;
         Ok(())
     }
 
@@ -132,8 +144,14 @@ impl Engine {
         }
         let now = now_ms();
         let lease_until = now + self.cfg.lease.as_millis() as i64;
-        for claim in self.store.claim_items(&self.cfg.node_id, lease_until, free, now).await? {
-            let Ok(permit) = self.slots.clone().try_acquire_owned() else { break };
+        for claim in self
+            .store
+            .claim_items(&self.cfg.node_id, lease_until, free, now)
+            .await?
+        {
+            let Ok(permit) = self.slots.clone().try_acquire_owned() else {
+                break;
+            };
             let worker = Worker {
                 store: self.store.clone(),
                 registry: self.registry.clone(),
@@ -163,9 +181,15 @@ impl Worker {
         let outcome = self.outcome(&claim).await;
         renewer.abort();
         match self.store.finish_item(&claim, &outcome).await {
-            Ok(true) => tracing::debug!(task = %claim.task_id, item = %claim.item_id, ok = outcome.success, "item done"),
-            Ok(false) => tracing::warn!(task = %claim.task_id, item = %claim.item_id, "lease lost; another worker owns the item"),
-            Err(e) => tracing::error!(task = %claim.task_id, item = %claim.item_id, error = %e, "cannot record item outcome; it will run again"),
+            Ok(true) => {
+                tracing::debug!(task = %claim.task_id, item = %claim.item_id, ok = outcome.success, "item done")
+            }
+            Ok(false) => {
+                tracing::warn!(task = %claim.task_id, item = %claim.item_id, "lease lost; another worker owns the item")
+            }
+            Err(e) => {
+                tracing::error!(task = %claim.task_id, item = %claim.item_id, error = %e, "cannot record item outcome; it will run again")
+            }
         }
         if let Err(e) = self.store.finalize_tasks(now_ms()).await {
             tracing::error!(error = %e, "cannot finalize tasks");

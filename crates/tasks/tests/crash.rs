@@ -26,7 +26,11 @@ impl ItemHandler for SlowProbe {
     async fn run(&self, c: &Claim) -> ItemOutcome {
         tokio::time::sleep(Duration::from_millis(40)).await;
         ItemOutcome {
-            effects: vec![Effect::Event { kind: "probe".into(), subject: c.item_id.clone(), detail: c.task_id.clone() }],
+            effects: vec![Effect::Event {
+                kind: "probe".into(),
+                subject: c.item_id.clone(),
+                detail: c.task_id.clone(),
+            }],
             ..ItemOutcome::success("ok")
         }
     }
@@ -36,7 +40,9 @@ impl ItemHandler for SlowProbe {
 #[tokio::test]
 #[ignore = "run as a child process by sigkill_mid_task_loses_and_repeats_nothing"]
 async fn worker_process() {
-    let Ok(url) = std::env::var("DESKD_CRASH_DB") else { return };
+    let Ok(url) = std::env::var("DESKD_CRASH_DB") else {
+        return;
+    };
     let store: Arc<dyn Store> = Arc::new(SqlStore::open(&url).await.unwrap());
     let mut reg = Registry::default();
     reg.register("probe", Arc::new(SlowProbe));
@@ -47,7 +53,10 @@ async fn worker_process() {
         poll: Duration::from_millis(50),
     };
     let (_stop, rx) = tokio::sync::watch::channel(false);
-    Engine::new(store, reg, cfg).run(rx, Duration::from_secs(1)).await.unwrap();
+    Engine::new(store, reg, cfg)
+        .run(rx, Duration::from_secs(1))
+        .await
+        .unwrap();
 }
 
 fn spawn_worker(url: &str) -> Child {
@@ -62,7 +71,13 @@ fn spawn_worker(url: &str) -> Child {
 
 async fn successes(store: &dyn Store, id: &str) -> (usize, TaskRecord) {
     let t = store.get_task(id).await.unwrap().unwrap();
-    (t.items.iter().filter(|i| i.status == ItemStatus::SUCCESS).count(), t)
+    (
+        t.items
+            .iter()
+            .filter(|i| i.status == ItemStatus::SUCCESS)
+            .count(),
+        t,
+    )
 }
 
 #[tokio::test]
@@ -73,7 +88,13 @@ async fn sigkill_mid_task_loses_and_repeats_nothing() {
             id: uuid::Uuid::new_v4().to_string(),
             kind: "probe".into(),
             cluster_id: None,
-            items: (0..ITEMS).map(|i| NewItem { item_id: format!("k{i:03}"), subject: None, payload: json!({}) }).collect(),
+            items: (0..ITEMS)
+                .map(|i| NewItem {
+                    item_id: format!("k{i:03}"),
+                    subject: None,
+                    payload: json!({}),
+                })
+                .collect(),
         };
         store.create_task(&task).await.unwrap();
 
@@ -87,8 +108,15 @@ async fn sigkill_mid_task_loses_and_repeats_nothing() {
         child.wait().unwrap();
         let (done_at_kill, t) = successes(&store, &task.id).await;
         assert_eq!(t.status, TaskStatus::RUNNING, "killed before the end");
-        let in_flight = t.items.iter().filter(|i| i.status == ItemStatus::RUNNING).count();
-        eprintln!("{}: killed with {done_at_kill} done and {in_flight} in flight", store.backend());
+        let in_flight = t
+            .items
+            .iter()
+            .filter(|i| i.status == ItemStatus::RUNNING)
+            .count();
+        eprintln!(
+            "{}: killed with {done_at_kill} done and {in_flight} in flight",
+            store.backend()
+        );
 
         let mut child = spawn_worker(&url);
         let t = loop {
@@ -96,7 +124,10 @@ async fn sigkill_mid_task_loses_and_repeats_nothing() {
             if t.status != TaskStatus::RUNNING {
                 break t;
             }
-            assert!(Instant::now() < deadline + Duration::from_secs(60), "restarted worker did not finish");
+            assert!(
+                Instant::now() < deadline + Duration::from_secs(60),
+                "restarted worker did not finish"
+            );
             tokio::time::sleep(Duration::from_millis(20)).await;
         };
         child.kill().unwrap();
@@ -107,7 +138,13 @@ async fn sigkill_mid_task_loses_and_repeats_nothing() {
         for item in &t.items {
             assert_eq!(item.status, ItemStatus::SUCCESS);
             let effects = store.events_for(&item.item_id).await.unwrap();
-            assert_eq!(effects.len(), 1, "item {} recorded {} times", item.item_id, effects.len());
+            assert_eq!(
+                effects.len(),
+                1,
+                "item {} recorded {} times",
+                item.item_id,
+                effects.len()
+            );
         }
     }
 }

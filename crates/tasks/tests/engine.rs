@@ -31,7 +31,11 @@ impl ItemHandler for Probe {
             _ => ItemOutcome {
                 biz_data: Some(json!({"desk_id": c.item_id})),
                 resource: Some(json!({"desk_name": c.item_id})),
-                effects: vec![Effect::Event { kind: "probe".into(), subject: c.item_id.clone(), detail: String::new() }],
+                effects: vec![Effect::Event {
+                    kind: "probe".into(),
+                    subject: c.item_id.clone(),
+                    detail: String::new(),
+                }],
                 ..ItemOutcome::success(format!("{} ok", c.item_id))
             },
         }
@@ -57,7 +61,11 @@ fn task(kind: &str, dos: &[&str]) -> NewTask {
         items: dos
             .iter()
             .enumerate()
-            .map(|(i, d)| NewItem { item_id: format!("it{i}"), subject: None, payload: json!({"do": d}) })
+            .map(|(i, d)| NewItem {
+                item_id: format!("it{i}"),
+                subject: None,
+                payload: json!({"do": d}),
+            })
             .collect(),
     }
 }
@@ -66,10 +74,17 @@ fn task(kind: &str, dos: &[&str]) -> NewTask {
 async fn runs_every_item_within_the_concurrency_bound() {
     for url in backend_urls().await {
         let store: Arc<dyn Store> = Arc::new(SqlStore::open(&url).await.unwrap());
-        let probe = Arc::new(Probe { now: AtomicUsize::new(0), peak: AtomicUsize::new(0) });
+        let probe = Arc::new(Probe {
+            now: AtomicUsize::new(0),
+            peak: AtomicUsize::new(0),
+        });
         let mut reg = Registry::default();
         reg.register("probe", probe.clone());
-        let cfg = EngineConfig { concurrency: 3, poll: Duration::from_millis(50), ..Default::default() };
+        let cfg = EngineConfig {
+            concurrency: 3,
+            poll: Duration::from_millis(50),
+            ..Default::default()
+        };
         let engine = Engine::new(store.clone(), reg, cfg);
         let tasks = engine.tasks();
         let (stop, rx) = tokio::sync::watch::channel(false);
@@ -83,19 +98,33 @@ async fn runs_every_item_within_the_concurrency_bound() {
         }
         let done = wait_done(store.as_ref(), &ok.id).await;
         assert_eq!(done.status, TaskStatus::FINISHED);
-        assert!(done.items.iter().all(|i| i.status == ItemStatus::SUCCESS && i.attempts == 1));
+        assert!(done
+            .items
+            .iter()
+            .all(|i| i.status == ItemStatus::SUCCESS && i.attempts == 1));
         assert!(probe.peak.load(Ordering::SeqCst) <= 3, "concurrency bound");
 
         let done = wait_done(store.as_ref(), &mixed.id).await;
         assert_eq!(done.status, TaskStatus::ERROR);
         assert_eq!(done.task_result, "成功[1]，失败[2]");
-        assert!(done.error_message.starts_with("it1,it2 "), "{}", done.error_message);
-        assert_eq!(done.items[2].result, "internal error while running the item");
+        assert!(
+            done.error_message.starts_with("it1,it2 "),
+            "{}",
+            done.error_message
+        );
+        assert_eq!(
+            done.items[2].result,
+            "internal error while running the item"
+        );
 
         let done = wait_done(store.as_ref(), &orphan.id).await;
         assert_eq!(done.items[0].result, "no handler for task kind `nobody`");
 
-        assert_eq!(store.events_for("it0").await.unwrap().len(), 2, "one per successful it0 (ok and mixed)");
+        assert_eq!(
+            store.events_for("it0").await.unwrap().len(),
+            2,
+            "one per successful it0 (ok and mixed)"
+        );
         stop.send(true).unwrap();
         run.await.unwrap().unwrap();
     }

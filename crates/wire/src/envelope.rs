@@ -20,14 +20,24 @@ pub struct ReplyContent<T> {
 impl<T> Reply<T> {
     /// Code 0 with `data`.
     pub fn data(data: T) -> Self {
-        Reply { content: ReplyContent { code: crate::codes::OK, data: Some(data) } }
+        Reply {
+            content: ReplyContent {
+                code: crate::codes::OK,
+                data: Some(data),
+            },
+        }
     }
 }
 
 impl Reply<()> {
     /// Code 0 and no `data`, as the synchronous actions answer (`{"content":{"code":0}}`).
     pub fn empty() -> Self {
-        Reply { content: ReplyContent { code: crate::codes::OK, data: None } }
+        Reply {
+            content: ReplyContent {
+                code: crate::codes::OK,
+                data: None,
+            },
+        }
     }
 }
 

@@ -58,13 +58,20 @@ impl Server {
     /// Starts on `data_dir` (which may hold an earlier run's state).
     pub fn start_in(data_dir: PathBuf, db: Db, extra: &[&str], http: bool) -> Server {
         let mut cmd = deskd();
-        cmd.args(["serve", "--listen", "127.0.0.1:0", "--sim-latency-ms", "0", "--data-dir"])
-            .arg(&data_dir)
-            .args(extra)
-            .env("DESKD_ADMIN_PASSWORD", ADMIN_PASSWORD)
-            .env("DESKD_LOG", "info,sqlx=warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null());
+        cmd.args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--sim-latency-ms",
+            "0",
+            "--data-dir",
+        ])
+        .arg(&data_dir)
+        .args(extra)
+        .env("DESKD_ADMIN_PASSWORD", ADMIN_PASSWORD)
+        .env("DESKD_LOG", "info,sqlx=warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
         if http {
             cmd.arg("--http");
         }
@@ -76,7 +83,10 @@ impl Server {
         let mut lines = BufReader::new(stdout).lines();
         let mut seen = Vec::new();
         let base = loop {
-            let line = lines.next().expect("deskd exited before listening").expect("read stdout");
+            let line = lines
+                .next()
+                .expect("deskd exited before listening")
+                .expect("read stdout");
             seen.push(line.clone());
             if let Some(rest) = line.strip_prefix("deskd listening on ") {
                 break rest.trim().to_string();
@@ -89,7 +99,14 @@ impl Server {
             .timeout(Duration::from_secs(30))
             .build()
             .unwrap();
-        Server { child, base, data_dir, db, http, stdout: seen }
+        Server {
+            child,
+            base,
+            data_dir,
+            db,
+            http,
+            stdout: seen,
+        }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -97,7 +114,13 @@ impl Server {
     }
 
     /// Sends `method path` with an optional JSON body and token; returns (status, json body).
-    pub async fn call(&self, method: &str, path: &str, body: Option<Value>, token: Option<&str>) -> (u16, Value) {
+    pub async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+        token: Option<&str>,
+    ) -> (u16, Value) {
         let m = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
         let mut req = self.http.request(m, self.url(path));
         if let Some(b) = body {
@@ -109,11 +132,20 @@ impl Server {
         let resp = req.send().await.unwrap();
         let status = resp.status().as_u16();
         let text = resp.text().await.unwrap();
-        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
     }
 
     /// Sends raw bytes.
-    pub async fn raw(&self, method: &str, path: &str, body: &'static str, token: Option<&str>) -> (u16, Value) {
+    pub async fn raw(
+        &self,
+        method: &str,
+        path: &str,
+        body: &'static str,
+        token: Option<&str>,
+    ) -> (u16, Value) {
         let m = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
         let mut req = self.http.request(m, self.url(path)).body(body);
         if let Some(t) = token {
@@ -125,19 +157,29 @@ impl Server {
     }
 
     pub async fn token_for(&self, user: &str, password: &str) -> (u16, Value) {
-        self.call("POST", "/v1/auth/token", Some(json!({"content": {"user_name": user, "password": password}})), None).await
+        self.call(
+            "POST",
+            "/v1/auth/token",
+            Some(json!({"content": {"user_name": user, "password": password}})),
+            None,
+        )
+        .await
     }
 
     pub async fn admin_token(&self) -> String {
         let (status, body) = self.token_for("admin", ADMIN_PASSWORD).await;
         assert_eq!(status, 200, "{body}");
-        body["content"]["data"]["token"].as_str().expect("token").to_string()
+        body["content"]["data"]["token"]
+            .as_str()
+            .expect("token")
+            .to_string()
     }
 
     /// SIGTERM, then waits for a clean exit.
     pub fn terminate(mut self) -> std::process::ExitStatus {
         signal(&self.child, "TERM");
-        let status = wait_timeout(&mut self.child, Duration::from_secs(20)).expect("deskd did not stop after SIGTERM");
+        let status = wait_timeout(&mut self.child, Duration::from_secs(20))
+            .expect("deskd did not stop after SIGTERM");
         std::mem::forget(self);
         status
     }
@@ -151,7 +193,11 @@ impl Drop for Server {
 }
 
 pub fn signal(child: &Child, sig: &str) {
-    let ok = Command::new("kill").arg(format!("-{sig}")).arg(child.id().to_string()).status().unwrap();
+    let ok = Command::new("kill")
+        .arg(format!("-{sig}"))
+        .arg(child.id().to_string())
+        .status()
+        .unwrap();
     assert!(ok.success());
 }
 

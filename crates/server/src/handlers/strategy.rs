@@ -14,10 +14,16 @@ use crate::extract::Content;
 use crate::AppState;
 
 /// `PUT /v1/desk_strategy:pagequery`.
-pub async fn pagequery(State(app): State<AppState>, Content(q): Content<PageQuery>) -> ApiResult<Json<Reply<PageData<StrategyItem>>>> {
+pub async fn pagequery(
+    State(app): State<AppState>,
+    Content(q): Content<PageQuery>,
+) -> ApiResult<Json<Reply<PageData<StrategyItem>>>> {
     let query = compile(&STRATEGIES, &q)?;
     let page = app.store.list_strategies(&query).await?;
-    Ok(Json(Reply::data(PageData { total: page.total, item_arr: page.items.into_iter().map(item).collect() })))
+    Ok(Json(Reply::data(PageData {
+        total: page.total,
+        item_arr: page.items.into_iter().map(item).collect(),
+    })))
 }
 
 fn item(r: StrategyRow) -> StrategyItem {

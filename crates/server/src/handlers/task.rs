@@ -20,18 +20,38 @@ pub async fn detail(
 ) -> ApiResult<Json<Reply<TaskDetail>>> {
     let cluster_id = super::check_cluster(&app, body.cluster_id.as_deref()).await?;
     let id = task_id.trim();
-    let task = app.store.get_task(id).await?.ok_or_else(|| Error::not_found(Missing::Task, id))?;
+    let task = app
+        .store
+        .get_task(id)
+        .await?
+        .ok_or_else(|| Error::not_found(Missing::Task, id))?;
     Ok(Json(Reply::data(render(task, cluster_id))))
 }
 
 /// The wire view of a task: `resource_list` only when FINISHED, `error_message` only on ERROR.
 pub fn render(task: TaskRecord, cluster_id: Option<String>) -> TaskDetail {
-    let ok = task.items.iter().filter(|i| i.status == ItemStatus::SUCCESS).count();
-    let failed = task.items.iter().filter(|i| i.status == ItemStatus::FAILURE).count();
-    let resource_list = (task.status == TaskStatus::FINISHED)
-        .then(|| task.items.iter().filter_map(|i| i.resource.clone()).collect());
+    let ok = task
+        .items
+        .iter()
+        .filter(|i| i.status == ItemStatus::SUCCESS)
+        .count();
+    let failed = task
+        .items
+        .iter()
+        .filter(|i| i.status == ItemStatus::FAILURE)
+        .count();
+    let resource_list = (task.status == TaskStatus::FINISHED).then(|| {
+        task.items
+            .iter()
+            .filter_map(|i| i.resource.clone())
+            .collect()
+    });
     let error_message = (task.status == TaskStatus::ERROR).then(|| task.error_message.clone());
-    let task_result = if task.task_result.is_empty() { task_result_text(ok, failed) } else { task.task_result.clone() };
+    let task_result = if task.task_result.is_empty() {
+        task_result_text(ok, failed)
+    } else {
+        task.task_result.clone()
+    };
     TaskDetail {
         task_status: task.status.as_str().into(),
         resource_list,
@@ -50,7 +70,11 @@ fn item(i: &ItemRecord) -> TaskItem {
     };
     TaskItem {
         id: i.item_id.clone(),
-        item_result: if i.result.is_empty() { "执行中".into() } else { i.result.clone() },
+        item_result: if i.result.is_empty() {
+            "执行中".into()
+        } else {
+            i.result.clone()
+        },
         item_biz_status: status.into(),
         item_status: status.into(),
         item_biz_data: i.biz_data.clone(),
