@@ -13,9 +13,7 @@ fn page(limit: i64) -> serde_json::Value {
 async fn token_then_strategies_on_both_databases() {
     for db in Db::all().await {
         let s = Server::start(db.clone(), &[]);
-        let (status, body) = s
-            .call("PUT", "/v1/desk_strategy:pagequery", Some(page(10)), None)
-            .await;
+        let (status, body) = s.strategies(page(10), None).await;
         assert_eq!((status, code(&body)), (401, 22000401), "{db:?} {body}");
         assert!(body["content"]["message"]
             .as_str()
@@ -30,14 +28,7 @@ async fn token_then_strategies_on_both_databases() {
         assert!(data["expire_time"].as_i64().unwrap() > 1_700_000_000_000);
         let token = data["token"].as_str().unwrap();
 
-        let (status, body) = s
-            .call(
-                "PUT",
-                "/v1/desk_strategy:pagequery",
-                Some(page(10)),
-                Some(token),
-            )
-            .await;
+        let (status, body) = s.strategies(page(10), Some(token)).await;
         assert_eq!((status, code(&body)), (200, 0), "{body}");
         assert_eq!(body["content"]["data"]["total"], 2);
         let names: Vec<_> = body["content"]["data"]["item_arr"]
@@ -238,24 +229,10 @@ async fn deskd_server_key(store: &deskd_store::SqlStore) -> String {
 async fn revoked_and_expired_tokens_stop_working() {
     let s = Server::start(Db::Sqlite, &["--token-ttl-secs", "1"]);
     let t = s.admin_token().await;
-    let (status, _) = s
-        .call(
-            "PUT",
-            "/v1/desk_strategy:pagequery",
-            Some(page(1)),
-            Some(&t),
-        )
-        .await;
+    let (status, _) = s.strategies(page(1), Some(&t)).await;
     assert_eq!(status, 200);
     tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
-    let (status, b) = s
-        .call(
-            "PUT",
-            "/v1/desk_strategy:pagequery",
-            Some(page(1)),
-            Some(&t),
-        )
-        .await;
+    let (status, b) = s.strategies(page(1), Some(&t)).await;
     assert_eq!((status, code(&b)), (401, 22000401), "expired");
 
     let t = s.admin_token().await;
@@ -268,14 +245,7 @@ async fn revoked_and_expired_tokens_stop_working() {
         )
         .await;
     assert_eq!((status, code(&b)), (200, 0), "{b}");
-    let (status, _) = s
-        .call(
-            "PUT",
-            "/v1/desk_strategy:pagequery",
-            Some(page(1)),
-            Some(&t),
-        )
-        .await;
+    let (status, _) = s.strategies(page(1), Some(&t)).await;
     assert_eq!(status, 401, "revoked");
 }
 

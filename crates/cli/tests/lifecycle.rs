@@ -15,12 +15,7 @@ async fn https_with_a_generated_certificate() {
     assert!(s.data_dir.join("tls/cert.pem").exists());
     let t = s.admin_token().await;
     let (status, b) = s
-        .call(
-            "PUT",
-            "/v1/desk_strategy:pagequery",
-            Some(json!({"content": {"page": 0, "limit": 5}})),
-            Some(&t),
-        )
+        .strategies(json!({"content": {"page": 0, "limit": 5}}), Some(&t))
         .await;
     assert_eq!((status, code(&b)), (200, 0));
     assert_eq!(b["content"]["data"]["total"], 0, "--no-demo loads nothing");
@@ -170,12 +165,7 @@ async fn accounts_are_managed_offline() {
     );
     assert_eq!(s.token_for("admin", "n3w-admin-pass").await.0, 200);
     let (status, _) = s
-        .call(
-            "PUT",
-            "/v1/desk_strategy:pagequery",
-            Some(json!({"content": {"page": 0, "limit": 1}})),
-            Some(&t),
-        )
+        .strategies(json!({"content": {"page": 0, "limit": 1}}), Some(&t))
         .await;
     assert_eq!(status, 401, "the password change revoked the old token");
 }
@@ -195,12 +185,7 @@ async fn settings_come_from_a_toml_file_and_flags_win() {
     assert_eq!(b["content"]["data"]["expires_in"], 60, "flag beats file");
     let t = b["content"]["data"]["token"].as_str().unwrap().to_string();
     let (_, b) = s
-        .call(
-            "PUT",
-            "/v1/desk_strategy:pagequery",
-            Some(json!({"content": {"page": 0, "limit": 1}})),
-            Some(&t),
-        )
+        .strategies(json!({"content": {"page": 0, "limit": 1}}), Some(&t))
         .await;
     assert_eq!(b["content"]["data"]["total"], 0, "no_demo from the file");
     drop(s);

@@ -47,15 +47,7 @@ fn concrete(path: &str) -> String {
 #[tokio::test]
 async fn served_document_matches_the_golden_file() {
     let s = Server::start(Db::Sqlite, &["--no-demo"]);
-    let served: Value = s
-        .http
-        .get(s.url("/openapi.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let served: Value = s.openapi().await;
     let golden_path = repo_file("api/openapi.json");
     if std::env::var_os("DESKD_UPDATE_GOLDEN").is_some() {
         std::fs::write(
@@ -84,15 +76,7 @@ async fn served_document_matches_the_golden_file() {
 async fn every_served_route_is_documented() {
     let s = Server::start(Db::Sqlite, &[]);
     let t = s.admin_token().await;
-    let doc: Value = s
-        .http
-        .get(s.url("/openapi.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let doc: Value = s.openapi().await;
     let documented = operations(&doc);
     // candidate paths: the document's index, plus whatever the OpenAPI document lists
     let spec: Value =
@@ -128,15 +112,7 @@ async fn every_served_route_is_documented() {
 #[tokio::test]
 async fn every_v1_route_but_the_token_endpoint_needs_a_token() {
     let s = Server::start(Db::Sqlite, &["--no-demo"]);
-    let doc: Value = s
-        .http
-        .get(s.url("/openapi.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let doc: Value = s.openapi().await;
     let mut checked = 0;
     for (path, m) in operations(&doc) {
         if !path.starts_with("/v1/") {

@@ -138,6 +138,24 @@ impl Server {
         )
     }
 
+    /// `PUT /v1/desk_strategy:pagequery` with `body`.
+    pub async fn strategies(&self, body: Value, token: Option<&str>) -> (u16, Value) {
+        self.call("PUT", "/v1/desk_strategy:pagequery", Some(body), token)
+            .await
+    }
+
+    /// The served OpenAPI document.
+    pub async fn openapi(&self) -> Value {
+        self.http
+            .get(self.url("/openapi.json"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
     /// Sends raw bytes.
     pub async fn raw(
         &self,
