@@ -253,3 +253,15 @@ async fn json_logs_carry_the_request_id() {
         "no password in any log line"
     );
 }
+
+#[tokio::test]
+async fn a_second_server_on_the_same_data_directory_is_refused() {
+    let s = Server::start(Db::Sqlite, &["--no-demo"]);
+    let o = deskd()
+        .args(["serve", "--http", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(&s.data_dir)
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("already running"));
+}

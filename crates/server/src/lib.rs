@@ -86,12 +86,35 @@ pub struct Parts {
     pub state: AppState,
     pub engine: Engine,
     pub first_start: bootstrap::FirstStart,
+    /// Held while this process owns the data directory.
+    pub lock: std::fs::File,
+}
+
+/// Takes the data directory's lock, so two servers never share one simulator state or node id.
+/// The kernel drops the lock when the process dies, SIGKILL included.
+fn lock_data_dir(dir: &std::path::Path) -> anyhow::Result<std::fs::File> {
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(dir.join("deskd.lock"))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => {
+            anyhow::bail!(
+                "another deskd is already running on the data directory {}",
+                dir.display()
+            )
+        }
+        Err(std::fs::TryLockError::Error(e)) => Err(e.into()),
+    }
 }
 
 /// Opens the data directory and the database, runs the first-start steps and builds the parts.
 pub async fn assemble(cfg: ServerConfig) -> anyhow::Result<Parts> {
     std::fs::create_dir_all(&cfg.data_dir)
         .with_context(|| format!("cannot create {}", cfg.data_dir.display()))?;
+    let lock = lock_data_dir(&cfg.data_dir)?;
     let store: Arc<dyn Store> = Arc::new(SqlStore::open(&cfg.database_url).await?);
     let first =
         bootstrap::first_start(store.as_ref(), cfg.admin_password.as_deref(), cfg.demo).await?;
@@ -123,6 +146,7 @@ pub async fn assemble(cfg: ServerConfig) -> anyhow::Result<Parts> {
         state,
         engine,
         first_start: first,
+        lock,
     })
 }
 
@@ -147,7 +171,12 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     on_listen: impl FnOnce(std::net::SocketAddr),
 ) -> anyhow::Result<()> {
-    let Parts { state, engine, .. } = parts;
+    let Parts {
+        state,
+        engine,
+        lock,
+        ..
+    } = parts;
     let cfg = state.cfg.clone();
     let (stop_tx, stop_rx) = watch::channel(false);
     let engine_task = tokio::spawn(engine.run(stop_rx.clone(), cfg.shutdown_grace));
@@ -202,5 +231,6 @@ pub async fn serve(
     }
     let _ = reconciler.await;
     tracing::info!("stopped");
+    drop(lock);
     Ok(())
 }
