@@ -3,11 +3,15 @@
 
 pub mod auth;
 pub mod demo;
+pub mod desk_state;
 pub mod enums;
 pub mod error;
+pub mod ipam;
 pub mod model;
+pub mod naming;
 pub mod query;
 pub mod resources;
+pub mod scheduler;
 pub mod store;
 pub mod task;
 

@@ -63,17 +63,22 @@ pub async fn register_hosts(store: &dyn Store, driver: &dyn Hypervisor) -> Resul
 }
 
 /// Makes the driver match a freshly loaded inventory: defines every desk's VM and powers on the
-/// ones the inventory says are running (sleeping ones are paused).
+/// ones the inventory says are running (sleeping ones are paused). Desks are adopted
+/// concurrently, as a real hypervisor would be driven.
 pub async fn adopt_inventory(store: &dyn Store, driver: &dyn Hypervisor) -> Result<()> {
-    for d in store.list_all_desks().await? {
-        let spec = vm_spec(store, &d).await?;
-        driver.define(&spec).await.map_err(driver_err)?;
-        if matches!(d.state, DeskState::RUNNING | DeskState::SLEEP) {
-            driver.start(&d.id).await.map_err(driver_err)?;
-        }
-        if d.state == DeskState::SLEEP {
-            driver.pause(&d.id).await.map_err(driver_err)?;
-        }
+    let desks = store.list_all_desks().await?;
+    let adoptions = desks.iter().map(|d| adopt(store, driver, d));
+    futures::future::try_join_all(adoptions).await.map(drop)
+}
+
+async fn adopt(store: &dyn Store, driver: &dyn Hypervisor, d: &Desk) -> Result<()> {
+    let spec = vm_spec(store, d).await?;
+    driver.define(&spec).await.map_err(driver_err)?;
+    if matches!(d.state, DeskState::RUNNING | DeskState::SLEEP) {
+        driver.start(&d.id).await.map_err(driver_err)?;
+    }
+    if d.state == DeskState::SLEEP {
+        driver.pause(&d.id).await.map_err(driver_err)?;
     }
     Ok(())
 }
