@@ -272,11 +272,13 @@ async fn task_detail_renders_items_and_echoes_the_cluster() {
                     item_id: "AA123456".into(),
                     subject: None,
                     payload: json!({}),
+                    failed: None,
                 },
                 NewItem {
                     item_id: "AA123457".into(),
                     subject: None,
                     payload: json!({}),
+                    failed: None,
                 },
             ],
         };

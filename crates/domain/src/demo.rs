@@ -281,6 +281,15 @@ fn desks(
                 } else {
                     String::new()
                 },
+                enable_custom: false,
+                need_refresh_strategy: false,
+                vgpu_type: "QXL".into(),
+                desktop_pool_type: "COMMON".into(),
+                terminal_ip: if state == RUNNING {
+                    format!("172.16.8.{}", 20 + i)
+                } else {
+                    String::new()
+                },
                 created_at: now + i as i64,
                 updated_at: now + i as i64,
             }

@@ -57,6 +57,9 @@ pub enum Error {
     /// Bad input: `field` is the JSON path of the offending value, `rule` what it must satisfy.
     #[error("invalid parameter `{field}`: {rule}")]
     Invalid { field: String, rule: String },
+    /// A desk configuration value out of range or unfit for the desk (6.1.4, code 23010701).
+    #[error("invalid desk parameter `{field}`: {rule}")]
+    DeskParam { field: String, rule: String },
     /// A `match_rule`/`type` other than EQ/EXACT.
     #[error("invalid query condition `{field}`: {rule}")]
     QueryRule {

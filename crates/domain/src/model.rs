@@ -157,8 +157,49 @@ pub struct Desk {
     pub remark: String,
     /// Why the desk is in ERROR, kept until it leaves ERROR.
     pub error_reason: String,
+    /// The configuration was changed from the strategy's (6.1.4).
+    pub enable_custom: bool,
+    /// The strategy changed while the desk ran; applied at its next start.
+    pub need_refresh_strategy: bool,
+    pub vgpu_type: String,
+    pub desktop_pool_type: String,
+    /// IP of the terminal the desk was last used from.
+    pub terminal_ip: String,
     pub created_at: i64,
     pub updated_at: i64,
+}
+
+/// A desk with the names of what it refers to, as the list and detail endpoints show it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeskView {
+    pub desk: Desk,
+    pub user_name: String,
+    pub user_type: String,
+    pub image_name: String,
+    pub cluster_name: String,
+    pub host_name: String,
+    pub enable_agreement_agency: bool,
+}
+
+/// Everything needed to reserve a new desk: the store places it on a host and gives it an
+/// address in one transaction.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeskReservation {
+    /// The desk row to insert; `host_id`, `ip` and `mac` are filled in by the reservation.
+    pub desk: Desk,
+    /// The caller's item id, for idempotency (DECISIONS D7).
+    pub item_key: Option<String>,
+    pub task_id: String,
+    pub policy: crate::scheduler::Policy,
+}
+
+/// What a desk reservation produced.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Reserved {
+    /// A new desk row (state CREATING).
+    New(Desk),
+    /// The item key already produced this desk.
+    Existing(Desk),
 }
 
 /// An API account: a caller of the API (administrator, integration).
@@ -185,6 +226,9 @@ pub struct Inventory {
     pub users: Vec<User>,
     pub desks: Vec<Desk>,
 }
+
+/// How long a batch-create item id keeps pointing at the desk it produced (DECISIONS D7).
+pub const ITEM_KEY_TTL_MS: i64 = 24 * 3600 * 1000;
 
 /// Milliseconds since the Unix epoch.
 pub fn now_ms() -> i64 {

@@ -68,6 +68,150 @@ pub const STRATEGIES: Resource = Resource {
     id_column: "s.id",
 };
 
+const DESK_STATES: &[&str] = &[
+    "SLEEP",
+    "RUNNING",
+    "CLOSE",
+    "SHUTTING",
+    "DELETING",
+    "RESTORING",
+    "UPDATING",
+    "START_UP",
+    "WAKING",
+    "CREATING",
+    "ERROR",
+    "FAILBACKING",
+    "OFF_LINE",
+    "DOWNLOADING",
+    "SNAPSHOT_CREATING",
+    "SNAPSHOT_RESTORING",
+    "MOVING",
+    "RECOVING",
+];
+
+/// 6.1.2 `PUT /v1/desk:pagequery`: the document's keys (desktopName, deskState, deskType, ip and
+/// the terminal-IP key, named `terminalIp` here) and deskd's extensions.
+pub const DESKS: Resource = Resource {
+    target: QueryTarget::Desk,
+    fields: &[
+        Field {
+            name: "desktopName",
+            column: "d.name",
+            kind: FieldKind::Text,
+        },
+        Field {
+            name: "deskState",
+            column: "d.state",
+            kind: FieldKind::Enum(DESK_STATES),
+        },
+        Field {
+            name: "deskType",
+            column: "d.desk_type",
+            kind: FieldKind::Enum(DESK_TYPES),
+        },
+        Field {
+            name: "ip",
+            column: "d.ip",
+            kind: FieldKind::Text,
+        },
+        Field {
+            name: "terminalIp",
+            column: "d.terminal_ip",
+            kind: FieldKind::Text,
+        },
+        Field {
+            name: "deskId",
+            column: "d.id",
+            kind: FieldKind::Text,
+        },
+        Field {
+            name: "userName",
+            column: "u.name",
+            kind: FieldKind::Text,
+        },
+        Field {
+            name: "imageName",
+            column: "i.name",
+            kind: FieldKind::Text,
+        },
+        Field {
+            name: "deskCategory",
+            column: "d.category",
+            kind: FieldKind::Enum(DESK_CATEGORIES),
+        },
+        Field {
+            name: "clusterId",
+            column: "d.cluster_id",
+            kind: FieldKind::Text,
+        },
+        Field {
+            name: "strategyId",
+            column: "d.strategy_id",
+            kind: FieldKind::Text,
+        },
+        Field {
+            name: "networkId",
+            column: "d.network_id",
+            kind: FieldKind::Text,
+        },
+        Field {
+            name: "hostId",
+            column: "d.host_id",
+            kind: FieldKind::Text,
+        },
+        Field {
+            name: "createTime",
+            column: "d.created_at",
+            kind: FieldKind::Int,
+        },
+    ],
+    sortable: true,
+    paging: Paging::Required,
+    created_column: "d.created_at",
+    id_column: "d.id",
+};
+
+/// 6.1.16 `PUT /v1/osFile:pagequery` (the document names no filter keys; these are deskd's).
+pub const OS_FILES: Resource = Resource {
+    target: QueryTarget::Other,
+    fields: &[
+        Field {
+            name: "imageFileName",
+            column: "f.name",
+            kind: FieldKind::Text,
+        },
+        Field {
+            name: "imageFileState",
+            column: "f.state",
+            kind: FieldKind::Enum(&["AVAILABLE", "DELETING", "UPLOADING", "CREATING"]),
+        },
+        Field {
+            name: "cbbImageFormat",
+            column: "f.format",
+            kind: FieldKind::Enum(&["QCOW2", "ISO"]),
+        },
+        Field {
+            name: "imageDiskType",
+            column: "f.disk_type",
+            kind: FieldKind::Enum(&["SYSTEM", "DATA"]),
+        },
+        Field {
+            name: "osName",
+            column: "f.os_name",
+            kind: FieldKind::Text,
+        },
+        Field {
+            name: "uploadTime",
+            column: "f.created_at",
+            kind: FieldKind::Int,
+        },
+    ],
+    sortable: true,
+    paging: Paging::Required,
+    created_column: "f.created_at",
+    id_column: "f.id",
+};
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -79,5 +223,10 @@ mod tests {
         assert_eq!(cats, DESK_CATEGORIES);
         let types: Vec<_> = DeskType::ALL.iter().map(|c| c.as_str()).collect();
         assert_eq!(types, DESK_TYPES);
+        let states: Vec<_> = crate::enums::DeskState::ALL
+            .iter()
+            .map(|c| c.as_str())
+            .collect();
+        assert_eq!(states, DESK_STATES);
     }
 }

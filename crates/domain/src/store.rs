@@ -7,7 +7,7 @@ use crate::enums::DeskState;
 use crate::error::Result;
 use crate::model::*;
 use crate::query::{ListQuery, Page};
-use crate::task::{Claim, Event, ItemOutcome, NewTask, TaskRecord};
+use crate::task::{Claim, DeskMove, Event, ItemOutcome, MoveRefusal, NewTask, TaskRecord};
 
 /// A stored token: only the hash of the secret is kept.
 #[derive(Debug, Clone, PartialEq)]
@@ -69,8 +69,52 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<bool>;
     async fn get_image(&self, id: &str) -> Result<Option<Image>>;
 
+    // Desks (chapter 6.1).
+    async fn list_desks(&self, query: &ListQuery) -> Result<Page<DeskView>>;
+    async fn desk_view(&self, id: &str) -> Result<Option<DeskView>>;
+    async fn user_by_name(&self, name: &str) -> Result<Option<User>>;
+    async fn get_strategy(&self, id: &str) -> Result<Option<Strategy>>;
+    async fn get_network(&self, id: &str) -> Result<Option<Network>>;
+    /// Places a new desk on a host, gives it an address and inserts it (state CREATING), all in
+    /// one transaction; or returns the desk its item key already produced. `Refused` when no
+    /// host has room or the network's pool is exhausted.
+    async fn reserve_desk(&self, reservation: &DeskReservation) -> Result<Reserved>;
+    /// Removes a desk and releases its address, capacity and item keys; false when it is gone.
+    async fn remove_desk(&self, id: &str) -> Result<bool>;
+    /// Changes a CLOSE desk's shape within its host's over-commit limits (`Refused` otherwise).
+    async fn modify_desk(
+        &self,
+        id: &str,
+        cpu_cores: i64,
+        memory_gb: i64,
+        system_disk_gb: i64,
+        data_disk_gb: i64,
+    ) -> Result<()>;
+    /// Gives a desk another strategy; `need_refresh` marks it for its next start.
+    async fn set_desk_strategy(
+        &self,
+        id: &str,
+        strategy_id: &str,
+        need_refresh: bool,
+    ) -> Result<bool>;
+    async fn set_desk_remark(&self, id: &str, remark: &str) -> Result<bool>;
+    /// Forgets batch-create item keys older than `before` (DECISIONS D7 keeps them 24 hours).
+    async fn prune_desk_requests(&self, before: i64) -> Result<u64>;
+    /// Every host with what it has promised (vCPUs, memory GB, storage GB).
+    async fn host_loads(&self) -> Result<Vec<crate::scheduler::HostLoad>>;
+    async fn list_os_files(&self, query: &ListQuery) -> Result<Page<OsFile>>;
+
     // Tasks (D7).
     async fn create_task(&self, task: &NewTask) -> Result<()>;
+    /// Records `task` and applies `moves` in one transaction. A refused move makes its item a
+    /// FAILURE naming the desk's state; with `all_or_nothing` any refusal writes nothing.
+    /// Returns each move's refusal, if any, in order.
+    async fn submit_with_moves(
+        &self,
+        task: &NewTask,
+        moves: &[DeskMove],
+        all_or_nothing: bool,
+    ) -> Result<Vec<Option<MoveRefusal>>>;
     async fn get_task(&self, id: &str) -> Result<Option<TaskRecord>>;
     /// Claims up to `max` runnable items (pending, or running with an expired lease) for `node`.
     async fn claim_items(
@@ -92,9 +136,22 @@ pub trait Store: Send + Sync + 'static {
     async fn finish_item(&self, claim: &Claim, outcome: &ItemOutcome) -> Result<bool>;
     /// Makes the items `node` held before a restart claimable at once.
     async fn release_node_claims(&self, node: &str) -> Result<u64>;
-    /// Closes every RUNNING task whose items are all done: FINISHED or ERROR with the summary.
-    /// Returns the ids it closed.
-    async fn finalize_tasks(&self, now: i64) -> Result<Vec<String>>;
+    /// RUNNING tasks whose items are all done, as (id, kind): ready to be closed.
+    async fn ready_tasks(&self) -> Result<Vec<(String, String)>>;
+    /// Closes a ready task: FINISHED, or ERROR with the summary; false when it was closed already.
+    async fn close_task(&self, id: &str, now: i64) -> Result<bool>;
+    /// Closes every ready task; returns the ids it closed.
+    async fn finalize_tasks(&self, now: i64) -> Result<Vec<String>> {
+        let mut closed = Vec::new();
+        for (id, _) in self.ready_tasks().await? {
+            if self.close_task(&id, now).await? {
+                closed.push(id);
+            }
+        }
+        Ok(closed)
+    }
+    /// Rewrites a finished item's outcome (a batch rolled back after its items ran).
+    async fn amend_item(&self, task_id: &str, seq: i64, success: bool, result: &str) -> Result<()>;
     /// Subjects (desk ids) with a pending or running item.
     async fn busy_subjects(&self) -> Result<Vec<String>>;
     /// Audit-log entries about `subject`, oldest first.

@@ -20,6 +20,39 @@ pub struct NewItem {
     /// The resource the item acts on (a desk id), so the reconciler leaves it alone meanwhile.
     pub subject: Option<String>,
     pub payload: serde_json::Value,
+    /// Set when the request itself already decided the item failed (an unknown desk, a state
+    /// that forbids the action): the item is recorded as FAILURE with this result and never runs.
+    pub failed: Option<String>,
+}
+
+impl NewItem {
+    /// An item to run.
+    pub fn run(
+        item_id: impl Into<String>,
+        subject: Option<String>,
+        payload: serde_json::Value,
+    ) -> Self {
+        NewItem {
+            item_id: item_id.into(),
+            subject,
+            payload,
+            failed: None,
+        }
+    }
+
+    /// An item already decided as failed.
+    pub fn refused(
+        item_id: impl Into<String>,
+        subject: Option<String>,
+        reason: impl Into<String>,
+    ) -> Self {
+        NewItem {
+            item_id: item_id.into(),
+            subject,
+            payload: serde_json::Value::Null,
+            failed: Some(reason.into()),
+        }
+    }
 }
 
 /// A task as stored, with its items in request order.
@@ -112,6 +145,8 @@ pub enum Effect {
         state: crate::enums::DeskState,
         reason: String,
     },
+    /// Removes a desk row and releases its address, capacity and idempotency keys.
+    RemoveDesk { desk_id: String },
 }
 
 /// One audit-log entry.
@@ -134,4 +169,22 @@ pub fn error_message_text(failed: &[(&str, &str)]) -> String {
     let ids: Vec<&str> = failed.iter().map(|(id, _)| *id).collect();
     let reason = failed.first().map(|(_, r)| *r).unwrap_or("");
     format!("{} {}", ids.join(","), reason)
+}
+
+/// A desk state change that belongs to a task's submission: applied in the same transaction that
+/// records the task, as a compare-and-set.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeskMove {
+    /// Index of the task item it belongs to.
+    pub item: usize,
+    pub desk_id: String,
+    pub from: Vec<crate::enums::DeskState>,
+    pub to: crate::enums::DeskState,
+}
+
+/// Why a desk move was refused.
+#[derive(Debug, Clone, PartialEq)]
+pub enum MoveRefusal {
+    Missing,
+    State(crate::enums::DeskState),
 }

@@ -8,8 +8,10 @@ use schemars::gen::SchemaGenerator;
 use schemars::schema::Schema;
 use schemars::JsonSchema;
 
+use crate::desks;
 use crate::handlers;
 use crate::AppState;
+use deskd_wire::desk::*;
 use deskd_wire::envelope::{Empty, Reply, Request};
 use deskd_wire::paging::{PageData, PageQuery};
 
@@ -72,6 +74,118 @@ pub fn routes() -> Vec<Route> {
             handler: |f| on(f, handlers::strategy::pagequery),
         },
         Route {
+            path: "/v1/desk:pagequery",
+            methods: &[Method::PUT],
+            operation_id: "pageQueryDesks",
+            summary: "Query cloud desktops (paged)",
+            section: Some("6.1.2"),
+            auth: true,
+            request: Some(schema::<Request<PageQuery>>),
+            response: schema::<Reply<PageData<DeskItem>>>,
+            handler: |f| on(f, desks::api::pagequery),
+        },
+        Route {
+            path: "/v1/desk/{desk_id}/configuration/modify",
+            methods: &[Method::PUT],
+            operation_id: "modifyDeskConfiguration",
+            summary: "Modify a cloud desktop's CPU, memory and disks (CLOSE only)",
+            section: Some("6.1.4"),
+            auth: true,
+            request: Some(schema::<Request<ModifyRequest>>),
+            response: schema::<Reply<DeskTaskData>>,
+            handler: |f| on(f, desks::api::modify),
+        },
+        action_route(
+            "/v1/desk/{desk_id}:start",
+            "startDesk",
+            "Start a cloud desktop",
+            "6.1.6",
+        ),
+        action_route(
+            "/v1/desk/{desk_id}:shutdown",
+            "shutdownDesk",
+            "Shut down a cloud desktop (ACPI, then power off after the grace period)",
+            "6.1.7",
+        ),
+        action_route(
+            "/v1/desk/{desk_id}:powerOff",
+            "powerOffDesk",
+            "Force power-off a cloud desktop",
+            "6.1.8",
+        ),
+        action_route(
+            "/v1/desk/{desk_id}:restart",
+            "restartDesk",
+            "Restart a cloud desktop (synchronous reply, RUNNING only)",
+            "6.1.9",
+        ),
+        Route {
+            path: "/v1/desk/batch/create",
+            methods: &[Method::POST, Method::PUT],
+            operation_id: "batchCreateDesks",
+            summary: "Batch create cloud desktops (at most 1000)",
+            section: Some("6.1.10"),
+            auth: true,
+            request: Some(schema::<Request<BatchCreateRequest>>),
+            response: schema::<Reply<DeskTaskData>>,
+            handler: |f| on(f, desks::api::batch_create),
+        },
+        Route {
+            path: "/v1/desk/batch/delete",
+            methods: &[Method::POST, Method::PUT],
+            operation_id: "batchDeleteDesks",
+            summary: "Batch delete cloud desktops (at most 1000)",
+            section: Some("6.1.11"),
+            auth: true,
+            request: Some(schema::<Request<BatchDeleteRequest>>),
+            response: schema::<Reply<DeskTaskData>>,
+            handler: |f| on(f, desks::api::batch_delete),
+        },
+        Route {
+            path: "/v1/desk/{desk_id}/detail",
+            methods: &[Method::PUT, Method::POST, Method::GET],
+            operation_id: "getDeskDetail",
+            summary: "Get cloud-desktop information (cluster / proxy aware)",
+            section: Some("6.1.13"),
+            auth: true,
+            request: Some(schema::<Request<DeskActionRequest>>),
+            response: schema::<Reply<DeskDetail>>,
+            handler: |f| on(f, desks::api::detail),
+        },
+        Route {
+            path: "/v1/osFile:pagequery",
+            methods: &[Method::PUT],
+            operation_id: "pageQueryOsFiles",
+            summary: "Query image (OS) files (paged)",
+            section: Some("6.1.16"),
+            auth: true,
+            request: Some(schema::<Request<PageQuery>>),
+            response: schema::<Reply<PageData<deskd_wire::os_file::OsFileItem>>>,
+            handler: |f| on(f, desks::api::os_files),
+        },
+        Route {
+            path: "/v1/desk/strategy/batch/edit",
+            methods: &[Method::POST],
+            operation_id: "batchEditDeskStrategy",
+            summary: "Batch change cloud-desktop strategy (at most 1000)",
+            section: Some("6.1.18"),
+            auth: true,
+            request: Some(schema::<Request<BatchStrategyEditRequest>>),
+            response: schema::<Reply<DeskTaskData>>,
+            handler: |f| on(f, desks::api::batch_strategy),
+        },
+        Route {
+            path: "/v1/desk/remark/batch/edit",
+            methods: &[Method::POST, Method::PUT],
+            operation_id: "batchEditDeskRemark",
+            summary: "Batch edit cloud-desktop labels (at most 1000)",
+            section: Some("6.1.19"),
+            auth: true,
+            request: Some(schema::<Request<BatchRemarkEditRequest>>),
+            response: schema::<Reply<DeskTaskData>>,
+            handler: |f| on(f, desks::api::batch_remark),
+        },
+        Route {
             path: "/v1/task/{task_id}/detail",
             methods: &[Method::PUT, Method::GET, Method::POST],
             operation_id: "getTaskDetail",
@@ -85,6 +199,49 @@ pub fn routes() -> Vec<Route> {
     ]
 }
 
+/// One of the `/v1/desk/{desk_id}:verb` actions; its methods come from `desks::api::ACTIONS`.
+fn action_route(
+    path: &'static str,
+    operation_id: &'static str,
+    summary: &'static str,
+    section: &'static str,
+) -> Route {
+    let verb = path.rsplit(':').next().unwrap_or_default();
+    let methods = desks::api::ACTIONS
+        .iter()
+        .find(|(v, _, _)| *v == verb)
+        .map(|(_, _, m)| *m)
+        .unwrap_or(&[]);
+    let restart = verb == "restart";
+    Route {
+        path,
+        methods,
+        operation_id,
+        summary,
+        section: Some(section),
+        auth: true,
+        request: Some(schema::<Request<DeskActionRequest>>),
+        response: if restart {
+            schema::<Reply<()>>
+        } else {
+            schema::<Reply<DeskTaskData>>
+        },
+        handler: |f| on(f, desks::api::action),
+    }
+}
+
+/// The path axum routes a documented path on: a segment with a parameter and a `:verb` suffix
+/// becomes one parameter, split again by the handler.
+pub fn mount_path(path: &str) -> String {
+    match path.find("}:") {
+        Some(end) => {
+            let start = path[..end].rfind('{').unwrap_or(end);
+            format!("{}{{target}}", &path[..start])
+        }
+        None => path.to_string(),
+    }
+}
+
 /// The axum filter of one method.
 pub fn filter(m: &Method) -> MethodFilter {
     match *m {
@@ -94,5 +251,26 @@ pub fn filter(m: &Method) -> MethodFilter {
         Method::DELETE => MethodFilter::DELETE,
         Method::PATCH => MethodFilter::PATCH,
         _ => MethodFilter::GET,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn action_paths_share_one_mount() {
+        assert_eq!(mount_path("/v1/desk/{desk_id}:start"), "/v1/desk/{target}");
+        assert_eq!(
+            mount_path("/v1/desk/{desk_id}/detail"),
+            "/v1/desk/{desk_id}/detail"
+        );
+        for (verb, _, methods) in desks::api::ACTIONS {
+            let r = routes()
+                .into_iter()
+                .find(|r| r.path.ends_with(&format!(":{verb}")))
+                .expect("a route per action");
+            assert_eq!(r.methods, *methods);
+        }
     }
 }

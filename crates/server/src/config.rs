@@ -26,6 +26,13 @@ pub struct ServerConfig {
     pub reconcile_interval: Duration,
     /// How long shutdown waits for in-flight requests and task items.
     pub shutdown_grace: Duration,
+    /// How new desks are spread over hosts.
+    pub placement_policy: deskd_domain::scheduler::Policy,
+    /// Boot-storm guard: driver starts running at once per host and per cluster.
+    pub max_starts_per_host: usize,
+    pub max_starts_per_cluster: usize,
+    /// How long a desk shutdown waits for the guest before powering it off.
+    pub desk_shutdown_timeout: Duration,
 }
 
 impl ServerConfig {
@@ -47,6 +54,10 @@ impl ServerConfig {
             task_lease: Duration::from_secs(30),
             reconcile_interval: Duration::from_secs(30),
             shutdown_grace: Duration::from_secs(10),
+            placement_policy: deskd_domain::scheduler::Policy::Spread,
+            max_starts_per_host: 4,
+            max_starts_per_cluster: 16,
+            desk_shutdown_timeout: Duration::from_secs(30),
         }
     }
 }

@@ -83,6 +83,12 @@ pub fn translate(e: &ApiError) -> Translated {
                 d.to_string(),
                 format!("参数错误：{field}（{rule}）"),
             ),
+            Error::DeskParam { field, rule } => t(
+                ok,
+                codes::DESK_PARAM_INVALID,
+                d.to_string(),
+                format!("云桌面参数不合法：{field}（{rule}）"),
+            ),
             Error::QueryRule { target, .. } => {
                 let code = if *target == QueryTarget::Desk {
                     codes::DESK_QUERY_RULE
@@ -217,6 +223,13 @@ mod tests {
             (200, 22000400)
         );
         assert_eq!(row(d(Error::Unauthenticated("x".into()))), (401, 22000401));
+        assert_eq!(
+            row(d(Error::DeskParam {
+                field: "content.memory".into(),
+                rule: "r".into()
+            })),
+            (200, 23010701)
+        );
         assert_eq!(
             row(d(Error::not_found(Missing::Task, "t"))),
             (200, 22000400)

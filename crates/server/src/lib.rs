@@ -6,6 +6,7 @@ pub mod api;
 pub mod auth;
 pub mod bootstrap;
 pub mod config;
+pub mod desks;
 pub mod error;
 pub mod extract;
 pub mod fleet;
@@ -48,14 +49,24 @@ const REQUEST_ID: &str = "x-request-id";
 /// The router: every route of the table, the 404/405 answers of DECISIONS D2, `/openapi.json`,
 /// and the middleware that gives each request an id, a log span and panic safety.
 pub fn router(state: AppState) -> Router {
-    let mut app = Router::new();
-    for r in api::routes() {
+    // Routes that share a mount path (the desk actions) are merged into one method filter.
+    let table = api::routes();
+    let mut mounts: Vec<(String, axum::routing::MethodFilter, &api::Route)> = Vec::new();
+    for r in &table {
         let filter = r
             .methods
             .iter()
             .map(api::filter)
             .reduce(|a, b| a.or(b))
             .unwrap_or(axum::routing::MethodFilter::GET);
+        let mount = api::mount_path(r.path);
+        match mounts.iter_mut().find(|(m, _, _)| *m == mount) {
+            Some(entry) => entry.1 = entry.1.or(filter),
+            None => mounts.push((mount, filter, r)),
+        }
+    }
+    let mut app = Router::new();
+    for (mount, filter, r) in mounts {
         let mut mr = (r.handler)(filter);
         if r.auth {
             mr = mr.route_layer(middleware::from_fn_with_state(
@@ -63,7 +74,7 @@ pub fn router(state: AppState) -> Router {
                 auth::require_token,
             ));
         }
-        app = app.route(r.path, mr);
+        app = app.route(&mount, mr);
     }
     let request_id = HeaderName::from_static(REQUEST_ID);
     app.route("/openapi.json", get(|| async { Json(openapi::document()) }))
@@ -135,7 +146,16 @@ pub async fn assemble(cfg: ServerConfig) -> anyhow::Result<Parts> {
         lease: cfg.task_lease,
         ..EngineConfig::default()
     };
-    let engine = Engine::new(store.clone(), Registry::default(), engine_cfg);
+    let mut registry = Registry::default();
+    let ops = desks::ops::DeskOps {
+        store: store.clone(),
+        driver: driver.clone(),
+        guard: desks::guard::BootGuard::new(cfg.max_starts_per_host, cfg.max_starts_per_cluster),
+        policy: cfg.placement_policy,
+        shutdown_timeout: cfg.desk_shutdown_timeout,
+    };
+    desks::ops::register(&mut registry, Arc::new(ops));
+    let engine = Engine::new(store.clone(), registry, engine_cfg);
     let state = AppState {
         store,
         driver,

@@ -139,6 +139,7 @@ async fn busy_desks_are_left_alone() {
                 item_id: d.id.clone(),
                 subject: Some(d.id.clone()),
                 payload: serde_json::json!({}),
+                failed: None,
             }],
         };
         store.create_task(&task).await.unwrap();

@@ -208,6 +208,7 @@ pub async fn load(pool: &AnyPool, b: Backend, inv: &Inventory) -> Result<()> {
         )
         .await?;
     }
+    crate::desks::recount_hosts(&mut *tx, b).await?;
     tx.commit().await.map_err(db_err)
 }
 
@@ -266,6 +267,11 @@ where
             ("data_disk_gb", d.data_disk_gb.into()),
             ("remark", d.remark.as_str().into()),
             ("error_reason", d.error_reason.as_str().into()),
+            ("enable_custom", d.enable_custom.into()),
+            ("need_refresh_strategy", d.need_refresh_strategy.into()),
+            ("vgpu_type", d.vgpu_type.as_str().into()),
+            ("desktop_pool_type", d.desktop_pool_type.as_str().into()),
+            ("terminal_ip", d.terminal_ip.as_str().into()),
             ("created_at", d.created_at.into()),
             ("updated_at", d.updated_at.into()),
         ],
@@ -284,7 +290,7 @@ pub async fn hosts(pool: &AnyPool, b: Backend) -> Result<Vec<Host>> {
     rs.iter().map(host).collect()
 }
 
-fn host(r: &AnyRow) -> Result<Host> {
+pub fn host(r: &AnyRow) -> Result<Host> {
     Ok(Host {
         id: r.text("id")?,
         cluster_id: r.text("cluster_id")?,
@@ -370,7 +376,7 @@ pub async fn all_desks(pool: &AnyPool, b: Backend) -> Result<Vec<Desk>> {
     .collect()
 }
 
-fn desk_row(r: &AnyRow) -> Result<Desk> {
+pub fn desk_row(r: &AnyRow) -> Result<Desk> {
     Ok(Desk {
         id: r.text("id")?,
         name: r.text("name")?,
@@ -391,6 +397,11 @@ fn desk_row(r: &AnyRow) -> Result<Desk> {
         data_disk_gb: r.int("data_disk_gb")?,
         remark: r.text("remark")?,
         error_reason: r.text("error_reason")?,
+        enable_custom: r.flag("enable_custom")?,
+        need_refresh_strategy: r.flag("need_refresh_strategy")?,
+        vgpu_type: r.text("vgpu_type")?,
+        desktop_pool_type: r.text("desktop_pool_type")?,
+        terminal_ip: r.text("terminal_ip")?,
         created_at: r.int("created_at")?,
         updated_at: r.int("updated_at")?,
     })
@@ -412,10 +423,13 @@ where
         to.as_str(),
         if to == DeskState::ERROR { reason } else { "" },
         now_ms(),
+        to.as_str(),
         id
     ];
     let mut sql =
-        "UPDATE desks SET state = ?, error_reason = ?, updated_at = ? WHERE id = ?".to_string();
+        "UPDATE desks SET state = ?, error_reason = ?, updated_at = ?, \
+         need_refresh_strategy = CASE WHEN ? = 'RUNNING' THEN 0 ELSE need_refresh_strategy END WHERE id = ?"
+            .to_string();
     if !from.is_empty() {
         sql.push_str(&format!(
             " AND state IN ({})",
@@ -445,4 +459,102 @@ pub async fn image(pool: &AnyPool, b: Backend, id: &str) -> Result<Option<Image>
         })
     })
     .transpose()
+}
+
+pub fn network_row(r: &AnyRow) -> Result<Network> {
+    Ok(Network {
+        id: r.text("id")?,
+        cluster_id: r.text("cluster_id")?,
+        name: r.text("name")?,
+        cidr: r.text("cidr")?,
+        gateway: r.text("gateway")?,
+        dns_primary: r.text("dns_primary")?,
+        dns_secondary: r.text("dns_secondary")?,
+        vlan: r.opt_int("vlan")?,
+        pool_start: r.text("pool_start")?,
+        pool_end: r.text("pool_end")?,
+        state: r.text("state")?,
+        creator: r.text("creator")?,
+        created_at: r.int("created_at")?,
+    })
+}
+
+pub async fn network(pool: &AnyPool, b: Backend, id: &str) -> Result<Option<Network>> {
+    row(pool, b, "SELECT * FROM networks WHERE id = ?", args![id])
+        .await?
+        .map(|r| network_row(&r))
+        .transpose()
+}
+
+pub async fn strategy(pool: &AnyPool, b: Backend, id: &str) -> Result<Option<Strategy>> {
+    let r = row(
+        pool,
+        b,
+        "SELECT s.*, 0 AS desk_num FROM desk_strategies s WHERE s.id = ?",
+        args![id],
+    )
+    .await?;
+    r.map(|r| strategy_row(&r).map(|s| s.strategy)).transpose()
+}
+
+pub async fn user_by_name(pool: &AnyPool, b: Backend, name: &str) -> Result<Option<User>> {
+    let r = row(pool, b, "SELECT * FROM users WHERE name = ?", args![name]).await?;
+    r.map(|r| {
+        Ok(User {
+            id: r.text("id")?,
+            name: r.text("name")?,
+            real_name: r.text("real_name")?,
+            user_type: UserType::parse(&r.text("user_type")?, "users.user_type")?,
+            state: UserState::parse(&r.text("state")?, "users.state")?,
+            group_id: r.text("group_id")?,
+            password_hash: r.text("password_hash")?,
+            email: r.text("email")?,
+            phone: r.text("phone")?,
+            description: r.text("description")?,
+            created_at: r.int("created_at")?,
+        })
+    })
+    .transpose()
+}
+
+/// 6.1.16: one page of OS files.
+pub async fn os_files(pool: &AnyPool, b: Backend, q: &ListQuery) -> Result<Page<OsFile>> {
+    let (wh, wargs) = paging::where_clause(q);
+    let total = row(
+        pool,
+        b,
+        &format!("SELECT COUNT(*) AS n FROM os_files f{wh}"),
+        wargs.clone(),
+    )
+    .await?
+    .map(|r| r.int("n"))
+    .transpose()?
+    .unwrap_or(0);
+    let (lim, largs) = paging::limit_clause(q);
+    let sql = format!(
+        "SELECT f.* FROM os_files f{wh}{}{lim}",
+        paging::order_clause(b, q)
+    );
+    let mut all = wargs;
+    all.extend(largs);
+    let items = rows(pool, b, &sql, all)
+        .await?
+        .iter()
+        .map(|r| {
+            Ok(OsFile {
+                id: r.text("id")?,
+                name: r.text("name")?,
+                format: ImageFormat::parse(&r.text("format")?, "os_files.format")?,
+                disk_type: ImageDiskType::parse(&r.text("disk_type")?, "os_files.disk_type")?,
+                os_name: OsName::parse(&r.text("os_name")?, "os_files.os_name")?,
+                size_bytes: r.int("size_bytes")?,
+                virtual_size_bytes: r.int("virtual_size_bytes")?,
+                sha256: r.text("sha256")?,
+                state: ImageFileState::parse(&r.text("state")?, "os_files.state")?,
+                storage_pool_id: r.text("storage_pool_id")?,
+                created_at: r.int("created_at")?,
+            })
+        })
+        .collect::<Result<_>>()?;
+    Ok(Page { total, items })
 }

@@ -3,6 +3,7 @@
 //! differences are kept in [`db::Backend`]. Every multi-row change runs in one transaction.
 
 pub mod db;
+mod desks;
 mod inventory;
 pub mod migrate;
 mod paging;
@@ -236,8 +237,74 @@ impl Store for SqlStore {
         inventory::image(&self.pool, self.backend, id).await
     }
 
+    async fn list_desks(&self, q: &ListQuery) -> Result<Page<DeskView>> {
+        desks::list(&self.pool, self.backend, q).await
+    }
+
+    async fn desk_view(&self, id: &str) -> Result<Option<DeskView>> {
+        desks::view_one(&self.pool, self.backend, id).await
+    }
+
+    async fn user_by_name(&self, name: &str) -> Result<Option<User>> {
+        inventory::user_by_name(&self.pool, self.backend, name).await
+    }
+
+    async fn get_strategy(&self, id: &str) -> Result<Option<Strategy>> {
+        inventory::strategy(&self.pool, self.backend, id).await
+    }
+
+    async fn get_network(&self, id: &str) -> Result<Option<Network>> {
+        inventory::network(&self.pool, self.backend, id).await
+    }
+
+    async fn reserve_desk(&self, r: &DeskReservation) -> Result<Reserved> {
+        desks::reserve(&self.pool, self.backend, r).await
+    }
+
+    async fn remove_desk(&self, id: &str) -> Result<bool> {
+        desks::remove_desk(&self.pool, self.backend, id).await
+    }
+
+    async fn modify_desk(&self, id: &str, cpu: i64, mem: i64, sys: i64, data: i64) -> Result<()> {
+        desks::modify(&self.pool, self.backend, id, cpu, mem, sys, data).await
+    }
+
+    async fn set_desk_strategy(
+        &self,
+        id: &str,
+        strategy_id: &str,
+        need_refresh: bool,
+    ) -> Result<bool> {
+        desks::set_strategy(&self.pool, self.backend, id, strategy_id, need_refresh).await
+    }
+
+    async fn set_desk_remark(&self, id: &str, remark: &str) -> Result<bool> {
+        desks::set_remark(&self.pool, self.backend, id, remark).await
+    }
+
+    async fn prune_desk_requests(&self, before: i64) -> Result<u64> {
+        desks::prune_requests(&self.pool, self.backend, before).await
+    }
+
+    async fn host_loads(&self) -> Result<Vec<deskd_domain::scheduler::HostLoad>> {
+        desks::host_loads(&self.pool, self.backend).await
+    }
+
+    async fn list_os_files(&self, q: &ListQuery) -> Result<Page<OsFile>> {
+        inventory::os_files(&self.pool, self.backend, q).await
+    }
+
     async fn create_task(&self, t: &NewTask) -> Result<()> {
         tasks::create(&self.pool, self.backend, t).await
+    }
+
+    async fn submit_with_moves(
+        &self,
+        t: &NewTask,
+        moves: &[deskd_domain::task::DeskMove],
+        all_or_nothing: bool,
+    ) -> Result<Vec<Option<deskd_domain::task::MoveRefusal>>> {
+        tasks::create_with_moves(&self.pool, self.backend, t, moves, all_or_nothing).await
     }
 
     async fn get_task(&self, id: &str) -> Result<Option<TaskRecord>> {
@@ -277,8 +344,16 @@ impl Store for SqlStore {
         .await
     }
 
-    async fn finalize_tasks(&self, now: i64) -> Result<Vec<String>> {
-        tasks::finalize(&self.pool, self.backend, now).await
+    async fn ready_tasks(&self) -> Result<Vec<(String, String)>> {
+        tasks::ready(&self.pool, self.backend).await
+    }
+
+    async fn close_task(&self, id: &str, now: i64) -> Result<bool> {
+        tasks::close(&self.pool, self.backend, id, now).await
+    }
+
+    async fn amend_item(&self, task_id: &str, seq: i64, success: bool, result: &str) -> Result<()> {
+        tasks::amend(&self.pool, self.backend, task_id, seq, success, result).await
     }
 
     async fn busy_subjects(&self) -> Result<Vec<String>> {

@@ -7,9 +7,32 @@ use sqlx::AnyPool;
 use crate::args;
 use crate::db::{exec, row, Backend, Col};
 
+/// One migration: portable SQL plus optional statements for one backend only.
+struct Migration {
+    version: i64,
+    name: &'static str,
+    sql: &'static str,
+    sqlite: &'static str,
+    postgres: &'static str,
+}
+
 /// Every migration, in order. Never edit a released one: add the next.
-const MIGRATIONS: &[(i64, &str, &str)] =
-    &[(1, "init", include_str!("../migrations/0001_init.sql"))];
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "init",
+        sql: include_str!("../migrations/0001_init.sql"),
+        sqlite: "",
+        postgres: "",
+    },
+    Migration {
+        version: 2,
+        name: "desks",
+        sql: include_str!("../migrations/0002_desks.sql"),
+        sqlite: include_str!("../migrations/0002_desks.sqlite.sql"),
+        postgres: include_str!("../migrations/0002_desks.postgres.sql"),
+    },
+];
 
 /// Applies the migrations the database lacks; returns how many ran.
 pub async fn run(pool: &AnyPool, backend: Backend) -> Result<usize> {
@@ -21,7 +44,13 @@ pub async fn run(pool: &AnyPool, backend: Backend) -> Result<usize> {
     )
     .await?;
     let mut applied = 0;
-    for (version, name, sql) in MIGRATIONS {
+    for m in MIGRATIONS {
+        let (version, name) = (&m.version, &m.name);
+        let own = if backend == Backend::Postgres {
+            m.postgres
+        } else {
+            m.sqlite
+        };
         let mut tx = pool.begin().await.map_err(crate::db::db_err)?;
         if backend == Backend::Postgres {
             exec(
@@ -43,7 +72,7 @@ pub async fn run(pool: &AnyPool, backend: Backend) -> Result<usize> {
         if done {
             continue;
         }
-        for statement in statements(sql) {
+        for statement in statements(m.sql).into_iter().chain(statements(own)) {
             exec(&mut *tx, backend, &statement, vec![])
                 .await
                 .map_err(|e| Error::internal(format!("migration {version} ({name}): {e}")))?;

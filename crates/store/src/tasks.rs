@@ -4,7 +4,7 @@
 //! both databases and across replicas. A claim carries a random lease token; recording an
 //! outcome requires that token, so a worker that lost its lease cannot write.
 
-use deskd_domain::enums::{ItemStatus, TaskStatus};
+use deskd_domain::enums::{DeskState, ItemStatus, TaskStatus};
 use deskd_domain::error::{Error, Result};
 use deskd_domain::model::now_ms;
 use deskd_domain::task::*;
@@ -15,26 +15,99 @@ use crate::args;
 use crate::db::{db_err, exec, row, rows, Arg, Backend, Col};
 
 pub async fn create(pool: &AnyPool, b: Backend, t: &NewTask) -> Result<()> {
-    let now = now_ms();
     let mut tx = pool.begin().await.map_err(db_err)?;
+    insert_task(&mut tx, b, t).await?;
+    tx.commit().await.map_err(db_err)
+}
+
+/// Applies desk moves and records the task in one transaction (see `Store::submit_with_moves`).
+pub async fn create_with_moves(
+    pool: &AnyPool,
+    b: Backend,
+    t: &NewTask,
+    moves: &[DeskMove],
+    all_or_nothing: bool,
+) -> Result<Vec<Option<MoveRefusal>>> {
+    let mut tx = pool.begin().await.map_err(db_err)?;
+    let mut task = t.clone();
+    let mut refusals = Vec::with_capacity(moves.len());
+    for m in moves {
+        let moved =
+            crate::inventory::set_desk_state(&mut *tx, b, &m.desk_id, &m.from, m.to, "").await?;
+        let refusal = if moved {
+            None
+        } else {
+            match row(
+                &mut *tx,
+                b,
+                "SELECT state FROM desks WHERE id = ?",
+                args![&m.desk_id],
+            )
+            .await?
+            {
+                None => Some(MoveRefusal::Missing),
+                Some(r) => Some(MoveRefusal::State(DeskState::parse(
+                    &r.text("state")?,
+                    "desks.state",
+                )?)),
+            }
+        };
+        if let (Some(why), Some(item)) = (&refusal, task.items.get_mut(m.item)) {
+            item.failed = Some(refusal_text(&m.desk_id, why));
+        }
+        refusals.push(refusal);
+    }
+    if all_or_nothing && refusals.iter().any(Option::is_some) {
+        tx.rollback().await.map_err(db_err)?;
+        return Ok(refusals);
+    }
+    insert_task(&mut tx, b, &task).await?;
+    tx.commit().await.map_err(db_err)?;
+    Ok(refusals)
+}
+
+/// The item result of a refused move.
+fn refusal_text(desk_id: &str, why: &MoveRefusal) -> String {
+    match why {
+        MoveRefusal::Missing => format!("云桌面[{desk_id}]不存在"),
+        MoveRefusal::State(s) => format!("云桌面[{desk_id}]当前状态({s})不允许该操作"),
+    }
+}
+
+async fn insert_task(tx: &mut sqlx::Transaction<'_, Any>, b: Backend, t: &NewTask) -> Result<()> {
+    let now = now_ms();
     exec(
-        &mut *tx,
+        &mut **tx,
         b,
         "INSERT INTO tasks (id, kind, status, cluster_id, task_result, error_message, created_at) VALUES (?, ?, ?, ?, '', '', ?)",
         args![&t.id, &t.kind, TaskStatus::RUNNING.as_str(), t.cluster_id.clone(), now],
     )
     .await?;
     for (seq, item) in t.items.iter().enumerate() {
+        let (status, result) = match &item.failed {
+            Some(reason) => (ItemStatus::FAILURE, reason.as_str()),
+            None => (ItemStatus::PENDING, ""),
+        };
         exec(
-            &mut *tx,
+            &mut **tx,
             b,
             "INSERT INTO task_items (task_id, seq, item_id, subject, status, payload, result, attempts, created_at, updated_at) \
-             VALUES (?, ?, ?, ?, ?, ?, '', 0, ?, ?)",
-            args![&t.id, seq as i64, &item.item_id, item.subject.clone(), ItemStatus::PENDING.as_str(), item.payload.to_string(), now, now],
+             VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?, ?)",
+            args![
+                &t.id,
+                seq as i64,
+                &item.item_id,
+                item.subject.clone(),
+                status.as_str(),
+                item.payload.to_string(),
+                result,
+                now,
+                now
+            ],
         )
         .await?;
     }
-    tx.commit().await.map_err(db_err)
+    Ok(())
 }
 
 pub async fn get(pool: &AnyPool, b: Backend, id: &str) -> Result<Option<TaskRecord>> {
@@ -230,6 +303,7 @@ async fn apply(
         } => crate::inventory::set_desk_state(&mut **tx, b, desk_id, &[], *state, reason)
             .await
             .map(drop),
+        Effect::RemoveDesk { desk_id } => crate::desks::remove(tx, b, desk_id).await.map(drop),
     }
 }
 
@@ -275,55 +349,80 @@ pub async fn events_for(pool: &AnyPool, b: Backend, subject: &str) -> Result<Vec
         .collect()
 }
 
-/// Closes RUNNING tasks whose items are all done. The status update is conditional, so two
-/// workers finalizing the same task at once write the same result once.
-pub async fn finalize(pool: &AnyPool, b: Backend, now: i64) -> Result<Vec<String>> {
-    let done = rows(
+/// RUNNING tasks with no pending or running item.
+pub async fn ready(pool: &AnyPool, b: Backend) -> Result<Vec<(String, String)>> {
+    let rs = rows(
         pool,
         b,
-        "SELECT t.id FROM tasks t WHERE t.status = 'RUNNING' AND NOT EXISTS \
+        "SELECT t.id, t.kind FROM tasks t WHERE t.status = 'RUNNING' AND NOT EXISTS \
          (SELECT 1 FROM task_items i WHERE i.task_id = t.id AND i.status IN ('PENDING', 'RUNNING'))",
         vec![],
     )
     .await?;
-    let mut closed = Vec::new();
-    for r in done {
-        let id = r.text("id")?;
-        let items = rows(
-            pool,
-            b,
-            "SELECT item_id, status, result FROM task_items WHERE task_id = ? ORDER BY seq",
-            args![&id],
-        )
-        .await?;
-        let mut ok = 0;
-        let mut failed = Vec::new();
-        for i in &items {
-            if i.text("status")? == ItemStatus::SUCCESS.as_str() {
-                ok += 1;
-            } else {
-                failed.push((i.text("item_id")?, i.text("result")?));
-            }
-        }
-        let (status, message) = if failed.is_empty() {
-            (TaskStatus::FINISHED, String::new())
-        } else {
-            let pairs: Vec<(&str, &str)> = failed
-                .iter()
-                .map(|(a, b)| (a.as_str(), b.as_str()))
-                .collect();
-            (TaskStatus::ERROR, error_message_text(&pairs))
-        };
-        let n = exec(
-            pool,
-            b,
-            "UPDATE tasks SET status = ?, task_result = ?, error_message = ?, finished_at = ? WHERE id = ? AND status = 'RUNNING'",
-            args![status.as_str(), task_result_text(ok, failed.len()), message, now, &id],
-        )
-        .await?;
-        if n == 1 {
-            closed.push(id);
+    rs.iter()
+        .map(|r| Ok((r.text("id")?, r.text("kind")?)))
+        .collect()
+}
+
+/// Closes one ready task. The status update is conditional, so two workers closing the same
+/// task at once write the result once.
+pub async fn close(pool: &AnyPool, b: Backend, id: &str, now: i64) -> Result<bool> {
+    let items = rows(
+        pool,
+        b,
+        "SELECT item_id, status, result FROM task_items WHERE task_id = ? ORDER BY seq",
+        args![id],
+    )
+    .await?;
+    let mut ok = 0;
+    let mut failed = Vec::new();
+    for i in &items {
+        match i.text("status")?.as_str() {
+            "SUCCESS" => ok += 1,
+            "FAILURE" => failed.push((i.text("item_id")?, i.text("result")?)),
+            _ => return Ok(false),
         }
     }
-    Ok(closed)
+    let (status, message) = if failed.is_empty() {
+        (TaskStatus::FINISHED, String::new())
+    } else {
+        let pairs: Vec<(&str, &str)> = failed
+            .iter()
+            .map(|(a, b)| (a.as_str(), b.as_str()))
+            .collect();
+        (TaskStatus::ERROR, error_message_text(&pairs))
+    };
+    let n = exec(
+        pool,
+        b,
+        "UPDATE tasks SET status = ?, task_result = ?, error_message = ?, finished_at = ? WHERE id = ? AND status = 'RUNNING'",
+        args![status.as_str(), task_result_text(ok, failed.len()), message, now, id],
+    )
+    .await?;
+    Ok(n == 1)
+}
+
+pub async fn amend(
+    pool: &AnyPool,
+    b: Backend,
+    task_id: &str,
+    seq: i64,
+    success: bool,
+    result: &str,
+) -> Result<()> {
+    let status = if success {
+        ItemStatus::SUCCESS
+    } else {
+        ItemStatus::FAILURE
+    };
+    exec(
+        pool,
+        b,
+        "UPDATE task_items SET status = ?, result = ?, biz_data = CASE WHEN ? = 1 THEN biz_data ELSE NULL END, \
+         resource = CASE WHEN ? = 1 THEN resource ELSE NULL END, updated_at = ? \
+         WHERE task_id = ? AND seq = ? AND status IN ('SUCCESS', 'FAILURE')",
+        args![status.as_str(), result, success, success, now_ms(), task_id, seq],
+    )
+    .await
+    .map(drop)
 }

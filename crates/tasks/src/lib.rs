@@ -15,7 +15,7 @@ use async_trait::async_trait;
 use deskd_domain::error::Result;
 use deskd_domain::model::now_ms;
 use deskd_domain::store::Store;
-use deskd_domain::task::{Claim, ItemOutcome, NewTask};
+use deskd_domain::task::{Claim, DeskMove, ItemOutcome, MoveRefusal, NewTask, TaskRecord};
 use tokio::sync::{watch, Notify, Semaphore};
 
 /// Runs the items of one task kind.
@@ -26,16 +26,43 @@ pub trait ItemHandler: Send + Sync + 'static {
     async fn run(&self, claim: &Claim) -> ItemOutcome;
 }
 
-/// Handlers by task kind.
+/// Work to do once every item of a task has an outcome, before the task is closed (a batch
+/// that rolls back what it created when an item failed).
+#[async_trait]
+pub trait TaskFinisher: Send + Sync + 'static {
+    /// Must be idempotent: after a crash it runs again until the task is closed.
+    async fn finish(&self, task: &TaskRecord) -> Result<()>;
+}
+
+/// Handlers (and optional finishers) by task kind.
 #[derive(Default, Clone)]
 pub struct Registry {
     handlers: HashMap<String, Arc<dyn ItemHandler>>,
+    finishers: HashMap<String, Arc<dyn TaskFinisher>>,
 }
 
 impl Registry {
     pub fn register(&mut self, kind: &str, handler: Arc<dyn ItemHandler>) {
         self.handlers.insert(kind.to_string(), handler);
     }
+
+    pub fn register_finisher(&mut self, kind: &str, finisher: Arc<dyn TaskFinisher>) {
+        self.finishers.insert(kind.to_string(), finisher);
+    }
+}
+
+/// Closes every task whose items are done, running its kind's finisher first.
+async fn close_ready(store: &dyn Store, registry: &Registry) -> Result<()> {
+    for (id, kind) in store.ready_tasks().await? {
+        if let Some(f) = registry.finishers.get(&kind) {
+            let Some(task) = store.get_task(&id).await? else {
+                continue;
+            };
+            f.finish(&task).await?;
+        }
+        store.close_task(&id, now_ms()).await?;
+    }
+    Ok(())
 }
 
 /// Engine settings.
@@ -76,6 +103,26 @@ impl Tasks {
         self.store.create_task(task).await?;
         self.wake.notify_one();
         Ok(())
+    }
+
+    /// Records the task together with desk state moves, in one transaction (see
+    /// `Store::submit_with_moves`), then wakes the workers.
+    pub async fn submit_with_moves(
+        &self,
+        task: &NewTask,
+        moves: &[DeskMove],
+        all_or_nothing: bool,
+    ) -> Result<Vec<Option<MoveRefusal>>> {
+        let refusals = self
+            .store
+            .submit_with_moves(task, moves, all_or_nothing)
+            .await?;
+        self.wake.notify_one();
+        Ok(refusals)
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
     }
 }
 
@@ -137,7 +184,7 @@ impl Engine {
 
     /// Claims as many items as there are free slots and starts them; closes finished tasks.
     async fn dispatch(&self, running: &mut tokio::task::JoinSet<()>) -> Result<()> {
-        self.store.finalize_tasks(now_ms()).await?;
+        close_ready(self.store.as_ref(), &self.registry).await?;
         let free = self.slots.available_permits();
         if free == 0 {
             return Ok(());
@@ -191,7 +238,7 @@ impl Worker {
                 tracing::error!(task = %claim.task_id, item = %claim.item_id, error = %e, "cannot record item outcome; it will run again")
             }
         }
-        if let Err(e) = self.store.finalize_tasks(now_ms()).await {
+        if let Err(e) = close_ready(self.store.as_ref(), &self.registry).await {
             tracing::error!(error = %e, "cannot finalize tasks");
         }
         self.wake.notify_one();

@@ -93,6 +93,7 @@ async fn sigkill_mid_task_loses_and_repeats_nothing() {
                     item_id: format!("k{i:03}"),
                     subject: None,
                     payload: json!({}),
+                    failed: None,
                 })
                 .collect(),
         };

@@ -65,6 +65,7 @@ fn task(kind: &str, dos: &[&str]) -> NewTask {
                 item_id: format!("it{i}"),
                 subject: None,
                 payload: json!({"do": d}),
+                failed: None,
             })
             .collect(),
     }

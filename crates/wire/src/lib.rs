@@ -5,7 +5,9 @@
 //! tests share these types so that a field name is written down once.
 
 pub mod codes;
+pub mod desk;
 pub mod envelope;
+pub mod os_file;
 pub mod paging;
 pub mod strategy;
 pub mod task;

@@ -1,0 +1,485 @@
+//! The task items of desk operations. Each handler is idempotent: after a crash the engine runs
+//! an interrupted item again, and the handler picks up from whatever the database and the
+//! driver already show (an existing desk row, a VM already defined or already running).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use deskd_compute::{DriverError, Hypervisor, ShutdownOutcome};
+use deskd_domain::enums::{DeskCategory, DeskState, DeskType, ItemStatus};
+use deskd_domain::error::Result;
+use deskd_domain::model::{now_ms, Desk, DeskReservation, Reserved};
+use deskd_domain::scheduler::Policy;
+use deskd_domain::store::Store;
+use deskd_domain::task::{Claim, Effect, ItemOutcome, TaskRecord};
+use deskd_tasks::{ItemHandler, Registry, TaskFinisher};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::guard::BootGuard;
+use super::kinds;
+use crate::fleet::vm_spec;
+
+/// What every desk operation needs.
+pub struct DeskOps {
+    pub store: Arc<dyn Store>,
+    pub driver: Arc<dyn Hypervisor>,
+    pub guard: BootGuard,
+    pub policy: Policy,
+    pub shutdown_timeout: Duration,
+}
+
+/// Registers a handler for every desk task kind, and the batch-create rollback.
+pub fn register(registry: &mut Registry, ops: Arc<DeskOps>) {
+    for kind in [
+        kinds::CREATE,
+        kinds::DELETE,
+        kinds::START,
+        kinds::SHUTDOWN,
+        kinds::POWER_OFF,
+        kinds::RESTART,
+        kinds::MODIFY,
+        kinds::STRATEGY,
+        kinds::REMARK,
+    ] {
+        registry.register(
+            kind,
+            Arc::new(Kind {
+                ops: ops.clone(),
+                kind,
+            }),
+        );
+    }
+    registry.register_finisher(kinds::CREATE, Arc::new(Rollback { ops }));
+}
+
+struct Kind {
+    ops: Arc<DeskOps>,
+    kind: &'static str,
+}
+
+#[async_trait]
+impl ItemHandler for Kind {
+    async fn run(&self, c: &Claim) -> ItemOutcome {
+        let o = &self.ops;
+        let result = match self.kind {
+            kinds::CREATE => o.create(c).await,
+            kinds::DELETE => o.delete(c).await,
+            kinds::START => o.start(c).await,
+            kinds::SHUTDOWN => o.shutdown(c).await,
+            kinds::POWER_OFF => o.power_off(c).await,
+            kinds::RESTART => o.restart(c).await,
+            kinds::MODIFY => o.modify(c).await,
+            kinds::STRATEGY => o.strategy(c).await,
+            kinds::REMARK => o.remark(c).await,
+            other => Ok(ItemOutcome::failure(format!(
+                "unknown desk task kind {other}"
+            ))),
+        };
+        result.unwrap_or_else(|e| ItemOutcome::failure(format!("操作失败：{e}")))
+    }
+}
+
+/// The payload of a create item, fixed at request time.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CreatePlan {
+    pub item_key: Option<String>,
+    pub fail_rollback: bool,
+    pub desk_name: String,
+    pub user_id: String,
+    pub user_name: String,
+    pub image_id: String,
+    pub strategy_id: String,
+    pub network_id: String,
+    pub cluster_id: String,
+    pub desk_type: String,
+    pub category: String,
+    pub cpu_cores: i64,
+    pub memory_gb: i64,
+    pub system_disk_gb: i64,
+    pub data_disk_gb: i64,
+    pub remark: String,
+}
+
+/// The payload of a modify item.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ModifyPlan {
+    pub cpu_cores: i64,
+    pub memory_gb: i64,
+    pub system_disk_gb: i64,
+    pub data_disk_gb: i64,
+}
+
+fn payload<T: serde::de::DeserializeOwned>(c: &Claim) -> Result<T> {
+    serde_json::from_value(c.payload.clone())
+        .map_err(|e| deskd_domain::Error::internal(format!("task item payload: {e}")))
+}
+
+fn desk_id(c: &Claim) -> String {
+    c.subject.clone().unwrap_or_default()
+}
+
+fn driver_failed(e: &DriverError) -> String {
+    format!("虚拟化平台错误：{e}")
+}
+
+fn ok_with(result: String, desk_id: &str) -> ItemOutcome {
+    ItemOutcome {
+        biz_data: Some(json!({ "desk_id": desk_id })),
+        ..ItemOutcome::success(result)
+    }
+}
+
+impl DeskOps {
+    /// Reads the desk an item acts on; `None` when it is gone.
+    async fn desk(&self, c: &Claim) -> Result<Option<Desk>> {
+        self.store.get_desk(&desk_id(c)).await
+    }
+
+    /// Marks a desk ERROR with the driver's reason and fails the item.
+    async fn fail(
+        &self,
+        d: &Desk,
+        from: DeskState,
+        what: &str,
+        e: &DriverError,
+    ) -> Result<ItemOutcome> {
+        let reason = format!("{what} failed: {e}");
+        self.store
+            .set_desk_state(&d.id, &[from], DeskState::ERROR, &reason)
+            .await?;
+        Ok(ItemOutcome::failure(format!(
+            "{what}云桌面[{}]失败：{}",
+            d.name,
+            driver_failed(e)
+        )))
+    }
+
+    async fn create(&self, c: &Claim) -> Result<ItemOutcome> {
+        let plan: CreatePlan = payload(c)?;
+        let desk = self.new_desk(&plan);
+        let reservation = DeskReservation {
+            desk,
+            item_key: plan.item_key.clone(),
+            task_id: c.task_id.clone(),
+            policy: self.policy,
+        };
+        let desk = match self.store.reserve_desk(&reservation).await {
+            Ok(Reserved::New(d)) | Ok(Reserved::Existing(d)) => d,
+            Err(e) => return Ok(ItemOutcome::failure(format!("创建云桌面失败：{e}"))),
+        };
+        if desk.state == DeskState::CREATING {
+            let spec = vm_spec(self.store.as_ref(), &desk).await?;
+            if let Err(e) = self.driver.define(&spec).await {
+                // Nothing of a failed create stays behind: no VM, address or capacity.
+                let _ = self.driver.destroy(&desk.id).await;
+                self.store.remove_desk(&desk.id).await?;
+                return Ok(ItemOutcome::failure(format!(
+                    "创建云桌面[{}]失败：{}",
+                    desk.name,
+                    driver_failed(&e)
+                )));
+            }
+            self.store
+                .set_desk_state(&desk.id, &[DeskState::CREATING], DeskState::CLOSE, "")
+                .await?;
+        }
+        Ok(ItemOutcome {
+            biz_data: Some(
+                json!({"desk_name": desk.name, "user_name": plan.user_name, "desk_id": desk.id}),
+            ),
+            resource: Some(json!({"desk_name": desk.name, "desk_id": desk.id})),
+            ..ItemOutcome::success(format!("创建云桌面[{}]成功", desk.name))
+        })
+    }
+
+    fn new_desk(&self, p: &CreatePlan) -> Desk {
+        let now = now_ms();
+        Desk {
+            id: uuid::Uuid::new_v4().to_string(),
+            name: p.desk_name.clone(),
+            user_id: p.user_id.clone(),
+            image_id: p.image_id.clone(),
+            strategy_id: p.strategy_id.clone(),
+            network_id: p.network_id.clone(),
+            cluster_id: p.cluster_id.clone(),
+            host_id: String::new(),
+            ip: String::new(),
+            mac: String::new(),
+            desk_type: DeskType::parse(&p.desk_type, "desk_type").unwrap_or(DeskType::PERSONAL),
+            category: DeskCategory::parse(&p.category, "desk_category")
+                .unwrap_or(DeskCategory::VDI),
+            state: DeskState::CREATING,
+            cpu_cores: p.cpu_cores,
+            memory_gb: p.memory_gb,
+            system_disk_gb: p.system_disk_gb,
+            data_disk_gb: p.data_disk_gb,
+            remark: p.remark.clone(),
+            error_reason: String::new(),
+            enable_custom: false,
+            need_refresh_strategy: false,
+            vgpu_type: "QXL".into(),
+            desktop_pool_type: "COMMON".into(),
+            terminal_ip: String::new(),
+            created_at: now,
+            updated_at: now,
+        }
+    }
+
+    async fn delete(&self, c: &Claim) -> Result<ItemOutcome> {
+        let id = desk_id(c);
+        let name = self
+            .desk(c)
+            .await?
+            .map(|d| d.name)
+            .unwrap_or_else(|| id.clone());
+        if let Err(e) = self.driver.destroy(&id).await {
+            if let Some(d) = self.desk(c).await? {
+                return self.fail(&d, DeskState::DELETING, "删除", &e).await;
+            }
+        }
+        Ok(ItemOutcome {
+            effects: vec![Effect::RemoveDesk {
+                desk_id: id.clone(),
+            }],
+            ..ok_with(format!("删除云桌面[{name}]成功"), &id)
+        })
+    }
+
+    async fn start(&self, c: &Claim) -> Result<ItemOutcome> {
+        let Some(d) = self.desk(c).await? else {
+            return Ok(ItemOutcome::failure(format!(
+                "云桌面[{}]已被删除",
+                desk_id(c)
+            )));
+        };
+        match d.state {
+            DeskState::RUNNING => return Ok(ok_with(format!("启动云桌面[{}]成功", d.name), &d.id)),
+            DeskState::START_UP => {}
+            other => {
+                return Ok(ItemOutcome::failure(format!(
+                    "云桌面[{}]启动被取消：当前状态 {other}",
+                    d.name
+                )))
+            }
+        }
+        let _slot = self.guard.enter(&d.cluster_id, &d.host_id).await;
+        // While it queued, the desk may have been deleted or powered off.
+        let Some(d) = self
+            .desk(c)
+            .await?
+            .filter(|d| d.state == DeskState::START_UP)
+        else {
+            return Ok(ItemOutcome::failure(format!(
+                "云桌面[{}]启动被取消：状态已改变",
+                desk_id(c)
+            )));
+        };
+        if let Err(e) = self.driver.start(&d.id).await {
+            return self.fail(&d, DeskState::START_UP, "启动", &e).await;
+        }
+        if !self
+            .store
+            .set_desk_state(&d.id, &[DeskState::START_UP], DeskState::RUNNING, "")
+            .await?
+        {
+            return Ok(ItemOutcome::failure(format!(
+                "云桌面[{}]启动期间状态已改变",
+                d.name
+            )));
+        }
+        Ok(ok_with(format!("启动云桌面[{}]成功", d.name), &d.id))
+    }
+
+    async fn shutdown(&self, c: &Claim) -> Result<ItemOutcome> {
+        let Some(d) = self.desk(c).await? else {
+            return Ok(ItemOutcome::failure(format!(
+                "云桌面[{}]已被删除",
+                desk_id(c)
+            )));
+        };
+        if d.state == DeskState::CLOSE {
+            return Ok(ok_with(format!("关闭云桌面[{}]成功", d.name), &d.id));
+        }
+        let how = match self.driver.shutdown(&d.id, self.shutdown_timeout).await {
+            Ok(ShutdownOutcome::Graceful) => "",
+            Ok(ShutdownOutcome::Forced) => "（客户机未响应，已强制关机）",
+            Err(e) => return self.fail(&d, DeskState::SHUTTING, "关闭", &e).await,
+        };
+        self.store
+            .set_desk_state(&d.id, &[DeskState::SHUTTING], DeskState::CLOSE, "")
+            .await?;
+        Ok(ok_with(format!("关闭云桌面[{}]成功{how}", d.name), &d.id))
+    }
+
+    async fn power_off(&self, c: &Claim) -> Result<ItemOutcome> {
+        let Some(d) = self.desk(c).await? else {
+            return Ok(ItemOutcome::failure(format!(
+                "云桌面[{}]已被删除",
+                desk_id(c)
+            )));
+        };
+        if d.state == DeskState::CLOSE {
+            return Ok(ok_with(format!("强制关闭云桌面[{}]成功", d.name), &d.id));
+        }
+        if let Err(e) = self.driver.power_off(&d.id).await {
+            return self.fail(&d, DeskState::SHUTTING, "强制关闭", &e).await;
+        }
+        self.store
+            .set_desk_state(&d.id, &[DeskState::SHUTTING], DeskState::CLOSE, "")
+            .await?;
+        Ok(ok_with(format!("强制关闭云桌面[{}]成功", d.name), &d.id))
+    }
+
+    async fn restart(&self, c: &Claim) -> Result<ItemOutcome> {
+        let Some(d) = self.desk(c).await? else {
+            return Ok(ItemOutcome::failure(format!(
+                "云桌面[{}]已被删除",
+                desk_id(c)
+            )));
+        };
+        if let Err(e) = self.driver.reset(&d.id).await {
+            return self.fail(&d, DeskState::RUNNING, "重启", &e).await;
+        }
+        Ok(ok_with(format!("重启云桌面[{}]成功", d.name), &d.id))
+    }
+
+    async fn modify(&self, c: &Claim) -> Result<ItemOutcome> {
+        let plan: ModifyPlan = payload(c)?;
+        let Some(d) = self.desk(c).await? else {
+            return Ok(ItemOutcome::failure(format!(
+                "云桌面[{}]已被删除",
+                desk_id(c)
+            )));
+        };
+        let old = (d.cpu_cores, d.memory_gb, d.system_disk_gb, d.data_disk_gb);
+        if let Err(e) = self
+            .store
+            .modify_desk(
+                &d.id,
+                plan.cpu_cores,
+                plan.memory_gb,
+                plan.system_disk_gb,
+                plan.data_disk_gb,
+            )
+            .await
+        {
+            self.store
+                .set_desk_state(&d.id, &[DeskState::UPDATING], DeskState::CLOSE, "")
+                .await?;
+            return Ok(ItemOutcome::failure(format!(
+                "修改云桌面[{}]配置失败：{e}",
+                d.name
+            )));
+        }
+        let data = (plan.data_disk_gb > 0).then_some(plan.data_disk_gb as u64);
+        let resized = self
+            .driver
+            .resize(
+                &d.id,
+                plan.cpu_cores as u32,
+                plan.memory_gb as u64 * 1024,
+                plan.system_disk_gb as u64,
+                data,
+            )
+            .await;
+        if let Err(e) = resized {
+            self.store
+                .modify_desk(&d.id, old.0, old.1, old.2, old.3)
+                .await?;
+            self.store
+                .set_desk_state(&d.id, &[DeskState::UPDATING], DeskState::CLOSE, "")
+                .await?;
+            return Ok(ItemOutcome::failure(format!(
+                "修改云桌面[{}]配置失败：{}",
+                d.name,
+                driver_failed(&e)
+            )));
+        }
+        self.store
+            .set_desk_state(&d.id, &[DeskState::UPDATING], DeskState::CLOSE, "")
+            .await?;
+        Ok(ok_with(format!("修改云桌面[{}]配置成功", d.name), &d.id))
+    }
+
+    async fn strategy(&self, c: &Claim) -> Result<ItemOutcome> {
+        let strategy_id = c.payload["strategy_id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        let Some(d) = self.desk(c).await? else {
+            return Ok(ItemOutcome::failure(format!(
+                "云桌面[{}]不存在",
+                desk_id(c)
+            )));
+        };
+        if self.store.get_strategy(&strategy_id).await?.is_none() {
+            return Ok(ItemOutcome::failure(format!(
+                "云桌面策略[{strategy_id}]不存在"
+            )));
+        }
+        // A running desk takes its new strategy at its next start.
+        let refresh = d.state != DeskState::CLOSE;
+        self.store
+            .set_desk_strategy(&d.id, &strategy_id, refresh)
+            .await?;
+        Ok(ok_with(format!("更换云桌面[{}]策略成功", d.name), &d.id))
+    }
+
+    async fn remark(&self, c: &Claim) -> Result<ItemOutcome> {
+        let remark = c.payload["remark"].as_str().unwrap_or_default().to_string();
+        let Some(d) = self.desk(c).await? else {
+            return Ok(ItemOutcome::failure(format!(
+                "云桌面[{}]不存在",
+                desk_id(c)
+            )));
+        };
+        self.store.set_desk_remark(&d.id, &remark).await?;
+        Ok(ok_with(format!("编辑云桌面[{}]标签成功", d.name), &d.id))
+    }
+}
+
+/// `fail_rollback`: when any item of a batch create failed, the desks the other items created
+/// are deleted again and those items report the rollback.
+struct Rollback {
+    ops: Arc<DeskOps>,
+}
+
+#[async_trait]
+impl TaskFinisher for Rollback {
+    async fn finish(&self, task: &TaskRecord) -> Result<()> {
+        let wanted = task
+            .items
+            .iter()
+            .any(|i| i.payload["fail_rollback"].as_bool() == Some(true));
+        let failed = task.items.iter().any(|i| i.status == ItemStatus::FAILURE);
+        if !wanted || !failed {
+            return Ok(());
+        }
+        for item in task
+            .items
+            .iter()
+            .filter(|i| i.status == ItemStatus::SUCCESS)
+        {
+            let Some(desk_id) = item.biz_data.as_ref().and_then(|b| b["desk_id"].as_str()) else {
+                continue;
+            };
+            if let Err(e) = self.ops.driver.destroy(desk_id).await {
+                tracing::warn!(desk = desk_id, error = %e, "rollback could not destroy the VM; the reconciler will");
+            }
+            self.ops.store.remove_desk(desk_id).await?;
+            let name = item
+                .biz_data
+                .as_ref()
+                .and_then(|b| b["desk_name"].as_str())
+                .unwrap_or(desk_id);
+            let text = format!("云桌面[{name}]已创建，因批次中其他云桌面创建失败已回滚");
+            self.ops
+                .store
+                .amend_item(&task.id, item.seq, false, &text)
+                .await?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,428 @@
+//! Desk rows: the paged list with the names a desk refers to, and the transactions that place a
+//! desk on a host with an address, change its shape, and remove it again. Capacity counters on
+//! the host row change in the same transaction as the desk row, so they never drift.
+
+use deskd_domain::error::{Error, Result};
+use deskd_domain::ipam::{mac_for, Pool};
+use deskd_domain::model::*;
+use deskd_domain::naming::next_desk_name;
+use deskd_domain::query::{ListQuery, Page};
+use deskd_domain::scheduler::{place, Demand, HostLoad};
+use sqlx::any::AnyRow;
+use sqlx::{Any, AnyPool, Executor, Transaction};
+
+use crate::args;
+use crate::db::{db_err, exec, row, rows, Backend, Col};
+use crate::inventory::{desk_row, host, insert_desk};
+use crate::paging;
+
+/// Serializes placements on PostgreSQL (SQLite has one connection).
+const PLACEMENT_LOCK: i64 = 7_390_002;
+
+const VIEW_FROM: &str = "FROM desks d \
+    LEFT JOIN users u ON u.id = d.user_id \
+    LEFT JOIN images i ON i.id = d.image_id \
+    LEFT JOIN clusters c ON c.id = d.cluster_id \
+    LEFT JOIN hosts h ON h.id = d.host_id \
+    LEFT JOIN desk_strategies s ON s.id = d.strategy_id";
+const VIEW_COLS: &str =
+    "d.*, u.name AS v_user_name, u.user_type AS v_user_type, i.name AS v_image_name, \
+    c.name AS v_cluster_name, h.name AS v_host_name, s.enable_agreement_agency AS v_agency";
+
+fn view(r: &AnyRow) -> Result<DeskView> {
+    Ok(DeskView {
+        desk: desk_row(r)?,
+        user_name: r.opt_text("v_user_name")?.unwrap_or_default(),
+        user_type: r.opt_text("v_user_type")?.unwrap_or_default(),
+        image_name: r.opt_text("v_image_name")?.unwrap_or_default(),
+        cluster_name: r.opt_text("v_cluster_name")?.unwrap_or_default(),
+        host_name: r.opt_text("v_host_name")?.unwrap_or_default(),
+        enable_agreement_agency: r.opt_int("v_agency")?.unwrap_or(0) != 0,
+    })
+}
+
+/// 6.1.2: one page of desks, filtered, sorted and paged in SQL.
+pub async fn list(pool: &AnyPool, b: Backend, q: &ListQuery) -> Result<Page<DeskView>> {
+    let (wh, wargs) = paging::where_clause(q);
+    // The count joins only when a filter names a joined table.
+    let joined = q.filters.iter().any(|f| !f.column.starts_with("d."));
+    let count_from = if joined { VIEW_FROM } else { "FROM desks d" };
+    let total = row(
+        pool,
+        b,
+        &format!("SELECT COUNT(*) AS n {count_from}{wh}"),
+        wargs.clone(),
+    )
+    .await?
+    .map(|r| r.int("n"))
+    .transpose()?
+    .unwrap_or(0);
+    let (lim, largs) = paging::limit_clause(q);
+    let sql = format!(
+        "SELECT {VIEW_COLS} {VIEW_FROM}{wh}{}{lim}",
+        paging::order_clause(b, q)
+    );
+    let mut all = wargs;
+    all.extend(largs);
+    let items = rows(pool, b, &sql, all)
+        .await?
+        .iter()
+        .map(view)
+        .collect::<Result<_>>()?;
+    Ok(Page { total, items })
+}
+
+pub async fn view_one(pool: &AnyPool, b: Backend, id: &str) -> Result<Option<DeskView>> {
+    let sql = format!("SELECT {VIEW_COLS} {VIEW_FROM} WHERE d.id = ?");
+    row(pool, b, &sql, args![id])
+        .await?
+        .map(|r| view(&r))
+        .transpose()
+}
+
+/// Host rows with their allocation counters, for the scheduler.
+async fn loads<'c, E>(e: E, b: Backend, cluster_id: Option<&str>) -> Result<Vec<HostLoad>>
+where
+    E: Executor<'c, Database = Any>,
+{
+    let rs = match cluster_id {
+        Some(c) => {
+            rows(
+                e,
+                b,
+                "SELECT * FROM hosts WHERE cluster_id = ? ORDER BY name, id",
+                args![c],
+            )
+            .await?
+        }
+        None => rows(e, b, "SELECT * FROM hosts ORDER BY name, id", vec![]).await?,
+    };
+    rs.iter()
+        .map(|r| {
+            let h = host(r)?;
+            Ok(HostLoad::from_host(
+                &h,
+                r.int("alloc_vcpus")?,
+                r.int("alloc_memory_gb")?,
+                r.int("alloc_storage_gb")?,
+            ))
+        })
+        .collect()
+}
+
+pub async fn host_loads(pool: &AnyPool, b: Backend) -> Result<Vec<HostLoad>> {
+    loads(pool, b, None).await
+}
+
+async fn lock_placement(tx: &mut Transaction<'_, Any>, b: Backend) -> Result<()> {
+    if b == Backend::Postgres {
+        exec(
+            &mut **tx,
+            b,
+            "SELECT pg_advisory_xact_lock(?)",
+            args![PLACEMENT_LOCK],
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// The desk an item key produced within the last 24 hours.
+async fn desk_for_key(
+    tx: &mut Transaction<'_, Any>,
+    b: Backend,
+    key: &str,
+) -> Result<Option<Desk>> {
+    let since = now_ms() - ITEM_KEY_TTL_MS;
+    let sql = "SELECT d.* FROM desk_requests r JOIN desks d ON d.id = r.desk_id WHERE r.item_key = ? AND r.created_at > ?";
+    row(&mut **tx, b, sql, args![key, since])
+        .await?
+        .map(|r| desk_row(&r))
+        .transpose()
+}
+
+/// Places, addresses and inserts a new desk (see `Store::reserve_desk`).
+pub async fn reserve(pool: &AnyPool, b: Backend, r: &DeskReservation) -> Result<Reserved> {
+    let mut tx = pool.begin().await.map_err(db_err)?;
+    lock_placement(&mut tx, b).await?;
+    if let Some(key) = &r.item_key {
+        if let Some(existing) = desk_for_key(&mut tx, b, key).await? {
+            return Ok(Reserved::Existing(existing));
+        }
+        exec(
+            &mut *tx,
+            b,
+            "DELETE FROM desk_requests WHERE item_key = ?",
+            args![key],
+        )
+        .await?;
+    }
+    let mut desk = r.desk.clone();
+    let demand = Demand {
+        cpu_cores: desk.cpu_cores,
+        memory_gb: desk.memory_gb,
+        storage_gb: desk.system_disk_gb + desk.data_disk_gb,
+    };
+    let hosts = loads(&mut *tx, b, Some(&desk.cluster_id)).await?;
+    let chosen = place(&hosts, Some(&desk.cluster_id), &demand, r.policy)?;
+    desk.host_id = hosts[chosen].host_id.clone();
+    desk.ip = allocate_ip(&mut tx, b, &desk.network_id).await?;
+    desk.mac = mac_for(&desk.id);
+    if desk.name.is_empty() {
+        desk.name = generated_name(&mut tx, b, &desk.user_id).await?;
+    }
+    insert_desk(&mut *tx, b, &desk).await.map_err(|e| match e {
+        Error::Refused(_) => Error::Refused(format!("a desk named `{}` already exists", desk.name)),
+        e => e,
+    })?;
+    exec(
+        &mut *tx,
+        b,
+        "INSERT INTO ip_allocations (network_id, ip, desk_id, allocated_at) VALUES (?, ?, ?, ?)",
+        args![&desk.network_id, &desk.ip, &desk.id, now_ms()],
+    )
+    .await?;
+    add_load(&mut tx, b, &desk.host_id, &demand, 1).await?;
+    if let Some(key) = &r.item_key {
+        exec(
+            &mut *tx,
+            b,
+            "INSERT INTO desk_requests (item_key, desk_id, task_id, created_at) VALUES (?, ?, ?, ?)",
+            args![key, &desk.id, &r.task_id, now_ms()],
+        )
+        .await?;
+    }
+    tx.commit().await.map_err(db_err)?;
+    Ok(Reserved::New(desk))
+}
+
+/// The lowest free address of the network's pool; `Refused` naming the pool when it is full.
+async fn allocate_ip(
+    tx: &mut Transaction<'_, Any>,
+    b: Backend,
+    network_id: &str,
+) -> Result<String> {
+    let n = row(
+        &mut **tx,
+        b,
+        "SELECT * FROM networks WHERE id = ?",
+        args![network_id],
+    )
+    .await?
+    .ok_or_else(|| Error::not_found(deskd_domain::error::Missing::Network, network_id))?;
+    let network = crate::inventory::network_row(&n)?;
+    let pool = Pool::from_network(&network)?;
+    let used: Vec<String> = rows(
+        &mut **tx,
+        b,
+        "SELECT ip FROM ip_allocations WHERE network_id = ?",
+        args![network_id],
+    )
+    .await?
+    .iter()
+    .map(|r| r.text("ip"))
+    .collect::<Result<_>>()?;
+    match pool.first_free(used.iter().map(String::as_str)) {
+        Some(ip) => Ok(ip.to_string()),
+        None => Err(Error::Refused(format!(
+            "the IP pool of network `{}` ({}–{}) is exhausted: all {} addresses are in use",
+            network.name,
+            network.pool_start,
+            network.pool_end,
+            pool.size()
+        ))),
+    }
+}
+
+/// `<user>_<n>` with the smallest free n.
+async fn generated_name(
+    tx: &mut Transaction<'_, Any>,
+    b: Backend,
+    user_id: &str,
+) -> Result<String> {
+    let user = row(
+        &mut **tx,
+        b,
+        "SELECT name FROM users WHERE id = ?",
+        args![user_id],
+    )
+    .await?
+    .ok_or_else(|| Error::not_found(deskd_domain::error::Missing::User, user_id))?
+    .text("name")?;
+    let taken: Vec<String> = rows(
+        &mut **tx,
+        b,
+        "SELECT name FROM desks WHERE name LIKE ?",
+        args![format!("{user}%")],
+    )
+    .await?
+    .iter()
+    .map(|r| r.text("name"))
+    .collect::<Result<_>>()?;
+    Ok(next_desk_name(&user, taken.iter().map(String::as_str)))
+}
+
+/// Adds (`sign` 1) or removes (`sign` -1) a demand from a host's counters.
+async fn add_load(
+    tx: &mut Transaction<'_, Any>,
+    b: Backend,
+    host_id: &str,
+    d: &Demand,
+    sign: i64,
+) -> Result<()> {
+    exec(
+        &mut **tx,
+        b,
+        "UPDATE hosts SET alloc_vcpus = alloc_vcpus + ?, alloc_memory_gb = alloc_memory_gb + ?, \
+         alloc_storage_gb = alloc_storage_gb + ? WHERE id = ?",
+        args![
+            sign * d.cpu_cores,
+            sign * d.memory_gb,
+            sign * d.storage_gb,
+            host_id
+        ],
+    )
+    .await
+    .map(drop)
+}
+
+/// Removes a desk in `tx`: its row, address, item keys and its share of the host.
+pub async fn remove(tx: &mut Transaction<'_, Any>, b: Backend, id: &str) -> Result<bool> {
+    let Some(r) = row(&mut **tx, b, "SELECT * FROM desks WHERE id = ?", args![id]).await? else {
+        return Ok(false);
+    };
+    let d = desk_row(&r)?;
+    let demand = Demand {
+        cpu_cores: d.cpu_cores,
+        memory_gb: d.memory_gb,
+        storage_gb: d.system_disk_gb + d.data_disk_gb,
+    };
+    exec(
+        &mut **tx,
+        b,
+        "DELETE FROM ip_allocations WHERE desk_id = ?",
+        args![id],
+    )
+    .await?;
+    exec(
+        &mut **tx,
+        b,
+        "DELETE FROM desk_requests WHERE desk_id = ?",
+        args![id],
+    )
+    .await?;
+    exec(&mut **tx, b, "DELETE FROM desks WHERE id = ?", args![id]).await?;
+    add_load(tx, b, &d.host_id, &demand, -1).await?;
+    Ok(true)
+}
+
+pub async fn remove_desk(pool: &AnyPool, b: Backend, id: &str) -> Result<bool> {
+    let mut tx = pool.begin().await.map_err(db_err)?;
+    let removed = remove(&mut tx, b, id).await?;
+    tx.commit().await.map_err(db_err)?;
+    Ok(removed)
+}
+
+/// Changes a desk's shape if its host has room for the difference.
+pub async fn modify(
+    pool: &AnyPool,
+    b: Backend,
+    id: &str,
+    cpu: i64,
+    mem: i64,
+    sys: i64,
+    data: i64,
+) -> Result<()> {
+    let mut tx = pool.begin().await.map_err(db_err)?;
+    lock_placement(&mut tx, b).await?;
+    let d = row(&mut *tx, b, "SELECT * FROM desks WHERE id = ?", args![id])
+        .await?
+        .map(|r| desk_row(&r))
+        .transpose()?
+        .ok_or_else(|| Error::not_found(deskd_domain::error::Missing::Desk, id))?;
+    let delta = Demand {
+        cpu_cores: cpu - d.cpu_cores,
+        memory_gb: mem - d.memory_gb,
+        storage_gb: (sys + data) - (d.system_disk_gb + d.data_disk_gb),
+    };
+    let hosts = loads(&mut *tx, b, Some(&d.cluster_id)).await?;
+    if let Some(h) = hosts.iter().find(|h| h.host_id == d.host_id) {
+        let grow = Demand {
+            cpu_cores: delta.cpu_cores.max(0),
+            memory_gb: delta.memory_gb.max(0),
+            storage_gb: delta.storage_gb.max(0),
+        };
+        h.fits(&grow).map_err(|why| {
+            Error::Refused(format!(
+                "host {} has no room for the new configuration: {why}",
+                h.name
+            ))
+        })?;
+    }
+    exec(
+        &mut *tx,
+        b,
+        "UPDATE desks SET cpu_cores = ?, memory_gb = ?, system_disk_gb = ?, data_disk_gb = ?, enable_custom = 1, \
+         updated_at = ? WHERE id = ?",
+        args![cpu, mem, sys, data, now_ms(), id],
+    )
+    .await?;
+    add_load(&mut tx, b, &d.host_id, &delta, 1).await?;
+    tx.commit().await.map_err(db_err)
+}
+
+/// Recomputes every host's counters from the desks (after a bulk load).
+pub async fn recount_hosts<'c, E>(e: E, b: Backend) -> Result<()>
+where
+    E: Executor<'c, Database = Any>,
+{
+    exec(
+        e,
+        b,
+        "UPDATE hosts SET \
+         alloc_vcpus = (SELECT COALESCE(SUM(d.cpu_cores), 0) FROM desks d WHERE d.host_id = hosts.id), \
+         alloc_memory_gb = (SELECT COALESCE(SUM(d.memory_gb), 0) FROM desks d WHERE d.host_id = hosts.id), \
+         alloc_storage_gb = (SELECT COALESCE(SUM(d.system_disk_gb + d.data_disk_gb), 0) FROM desks d WHERE d.host_id = hosts.id)",
+        vec![],
+    )
+    .await
+    .map(drop)
+}
+
+pub async fn set_strategy(
+    pool: &AnyPool,
+    b: Backend,
+    id: &str,
+    strategy: &str,
+    refresh: bool,
+) -> Result<bool> {
+    let n = exec(
+        pool,
+        b,
+        "UPDATE desks SET strategy_id = ?, need_refresh_strategy = ?, updated_at = ? WHERE id = ?",
+        args![strategy, refresh, now_ms(), id],
+    )
+    .await?;
+    Ok(n == 1)
+}
+
+pub async fn set_remark(pool: &AnyPool, b: Backend, id: &str, remark: &str) -> Result<bool> {
+    let n = exec(
+        pool,
+        b,
+        "UPDATE desks SET remark = ?, updated_at = ? WHERE id = ?",
+        args![remark, now_ms(), id],
+    )
+    .await?;
+    Ok(n == 1)
+}
+
+pub async fn prune_requests(pool: &AnyPool, b: Backend, before: i64) -> Result<u64> {
+    exec(
+        pool,
+        b,
+        "DELETE FROM desk_requests WHERE created_at < ?",
+        args![before],
+    )
+    .await
+}
