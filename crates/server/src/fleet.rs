@@ -102,20 +102,44 @@ fn observed_state(p: PowerState) -> DeskState {
     }
 }
 
+/// How long a desk may sit in a transitional state before the reconciler stops assuming a
+/// task is moving it.
+const TRANSITION_GRACE_MS: i64 = 10 * 60 * 1000;
+
+/// True when a task is acting on the desk: it has a pending or running item, or it is in a
+/// transitional state that a task set recently (a create's desk has no item subject yet).
+fn is_busy(d: &Desk, busy: &[String], now: i64) -> bool {
+    let transitional = matches!(
+        d.state,
+        DeskState::CREATING
+            | DeskState::DELETING
+            | DeskState::START_UP
+            | DeskState::SHUTTING
+            | DeskState::UPDATING
+    );
+    busy.contains(&d.id) || (transitional && now - d.updated_at < TRANSITION_GRACE_MS)
+}
+
 /// One reconciliation pass; returns the repairs it carried out.
+///
+/// The driver is asked first and the database second: every VM in the driver's answer then
+/// already has its desk row (a desk row is always written before its VM is defined, and a VM
+/// is destroyed before its row is removed), so a desk created during the pass is never taken
+/// for an orphan.
 pub async fn reconcile_once(store: &dyn Store, driver: &dyn Hypervisor) -> Result<Vec<Repair>> {
+    let observed = driver.list().await.map_err(driver_err)?;
     let desks = store.list_all_desks().await?;
     let busy = store.busy_subjects().await?;
+    let now = now_ms();
     let desired: Vec<DesiredVm> = desks
         .iter()
         .map(|d| DesiredVm {
             vm_id: d.id.clone(),
             name: d.name.clone(),
             expect: expectation(d.state),
-            busy: busy.contains(&d.id),
+            busy: is_busy(d, &busy, now),
         })
         .collect();
-    let observed = driver.list().await.map_err(driver_err)?;
     let repairs = plan(&desired, &observed);
     let mut done = Vec::new();
     for r in repairs {

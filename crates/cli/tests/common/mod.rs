@@ -45,6 +45,16 @@ pub fn fresh_dir() -> PathBuf {
     d
 }
 
+/// The server's log, appended to across restarts of one data directory.
+fn log_file(dir: &Path) -> Stdio {
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join("deskd.log"))
+        .map(Stdio::from)
+        .unwrap_or_else(|_| Stdio::null())
+}
+
 pub fn deskd() -> Command {
     Command::new(env!("CARGO_BIN_EXE_deskd"))
 }
@@ -58,20 +68,16 @@ impl Server {
     /// Starts on `data_dir` (which may hold an earlier run's state).
     pub fn start_in(data_dir: PathBuf, db: Db, extra: &[&str], http: bool) -> Server {
         let mut cmd = deskd();
-        cmd.args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--sim-latency-ms",
-            "0",
-            "--data-dir",
-        ])
-        .arg(&data_dir)
-        .args(extra)
-        .env("DESKD_ADMIN_PASSWORD", ADMIN_PASSWORD)
-        .env("DESKD_LOG", "info,sqlx=warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null());
+        cmd.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(&data_dir)
+            .args(extra)
+            .env("DESKD_ADMIN_PASSWORD", ADMIN_PASSWORD)
+            .env("DESKD_LOG", "info,sqlx=warn")
+            .stdout(Stdio::piped())
+            .stderr(log_file(&data_dir));
+        if !extra.contains(&"--sim-latency-ms") {
+            cmd.args(["--sim-latency-ms", "0"]);
+        }
         if http {
             cmd.arg("--http");
         }
@@ -83,10 +89,11 @@ impl Server {
         let mut lines = BufReader::new(stdout).lines();
         let mut seen = Vec::new();
         let base = loop {
-            let line = lines
-                .next()
-                .expect("deskd exited before listening")
-                .expect("read stdout");
+            let Some(line) = lines.next() else {
+                let log = std::fs::read_to_string(data_dir.join("deskd.log")).unwrap_or_default();
+                panic!("deskd exited before listening:\n{log}");
+            };
+            let line = line.expect("read stdout");
             seen.push(line.clone());
             if let Some(rest) = line.strip_prefix("deskd listening on ") {
                 break rest.trim().to_string();
