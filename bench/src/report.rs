@@ -368,15 +368,13 @@ fn secs(d: Duration) -> String {
 
 /// `100000` → `100,000`.
 fn count(n: usize) -> String {
-    let digits = n.to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
+    let reversed: Vec<char> = n.to_string().chars().rev().collect();
+    let groups: Vec<String> = reversed
+        .chunks(3)
+        .rev()
+        .map(|g| g.iter().rev().collect())
+        .collect();
+    groups.join(",")
 }
 
 /// `100000` → `100k`.
@@ -395,6 +393,8 @@ mod tests {
     fn numbers() {
         assert_eq!(count(100000), "100,000");
         assert_eq!(count(999), "999");
+        assert_eq!(count(1000), "1,000");
+        assert_eq!(count(0), "0");
         assert_eq!(short(100000), "100k");
         assert_eq!(short(1500), "1500");
         assert_eq!(proc_field("MemTotal:  24 kB\n", "MemTotal"), Some("24 kB"));
