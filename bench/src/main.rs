@@ -85,6 +85,7 @@ impl Args {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    let load_before = report::load_average();
     let env = Env {
         plan: args.plan(),
         query: args.query,
@@ -101,6 +102,7 @@ async fn main() -> anyhow::Result<()> {
     let r = report::Report {
         plan: env.plan,
         query: env.query,
+        load_before,
         ceiling,
         queries,
         batch,

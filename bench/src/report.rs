@@ -23,6 +23,8 @@ const MIN_BATCH_RATE: f64 = 1000.0;
 pub struct Report {
     pub plan: Plan,
     pub query: QueryKind,
+    /// [`load_average`] when the run started.
+    pub load_before: String,
     pub ceiling: Summary,
     pub queries: Vec<QueryRow>,
     pub batch: Outcome<BatchFigures>,
@@ -39,7 +41,12 @@ pub fn render(r: &Report) -> String {
 
 fn header(out: &mut String, r: &Report) {
     let _ = writeln!(out, "## deskd benchmark\n");
-    let _ = writeln!(out, "- machine: {}", machine_facts());
+    let _ = writeln!(
+        out,
+        "- machine: {}; 1-min load average {} before the run",
+        machine_facts(),
+        r.load_before
+    );
     let _ = writeln!(
         out,
         "- load: {} keep-alive HTTP/1.1 connections, {} s warm-up + {} s measured per row; \
@@ -81,6 +88,15 @@ fn machine_facts() -> String {
         std::env::consts::OS,
         std::env::consts::ARCH
     )
+}
+
+/// The 1-minute load average, read when the run starts: figures taken while other work ran
+/// (a build, another benchmark) are not comparable, and this is how a reader can tell.
+pub fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|l| l.split_whitespace().next().map(str::to_string))
+        .unwrap_or_else(|| "?".into())
 }
 
 fn proc_field<'a>(text: &'a str, key: &str) -> Option<&'a str> {

@@ -32,7 +32,7 @@ pub(super) fn to_json<'a>(vms: impl Iterator<Item = &'a SimVm>) -> String {
         saved_at_unix: unix_now(),
         vms: vms.cloned().collect(),
     };
-    serde_json::to_string_pretty(&state).unwrap_or_default()
+    serde_json::to_string(&state).unwrap_or_default()
 }
 
 /// Reads the VM table; a missing file is an empty table. Running VMs kept
@@ -101,7 +101,10 @@ impl Saver {
 }
 
 /// Writes to a temporary sibling then renames, so a crash never leaves a
-/// half-written state file.
+/// half-written state file. No fsync: the file must survive the controller's
+/// process dying (the kernel keeps the written pages), not a power loss of
+/// the simulated host, and an fsync per VM operation would make the
+/// simulator the bottleneck of every batch.
 pub(super) fn write_atomically(path: &Path, contents: &str) -> std::io::Result<()> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         fs::create_dir_all(dir)?;
@@ -111,6 +114,5 @@ pub(super) fn write_atomically(path: &Path, contents: &str) -> std::io::Result<(
     let tmp = PathBuf::from(tmp);
     let mut file = fs::File::create(&tmp)?;
     file.write_all(contents.as_bytes())?;
-    file.sync_all()?;
     fs::rename(&tmp, path)
 }
