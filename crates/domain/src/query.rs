@@ -26,7 +26,8 @@ pub enum FieldKind {
     Enum(&'static [&'static str]),
 }
 
-/// One queryable field: its wire name and the SQL expression it maps to.
+/// One queryable field: its wire name and the SQL expression it maps to. The column must be
+/// NOT NULL, so that sorting needs no NULL rule and behaves alike on both databases.
 #[derive(Debug, Clone, Copy)]
 pub struct Field {
     pub name: &'static str,

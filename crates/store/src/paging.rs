@@ -22,7 +22,8 @@ pub fn where_clause(q: &ListQuery) -> (String, Vec<Arg>) {
     }
 }
 
-/// ` ORDER BY …` with NULLs last in both directions on both databases.
+/// ` ORDER BY …`. Queryable columns are NOT NULL (a rule of `domain::query`), so the plain
+/// order is the same on both databases and an index on the column can serve it.
 pub fn order_clause(backend: Backend, q: &ListQuery) -> String {
     let terms: Vec<String> = q
         .sorts
@@ -34,10 +35,7 @@ pub fn order_clause(backend: Backend, q: &ListQuery) -> String {
                 s.column.to_string()
             };
             let dir = if s.descending { "DESC" } else { "ASC" };
-            format!(
-                "CASE WHEN {} IS NULL THEN 1 ELSE 0 END, {col} {dir}",
-                s.column
-            )
+            format!("{col} {dir}")
         })
         .collect();
     format!(" ORDER BY {}", terms.join(", "))
