@@ -269,6 +269,25 @@ pub async fn connect(url: &str) -> Result<(AnyPool, Backend)> {
     Ok((pool, backend))
 }
 
+/// Read-only SQLite connections beside the single writer (WAL lets readers run concurrently
+/// with it); created after migrations, so the database is already in WAL mode.
+pub async fn connect_readers(url: &str) -> Result<AnyPool> {
+    AnyPoolOptions::new()
+        .max_connections(4)
+        .after_connect(|conn, _| {
+            Box::pin(async move {
+                for pragma in ["PRAGMA query_only = ON", "PRAGMA busy_timeout = 5000"] {
+                    conn.execute(pragma).await?;
+                }
+                Ok(())
+            })
+        })
+        .acquire_timeout(std::time::Duration::from_secs(10))
+        .connect(url)
+        .await
+        .map_err(|e| Error::internal(format!("cannot open database {}: {e}", redact(url))))
+}
+
 /// The URL without a password, for messages.
 pub fn redact(url: &str) -> String {
     match (url.find("://"), url.find('@')) {

@@ -25,7 +25,11 @@ use db::{exec, row, rows, Backend, Col};
 /// The SQL store. Cheap to clone (the pool is shared).
 #[derive(Clone)]
 pub struct SqlStore {
+    /// Writes and transactions (one connection on SQLite).
     pool: AnyPool,
+    /// Reads that need no transaction: on SQLite several read-only connections, which WAL lets
+    /// run beside the writer; on PostgreSQL the same pool.
+    read: AnyPool,
     backend: Backend,
 }
 
@@ -34,7 +38,15 @@ impl SqlStore {
     pub async fn open(url: &str) -> Result<Self> {
         let (pool, backend) = db::connect(url).await?;
         migrate::run(&pool, backend).await?;
-        Ok(SqlStore { pool, backend })
+        let read = match backend {
+            Backend::Sqlite => db::connect_readers(url).await?,
+            Backend::Postgres => pool.clone(),
+        };
+        Ok(SqlStore {
+            pool,
+            read,
+            backend,
+        })
     }
 
     pub fn pool(&self) -> &AnyPool {
@@ -52,6 +64,7 @@ impl SqlStore {
 
     /// Closes the pool, waiting for connections in use.
     pub async fn close(&self) {
+        self.read.close().await;
         self.pool.close().await;
     }
 }
@@ -76,7 +89,7 @@ impl Store for SqlStore {
 
     async fn get_setting(&self, key: &str) -> Result<Option<String>> {
         let r = row(
-            &self.pool,
+            &self.read,
             self.backend,
             "SELECT value FROM settings WHERE key = ?",
             args![key],
@@ -114,7 +127,7 @@ impl Store for SqlStore {
 
     async fn account_by_name(&self, name: &str) -> Result<Option<Account>> {
         let sql = format!("SELECT {ACCOUNT_COLS} FROM api_accounts a WHERE a.name = ?");
-        row(&self.pool, self.backend, &sql, args![name])
+        row(&self.read, self.backend, &sql, args![name])
             .await?
             .map(|r| account(&r))
             .transpose()
@@ -123,7 +136,7 @@ impl Store for SqlStore {
     async fn list_accounts(&self) -> Result<Vec<Account>> {
         let sql =
             format!("SELECT {ACCOUNT_COLS} FROM api_accounts a ORDER BY a.created_at, a.name");
-        rows(&self.pool, self.backend, &sql, vec![])
+        rows(&self.read, self.backend, &sql, vec![])
             .await?
             .iter()
             .map(account)
@@ -164,7 +177,7 @@ impl Store for SqlStore {
             "SELECT {ACCOUNT_COLS} FROM api_tokens t JOIN api_accounts a ON a.id = t.account_id \
              WHERE t.token_hash = ? AND t.revoked = 0 AND t.expires_at > ? AND a.disabled = 0"
         );
-        row(&self.pool, self.backend, &sql, args![token_hash, now])
+        row(&self.read, self.backend, &sql, args![token_hash, now])
             .await?
             .map(|r| account(&r))
             .transpose()
@@ -183,7 +196,7 @@ impl Store for SqlStore {
 
     async fn inventory_is_empty(&self) -> Result<bool> {
         let r = row(
-            &self.pool,
+            &self.read,
             self.backend,
             "SELECT id FROM clusters LIMIT 1",
             vec![],
@@ -198,7 +211,7 @@ impl Store for SqlStore {
 
     async fn cluster_exists(&self, id: &str) -> Result<bool> {
         Ok(row(
-            &self.pool,
+            &self.read,
             self.backend,
             "SELECT id FROM clusters WHERE id = ?",
             args![id],
@@ -208,19 +221,19 @@ impl Store for SqlStore {
     }
 
     async fn list_hosts(&self) -> Result<Vec<Host>> {
-        inventory::hosts(&self.pool, self.backend).await
+        inventory::hosts(&self.read, self.backend).await
     }
 
     async fn list_strategies(&self, q: &ListQuery) -> Result<Page<StrategyRow>> {
-        inventory::strategies(&self.pool, self.backend, q).await
+        inventory::strategies(&self.read, self.backend, q).await
     }
 
     async fn get_desk(&self, id: &str) -> Result<Option<Desk>> {
-        inventory::desk(&self.pool, self.backend, id).await
+        inventory::desk(&self.read, self.backend, id).await
     }
 
     async fn list_all_desks(&self) -> Result<Vec<Desk>> {
-        inventory::all_desks(&self.pool, self.backend).await
+        inventory::all_desks(&self.read, self.backend).await
     }
 
     async fn set_desk_state(
@@ -234,27 +247,27 @@ impl Store for SqlStore {
     }
 
     async fn get_image(&self, id: &str) -> Result<Option<Image>> {
-        inventory::image(&self.pool, self.backend, id).await
+        inventory::image(&self.read, self.backend, id).await
     }
 
     async fn list_desks(&self, q: &ListQuery) -> Result<Page<DeskView>> {
-        desks::list(&self.pool, self.backend, q).await
+        desks::list(&self.read, self.backend, q).await
     }
 
     async fn desk_view(&self, id: &str) -> Result<Option<DeskView>> {
-        desks::view_one(&self.pool, self.backend, id).await
+        desks::view_one(&self.read, self.backend, id).await
     }
 
     async fn user_by_name(&self, name: &str) -> Result<Option<User>> {
-        inventory::user_by_name(&self.pool, self.backend, name).await
+        inventory::user_by_name(&self.read, self.backend, name).await
     }
 
     async fn get_strategy(&self, id: &str) -> Result<Option<Strategy>> {
-        inventory::strategy(&self.pool, self.backend, id).await
+        inventory::strategy(&self.read, self.backend, id).await
     }
 
     async fn get_network(&self, id: &str) -> Result<Option<Network>> {
-        inventory::network(&self.pool, self.backend, id).await
+        inventory::network(&self.read, self.backend, id).await
     }
 
     async fn reserve_desk(&self, r: &DeskReservation) -> Result<Reserved> {
@@ -287,11 +300,11 @@ impl Store for SqlStore {
     }
 
     async fn host_loads(&self) -> Result<Vec<deskd_domain::scheduler::HostLoad>> {
-        desks::host_loads(&self.pool, self.backend).await
+        desks::host_loads(&self.read, self.backend).await
     }
 
     async fn list_os_files(&self, q: &ListQuery) -> Result<Page<OsFile>> {
-        inventory::os_files(&self.pool, self.backend, q).await
+        inventory::os_files(&self.read, self.backend, q).await
     }
 
     async fn create_task(&self, t: &NewTask) -> Result<()> {
@@ -308,7 +321,7 @@ impl Store for SqlStore {
     }
 
     async fn get_task(&self, id: &str) -> Result<Option<TaskRecord>> {
-        tasks::get(&self.pool, self.backend, id).await
+        tasks::get(&self.read, self.backend, id).await
     }
 
     async fn claim_items(
@@ -358,7 +371,7 @@ impl Store for SqlStore {
 
     async fn busy_subjects(&self) -> Result<Vec<String>> {
         let rs = rows(
-            &self.pool,
+            &self.read,
             self.backend,
             "SELECT DISTINCT subject FROM task_items WHERE subject IS NOT NULL AND status IN ('PENDING', 'RUNNING')",
             vec![],
@@ -368,7 +381,7 @@ impl Store for SqlStore {
     }
 
     async fn events_for(&self, subject: &str) -> Result<Vec<Event>> {
-        tasks::events_for(&self.pool, self.backend, subject).await
+        tasks::events_for(&self.read, self.backend, subject).await
     }
 
     async fn record_event(&self, event: &Event) -> Result<()> {
