@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use deskd_compute::{DriverError, Hypervisor, ShutdownOutcome};
+use deskd_compute::{DriverError, Hypervisor, PowerState, ShutdownOutcome};
 use deskd_domain::enums::{DeskCategory, DeskState, DeskType, ItemStatus};
 use deskd_domain::error::Result;
 use deskd_domain::model::{now_ms, Desk, DeskReservation, Reserved};
@@ -165,8 +165,18 @@ impl DeskOps {
             task_id: c.task_id.clone(),
             policy: self.policy,
         };
-        let desk = match self.store.reserve_desk(&reservation).await {
-            Ok(Reserved::New(d)) | Ok(Reserved::Existing(d)) => d,
+        let (desk, owner) = match self.store.reserve_desk(&reservation).await {
+            Ok(Reserved::New(d)) => (d, plan.user_name.clone()),
+            // The item id already produced a desk: report that desk, with its own owner.
+            Ok(Reserved::Existing(d)) => {
+                let owner = self
+                    .store
+                    .desk_view(&d.id)
+                    .await?
+                    .map(|v| v.user_name)
+                    .unwrap_or_default();
+                (d, owner)
+            }
             Err(e) => return Ok(ItemOutcome::failure(format!("创建云桌面失败：{e}"))),
         };
         if desk.state == DeskState::CREATING {
@@ -186,9 +196,7 @@ impl DeskOps {
                 .await?;
         }
         Ok(ItemOutcome {
-            biz_data: Some(
-                json!({"desk_name": desk.name, "user_name": plan.user_name, "desk_id": desk.id}),
-            ),
+            biz_data: Some(json!({"desk_name": desk.name, "user_name": owner, "desk_id": desk.id})),
             resource: Some(json!({"desk_name": desk.name, "desk_id": desk.id})),
             ..ItemOutcome::success(format!("创建云桌面[{}]成功", desk.name))
         })
@@ -276,7 +284,15 @@ impl DeskOps {
                 desk_id(c)
             )));
         };
-        if let Err(e) = self.driver.start(&d.id).await {
+        // A sleeping desk's VM is paused: starting it means waking it.
+        let paused =
+            matches!(self.driver.info(&d.id).await, Ok(Some(vm)) if vm.power == PowerState::Paused);
+        let started = if paused {
+            self.driver.resume(&d.id).await
+        } else {
+            self.driver.start(&d.id).await
+        };
+        if let Err(e) = started {
             return self.fail(&d, DeskState::START_UP, "启动", &e).await;
         }
         if !self
