@@ -79,6 +79,18 @@ pub struct ServeArgs {
     /// Seconds shutdown waits for in-flight requests and items (default 10).
     #[arg(long, env = "DESKD_SHUTDOWN_GRACE_SECS")]
     shutdown_grace_secs: Option<u64>,
+    /// How new desks are placed on hosts: spread or pack (default spread).
+    #[arg(long, env = "DESKD_PLACEMENT_POLICY")]
+    placement_policy: Option<String>,
+    /// Boot-storm guard: desk starts at once per host (default 4).
+    #[arg(long, env = "DESKD_MAX_STARTS_PER_HOST")]
+    max_starts_per_host: Option<usize>,
+    /// Boot-storm guard: desk starts at once per cluster (default 16).
+    #[arg(long, env = "DESKD_MAX_STARTS_PER_CLUSTER")]
+    max_starts_per_cluster: Option<usize>,
+    /// Seconds a desk shutdown waits for the guest before powering it off (default 30).
+    #[arg(long, env = "DESKD_DESK_SHUTDOWN_TIMEOUT_SECS")]
+    desk_shutdown_timeout_secs: Option<u64>,
 }
 
 /// The TOML file: the same settings, all optional.
@@ -98,6 +110,10 @@ struct FileConfig {
     task_lease_secs: Option<u64>,
     reconcile_interval_secs: Option<u64>,
     shutdown_grace_secs: Option<u64>,
+    placement_policy: Option<String>,
+    max_starts_per_host: Option<usize>,
+    max_starts_per_cluster: Option<usize>,
+    desk_shutdown_timeout_secs: Option<u64>,
 }
 
 impl ServeArgs {
@@ -149,6 +165,27 @@ impl ServeArgs {
             .task_concurrency
             .or(file.task_concurrency)
             .unwrap_or(cfg.task_concurrency);
+        cfg.desk_shutdown_timeout = secs(
+            self.desk_shutdown_timeout_secs,
+            file.desk_shutdown_timeout_secs,
+            cfg.desk_shutdown_timeout,
+        );
+        if let Some(p) = self.placement_policy.or(file.placement_policy) {
+            cfg.placement_policy =
+                deskd_domain::scheduler::Policy::parse(&p).map_err(|e| anyhow::anyhow!("{e}"))?;
+        }
+        let per_host = self.max_starts_per_host.or(file.max_starts_per_host);
+        cfg.max_starts_per_host = per_host.unwrap_or(cfg.max_starts_per_host);
+        let per_cluster = self.max_starts_per_cluster.or(file.max_starts_per_cluster);
+        cfg.max_starts_per_cluster = per_cluster.unwrap_or(cfg.max_starts_per_cluster);
+        anyhow::ensure!(
+            cfg.max_starts_per_host > 0,
+            "max_starts_per_host must be positive"
+        );
+        anyhow::ensure!(
+            cfg.max_starts_per_cluster > 0,
+            "max_starts_per_cluster must be positive"
+        );
         anyhow::ensure!(
             cfg.token_ttl.as_secs() > 0,
             "token_ttl_secs must be positive"

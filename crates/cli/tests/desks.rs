@@ -494,6 +494,11 @@ async fn pagequery_filters_sorts_pages_and_shows_every_field() {
         let d = e.desks(sorted("ASC", 4, 3)).await;
         assert_eq!(d["total"], 10, "total counts every match, not the page");
         assert_eq!(d["item_arr"], json!([]));
+        let d = e
+            .desks(json!({"page": 2_147_483_647i64, "limit": 1000}))
+            .await;
+        assert_eq!(d["total"], 10, "{db:?} the largest page");
+        assert_eq!(d["item_arr"], json!([]));
         // filter, sort and page together
         let d = e
             .desks(json!({"page": 1, "limit": 2,
@@ -619,6 +624,9 @@ async fn lifecycle_start_restart_shutdown_power_off_and_refusals() {
         let c = e.action(&id5, "restart", None).await;
         assert_eq!(c, json!({"code": 0}), "{db:?}");
         assert_eq!(e.state("user05_1").await, "RUNNING");
+        // the reboot runs in the background; the desk stays RUNNING once it is done
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert_eq!(e.state("user05_1").await, "RUNNING");
 
         // shutdown: RUNNING → CLOSE
         let task = e.act(&id5, "shutdown").await;
@@ -634,7 +642,7 @@ async fn lifecycle_start_restart_shutdown_power_off_and_refusals() {
         assert_eq!(task["task_status"], "FINISHED", "{task}");
         assert_eq!(e.state("user01_1").await, "CLOSE");
 
-        // SLEEP: start wakes it, shutdown and restart are refused
+        // SLEEP: shutdown and restart are refused, powerOff closes it
         let id9 = e.desk("user09_1").await["desk_id"]
             .as_str()
             .unwrap()
@@ -643,9 +651,9 @@ async fn lifecycle_start_restart_shutdown_power_off_and_refusals() {
         assert_err(&c, 23010901, &["SLEEP"]);
         let c = e.action(&id9, "shutdown", None).await;
         assert_err(&c, 23010901, &["SLEEP"]);
-        let task = e.act(&id9, "start").await;
+        let task = e.act(&id9, "powerOff").await;
         assert_eq!(task["task_status"], "FINISHED", "{task}");
-        assert_eq!(e.state("user09_1").await, "RUNNING");
+        assert_eq!(e.state("user09_1").await, "CLOSE");
 
         // ERROR: start refused; powerOff recovers it and clears the reason
         let id10 = e.desk("user10_1").await["desk_id"]
@@ -675,10 +683,32 @@ async fn lifecycle_start_restart_shutdown_power_off_and_refusals() {
             .await;
         assert_eq!(c["code"], 0, "{c}");
         assert_eq!(c["data"]["cluster_id"], json!(demo.cluster));
-        let task = e.wait(c["data"]["task_id"].as_str().unwrap()).await;
+        let task_id = c["data"]["task_id"].as_str().unwrap().to_string();
+        assert_ne!(task_id, id5, "a fresh task id, not the desk id");
+        let task = e.wait(&task_id).await;
         assert_eq!(task["task_status"], "FINISHED");
         let c = e.action(&id5, "start", None).await;
         assert_err(&c, 23010901, &["RUNNING"]);
+
+        // 6.1.12 answers PUT, POST and GET; echoes a known cluster, refuses an unknown one
+        let detail = format!("/v1/task/{task_id}/detail");
+        for method in ["PUT", "POST", "GET"] {
+            let c = e.call(method, &detail, None).await;
+            assert_eq!(c["data"]["task_status"], "FINISHED", "{method} {c}");
+            assert_eq!(c["data"]["resource_list"], json!([]), "{c}");
+            assert!(c["data"].get("cluster_id").is_none(), "{c}");
+        }
+        let c = e.put(&detail, json!({"cluster_id": demo.cluster})).await;
+        assert_eq!(c["data"]["cluster_id"], json!(demo.cluster), "{c}");
+        let c = e
+            .put(&detail, json!({"cluster_id": "no-such-cluster"}))
+            .await;
+        assert_err(&c, 23170002, &["no-such-cluster"]);
+        let ghost = uuid::Uuid::new_v4().to_string();
+        let c = e
+            .call("GET", &format!("/v1/task/{ghost}/detail"), None)
+            .await;
+        assert_err(&c, 22000400, &["does not exist"]);
 
         // start, shutdown, powerOff answer without cluster_id when none was sent
         let c = e.action(&id5, "powerOff", Some(json!({}))).await;
@@ -697,6 +727,41 @@ async fn lifecycle_start_restart_shutdown_power_off_and_refusals() {
             e.s.call("PUT", &format!("/v1/desk/{id5}:explode"), None, Some(&e.t))
                 .await;
         assert_eq!((status, code(&b)), (404, 22000400), "{b}");
+        // D2: :shutdown and :powerOff are documented as PUT; :start and :restart take POST too
+        for (method, verb, want) in [
+            ("POST", "shutdown", 405),
+            ("POST", "powerOff", 405),
+            ("GET", "start", 405),
+            ("POST", "restart", 200),
+        ] {
+            let (status, b) =
+                e.s.call(method, &format!("/v1/desk/{id5}:{verb}"), None, Some(&e.t))
+                    .await;
+            assert_eq!(status, want, "{method} :{verb} {b}");
+            if want == 405 {
+                assert_eq!(code(&b), 22000400, "{b}");
+            } else {
+                assert_err(&b["content"], 23010901, &["CLOSE"]);
+            }
+        }
+    }
+}
+
+/// D8: "Start: CLOSE or SLEEP → START_UP → RUNNING".
+#[tokio::test]
+#[ignore = "BUG: :start of a SLEEP desk is accepted but its task fails and the desk ends in \
+            ERROR (\"vm … is Paused; start needs Stopped, Crashed or Running\"): ops.rs start() \
+            calls driver.start() on the paused VM instead of resuming it"]
+async fn start_wakes_a_sleeping_desk() {
+    for db in Db::all().await {
+        let e = Env::start(db.clone(), &[]).await;
+        let d9 = e.desk("user09_1").await;
+        assert_eq!(d9["desk_state"], "SLEEP");
+        let task = e.act(d9["desk_id"].as_str().unwrap(), "start").await;
+        assert_eq!(task["task_status"], "FINISHED", "{db:?} {task}");
+        let d9 = e.desk("user09_1").await;
+        assert_eq!(d9["desk_state"], "RUNNING", "{d9}");
+        assert_eq!(d9["error_message"], "");
     }
 }
 
@@ -711,6 +776,8 @@ async fn recoverable_and_personal_desks_show_their_type_and_share_the_state_mach
         let id = d["desk_id"].as_str().unwrap().to_string();
         assert_eq!(e.act(&id, "start").await["task_status"], "FINISHED");
         assert_eq!(e.action(&id, "restart", None).await["code"], 0);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert_eq!(e.desk(name).await["desk_state"], "RUNNING");
         assert_eq!(e.act(&id, "shutdown").await["task_status"], "FINISHED");
         let after = e.desk(name).await;
         assert_eq!(after["desk_state"], "CLOSE");
@@ -963,7 +1030,7 @@ async fn batch_create_makes_desks_reports_items_and_is_idempotent() {
             &demo.office,
             &demo.office_net,
         );
-        c_item["desk_name"] = json!("custom-desk.1");
+        c_item["desk_name"] = json!("Zed.desk-1");
         c_item["remark"] = json!("前台");
         c_item["desk_type"] = json!("RECOVERABLE");
         let batch = json!({"fail_rollback": false, "desk_info_arr": [
@@ -1010,7 +1077,7 @@ async fn batch_create_makes_desks_reports_items_and_is_idempotent() {
         assert_eq!(listed, created.values().cloned().collect::<HashSet<_>>());
         assert_eq!(created["AA123456"].1, "user11_1");
         assert_eq!(created["AA123457"].1, "user12_1");
-        assert_eq!(created["AA123458"].1, "custom-desk.1");
+        assert_eq!(created["AA123458"].1, "Zed.desk-1");
 
         // the desks are there, closed, shaped by their strategy, with unique pool addresses
         assert_eq!(e.total().await, 13);
@@ -1023,6 +1090,12 @@ async fn batch_create_makes_desks_reports_items_and_is_idempotent() {
         assert_eq!(a["network_id"], json!(demo.office_net));
         assert_eq!(a["desk_strategy_id"], json!(demo.office));
         assert_eq!(a["cluster_id"], json!(demo.cluster));
+        assert!(
+            a["host_name"].as_str().unwrap().starts_with("demo-host-"),
+            "{a}"
+        );
+        assert!(is_uuid(&a["host_id"]), "{a}");
+        assert_eq!(a["mac"].as_str().unwrap().len(), 17, "{a}");
         assert_eq!(
             (
                 &a["cpu_cores"],
@@ -1067,6 +1140,18 @@ async fn batch_create_makes_desks_reports_items_and_is_idempotent() {
         assert_eq!(ips.len(), all.len(), "every address is unique");
         let macs: HashSet<_> = all.iter().map(|d| d["mac"].clone()).collect();
         assert_eq!(macs.len(), all.len(), "every MAC is unique");
+        // text sorts byte-wise on every database (D5): `Zed.desk-1` before `user…`
+        let mut bytewise: Vec<String> = all
+            .iter()
+            .map(|d| d["desk_name"].as_str().unwrap().to_string())
+            .collect();
+        bytewise.sort();
+        assert_eq!(bytewise[0], "Zed.desk-1");
+        let sorted = e
+            .desks(json!({"page": 0, "limit": 100,
+                "sort_arr": [{"field_name": "desktopName", "direction": "ASC"}]}))
+            .await;
+        assert_eq!(names(&sorted["item_arr"]), bytewise, "{db:?}");
 
         // the same batch again creates nothing and reports the same desks (D7)
         let again = e.batch("/v1/desk/batch/create", batch.clone()).await;
@@ -1179,7 +1264,7 @@ async fn batch_create_makes_desks_reports_items_and_is_idempotent() {
         let c = e
             .post(
                 "/v1/desk/batch/create",
-                json!({"cluster_id": demo.cluster, "fail_rollback": "FALSE", "desk_info_arr": [good("C2")]}),
+                json!({"cluster_id": demo.cluster, "fail_rollback": "TRUE", "desk_info_arr": [good("C2")]}),
             )
             .await;
         assert_eq!(c["code"], 0, "{c}");
@@ -1195,7 +1280,11 @@ async fn batch_create_makes_desks_reports_items_and_is_idempotent() {
         assert_eq!(c["code"], 0, "{c}");
         assert_eq!(c["data"]["cluster_id"], json!(demo.cluster));
         assert_eq!(c["data"]["task_status"], "FINISHED");
-        assert_eq!(e.total().await, 15);
+        assert_eq!(
+            e.total().await,
+            15,
+            "fail_rollback keeps the desks of a batch without failures"
+        );
     }
 }
 
@@ -1229,6 +1318,34 @@ async fn repeated_item_id_reports_the_existing_desks_owner() {
         i["item_biz_data"]["user_name"], desk["user_name"],
         "item_biz_data describes the desk it reports: {i}"
     );
+}
+
+/// Item ids are optional (6.1.10); the server names an item without one itself, and that name
+/// must not collide with an id the caller did send.
+#[tokio::test]
+#[ignore = "BUG: an item without `id` is named `item-<n>` (its 1-based position) before the \
+            uniqueness check, so a batch whose only explicit id is e.g. `item-2` is refused \
+            with 22000400 `content.desk_info_arr[1].id`: `item-2` is not unique, although the \
+            caller's ids are unique (desks/api.rs batch_ids)"]
+async fn an_item_without_id_does_not_clash_with_a_caller_id() {
+    let e = Env::start(Db::Sqlite, &[]).await;
+    let demo = e.demo().await;
+    let mut second = create_item("", "user12", &demo.win10, &demo.office, &demo.office_net);
+    second.as_object_mut().unwrap().remove("id");
+    let c = e
+        .post(
+            "/v1/desk/batch/create",
+            json!({"desk_info_arr": [
+                create_item("item-2", "user11", &demo.win10, &demo.office, &demo.office_net),
+                second,
+            ]}),
+        )
+        .await;
+    assert_eq!(c["code"], 0, "the caller's only id is unique: {c}");
+    let task = e.wait(c["data"]["task_id"].as_str().unwrap()).await;
+    assert_eq!(task["task_status"], "FINISHED", "{task}");
+    let ids: HashSet<_> = items(&task).iter().map(|i| i["id"].clone()).collect();
+    assert_eq!(ids.len(), 2, "every item is told apart: {task}");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1683,6 +1800,90 @@ async fn concurrent_starts_on_one_desk_accept_exactly_one() {
             assert_eq!(task["task_status"], "FINISHED", "{task}");
             assert_eq!(e.state(name).await, "RUNNING");
         }
+        // the same for two configuration changes of one CLOSE desk
+        let id = e.desk("user10_1").await["desk_id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let off = e.act(&id, "powerOff").await;
+        assert_eq!(off["task_status"], "FINISHED", "{off}");
+        let path = format!("/v1/desk/{id}/configuration/modify");
+        let (a, b) = tokio::join!(
+            e.put(
+                &path,
+                json!({"cpu_cores": 6, "memory": 8, "system_disk": 60})
+            ),
+            e.put(
+                &path,
+                json!({"cpu_cores": 8, "memory": 8, "system_disk": 60})
+            )
+        );
+        let codes: BTreeSet<i64> = [&a, &b]
+            .iter()
+            .map(|c| c["code"].as_i64().unwrap())
+            .collect();
+        assert_eq!(codes, BTreeSet::from([0, 23010901]), "{db:?} {a} {b}");
+        let (ok, cores) = if a["code"] == 0 { (&a, 6) } else { (&b, 8) };
+        let task = e.wait(ok["data"]["task_id"].as_str().unwrap()).await;
+        assert_eq!(task["task_status"], "FINISHED", "{task}");
+        assert_eq!(e.desk("user10_1").await["cpu_cores"], cores);
+    }
+}
+
+/// Two different batches racing for one pool get distinct addresses; the same batch sent twice
+/// at once creates each desk once (D7).
+#[tokio::test]
+async fn concurrent_batch_creates_share_the_pool_and_stay_idempotent() {
+    for db in Db::all().await {
+        let e = Env::start(db.clone(), &["--task-concurrency", "4"]).await;
+        let demo = e.demo().await;
+        let batch = |prefix: &str| {
+            let arr = many(10, |i| {
+                create_item(
+                    &format!("{prefix}{i}"),
+                    ["user11", "user12", "user13"][i % 3],
+                    &demo.win10,
+                    &demo.office,
+                    &demo.office_net,
+                )
+            });
+            json!({ "desk_info_arr": arr })
+        };
+        let (a, b, a2) = tokio::join!(
+            e.post("/v1/desk/batch/create", batch("A")),
+            e.post("/v1/desk/batch/create", batch("B")),
+            e.post("/v1/desk/batch/create", batch("A")),
+        );
+        let mut reported: HashMap<String, String> = HashMap::new();
+        for c in [&a, &b, &a2] {
+            assert_eq!(c["code"], 0, "{c}");
+            let task = e.wait(c["data"]["task_id"].as_str().unwrap()).await;
+            assert_eq!(task["task_status"], "FINISHED", "{db:?} {task}");
+            for i in items(&task) {
+                let id = i["id"].as_str().unwrap().to_string();
+                let desk = i["item_biz_data"]["desk_id"].as_str().unwrap().to_string();
+                if let Some(before) = reported.insert(id.clone(), desk.clone()) {
+                    assert_eq!(before, desk, "{db:?}: item {id} reported two desks");
+                }
+            }
+        }
+        assert_eq!(reported.len(), 20);
+        assert_eq!(e.total().await, 30, "{db:?}: twenty new desks, not thirty");
+        let on_office = e
+            .desks(query(vec![eq("networkId", json!([demo.office_net]))]))
+            .await;
+        let ips: BTreeSet<String> = on_office["item_arr"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d["ip"].as_str().unwrap().to_string())
+            .collect();
+        assert_eq!(on_office["total"], 25);
+        let want: BTreeSet<String> = (100..125).map(|n| format!("192.168.10.{n}")).collect();
+        assert_eq!(ips, want, "distinct addresses, lowest first");
+        let all = e.all_desks().await;
+        let names: HashSet<_> = all.iter().map(|d| d["desk_name"].clone()).collect();
+        assert_eq!(names.len(), all.len(), "distinct generated names");
     }
 }
 
@@ -1700,6 +1901,10 @@ async fn batch_delete_of_a_desk_whose_start_is_running_leaves_no_desk() {
             "START_UP",
             "the start is still running"
         );
+        for verb in ["start", "restart", "shutdown"] {
+            let c = e.action(&id, verb, None).await;
+            assert_err(&c, 23010901, &["START_UP"]);
+        }
         let del = e
             .post(
                 "/v1/desk/batch/delete",
@@ -1707,6 +1912,18 @@ async fn batch_delete_of_a_desk_whose_start_is_running_leaves_no_desk() {
             )
             .await;
         assert_eq!(del["code"], 0, "{del}");
+        assert_eq!(e.state("user05_1").await, "DELETING");
+        for verb in ["start", "powerOff"] {
+            let c = e.action(&id, verb, None).await;
+            assert_err(&c, 23010901, &["DELETING"]);
+        }
+        let c = e
+            .put(
+                &format!("/v1/desk/{id}/configuration/modify"),
+                json!({"cpu_cores": 4, "memory": 8, "system_disk": 60}),
+            )
+            .await;
+        assert_err(&c, 23010901, &["DELETING"]);
         let del = e.wait(del["data"]["task_id"].as_str().unwrap()).await;
         assert_eq!(del["task_status"], "FINISHED", "{db:?} {del}");
         let start = e.wait(start["data"]["task_id"].as_str().unwrap()).await;
@@ -1723,11 +1940,70 @@ async fn batch_delete_of_a_desk_whose_start_is_running_leaves_no_desk() {
         // a start of the deleted desk is refused as unknown
         let c = e.action(&id, "start", None).await;
         assert_err(&c, 22000400, &["does not exist"]);
+
+        // a desk that is shutting down cannot be deleted; powerOff cuts the shutdown short
+        let id1 = e.desk("user01_1").await["desk_id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let shut = e.action(&id1, "shutdown", None).await;
+        assert_eq!(shut["code"], 0, "{shut}");
+        assert_eq!(e.state("user01_1").await, "SHUTTING");
+        let del = e
+            .batch(
+                "/v1/desk/batch/delete",
+                json!({"desk_info_arr": [{"id": "busy", "desk_id": id1}]}),
+            )
+            .await;
+        assert_eq!(del["task_status"], "ERROR", "{del}");
+        assert!(
+            items(&del)[0]["item_result"]
+                .as_str()
+                .unwrap()
+                .contains("SHUTTING"),
+            "{del}"
+        );
+        assert!(del["error_message"].as_str().unwrap().starts_with("busy "));
+        let off = e.action(&id1, "powerOff", None).await;
+        assert_eq!(off["code"], 0, "{off}");
+        let off = e.wait(off["data"]["task_id"].as_str().unwrap()).await;
+        let shut = e.wait(shut["data"]["task_id"].as_str().unwrap()).await;
+        assert_eq!(off["task_status"], "FINISHED", "{db:?} {off}");
+        assert_eq!(shut["task_status"], "FINISHED", "{db:?} {shut}");
+        assert_eq!(e.state("user01_1").await, "CLOSE");
+
+        // a desk being modified refuses every other action
+        let modify = e
+            .put(
+                &format!("/v1/desk/{id1}/configuration/modify"),
+                json!({"cpu_cores": 4, "memory": 8, "system_disk": 60}),
+            )
+            .await;
+        assert_eq!(modify["code"], 0, "{modify}");
+        assert_eq!(e.state("user01_1").await, "UPDATING");
+        for verb in ["start", "powerOff", "restart"] {
+            let c = e.action(&id1, verb, None).await;
+            assert_err(&c, 23010901, &["UPDATING"]);
+        }
+        let c = e
+            .put(
+                &format!("/v1/desk/{id1}/configuration/modify"),
+                json!({"cpu_cores": 8, "memory": 8, "system_disk": 60}),
+            )
+            .await;
+        assert_err(&c, 23010901, &["UPDATING"]);
+        let modify = e.wait(modify["data"]["task_id"].as_str().unwrap()).await;
+        assert_eq!(modify["task_status"], "FINISHED", "{modify}");
+        let d1 = e.desk("user01_1").await;
+        assert_eq!(
+            (&d1["cpu_cores"], &d1["desk_state"]),
+            (&json!(4), &json!("CLOSE"))
+        );
     }
 }
 
 // ---------------------------------------------------------------------------------------------
-// 6.1.16 OS files, desk detail, task detail
+// 6.1.16 OS files and desk detail
 // ---------------------------------------------------------------------------------------------
 
 #[tokio::test]
@@ -1868,36 +2144,4 @@ async fn desk_detail_shows_every_field_and_checks_the_cluster() {
         let c = e.put(&format!("/v1/desk/{ghost}/detail"), json!({})).await;
         assert_err(&c, 22000400, &[&ghost, "does not exist"]);
     }
-}
-
-#[tokio::test]
-async fn task_detail_of_unknown_task_and_unknown_cluster() {
-    let e = Env::start(Db::Sqlite, &[]).await;
-    let id = e.desk("user05_1").await["desk_id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let c = e.action(&id, "start", None).await;
-    let task_id = c["data"]["task_id"].as_str().unwrap().to_string();
-    assert_ne!(task_id, id, "a fresh task id, not the desk id");
-    e.wait(&task_id).await;
-    for method in ["PUT", "POST", "GET"] {
-        let c = e
-            .call(method, &format!("/v1/task/{task_id}/detail"), None)
-            .await;
-        assert_eq!(c["data"]["task_status"], "FINISHED", "{method} {c}");
-        assert_eq!(c["data"]["resource_list"], json!([]), "{c}");
-    }
-    let c = e
-        .put(
-            &format!("/v1/task/{task_id}/detail"),
-            json!({"cluster_id": "no-such-cluster"}),
-        )
-        .await;
-    assert_err(&c, 23170002, &[]);
-    let ghost = uuid::Uuid::new_v4().to_string();
-    let c = e
-        .call("GET", &format!("/v1/task/{ghost}/detail"), None)
-        .await;
-    assert_err(&c, 22000400, &["does not exist"]);
 }
