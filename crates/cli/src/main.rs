@@ -32,6 +32,7 @@ enum LogFormat {
 }
 
 #[derive(Subcommand)]
+#[allow(clippy::large_enum_variant)] // parsed once at start-up; boxing buys nothing
 enum Cmd {
     /// Run the controller.
     Serve(settings::ServeArgs),

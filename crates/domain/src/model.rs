@@ -198,8 +198,8 @@ pub struct DeskReservation {
 pub enum Reserved {
     /// A new desk row (state CREATING).
     New(Desk),
-    /// The item key already produced this desk.
-    Existing(Desk),
+    /// The item key already produced this desk, in the task `task_id`.
+    Existing { desk: Desk, task_id: String },
 }
 
 /// An API account: a caller of the API (administrator, integration).

@@ -43,33 +43,10 @@ fn view(r: &AnyRow) -> Result<DeskView> {
 
 /// 6.1.2: one page of desks, filtered, sorted and paged in SQL.
 pub async fn list(pool: &AnyPool, b: Backend, q: &ListQuery) -> Result<Page<DeskView>> {
-    let (wh, wargs) = paging::where_clause(q);
     // The count joins only when a filter names a joined table.
     let joined = q.filters.iter().any(|f| !f.column.starts_with("d."));
     let count_from = if joined { VIEW_FROM } else { "FROM desks d" };
-    let total = row(
-        pool,
-        b,
-        &format!("SELECT COUNT(*) AS n {count_from}{wh}"),
-        wargs.clone(),
-    )
-    .await?
-    .map(|r| r.int("n"))
-    .transpose()?
-    .unwrap_or(0);
-    let (lim, largs) = paging::limit_clause(q);
-    let sql = format!(
-        "SELECT {VIEW_COLS} {VIEW_FROM}{wh}{}{lim}",
-        paging::order_clause(b, q)
-    );
-    let mut all = wargs;
-    all.extend(largs);
-    let items = rows(pool, b, &sql, all)
-        .await?
-        .iter()
-        .map(view)
-        .collect::<Result<_>>()?;
-    Ok(Page { total, items })
+    paging::page(pool, b, q, VIEW_COLS, VIEW_FROM, count_from, view).await
 }
 
 pub async fn view_one(pool: &AnyPool, b: Backend, id: &str) -> Result<Option<DeskView>> {
@@ -127,17 +104,19 @@ async fn lock_placement(tx: &mut Transaction<'_, Any>, b: Backend) -> Result<()>
     Ok(())
 }
 
-/// The desk an item key produced within the last 24 hours.
+/// The desk an item key produced within the last 24 hours, and the task that produced it.
 async fn desk_for_key(
     tx: &mut Transaction<'_, Any>,
     b: Backend,
     key: &str,
-) -> Result<Option<Desk>> {
+) -> Result<Option<(Desk, String)>> {
     let since = now_ms() - ITEM_KEY_TTL_MS;
-    let sql = "SELECT d.* FROM desk_requests r JOIN desks d ON d.id = r.desk_id WHERE r.item_key = ? AND r.created_at > ?";
-    row(&mut **tx, b, sql, args![key, since])
-        .await?
-        .map(|r| desk_row(&r))
+    let sql =
+        "SELECT d.*, r.task_id AS r_task_id FROM desk_requests r JOIN desks d ON d.id = r.desk_id \
+               WHERE r.item_key = ? AND r.created_at > ?";
+    let found = row(&mut **tx, b, sql, args![key, since]).await?;
+    found
+        .map(|r| Ok((desk_row(&r)?, r.text("r_task_id")?)))
         .transpose()
 }
 
@@ -146,8 +125,8 @@ pub async fn reserve(pool: &AnyPool, b: Backend, r: &DeskReservation) -> Result<
     let mut tx = pool.begin().await.map_err(db_err)?;
     lock_placement(&mut tx, b).await?;
     if let Some(key) = &r.item_key {
-        if let Some(existing) = desk_for_key(&mut tx, b, key).await? {
-            return Ok(Reserved::Existing(existing));
+        if let Some((desk, task_id)) = desk_for_key(&mut tx, b, key).await? {
+            return Ok(Reserved::Existing { desk, task_id });
         }
         exec(
             &mut *tx,

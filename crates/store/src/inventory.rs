@@ -310,31 +310,8 @@ const STRATEGY_FROM: &str = "FROM desk_strategies s";
 
 /// 6.1.1: one page of strategies with their desk counts, filtered and sorted in SQL.
 pub async fn strategies(pool: &AnyPool, b: Backend, q: &ListQuery) -> Result<Page<StrategyRow>> {
-    let (wh, wargs) = paging::where_clause(q);
-    let total = row(
-        pool,
-        b,
-        &format!("SELECT COUNT(*) AS n {STRATEGY_FROM}{wh}"),
-        wargs.clone(),
-    )
-    .await?
-    .map(|r| r.int("n"))
-    .transpose()?
-    .unwrap_or(0);
-    let (lim, largs) = paging::limit_clause(q);
-    let sql = format!(
-        "SELECT s.*, (SELECT COUNT(*) FROM desks d WHERE d.strategy_id = s.id) AS desk_num \
-         {STRATEGY_FROM}{wh}{}{lim}",
-        paging::order_clause(b, q)
-    );
-    let mut all = wargs;
-    all.extend(largs);
-    let items = rows(pool, b, &sql, all)
-        .await?
-        .iter()
-        .map(strategy_row)
-        .collect::<Result<_>>()?;
-    Ok(Page { total, items })
+    let cols = "s.*, (SELECT COUNT(*) FROM desks d WHERE d.strategy_id = s.id) AS desk_num";
+    paging::page(pool, b, q, cols, STRATEGY_FROM, STRATEGY_FROM, strategy_row).await
 }
 
 fn strategy_row(r: &AnyRow) -> Result<StrategyRow> {
@@ -519,42 +496,22 @@ pub async fn user_by_name(pool: &AnyPool, b: Backend, name: &str) -> Result<Opti
 
 /// 6.1.16: one page of OS files.
 pub async fn os_files(pool: &AnyPool, b: Backend, q: &ListQuery) -> Result<Page<OsFile>> {
-    let (wh, wargs) = paging::where_clause(q);
-    let total = row(
-        pool,
-        b,
-        &format!("SELECT COUNT(*) AS n FROM os_files f{wh}"),
-        wargs.clone(),
-    )
-    .await?
-    .map(|r| r.int("n"))
-    .transpose()?
-    .unwrap_or(0);
-    let (lim, largs) = paging::limit_clause(q);
-    let sql = format!(
-        "SELECT f.* FROM os_files f{wh}{}{lim}",
-        paging::order_clause(b, q)
-    );
-    let mut all = wargs;
-    all.extend(largs);
-    let items = rows(pool, b, &sql, all)
-        .await?
-        .iter()
-        .map(|r| {
-            Ok(OsFile {
-                id: r.text("id")?,
-                name: r.text("name")?,
-                format: ImageFormat::parse(&r.text("format")?, "os_files.format")?,
-                disk_type: ImageDiskType::parse(&r.text("disk_type")?, "os_files.disk_type")?,
-                os_name: OsName::parse(&r.text("os_name")?, "os_files.os_name")?,
-                size_bytes: r.int("size_bytes")?,
-                virtual_size_bytes: r.int("virtual_size_bytes")?,
-                sha256: r.text("sha256")?,
-                state: ImageFileState::parse(&r.text("state")?, "os_files.state")?,
-                storage_pool_id: r.text("storage_pool_id")?,
-                created_at: r.int("created_at")?,
-            })
-        })
-        .collect::<Result<_>>()?;
-    Ok(Page { total, items })
+    const FROM: &str = "FROM os_files f";
+    paging::page(pool, b, q, "f.*", FROM, FROM, os_file_row).await
+}
+
+fn os_file_row(r: &AnyRow) -> Result<OsFile> {
+    Ok(OsFile {
+        id: r.text("id")?,
+        name: r.text("name")?,
+        format: ImageFormat::parse(&r.text("format")?, "os_files.format")?,
+        disk_type: ImageDiskType::parse(&r.text("disk_type")?, "os_files.disk_type")?,
+        os_name: OsName::parse(&r.text("os_name")?, "os_files.os_name")?,
+        size_bytes: r.int("size_bytes")?,
+        virtual_size_bytes: r.int("virtual_size_bytes")?,
+        sha256: r.text("sha256")?,
+        state: ImageFileState::parse(&r.text("state")?, "os_files.state")?,
+        storage_pool_id: r.text("storage_pool_id")?,
+        created_at: r.int("created_at")?,
+    })
 }

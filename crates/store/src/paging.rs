@@ -2,9 +2,12 @@
 //! and the matching `COUNT(*)`. Column names come from the resource declarations in the domain,
 //! never from the client; values are always bound.
 
-use deskd_domain::query::ListQuery;
+use deskd_domain::error::Result;
+use deskd_domain::query::{ListQuery, Page};
+use sqlx::any::AnyRow;
+use sqlx::AnyPool;
 
-use crate::db::{Arg, Backend};
+use crate::db::{row, rows, Arg, Backend, Col};
 
 /// `(where_clause, args)`; the clause is empty or starts with ` WHERE`.
 pub fn where_clause(q: &ListQuery) -> (String, Vec<Arg>) {
@@ -47,4 +50,35 @@ pub fn limit_clause(q: &ListQuery) -> (&'static str, Vec<Arg>) {
         " LIMIT ? OFFSET ?",
         vec![Arg::Int(q.limit), Arg::Int(q.offset)],
     )
+}
+
+/// One page of a resource: `SELECT COUNT(*) {count_from}` for the total and
+/// `SELECT {cols} {from}` filtered, sorted and limited for the items, each row mapped by `map`.
+/// `count_from` may join less than `from` when no filter needs the joins.
+pub async fn page<T>(
+    pool: &AnyPool,
+    b: Backend,
+    q: &ListQuery,
+    cols: &str,
+    from: &str,
+    count_from: &str,
+    map: impl Fn(&AnyRow) -> Result<T>,
+) -> Result<Page<T>> {
+    let (wh, wargs) = where_clause(q);
+    let count_sql = format!("SELECT COUNT(*) AS n {count_from}{wh}");
+    let total = row(pool, b, &count_sql, wargs.clone())
+        .await?
+        .map(|r| r.int("n"))
+        .transpose()?
+        .unwrap_or(0);
+    let (lim, largs) = limit_clause(q);
+    let sql = format!("SELECT {cols} {from}{wh}{}{lim}", order_clause(b, q));
+    let mut all = wargs;
+    all.extend(largs);
+    let items = rows(pool, b, &sql, all)
+        .await?
+        .iter()
+        .map(map)
+        .collect::<Result<_>>()?;
+    Ok(Page { total, items })
 }

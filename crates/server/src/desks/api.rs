@@ -327,7 +327,8 @@ pub async fn modify(
     })))
 }
 
-/// Batch size and unique caller ids; returns each item's id (the caller's, or `fallback`).
+/// Batch size and unique caller ids; returns each item's id: the caller's, or for an item
+/// without one `fallback` (made unique against the caller's ids).
 fn batch_ids(ids: &[(Option<String>, String)]) -> Result<Vec<String>, Error> {
     if ids.is_empty() {
         return Err(Error::invalid(
@@ -342,26 +343,41 @@ fn batch_ids(ids: &[(Option<String>, String)]) -> Result<Vec<String>, Error> {
             got: ids.len(),
         });
     }
+    let given = |id: &Option<String>| {
+        id.as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(String::from)
+    };
     let mut seen = HashSet::new();
-    let mut out = Vec::with_capacity(ids.len());
-    for (i, (id, fallback)) in ids.iter().enumerate() {
+    for (i, (id, _)) in ids.iter().enumerate() {
+        let Some(id) = given(id) else { continue };
         let field = format!("content.desk_info_arr[{i}].id");
-        let id = match id.as_deref().map(str::trim) {
-            Some("") | None => fallback.clone(),
-            Some(s) if s.chars().count() > MAX_ITEM_ID => {
-                return Err(Error::invalid(
-                    field,
-                    format!("must have at most {MAX_ITEM_ID} characters"),
-                ))
-            }
-            Some(s) => s.to_string(),
-        };
+        if id.chars().count() > MAX_ITEM_ID {
+            return Err(Error::invalid(
+                field,
+                format!("must have at most {MAX_ITEM_ID} characters"),
+            ));
+        }
         if !seen.insert(id.clone()) {
             return Err(Error::invalid(
                 field,
                 format!("`{id}` is not unique in the batch"),
             ));
         }
+    }
+    let mut out = Vec::with_capacity(ids.len());
+    for (id, fallback) in ids {
+        let id = match given(id) {
+            Some(id) => id,
+            None => {
+                let mut candidate = fallback.clone();
+                while !seen.insert(candidate.clone()) {
+                    candidate.push('\'');
+                }
+                candidate
+            }
+        };
         out.push(id);
     }
     Ok(out)

@@ -165,17 +165,18 @@ impl DeskOps {
             task_id: c.task_id.clone(),
             policy: self.policy,
         };
-        let (desk, owner) = match self.store.reserve_desk(&reservation).await {
-            Ok(Reserved::New(d)) => (d, plan.user_name.clone()),
-            // The item id already produced a desk: report that desk, with its own owner.
-            Ok(Reserved::Existing(d)) => {
+        let (desk, owner, ours) = match self.store.reserve_desk(&reservation).await {
+            Ok(Reserved::New(d)) => (d, plan.user_name.clone(), true),
+            // The item id already produced a desk: report that desk, with its own owner. It is
+            // this task's own when an earlier run of this item made it before a crash.
+            Ok(Reserved::Existing { desk, task_id }) => {
                 let owner = self
                     .store
-                    .desk_view(&d.id)
+                    .desk_view(&desk.id)
                     .await?
                     .map(|v| v.user_name)
                     .unwrap_or_default();
-                (d, owner)
+                (desk, owner, task_id == c.task_id)
             }
             Err(e) => return Ok(ItemOutcome::failure(format!("创建云桌面失败：{e}"))),
         };
@@ -198,6 +199,16 @@ impl DeskOps {
         Ok(ItemOutcome {
             biz_data: Some(json!({"desk_name": desk.name, "user_name": owner, "desk_id": desk.id})),
             resource: Some(json!({"desk_name": desk.name, "desk_id": desk.id})),
+            // The audit record of a creation also tells a rollback which desks this task made.
+            effects: if ours {
+                vec![Effect::Event {
+                    kind: CREATED.into(),
+                    subject: desk.id.clone(),
+                    detail: desk.name.clone(),
+                }]
+            } else {
+                vec![]
+            },
             ..ItemOutcome::success(format!("创建云桌面[{}]成功", desk.name))
         })
     }
@@ -456,6 +467,9 @@ impl DeskOps {
     }
 }
 
+/// The audit-log kind of a desk creation.
+const CREATED: &str = "desk.created";
+
 /// `fail_rollback`: when any item of a batch create failed, the desks the other items created
 /// are deleted again and those items report the rollback.
 struct Rollback {
@@ -481,6 +495,14 @@ impl TaskFinisher for Rollback {
             let Some(desk_id) = item.biz_data.as_ref().and_then(|b| b["desk_id"].as_str()) else {
                 continue;
             };
+            // Only desks this task created; an item that reported an earlier batch's desk keeps it.
+            let events = self.ops.store.events_for(desk_id).await?;
+            if !events
+                .iter()
+                .any(|e| e.kind == CREATED && e.task_id.as_deref() == Some(task.id.as_str()))
+            {
+                continue;
+            }
             if let Err(e) = self.ops.driver.destroy(desk_id).await {
                 tracing::warn!(desk = desk_id, error = %e, "rollback could not destroy the VM; the reconciler will");
             }
