@@ -331,7 +331,16 @@ impl Store for SqlStore {
         max: usize,
         now: i64,
     ) -> Result<Vec<Claim>> {
-        tasks::claim(&self.pool, self.backend, node, lease_until, max, now).await
+        tasks::claim(
+            &self.pool,
+            &self.read,
+            self.backend,
+            node,
+            lease_until,
+            max,
+            now,
+        )
+        .await
     }
 
     async fn renew_leases(
@@ -358,7 +367,7 @@ impl Store for SqlStore {
     }
 
     async fn ready_tasks(&self) -> Result<Vec<(String, String)>> {
-        tasks::ready(&self.pool, self.backend).await
+        tasks::ready(&self.read, self.backend).await
     }
 
     async fn close_task(&self, id: &str, now: i64) -> Result<bool> {

@@ -153,8 +153,10 @@ fn item(r: &AnyRow) -> Result<ItemRecord> {
 
 const RUNNABLE: &str = "(i.status = 'PENDING' OR (i.status = 'RUNNING' AND i.lease_until < ?))";
 
+/// Reads candidates on `read` and claims them with compare-and-set writes on `pool`.
 pub async fn claim(
     pool: &AnyPool,
+    read: &AnyPool,
     b: Backend,
     node: &str,
     lease_until: i64,
@@ -168,7 +170,7 @@ pub async fn claim(
         "SELECT i.task_id, i.seq FROM task_items i JOIN tasks t ON t.id = i.task_id \
          WHERE {RUNNABLE} ORDER BY t.created_at, i.task_id, i.seq LIMIT ?"
     );
-    let candidates = rows(pool, b, &sql, args![now, (max * 2) as i64]).await?;
+    let candidates = rows(read, b, &sql, args![now, (max * 2) as i64]).await?;
     let mut claims = Vec::new();
     for c in candidates {
         if claims.len() >= max {
@@ -186,7 +188,7 @@ pub async fn claim(
         )
         .await?;
         if won == 1 {
-            claims.push(load_claim(pool, b, &task_id, seq, token).await?);
+            claims.push(load_claim(read, b, &task_id, seq, token).await?);
         }
     }
     Ok(claims)

@@ -205,10 +205,7 @@ impl Engine {
                 cfg: self.cfg.clone(),
                 wake: self.wake.clone(),
             };
-            running.spawn(async move {
-                worker.run(claim).await;
-                drop(permit);
-            });
+            running.spawn(worker.run(claim, permit));
         }
         Ok(())
     }
@@ -223,7 +220,9 @@ struct Worker {
 }
 
 impl Worker {
-    async fn run(self, claim: Claim) {
+    /// Runs the item; the slot is given back before the engine is woken, so the wake-up finds
+    /// it free and claims the next item at once.
+    async fn run(self, claim: Claim, slot: tokio::sync::OwnedSemaphorePermit) {
         let renewer = self.keep_lease(&claim);
         let outcome = self.outcome(&claim).await;
         renewer.abort();
@@ -238,10 +237,11 @@ impl Worker {
                 tracing::error!(task = %claim.task_id, item = %claim.item_id, error = %e, "cannot record item outcome; it will run again")
             }
         }
+        drop(slot);
+        self.wake.notify_one();
         if let Err(e) = close_ready(self.store.as_ref(), &self.registry).await {
             tracing::error!(error = %e, "cannot finalize tasks");
         }
-        self.wake.notify_one();
     }
 
     /// The handler's outcome; a missing handler or a panic becomes the item's FAILURE.

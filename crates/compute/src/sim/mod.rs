@@ -16,7 +16,7 @@ use crate::driver::{
     VmStats,
 };
 use crate::fault::{wildcard_match, FaultInjector, FaultRule};
-use persist::{load_state, set_aside, Saver};
+use persist::{load_state, set_aside, to_json, Saver};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::{Mutex, MutexGuard, PoisonError};
@@ -156,15 +156,20 @@ impl SimDriver {
         &self,
         change: impl FnOnce(&mut Inner) -> Result<T, DriverError>,
     ) -> Result<T, DriverError> {
-        let (out, snapshot) = {
+        let (out, seq) = {
             let mut inner = lock(&self.inner);
             inner.tick();
             let out = change(&mut inner)?;
-            let snapshot = self.saver.as_ref().map(|_| inner.snapshot());
-            (out, snapshot)
+            inner.save_seq += 1;
+            (out, inner.save_seq)
         };
-        if let (Some(saver), Some((seq, json))) = (&self.saver, snapshot) {
-            saver.write(seq, &json);
+        if let Some(saver) = &self.saver {
+            // Group commit: whoever gets the saver writes the newest table, which covers every
+            // change made while it waited; the others find their change already on disk.
+            saver.persist(seq, || {
+                let inner = lock(&self.inner);
+                (inner.save_seq, to_json(inner.vms.values()))
+            });
         }
         Ok(out)
     }

@@ -86,13 +86,16 @@ impl Saver {
         }
     }
 
-    pub(super) fn write(&self, seq: u64, json: &str) {
+    /// Makes sure the change numbered `seq` is on disk: returns at once when a newer table was
+    /// written meanwhile, otherwise writes the current table from `snapshot`.
+    pub(super) fn persist(&self, seq: u64, snapshot: impl FnOnce() -> (u64, String)) {
         let mut written = lock(&self.written_seq);
         if seq <= *written {
             return;
         }
-        match write_atomically(&self.path, json) {
-            Ok(()) => *written = seq,
+        let (newest, json) = snapshot();
+        match write_atomically(&self.path, &json) {
+            Ok(()) => *written = newest,
             Err(err) => {
                 tracing::warn!(%err, path = %self.path.display(), "could not save simulated vm table")
             }

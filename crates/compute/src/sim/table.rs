@@ -7,7 +7,6 @@
 use super::metrics::{
     HostCounters, HostLoad, Profile, Rates, SimHost, VmCounters, CPU_MODES, GIB, MIB,
 };
-use super::persist::to_json;
 use super::unix_now;
 use crate::driver::{
     DriverError, HostSpec, HostStats, HostUsage, PowerState, ShutdownOutcome, VmId, VmInfo, VmSpec,
@@ -79,12 +78,6 @@ impl Inner {
             }
         }
         loads
-    }
-
-    /// Serialized VM table plus its sequence number, for the state file.
-    pub(super) fn snapshot(&mut self) -> (u64, String) {
-        self.save_seq += 1;
-        (self.save_seq, to_json(self.vms.values()))
     }
 
     pub(super) fn vm(&self, id: &str) -> Result<&SimVm, DriverError> {
