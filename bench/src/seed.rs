@@ -158,6 +158,8 @@ pub async fn load(url: &str, inv: &Inventory) -> anyhow::Result<Duration> {
         .await
         .context("load the inventory")?;
     let took = t.elapsed();
+    // Statistics as a live database has them (autovacuum would refresh them after a bulk load).
+    store.analyze().await.context("analyze the database")?;
     store.close().await;
     Ok(took)
 }

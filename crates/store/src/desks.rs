@@ -19,8 +19,8 @@ use crate::paging;
 /// Serializes placements on PostgreSQL (SQLite has one connection).
 const PLACEMENT_LOCK: i64 = 7_390_002;
 
-const VIEW_FROM: &str = "FROM desks d \
-    LEFT JOIN users u ON u.id = d.user_id \
+/// The joins that give a desk its names; `d` is the desk (a table or a page of it).
+const VIEW_JOINS: &str = "LEFT JOIN users u ON u.id = d.user_id \
     LEFT JOIN images i ON i.id = d.image_id \
     LEFT JOIN clusters c ON c.id = d.cluster_id \
     LEFT JOIN hosts h ON h.id = d.host_id \
@@ -42,15 +42,59 @@ fn view(r: &AnyRow) -> Result<DeskView> {
 }
 
 /// 6.1.2: one page of desks, filtered, sorted and paged in SQL.
-pub async fn list(pool: &AnyPool, b: Backend, q: &ListQuery) -> Result<Page<DeskView>> {
-    // The count joins only when a filter names a joined table.
-    let joined = q.filters.iter().any(|f| !f.column.starts_with("d."));
-    let count_from = if joined { VIEW_FROM } else { "FROM desks d" };
-    paging::page(pool, b, q, VIEW_COLS, VIEW_FROM, count_from, view).await
+pub async fn list(
+    pool: &AnyPool,
+    b: Backend,
+    q: &ListQuery,
+    counts: &paging::CountCache,
+) -> Result<Page<DeskView>> {
+    let own = |c: &str| c.starts_with("d.");
+    if q.filters.iter().all(|f| own(f.column)) && q.sorts.iter().all(|s| own(s.column)) {
+        // Everything is on the desk row: page the desks alone (an index can serve the filter and
+        // the order and stop after one page), then join the names of that page only.
+        let inner = format!(
+            "FROM (SELECT d.* FROM desks d{}) d {VIEW_JOINS}",
+            paged_clauses(b, q)
+        );
+        let order = paging::order_clause(b, q);
+        let from = format!("{inner}{order}");
+        return paging::page_with(
+            pool,
+            b,
+            q,
+            VIEW_COLS,
+            &from,
+            "FROM desks d",
+            view,
+            true,
+            Some(counts),
+        )
+        .await;
+    }
+    let from = format!("FROM desks d {VIEW_JOINS}");
+    paging::page_with(
+        pool,
+        b,
+        q,
+        VIEW_COLS,
+        &from,
+        &from,
+        view,
+        false,
+        Some(counts),
+    )
+    .await
+}
+
+/// The WHERE, ORDER BY and LIMIT of a page, with `?` placeholders bound by `page_with`.
+fn paged_clauses(b: Backend, q: &ListQuery) -> String {
+    let (wh, _) = paging::where_clause(q);
+    let (lim, _) = paging::limit_clause(q);
+    format!("{wh}{}{lim}", paging::order_clause(b, q))
 }
 
 pub async fn view_one(pool: &AnyPool, b: Backend, id: &str) -> Result<Option<DeskView>> {
-    let sql = format!("SELECT {VIEW_COLS} {VIEW_FROM} WHERE d.id = ?");
+    let sql = format!("SELECT {VIEW_COLS} FROM desks d {VIEW_JOINS} WHERE d.id = ?");
     row(pool, b, &sql, args![id])
         .await?
         .map(|r| view(&r))

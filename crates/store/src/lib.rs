@@ -31,6 +31,8 @@ pub struct SqlStore {
     /// run beside the writer; on PostgreSQL the same pool.
     read: AnyPool,
     backend: Backend,
+    /// Desk-list totals, invalidated by every desk write of this process.
+    desk_counts: std::sync::Arc<paging::CountCache>,
 }
 
 impl SqlStore {
@@ -46,6 +48,7 @@ impl SqlStore {
             pool,
             read,
             backend,
+            desk_counts: Default::default(),
         })
     }
 
@@ -60,6 +63,16 @@ impl SqlStore {
     /// The newest applied schema version.
     pub async fn schema_version(&self) -> Result<i64> {
         migrate::current_version(&self.pool, self.backend).await
+    }
+
+    /// Refreshes the planner's statistics (and PostgreSQL's visibility map), as autovacuum
+    /// would after a bulk load.
+    pub async fn analyze(&self) -> Result<()> {
+        let sql = match self.backend {
+            Backend::Sqlite => "ANALYZE",
+            Backend::Postgres => "VACUUM ANALYZE",
+        };
+        exec(&self.pool, self.backend, sql, vec![]).await.map(drop)
     }
 
     /// Closes the pool, waiting for connections in use.
@@ -206,7 +219,7 @@ impl Store for SqlStore {
     }
 
     async fn load_inventory(&self, inv: &Inventory) -> Result<()> {
-        inventory::load(&self.pool, self.backend, inv).await
+        self.after_desk_write(inventory::load(&self.pool, self.backend, inv).await)
     }
 
     async fn cluster_exists(&self, id: &str) -> Result<bool> {
@@ -243,7 +256,9 @@ impl Store for SqlStore {
         to: DeskState,
         reason: &str,
     ) -> Result<bool> {
-        inventory::set_desk_state(&self.pool, self.backend, id, from, to, reason).await
+        self.after_desk_write(
+            inventory::set_desk_state(&self.pool, self.backend, id, from, to, reason).await,
+        )
     }
 
     async fn get_image(&self, id: &str) -> Result<Option<Image>> {
@@ -251,7 +266,7 @@ impl Store for SqlStore {
     }
 
     async fn list_desks(&self, q: &ListQuery) -> Result<Page<DeskView>> {
-        desks::list(&self.read, self.backend, q).await
+        desks::list(&self.read, self.backend, q, &self.desk_counts).await
     }
 
     async fn desk_view(&self, id: &str) -> Result<Option<DeskView>> {
@@ -271,15 +286,17 @@ impl Store for SqlStore {
     }
 
     async fn reserve_desk(&self, r: &DeskReservation) -> Result<Reserved> {
-        desks::reserve(&self.pool, self.backend, r).await
+        self.after_desk_write(desks::reserve(&self.pool, self.backend, r).await)
     }
 
     async fn remove_desk(&self, id: &str) -> Result<bool> {
-        desks::remove_desk(&self.pool, self.backend, id).await
+        self.after_desk_write(desks::remove_desk(&self.pool, self.backend, id).await)
     }
 
     async fn modify_desk(&self, id: &str, cpu: i64, mem: i64, sys: i64, data: i64) -> Result<()> {
-        desks::modify(&self.pool, self.backend, id, cpu, mem, sys, data).await
+        self.after_desk_write(
+            desks::modify(&self.pool, self.backend, id, cpu, mem, sys, data).await,
+        )
     }
 
     async fn set_desk_strategy(
@@ -288,11 +305,13 @@ impl Store for SqlStore {
         strategy_id: &str,
         need_refresh: bool,
     ) -> Result<bool> {
-        desks::set_strategy(&self.pool, self.backend, id, strategy_id, need_refresh).await
+        self.after_desk_write(
+            desks::set_strategy(&self.pool, self.backend, id, strategy_id, need_refresh).await,
+        )
     }
 
     async fn set_desk_remark(&self, id: &str, remark: &str) -> Result<bool> {
-        desks::set_remark(&self.pool, self.backend, id, remark).await
+        self.after_desk_write(desks::set_remark(&self.pool, self.backend, id, remark).await)
     }
 
     async fn prune_desk_requests(&self, before: i64) -> Result<u64> {
@@ -317,7 +336,9 @@ impl Store for SqlStore {
         moves: &[deskd_domain::task::DeskMove],
         all_or_nothing: bool,
     ) -> Result<Vec<Option<deskd_domain::task::MoveRefusal>>> {
-        tasks::create_with_moves(&self.pool, self.backend, t, moves, all_or_nothing).await
+        self.after_desk_write(
+            tasks::create_with_moves(&self.pool, self.backend, t, moves, all_or_nothing).await,
+        )
     }
 
     async fn get_task(&self, id: &str) -> Result<Option<TaskRecord>> {
@@ -353,7 +374,7 @@ impl Store for SqlStore {
     }
 
     async fn finish_item(&self, claim: &Claim, outcome: &ItemOutcome) -> Result<bool> {
-        tasks::finish(&self.pool, self.backend, claim, outcome).await
+        self.after_desk_write(tasks::finish(&self.pool, self.backend, claim, outcome).await)
     }
 
     async fn release_node_claims(&self, node: &str) -> Result<u64> {
@@ -399,6 +420,12 @@ impl Store for SqlStore {
 }
 
 impl SqlStore {
+    /// Passes a write's result through, forgetting cached desk totals once it is done.
+    fn after_desk_write<T>(&self, result: Result<T>) -> Result<T> {
+        self.desk_counts.invalidate();
+        result
+    }
+
     /// Runs an account update and revokes the account's tokens in one transaction.
     async fn update_account_and_revoke(
         &self,

@@ -9,6 +9,54 @@ use sqlx::AnyPool;
 
 use crate::db::{row, rows, Arg, Backend, Col};
 
+/// Totals of recent list queries. Counting every matching row is the part of a page query that
+/// grows with the table; the total only changes when a row does, so it is kept until this
+/// process writes the table (exact on one node) or for [`COUNT_TTL`] (what another replica's
+/// writes may take to show).
+#[derive(Default)]
+pub struct CountCache {
+    generation: std::sync::atomic::AtomicU64,
+    entries: std::sync::Mutex<std::collections::HashMap<String, (u64, std::time::Instant, i64)>>,
+}
+
+/// How long a cached total may be reused.
+pub const COUNT_TTL: std::time::Duration = std::time::Duration::from_secs(1);
+const COUNT_CACHE_ENTRIES: usize = 1024;
+
+impl CountCache {
+    /// Forgets every total: the table changed.
+    pub fn invalidate(&self) {
+        self.generation
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    async fn count(&self, pool: &AnyPool, b: Backend, sql: &str, args: Vec<Arg>) -> Result<i64> {
+        let key = format!("{sql}|{args:?}");
+        let generation = self.generation.load(std::sync::atomic::Ordering::SeqCst);
+        let hit = {
+            let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+            entries
+                .get(&key)
+                .filter(|(g, at, _)| *g == generation && at.elapsed() < COUNT_TTL)
+                .map(|e| e.2)
+        };
+        if let Some(n) = hit {
+            return Ok(n);
+        }
+        let n = row(pool, b, sql, args)
+            .await?
+            .map(|r| r.int("n"))
+            .transpose()?
+            .unwrap_or(0);
+        let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        if entries.len() >= COUNT_CACHE_ENTRIES {
+            entries.clear();
+        }
+        entries.insert(key, (generation, std::time::Instant::now(), n));
+        Ok(n)
+    }
+}
+
 /// `(where_clause, args)`; the clause is empty or starts with ` WHERE`.
 pub fn where_clause(q: &ListQuery) -> (String, Vec<Arg>) {
     let mut parts = Vec::new();
@@ -64,15 +112,39 @@ pub async fn page<T>(
     count_from: &str,
     map: impl Fn(&AnyRow) -> Result<T>,
 ) -> Result<Page<T>> {
+    page_with(pool, b, q, cols, from, count_from, map, false, None).await
+}
+
+/// Like [`page`]; with `prepaged` the filter, order and limit are already inside `from`
+/// (a paged subquery) and only their arguments are bound here; `counts` caches the total.
+#[allow(clippy::too_many_arguments)]
+pub async fn page_with<T>(
+    pool: &AnyPool,
+    b: Backend,
+    q: &ListQuery,
+    cols: &str,
+    from: &str,
+    count_from: &str,
+    map: impl Fn(&AnyRow) -> Result<T>,
+    prepaged: bool,
+    counts: Option<&CountCache>,
+) -> Result<Page<T>> {
     let (wh, wargs) = where_clause(q);
     let count_sql = format!("SELECT COUNT(*) AS n {count_from}{wh}");
-    let total = row(pool, b, &count_sql, wargs.clone())
-        .await?
-        .map(|r| r.int("n"))
-        .transpose()?
-        .unwrap_or(0);
+    let total = match counts {
+        Some(cache) => cache.count(pool, b, &count_sql, wargs.clone()).await?,
+        None => row(pool, b, &count_sql, wargs.clone())
+            .await?
+            .map(|r| r.int("n"))
+            .transpose()?
+            .unwrap_or(0),
+    };
     let (lim, largs) = limit_clause(q);
-    let sql = format!("SELECT {cols} {from}{wh}{}{lim}", order_clause(b, q));
+    let sql = if prepaged {
+        format!("SELECT {cols} {from}")
+    } else {
+        format!("SELECT {cols} {from}{wh}{}{lim}", order_clause(b, q))
+    };
     let mut all = wargs;
     all.extend(largs);
     let items = rows(pool, b, &sql, all)

@@ -344,3 +344,38 @@ async fn all_success_finishes_the_task() {
         assert!(s.get_task("missing").await.unwrap().is_none());
     }
 }
+
+#[tokio::test]
+async fn desk_totals_follow_every_desk_write() {
+    use deskd_domain::resources::DESKS;
+    for s in stores().await {
+        s.load_inventory(&deskd_domain::demo::inventory(now_ms(), "hash"))
+            .await
+            .unwrap();
+        let running = compile(&DESKS, &serde_json::from_value(json!({"page": 0, "limit": 1,
+            "match_arr": [{"field_name": "deskState", "match_rule": "EQ", "type": "EXACT", "value_arr": ["RUNNING"]}]})).unwrap()).unwrap();
+        assert_eq!(s.list_desks(&running).await.unwrap().total, 4);
+        assert_eq!(s.list_desks(&running).await.unwrap().total, 4, "cached");
+        let d = s
+            .list_all_desks()
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|d| d.state == DeskState::CLOSE)
+            .unwrap();
+        s.set_desk_state(&d.id, &[DeskState::CLOSE], DeskState::RUNNING, "")
+            .await
+            .unwrap();
+        assert_eq!(
+            s.list_desks(&running).await.unwrap().total,
+            5,
+            "a state change shows at once"
+        );
+        s.remove_desk(&d.id).await.unwrap();
+        assert_eq!(
+            s.list_desks(&running).await.unwrap().total,
+            4,
+            "a removal shows at once"
+        );
+    }
+}
