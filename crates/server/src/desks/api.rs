@@ -545,36 +545,19 @@ pub async fn batch_delete(
     State(app): State<AppState>,
     Content(body): Content<BatchDeleteRequest>,
 ) -> ApiResult<Json<Reply<DeskTaskData>>> {
-    let cluster_id = check_cluster(&app, body.cluster_id.as_deref()).await?;
-    let ids: Vec<_> = body
+    let entries = body
         .desk_info_arr
-        .iter()
-        .map(|d| (d.id.clone(), d.desk_id.trim().to_string()))
+        .into_iter()
+        .map(|d| (d.id, d.desk_id, json!({})))
         .collect();
-    let ids = batch_ids(&ids)?;
-    let mut items = Vec::new();
-    let mut moves = Vec::new();
-    for (i, (d, id)) in body.desk_info_arr.iter().zip(ids).enumerate() {
-        let desk_id = d.desk_id.trim().to_string();
-        moves.push(DeskMove {
-            item: i,
-            desk_id: desk_id.clone(),
-            from: rule(DeskAction::Delete).from.to_vec(),
-            to: DeskState::DELETING,
-        });
-        items.push(NewItem::run(id, Some(desk_id), json!({})));
-    }
-    let task = NewTask {
-        id: uuid::Uuid::new_v4().to_string(),
-        kind: kinds::DELETE.into(),
-        cluster_id: cluster_id.clone(),
-        items,
-    };
-    app.tasks.submit_with_moves(&task, &moves, false).await?;
-    Ok(Json(Reply::data(DeskTaskData {
-        task_id: task.id,
-        cluster_id,
-    })))
+    submit_desk_batch(
+        &app,
+        body.cluster_id.as_deref(),
+        kinds::DELETE,
+        entries,
+        true,
+    )
+    .await
 }
 
 /// `POST /v1/desk/strategy/batch/edit` (6.1.18).
@@ -582,36 +565,25 @@ pub async fn batch_strategy(
     State(app): State<AppState>,
     Content(body): Content<BatchStrategyEditRequest>,
 ) -> ApiResult<Json<Reply<DeskTaskData>>> {
-    let cluster_id = check_cluster(&app, body.cluster_id.as_deref()).await?;
-    let ids: Vec<_> = body
+    let entries = body
         .desk_info_arr
-        .iter()
-        .map(|d| (d.id.clone(), d.desk_id.trim().to_string()))
-        .collect();
-    let ids = batch_ids(&ids)?;
-    let items = body
-        .desk_info_arr
-        .iter()
-        .zip(ids)
-        .map(|(d, id)| {
-            NewItem::run(
-                id,
-                Some(d.desk_id.trim().to_string()),
+        .into_iter()
+        .map(|d| {
+            (
+                d.id,
+                d.desk_id,
                 json!({"strategy_id": d.strategy_id.trim()}),
             )
         })
         .collect();
-    let task = NewTask {
-        id: uuid::Uuid::new_v4().to_string(),
-        kind: kinds::STRATEGY.into(),
-        cluster_id: cluster_id.clone(),
-        items,
-    };
-    app.tasks.submit(&task).await?;
-    Ok(Json(Reply::data(DeskTaskData {
-        task_id: task.id,
-        cluster_id,
-    })))
+    submit_desk_batch(
+        &app,
+        body.cluster_id.as_deref(),
+        kinds::STRATEGY,
+        entries,
+        false,
+    )
+    .await
 }
 
 /// `POST /v1/desk/remark/batch/edit` (6.1.19).
@@ -619,13 +591,6 @@ pub async fn batch_remark(
     State(app): State<AppState>,
     Content(body): Content<BatchRemarkEditRequest>,
 ) -> ApiResult<Json<Reply<DeskTaskData>>> {
-    let cluster_id = check_cluster(&app, body.cluster_id.as_deref()).await?;
-    let ids: Vec<_> = body
-        .desk_info_arr
-        .iter()
-        .map(|d| (d.id.clone(), d.desk_id.trim().to_string()))
-        .collect();
-    let ids = batch_ids(&ids)?;
     for (i, d) in body.desk_info_arr.iter().enumerate() {
         if d.remark.chars().count() > MAX_REMARK {
             let field = format!("content.desk_info_arr[{i}].remark");
@@ -636,25 +601,59 @@ pub async fn batch_remark(
             .into());
         }
     }
-    let items = body
+    let entries = body
         .desk_info_arr
-        .iter()
-        .zip(ids)
-        .map(|(d, id)| {
-            NewItem::run(
-                id,
-                Some(d.desk_id.trim().to_string()),
-                json!({"remark": d.remark}),
-            )
-        })
+        .into_iter()
+        .map(|d| (d.id, d.desk_id, json!({"remark": d.remark})))
         .collect();
+    submit_desk_batch(
+        &app,
+        body.cluster_id.as_deref(),
+        kinds::REMARK,
+        entries,
+        false,
+    )
+    .await
+}
+
+/// Records a batch over existing desks, one item per `(caller id, desk id, payload)`. With
+/// `delete`, each desk also moves to DELETING in the task's transaction; a refused move is that
+/// item's FAILURE.
+async fn submit_desk_batch(
+    app: &AppState,
+    cluster_id: Option<&str>,
+    kind: &str,
+    entries: Vec<(Option<String>, String, serde_json::Value)>,
+    delete: bool,
+) -> ApiResult<Json<Reply<DeskTaskData>>> {
+    let cluster_id = check_cluster(app, cluster_id).await?;
+    let ids: Vec<_> = entries
+        .iter()
+        .map(|(id, desk, _)| (id.clone(), desk.trim().to_string()))
+        .collect();
+    let ids = batch_ids(&ids)?;
+    let mut items = Vec::with_capacity(entries.len());
+    let mut moves = Vec::new();
+    for (i, ((_, desk_id, payload), id)) in entries.into_iter().zip(ids).enumerate() {
+        let desk_id = desk_id.trim().to_string();
+        if delete {
+            let from = rule(DeskAction::Delete).from.to_vec();
+            moves.push(DeskMove {
+                item: i,
+                desk_id: desk_id.clone(),
+                from,
+                to: DeskState::DELETING,
+            });
+        }
+        items.push(NewItem::run(id, Some(desk_id), payload));
+    }
     let task = NewTask {
         id: uuid::Uuid::new_v4().to_string(),
-        kind: kinds::REMARK.into(),
+        kind: kind.into(),
         cluster_id: cluster_id.clone(),
         items,
     };
-    app.tasks.submit(&task).await?;
+    app.tasks.submit_with_moves(&task, &moves, false).await?;
     Ok(Json(Reply::data(DeskTaskData {
         task_id: task.id,
         cluster_id,
