@@ -165,20 +165,29 @@ async fn desk_for_key(
 }
 
 /// Places, addresses and inserts a new desk (see `Store::reserve_desk`).
-pub async fn reserve(pool: &AnyPool, b: Backend, r: &DeskReservation) -> Result<Reserved> {
+pub async fn reserve(
+    pool: &AnyPool,
+    read: &AnyPool,
+    b: Backend,
+    r: &DeskReservation,
+) -> Result<Reserved> {
+    // Rows that do not change under a placement are read before the transaction, so the single
+    // writer is held only for what must be serialized.
+    let network = crate::inventory::network(read, b, &r.desk.network_id)
+        .await?
+        .ok_or_else(|| {
+            Error::not_found(deskd_domain::error::Missing::Network, &r.desk.network_id)
+        })?;
+    let user_name = match r.desk.name.is_empty() {
+        true => Some(user_name(read, b, &r.desk.user_id).await?),
+        false => None,
+    };
     let mut tx = pool.begin().await.map_err(db_err)?;
     lock_placement(&mut tx, b).await?;
     if let Some(key) = &r.item_key {
         if let Some((desk, task_id)) = desk_for_key(&mut tx, b, key).await? {
             return Ok(Reserved::Existing { desk, task_id });
         }
-        exec(
-            &mut *tx,
-            b,
-            "DELETE FROM desk_requests WHERE item_key = ?",
-            args![key],
-        )
-        .await?;
     }
     let mut desk = r.desk.clone();
     let demand = Demand {
@@ -189,10 +198,10 @@ pub async fn reserve(pool: &AnyPool, b: Backend, r: &DeskReservation) -> Result<
     let hosts = loads(&mut *tx, b, Some(&desk.cluster_id)).await?;
     let chosen = place(&hosts, Some(&desk.cluster_id), &demand, r.policy)?;
     desk.host_id = hosts[chosen].host_id.clone();
-    desk.ip = allocate_ip(&mut tx, b, &desk.network_id).await?;
+    desk.ip = allocate_ip(&mut tx, b, &network).await?;
     desk.mac = mac_for(&desk.id);
-    if desk.name.is_empty() {
-        desk.name = generated_name(&mut tx, b, &desk.user_id).await?;
+    if let Some(user) = &user_name {
+        desk.name = generated_name(&mut tx, b, user).await?;
     }
     insert_desk(&mut *tx, b, &desk).await.map_err(|e| match e {
         Error::Refused(_) => Error::Refused(format!("a desk named `{}` already exists", desk.name)),
@@ -210,7 +219,9 @@ pub async fn reserve(pool: &AnyPool, b: Backend, r: &DeskReservation) -> Result<
         exec(
             &mut *tx,
             b,
-            "INSERT INTO desk_requests (item_key, desk_id, task_id, created_at) VALUES (?, ?, ?, ?)",
+            "INSERT INTO desk_requests (item_key, desk_id, task_id, created_at) VALUES (?, ?, ?, ?) \
+             ON CONFLICT (item_key) DO UPDATE SET desk_id = excluded.desk_id, task_id = excluded.task_id, \
+             created_at = excluded.created_at",
             args![key, &desk.id, &r.task_id, now_ms()],
         )
         .await?;
@@ -223,18 +234,10 @@ pub async fn reserve(pool: &AnyPool, b: Backend, r: &DeskReservation) -> Result<
 async fn allocate_ip(
     tx: &mut Transaction<'_, Any>,
     b: Backend,
-    network_id: &str,
+    network: &Network,
 ) -> Result<String> {
-    let n = row(
-        &mut **tx,
-        b,
-        "SELECT * FROM networks WHERE id = ?",
-        args![network_id],
-    )
-    .await?
-    .ok_or_else(|| Error::not_found(deskd_domain::error::Missing::Network, network_id))?;
-    let network = crate::inventory::network_row(&n)?;
-    let pool = Pool::from_network(&network)?;
+    let network_id = network.id.as_str();
+    let pool = Pool::from_network(network)?;
     let used: Vec<String> = rows(
         &mut **tx,
         b,
@@ -257,21 +260,21 @@ async fn allocate_ip(
     }
 }
 
-/// `<user>_<n>` with the smallest free n.
-async fn generated_name(
-    tx: &mut Transaction<'_, Any>,
-    b: Backend,
-    user_id: &str,
-) -> Result<String> {
-    let user = row(
-        &mut **tx,
+/// The name of a desk's user.
+async fn user_name(read: &AnyPool, b: Backend, user_id: &str) -> Result<String> {
+    row(
+        read,
         b,
         "SELECT name FROM users WHERE id = ?",
         args![user_id],
     )
     .await?
     .ok_or_else(|| Error::not_found(deskd_domain::error::Missing::User, user_id))?
-    .text("name")?;
+    .text("name")
+}
+
+/// `<user>_<n>` with the smallest free n.
+async fn generated_name(tx: &mut Transaction<'_, Any>, b: Backend, user: &str) -> Result<String> {
     // `<user>_` ≤ name < `<user>`` (the byte after `_`): the names of this user's pattern, read
     // from the byte-wise index on desk names instead of scanning every desk.
     let col = b.text_order("name");
@@ -286,7 +289,7 @@ async fn generated_name(
     .iter()
     .map(|r| r.text("name"))
     .collect::<Result<_>>()?;
-    Ok(next_desk_name(&user, taken.iter().map(String::as_str)))
+    Ok(next_desk_name(user, taken.iter().map(String::as_str)))
 }
 
 /// Adds (`sign` 1) or removes (`sign` -1) a demand from a host's counters.

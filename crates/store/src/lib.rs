@@ -286,7 +286,7 @@ impl Store for SqlStore {
     }
 
     async fn reserve_desk(&self, r: &DeskReservation) -> Result<Reserved> {
-        self.after_desk_write(desks::reserve(&self.pool, self.backend, r).await)
+        self.after_desk_write(desks::reserve(&self.pool, &self.read, self.backend, r).await)
     }
 
     async fn remove_desk(&self, id: &str) -> Result<bool> {
