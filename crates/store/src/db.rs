@@ -58,6 +58,14 @@ impl Backend {
         }
     }
 
+    /// An aggregate joining a text column's values with commas.
+    pub fn join_text(self, column: &str) -> String {
+        match self {
+            Backend::Sqlite => format!("group_concat({column}, ',')"),
+            Backend::Postgres => format!("string_agg({column}, ',')"),
+        }
+    }
+
     /// An ORDER BY term that sorts text byte-wise on both databases (SQLite's default).
     pub fn text_order(self, column: &str) -> String {
         match self {

@@ -238,17 +238,15 @@ async fn allocate_ip(
 ) -> Result<String> {
     let network_id = network.id.as_str();
     let pool = Pool::from_network(network)?;
-    let used: Vec<String> = rows(
-        &mut **tx,
+    let used = joined(
+        tx,
         b,
-        "SELECT ip FROM ip_allocations WHERE network_id = ?",
+        "ip",
+        "FROM ip_allocations WHERE network_id = ?",
         args![network_id],
     )
-    .await?
-    .iter()
-    .map(|r| r.text("ip"))
-    .collect::<Result<_>>()?;
-    match pool.first_free(used.iter().map(String::as_str)) {
+    .await?;
+    match pool.first_free(used.split(',').filter(|s| !s.is_empty())) {
         Some(ip) => Ok(ip.to_string()),
         None => Err(Error::Refused(format!(
             "the IP pool of network `{}` ({}–{}) is exhausted: all {} addresses are in use",
@@ -258,6 +256,24 @@ async fn allocate_ip(
             pool.size()
         ))),
     }
+}
+
+/// The values of `column` over `from`, joined with commas by the database: one row instead of
+/// one per value (desk names and IP addresses never contain a comma).
+async fn joined(
+    tx: &mut Transaction<'_, Any>,
+    b: Backend,
+    column: &str,
+    from: &str,
+    a: Vec<crate::db::Arg>,
+) -> Result<String> {
+    let sql = format!("SELECT {} AS v {from}", b.join_text(column));
+    Ok(row(&mut **tx, b, &sql, a)
+        .await?
+        .map(|r| r.opt_text("v"))
+        .transpose()?
+        .flatten()
+        .unwrap_or_default())
 }
 
 /// The name of a desk's user.
@@ -278,18 +294,19 @@ async fn generated_name(tx: &mut Transaction<'_, Any>, b: Backend, user: &str) -
     // `<user>_` ≤ name < `<user>`` (the byte after `_`): the names of this user's pattern, read
     // from the byte-wise index on desk names instead of scanning every desk.
     let col = b.text_order("name");
-    let sql = format!("SELECT name FROM desks WHERE {col} >= ? AND {col} < ?");
-    let taken: Vec<String> = rows(
-        &mut **tx,
+    let from = format!("FROM desks WHERE {col} >= ? AND {col} < ?");
+    let taken = joined(
+        tx,
         b,
-        &sql,
+        "name",
+        &from,
         args![format!("{user}_"), format!("{user}`")],
     )
-    .await?
-    .iter()
-    .map(|r| r.text("name"))
-    .collect::<Result<_>>()?;
-    Ok(next_desk_name(user, taken.iter().map(String::as_str)))
+    .await?;
+    Ok(next_desk_name(
+        user,
+        taken.split(',').filter(|s| !s.is_empty()),
+    ))
 }
 
 /// Adds (`sign` 1) or removes (`sign` -1) a demand from a host's counters.
