@@ -44,8 +44,9 @@ pub trait Store: Send + Sync + 'static {
     /// Replaces the password hash and revokes every token. False when the account is unknown.
     async fn set_account_password(&self, name: &str, password_hash: &str) -> Result<bool>;
     async fn insert_token(&self, token: &TokenRecord) -> Result<()>;
-    /// The enabled account a live (unexpired, unrevoked) token belongs to.
-    async fn token_account(&self, token_hash: &str, now: i64) -> Result<Option<Account>>;
+    /// The enabled account a live (unexpired, unrevoked) token belongs to, and when the token
+    /// expires.
+    async fn token_account(&self, token_hash: &str, now: i64) -> Result<Option<(Account, i64)>>;
     async fn revoke_token(&self, token_hash: &str) -> Result<()>;
 
     // Inventory.

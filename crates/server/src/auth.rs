@@ -35,6 +35,49 @@ fn bearer(req: &Request) -> Option<&str> {
         .filter(|t| !t.is_empty())
 }
 
+/// How long a checked token is trusted without asking the store again. A token revoked here is
+/// dropped at once; a revocation on another replica (or an account disabled there) takes at
+/// most this long to reach this one.
+pub const TOKEN_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(5);
+const TOKEN_CACHE_ENTRIES: usize = 10_000;
+
+/// Token hash → (account name, trusted until).
+#[derive(Default)]
+pub struct TokenCache {
+    entries: std::sync::Mutex<std::collections::HashMap<String, (String, std::time::Instant)>>,
+}
+
+impl TokenCache {
+    fn get(&self, hash: &str) -> Option<String> {
+        let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        entries
+            .get(hash)
+            .filter(|(_, until)| *until > std::time::Instant::now())
+            .map(|(a, _)| a.clone())
+    }
+
+    /// Trusts `hash` for the TTL, never beyond the token's own expiry (`expires_in_ms` from now).
+    fn put(&self, hash: &str, account: &str, expires_in_ms: i64) {
+        let ttl =
+            TOKEN_CACHE_TTL.min(std::time::Duration::from_millis(expires_in_ms.max(0) as u64));
+        let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        if entries.len() >= TOKEN_CACHE_ENTRIES {
+            entries.clear();
+        }
+        entries.insert(
+            hash.to_string(),
+            (account.to_string(), std::time::Instant::now() + ttl),
+        );
+    }
+
+    fn forget(&self, hash: &str) {
+        self.entries
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(hash);
+    }
+}
+
 /// Lets a request through only with a live token of an enabled account.
 pub async fn require_token(
     State(app): State<AppState>,
@@ -48,13 +91,20 @@ pub async fn require_token(
         .into());
     };
     let hash = token_hash(token);
-    let account = app
-        .store
-        .token_account(&hash, now_ms())
-        .await?
-        .ok_or_else(|| Error::Unauthenticated("the token is unknown, expired or revoked".into()))?;
+    let account = match app.tokens.get(&hash) {
+        Some(account) => account,
+        None => {
+            let now = now_ms();
+            let (account, expires_at) =
+                app.store.token_account(&hash, now).await?.ok_or_else(|| {
+                    Error::Unauthenticated("the token is unknown, expired or revoked".into())
+                })?;
+            app.tokens.put(&hash, &account.name, expires_at - now);
+            account.name
+        }
+    };
     req.extensions_mut().insert(Caller {
-        account: account.name,
+        account,
         token_hash: hash,
     });
     Ok(next.run(req).await)
@@ -115,6 +165,7 @@ pub async fn revoke_token(
     OptionalContent(_): OptionalContent<Empty>,
 ) -> ApiResult<Json<Reply<()>>> {
     app.store.revoke_token(&caller.token_hash).await?;
+    app.tokens.forget(&caller.token_hash);
     tracing::info!(account = %caller.account, "revoked token");
     Ok(Json(Reply::empty()))
 }

@@ -42,6 +42,8 @@ pub struct AppState {
     pub driver: Arc<dyn Hypervisor>,
     pub tasks: Tasks,
     pub cfg: Arc<ServerConfig>,
+    /// Recently checked tokens, so a burst of calls does not look each one up.
+    pub tokens: Arc<auth::TokenCache>,
 }
 
 const REQUEST_ID: &str = "x-request-id";
@@ -161,6 +163,7 @@ pub async fn assemble(cfg: ServerConfig) -> anyhow::Result<Parts> {
         driver,
         tasks: engine.tasks(),
         cfg: Arc::new(cfg),
+        tokens: Arc::default(),
     };
     Ok(Parts {
         state,

@@ -185,14 +185,15 @@ impl Store for SqlStore {
         .map(drop)
     }
 
-    async fn token_account(&self, token_hash: &str, now: i64) -> Result<Option<Account>> {
+    async fn token_account(&self, token_hash: &str, now: i64) -> Result<Option<(Account, i64)>> {
         let sql = format!(
-            "SELECT {ACCOUNT_COLS} FROM api_tokens t JOIN api_accounts a ON a.id = t.account_id \
+            "SELECT {ACCOUNT_COLS}, t.expires_at AS t_expires_at FROM api_tokens t \
+             JOIN api_accounts a ON a.id = t.account_id \
              WHERE t.token_hash = ? AND t.revoked = 0 AND t.expires_at > ? AND a.disabled = 0"
         );
-        row(&self.read, self.backend, &sql, args![token_hash, now])
-            .await?
-            .map(|r| account(&r))
+        let found = row(&self.read, self.backend, &sql, args![token_hash, now]).await?;
+        found
+            .map(|r| Ok((account(&r)?, r.int("t_expires_at")?)))
             .transpose()
     }
 

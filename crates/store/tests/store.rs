@@ -73,7 +73,10 @@ async fn accounts_tokens_and_revocation() {
         };
         s.insert_token(&t).await.unwrap();
         assert_eq!(
-            s.token_account("h1", now).await.unwrap().map(|a| a.name),
+            s.token_account("h1", now)
+                .await
+                .unwrap()
+                .map(|(a, _)| a.name),
             Some("admin".into())
         );
         assert!(
