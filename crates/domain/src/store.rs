@@ -101,8 +101,6 @@ pub trait Store: Send + Sync + 'static {
     async fn set_desk_remark(&self, id: &str, remark: &str) -> Result<bool>;
     /// Forgets batch-create item keys older than `before` (DECISIONS D7 keeps them 24 hours).
     async fn prune_desk_requests(&self, before: i64) -> Result<u64>;
-    /// Every host with what it has promised (vCPUs, memory GB, storage GB).
-    async fn host_loads(&self) -> Result<Vec<crate::scheduler::HostLoad>>;
     async fn list_os_files(&self, query: &ListQuery) -> Result<Page<OsFile>>;
 
     // Tasks (D7).

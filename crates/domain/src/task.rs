@@ -139,12 +139,6 @@ pub enum Effect {
         subject: String,
         detail: String,
     },
-    /// Moves a desk to `state`, keeping `reason` when it is ERROR.
-    DeskState {
-        desk_id: String,
-        state: crate::enums::DeskState,
-        reason: String,
-    },
     /// Removes a desk row and releases its address, capacity and idempotency keys.
     RemoveDesk { desk_id: String },
 }

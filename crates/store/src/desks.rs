@@ -131,10 +131,6 @@ where
         .collect()
 }
 
-pub async fn host_loads(pool: &AnyPool, b: Backend) -> Result<Vec<HostLoad>> {
-    loads(pool, b, None).await
-}
-
 async fn lock_placement(tx: &mut Transaction<'_, Any>, b: Backend) -> Result<()> {
     if b == Backend::Postgres {
         exec(

@@ -52,10 +52,6 @@ impl SqlStore {
         })
     }
 
-    pub fn pool(&self) -> &AnyPool {
-        &self.pool
-    }
-
     pub fn backend_kind(&self) -> Backend {
         self.backend
     }
@@ -317,10 +313,6 @@ impl Store for SqlStore {
 
     async fn prune_desk_requests(&self, before: i64) -> Result<u64> {
         desks::prune_requests(&self.pool, self.backend, before).await
-    }
-
-    async fn host_loads(&self) -> Result<Vec<deskd_domain::scheduler::HostLoad>> {
-        desks::host_loads(&self.read, self.backend).await
     }
 
     async fn list_os_files(&self, q: &ListQuery) -> Result<Page<OsFile>> {

@@ -298,13 +298,6 @@ async fn apply(
             };
             insert_event(&mut **tx, b, &ev).await
         }
-        Effect::DeskState {
-            desk_id,
-            state,
-            reason,
-        } => crate::inventory::set_desk_state(&mut **tx, b, desk_id, &[], *state, reason)
-            .await
-            .map(drop),
         Effect::RemoveDesk { desk_id } => crate::desks::remove(tx, b, desk_id).await.map(drop),
     }
 }
