@@ -108,3 +108,68 @@ async fn corrupt_state_file_is_reported_or_set_aside() {
     assert!(dir.join("state.json.corrupt").exists());
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// Changes after the first snapshot go to the journal; a restart replays them, ignores a line
+/// torn by a crash inside its write, and compaction folds a long journal into a new snapshot.
+#[tokio::test]
+async fn journal_replays_changes_and_survives_a_torn_last_line() {
+    let dir = temp_dir("journal");
+    let path = dir.join("sim-state.json");
+    let journal = dir.join("sim-state.json.journal");
+    let d = driver_with(with_state(&path)).await;
+    for i in 0..12 {
+        d.define(&vm(&format!("v{i:02}"), "v")).await.unwrap();
+        d.start(&format!("v{i:02}")).await.unwrap();
+        d.power_off(&format!("v{i:02}")).await.unwrap();
+    }
+    d.start("v01").await.unwrap();
+    d.destroy("v02").await.unwrap();
+    let before = d.list().await.unwrap();
+    drop(d);
+    let lines = std::fs::read_to_string(&journal).unwrap().lines().count();
+    assert!(
+        lines >= 30,
+        "changes after the first snapshot are journalled ({lines} lines)"
+    );
+
+    let mut torn = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&journal)
+        .unwrap();
+    std::io::Write::write_all(&mut torn, br#"{"seq":999999,"at":1.0,"id":"v0"#).unwrap();
+    drop(torn);
+    let restarted = SimDriver::try_new(with_state(&path)).unwrap();
+    assert_eq!(restarted.list().await.unwrap(), before);
+    drop(restarted);
+
+    // A damaged line in the middle is not a torn write: the file is refused.
+    let text = std::fs::read_to_string(&journal).unwrap();
+    std::fs::write(&journal, text.replacen("{\"seq\"", "{\"broken", 1)).unwrap();
+    assert!(matches!(
+        SimDriver::try_new(with_state(&path)),
+        Err(DriverError::Io(_))
+    ));
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test]
+async fn a_long_journal_is_compacted_into_the_snapshot() {
+    let dir = temp_dir("compact");
+    let path = dir.join("sim-state.json");
+    let d = driver_with(with_state(&path)).await;
+    d.define(&vm("a", "a")).await.unwrap();
+    for _ in 0..700 {
+        d.start("a").await.unwrap();
+        d.power_off("a").await.unwrap();
+    }
+    let before = d.list().await.unwrap();
+    drop(d);
+    let lines = std::fs::read_to_string(dir.join("sim-state.json.journal"))
+        .unwrap()
+        .lines()
+        .count();
+    assert!(lines < 1400, "the journal was compacted ({lines} lines)");
+    let restarted = SimDriver::try_new(with_state(&path)).unwrap();
+    assert_eq!(restarted.list().await.unwrap(), before);
+    let _ = std::fs::remove_dir_all(dir);
+}

@@ -32,6 +32,13 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/0002_desks.sqlite.sql"),
         postgres: include_str!("../migrations/0002_desks.postgres.sql"),
     },
+    Migration {
+        version: 4,
+        name: "task_items_open",
+        sql: include_str!("../migrations/0004_task_items_open.sql"),
+        sqlite: "",
+        postgres: "",
+    },
 ];
 
 /// Applies the migrations the database lacks; returns how many ran.
@@ -89,6 +96,11 @@ pub async fn run(pool: &AnyPool, backend: Backend) -> Result<usize> {
         applied += 1;
     }
     Ok(applied)
+}
+
+/// The version the newest migration of this build brings the schema to.
+pub fn latest_version() -> i64 {
+    MIGRATIONS.iter().map(|m| m.version).max().unwrap_or(0)
 }
 
 /// The newest schema version in the database.

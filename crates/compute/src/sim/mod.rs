@@ -16,7 +16,7 @@ use crate::driver::{
     VmStats,
 };
 use crate::fault::{wildcard_match, FaultInjector, FaultRule};
-use persist::{load_state, set_aside, to_json, Saver};
+use persist::{load_state, set_aside, Saver};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::{Mutex, MutexGuard, PoisonError};
@@ -84,27 +84,30 @@ impl SimDriver {
                 if let Some(path) = &cfg.state_file {
                     set_aside(path);
                 }
-                Self::build(cfg, BTreeMap::new())
+                Self::build(cfg, BTreeMap::new(), 0)
             }
         }
     }
 
     /// Like [`SimDriver::new`] but reports an unreadable state file.
     pub fn try_new(cfg: SimConfig) -> Result<Self, DriverError> {
-        let vms = match &cfg.state_file {
-            Some(path) => load_state(path)?,
-            None => BTreeMap::new(),
+        let (vms, seq) = match &cfg.state_file {
+            Some(path) => {
+                let loaded = load_state(path)?;
+                (loaded.vms, loaded.seq)
+            }
+            None => (BTreeMap::new(), 0),
         };
-        Ok(Self::build(cfg, vms))
+        Ok(Self::build(cfg, vms, seq))
     }
 
-    fn build(cfg: SimConfig, vms: BTreeMap<VmId, SimVm>) -> Self {
+    fn build(cfg: SimConfig, vms: BTreeMap<VmId, SimVm>, save_seq: u64) -> Self {
         let inner = Inner {
             hosts: BTreeMap::new(),
             vms,
             faults: FaultInjector::new(cfg.faults, cfg.seed),
             last_tick: Instant::now(),
-            save_seq: 0,
+            save_seq,
         };
         SimDriver {
             latency: cfg.latency,
@@ -128,20 +131,20 @@ impl SimDriver {
     /// Drift: the guest of a Running or Paused VM dies with `reason`.
     pub fn crash(&self, vm: &str, reason: impl Into<String>) -> Result<(), DriverError> {
         let reason = reason.into();
-        self.mutate(|inner| inner.crash(vm, reason))
+        self.mutate(Some(vm), |inner| inner.crash(vm, reason))
     }
 
     /// Drift: the VM vanishes from the hypervisor (disks included).
     /// Returns whether it existed.
     pub fn forget(&self, vm: &str) -> bool {
-        self.mutate(|inner| Ok(inner.vms.remove(vm).is_some()))
+        self.mutate(Some(vm), |inner| Ok(inner.vms.remove(vm).is_some()))
             .unwrap_or(false)
     }
 
     /// Drift: a VM appears that no desk knows (stopped). Capacity and host
     /// checks apply, faults and latency do not.
     pub fn inject_orphan(&self, spec: VmSpec) -> Result<VmInfo, DriverError> {
-        self.mutate(|inner| inner.define(&spec, false))
+        self.mutate(Some(&spec.vm_id), |inner| inner.define(&spec, false))
     }
 
     async fn delay(&self) {
@@ -150,25 +153,31 @@ impl SimDriver {
         }
     }
 
-    /// Runs a state change under the lock, then persists the new table
-    /// (outside the lock) when it succeeded.
+    /// Runs a state change of VM `vm` under the lock, queues its new record for the state
+    /// file, then writes the queue (outside the lock) when the change succeeded. Host changes
+    /// (`vm` = None) are not persisted: the controller re-adds its hosts at start.
     fn mutate<T>(
         &self,
+        vm: Option<&str>,
         change: impl FnOnce(&mut Inner) -> Result<T, DriverError>,
     ) -> Result<T, DriverError> {
         let (out, seq) = {
             let mut inner = lock(&self.inner);
             inner.tick();
             let out = change(&mut inner)?;
+            let (Some(saver), Some(vm)) = (&self.saver, vm) else {
+                return Ok(out);
+            };
             inner.save_seq += 1;
-            (out, inner.save_seq)
+            let seq = inner.save_seq;
+            lock(&saver.pending).record(seq, vm, inner.vms.get(vm), inner.vms.len());
+            (out, seq)
         };
         if let Some(saver) = &self.saver {
-            // Group commit: whoever gets the saver writes the newest table, which covers every
-            // change made while it waited; the others find their change already on disk.
             saver.persist(seq, || {
                 let inner = lock(&self.inner);
-                (inner.save_seq, to_json(inner.vms.values()))
+                lock(&saver.pending).clear();
+                (inner.save_seq, inner.vms.values().cloned().collect())
             });
         }
         Ok(out)
@@ -195,22 +204,22 @@ impl Hypervisor for SimDriver {
     }
 
     async fn add_host(&self, host: HostSpec) -> Result<(), DriverError> {
-        self.mutate(|inner| inner.add_host(host))
+        self.mutate(None, |inner| inner.add_host(host))
     }
 
     async fn define(&self, spec: &VmSpec) -> Result<VmInfo, DriverError> {
         self.delay().await;
-        self.mutate(|inner| inner.define(spec, true))
+        self.mutate(Some(&spec.vm_id), |inner| inner.define(spec, true))
     }
 
     async fn start(&self, vm: &str) -> Result<(), DriverError> {
         self.delay().await;
-        self.mutate(|inner| inner.start(vm))
+        self.mutate(Some(vm), |inner| inner.start(vm))
     }
 
     async fn shutdown(&self, vm: &str, grace: Duration) -> Result<ShutdownOutcome, DriverError> {
         self.delay().await;
-        let step = self.mutate(|inner| {
+        let step = self.mutate(Some(vm), |inner| {
             inner.begin_shutdown(vm, |name, paused| {
                 paused || self.ignores_acpi(name) || self.shutdown_latency > grace
             })
@@ -219,33 +228,37 @@ impl Hypervisor for SimDriver {
             ShutdownStep::Done(outcome) => Ok(outcome),
             ShutdownStep::Forced => {
                 tokio::time::sleep(grace).await;
-                self.mutate(|inner| inner.finish_shutdown(vm, ShutdownOutcome::Forced))
+                self.mutate(Some(vm), |inner| {
+                    inner.finish_shutdown(vm, ShutdownOutcome::Forced)
+                })
             }
             ShutdownStep::Graceful => {
                 tokio::time::sleep(self.shutdown_latency).await;
-                self.mutate(|inner| inner.finish_shutdown(vm, ShutdownOutcome::Graceful))
+                self.mutate(Some(vm), |inner| {
+                    inner.finish_shutdown(vm, ShutdownOutcome::Graceful)
+                })
             }
         }
     }
 
     async fn power_off(&self, vm: &str) -> Result<(), DriverError> {
         self.delay().await;
-        self.mutate(|inner| inner.power_off(vm))
+        self.mutate(Some(vm), |inner| inner.power_off(vm))
     }
 
     async fn reset(&self, vm: &str) -> Result<(), DriverError> {
         self.delay().await;
-        self.mutate(|inner| inner.reset(vm))
+        self.mutate(Some(vm), |inner| inner.reset(vm))
     }
 
     async fn pause(&self, vm: &str) -> Result<(), DriverError> {
         self.delay().await;
-        self.mutate(|inner| inner.pause(vm))
+        self.mutate(Some(vm), |inner| inner.pause(vm))
     }
 
     async fn resume(&self, vm: &str) -> Result<(), DriverError> {
         self.delay().await;
-        self.mutate(|inner| inner.resume(vm))
+        self.mutate(Some(vm), |inner| inner.resume(vm))
     }
 
     async fn resize(
@@ -263,17 +276,17 @@ impl Hypervisor for SimDriver {
             system_disk_gb,
             data_disk_gb,
         };
-        self.mutate(|inner| inner.resize(vm, shape))
+        self.mutate(Some(vm), |inner| inner.resize(vm, shape))
     }
 
     async fn revert_system_disk(&self, vm: &str) -> Result<(), DriverError> {
         self.delay().await;
-        self.mutate(|inner| inner.revert(vm))
+        self.mutate(Some(vm), |inner| inner.revert(vm))
     }
 
     async fn destroy(&self, vm: &str) -> Result<(), DriverError> {
         self.delay().await;
-        self.mutate(|inner| inner.destroy(vm))
+        self.mutate(Some(vm), |inner| inner.destroy(vm))
     }
 
     async fn info(&self, vm: &str) -> Result<Option<VmInfo>, DriverError> {
