@@ -146,6 +146,7 @@ async fn measure_queries(env: &Env, args: &Args) -> anyhow::Result<Vec<QueryRow>
                     desks,
                     seeding: None,
                     outcome: Outcome::Skipped(why.clone()),
+                    uncached: None,
                     notes: Vec::new(),
                 });
                 continue;

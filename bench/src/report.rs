@@ -130,6 +130,9 @@ fn table(out: &mut String, r: &Report) {
     );
     for q in &r.queries {
         query_row(out, r, q);
+        if let Some(s) = &q.uncached {
+            uncached_row(out, r, q, s);
+        }
     }
     growth_rows(out, r);
     batch_row(out, &r.batch);
@@ -197,6 +200,27 @@ fn query_row(out: &mut String, r: &Report, q: &QueryRow) {
             ],
         ),
     }
+}
+
+/// The same query with the page cache off: the database path, shown beside the target row.
+fn uncached_row(out: &mut String, r: &Report, q: &QueryRow, s: &Summary) {
+    let label = format!("{}, page cache off", r.query.label());
+    let share = s.rps() / r.ceiling.rps().max(1e-9);
+    row(
+        out,
+        [
+            &label,
+            &q.backend.to_string(),
+            &count(q.desks),
+            &rps(s),
+            &ms(s.p50_us),
+            &ms(s.p99_us),
+            &s.errors.to_string(),
+            &format!("{:.1}%", share * 100.0),
+            "reference (database path)",
+            "–",
+        ],
+    );
 }
 
 /// Per backend: the p50 of the largest size over the p50 of the smallest.

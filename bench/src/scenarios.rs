@@ -95,7 +95,10 @@ pub struct QueryRow {
     pub backend: Backend,
     pub desks: usize,
     pub seeding: Option<Duration>,
+    /// With the page cache on (deskd's default): what a polling client sees.
     pub outcome: Outcome<Summary>,
+    /// The same load with the page cache off: the database path, for reference.
+    pub uncached: Option<Summary>,
     pub notes: Vec<String>,
 }
 
@@ -126,22 +129,24 @@ pub async fn pagequery(env: &Env, backend: Backend, desks: usize) -> anyhow::Res
             desks,
             seeding: None,
             outcome: Outcome::Skipped("PostgreSQL unreachable".into()),
+            uncached: None,
             notes: Vec::new(),
         });
     };
     let row = pagequery_on(env, &db.url, dir.path(), desks).await;
     db.drop_schema().await;
-    let (seeding, outcome, notes) = row?;
+    let (seeding, outcome, uncached, notes) = row?;
     Ok(QueryRow {
         backend,
         desks,
         seeding: Some(seeding),
         outcome,
+        uncached,
         notes,
     })
 }
 
-type QueryParts = (Duration, Outcome<Summary>, Vec<String>);
+type QueryParts = (Duration, Outcome<Summary>, Option<Summary>, Vec<String>);
 
 async fn pagequery_on(
     env: &Env,
@@ -152,11 +157,28 @@ async fn pagequery_on(
     let inv = seed::with_desks(&env.password_hash, desks)?;
     let seeding = seed::load(url, &inv).await?;
     seed::write_sim_state(dir, &inv)?;
+    let expected = env.query.expected_total(&inv);
     let server = start_deskd(deskd_config(dir, Some(url)), desks).await?;
-    let outcome = load_query(env, &server, env.query.expected_total(&inv)).await;
+    let outcome = load_query(env, &server, expected).await;
     let notes = server.listening.notes.clone();
     server.stop().await?;
-    Ok((seeding, outcome?, notes))
+    let outcome = outcome?;
+    // The same data again with the page cache off: the cost of the database path.
+    let uncached = match outcome {
+        Outcome::Done(_) => {
+            let mut cfg = deskd_config(dir, Some(url));
+            cfg.page_cache = false;
+            let server = start_deskd(cfg, desks).await?;
+            let again = load_query(env, &server, expected).await;
+            server.stop().await?;
+            match again? {
+                Outcome::Done(s) => Some(s),
+                _ => None,
+            }
+        }
+        _ => None,
+    };
+    Ok((seeding, outcome, uncached, notes))
 }
 
 /// Checks the first answer, then runs the load.

@@ -61,6 +61,9 @@ pub struct ServeArgs {
     /// Do not load the demo inventory on the first start.
     #[arg(long, env = "DESKD_NO_DEMO")]
     no_demo: bool,
+    /// Answer every desk page from the database, never from the page cache.
+    #[arg(long, env = "DESKD_NO_PAGE_CACHE")]
+    no_page_cache: bool,
     /// Token lifetime in seconds (default 1800).
     #[arg(long, env = "DESKD_TOKEN_TTL_SECS")]
     token_ttl_secs: Option<u64>,
@@ -104,6 +107,7 @@ struct FileConfig {
     data_dir: Option<PathBuf>,
     database_url: Option<String>,
     no_demo: Option<bool>,
+    no_page_cache: Option<bool>,
     token_ttl_secs: Option<u64>,
     sim_latency_ms: Option<u64>,
     task_concurrency: Option<usize>,
@@ -142,6 +146,7 @@ impl ServeArgs {
         cfg.tls_cert = self.tls_cert.or(file.tls_cert);
         cfg.tls_key = self.tls_key.or(file.tls_key);
         cfg.demo = !(self.no_demo || file.no_demo.unwrap_or(false));
+        cfg.page_cache = !(self.no_page_cache || file.no_page_cache.unwrap_or(false));
         cfg.admin_password = std::env::var("DESKD_ADMIN_PASSWORD").ok();
         let secs = |a: Option<u64>, b: Option<u64>, d: Duration| {
             a.or(b).map(Duration::from_secs).unwrap_or(d)

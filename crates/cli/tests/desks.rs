@@ -2164,3 +2164,30 @@ async fn desk_detail_shows_every_field_and_checks_the_cluster() {
         assert_err(&c, 22000400, &[&ghost, "does not exist"]);
     }
 }
+
+/// A page that was just served is reused, but never after a desk it shows changed: the
+/// answer right after a write shows the write (the reply cache's generation check).
+#[tokio::test]
+async fn a_repeated_page_shows_a_change_at_once() {
+    for db in Db::all().await {
+        let e = Env::start(db.clone(), &[]).await;
+        let page = query(vec![eq("desktopName", json!(["user05_1"]))]);
+        let before = e.desks(page.clone()).await;
+        assert_eq!(e.desks(page.clone()).await, before, "{db:?}: same answer");
+        let id = before["item_arr"][0]["desk_id"].clone();
+        for round in 0..3 {
+            let remark = format!("round {round}");
+            e.batch(
+                "/v1/desk/remark/batch/edit",
+                json!({"desk_info_arr": [{"id": "R", "desk_id": id, "remark": remark}]}),
+            )
+            .await;
+            let after = e.desks(page.clone()).await;
+            assert_eq!(after["item_arr"][0]["remark"], json!(remark), "{db:?}");
+        }
+        let started = e.action(id.as_str().unwrap(), "start", None).await;
+        assert_eq!(started["code"], 0, "{started}");
+        let state = e.desks(page.clone()).await["item_arr"][0]["desk_state"].clone();
+        assert_ne!(state, json!("CLOSE"), "{db:?}: the start shows at once");
+    }
+}

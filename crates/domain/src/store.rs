@@ -71,6 +71,9 @@ pub trait Store: Send + Sync + 'static {
     async fn get_image(&self, id: &str) -> Result<Option<Image>>;
 
     // Desks (chapter 6.1).
+    /// A number that changes with every write this process makes to desks or to what a desk
+    /// record shows; readers that cache desk pages compare it to know they are still current.
+    fn desk_generation(&self) -> u64;
     async fn list_desks(&self, query: &ListQuery) -> Result<Page<DeskView>>;
     async fn desk_view(&self, id: &str) -> Result<Option<DeskView>>;
     async fn user_by_name(&self, name: &str) -> Result<Option<User>>;

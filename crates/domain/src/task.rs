@@ -141,6 +141,13 @@ pub enum Effect {
     },
     /// Removes a desk row and releases its address, capacity and idempotency keys.
     RemoveDesk { desk_id: String },
+    /// Moves a desk to `to` if it is in one of `from`, with the item's outcome: a finished
+    /// create saves a write transaction per desk this way.
+    DeskState {
+        desk_id: String,
+        from: Vec<crate::enums::DeskState>,
+        to: crate::enums::DeskState,
+    },
 }
 
 /// One audit-log entry.

@@ -33,6 +33,9 @@ pub struct ServerConfig {
     pub max_starts_per_cluster: usize,
     /// How long a desk shutdown waits for the guest before powering it off.
     pub desk_shutdown_timeout: Duration,
+    /// Reuse rendered desk pages until a desk changes (see `reply_cache`); off only to measure
+    /// or debug the database path.
+    pub page_cache: bool,
 }
 
 impl ServerConfig {
@@ -58,6 +61,7 @@ impl ServerConfig {
             max_starts_per_host: 4,
             max_starts_per_cluster: 16,
             desk_shutdown_timeout: Duration::from_secs(30),
+            page_cache: true,
         }
     }
 }

@@ -13,6 +13,7 @@ pub mod fleet;
 pub mod handlers;
 pub mod keys;
 pub mod openapi;
+pub mod reply_cache;
 pub mod tls;
 
 use std::sync::Arc;
@@ -44,6 +45,8 @@ pub struct AppState {
     pub cfg: Arc<ServerConfig>,
     /// Recently checked tokens, so a burst of calls does not look each one up.
     pub tokens: Arc<auth::TokenCache>,
+    /// Rendered desk pages, reused until a desk changes.
+    pub desk_pages: Arc<reply_cache::ReplyCache>,
 }
 
 const REQUEST_ID: &str = "x-request-id";
@@ -164,6 +167,7 @@ pub async fn assemble(cfg: ServerConfig) -> anyhow::Result<Parts> {
         tasks: engine.tasks(),
         cfg: Arc::new(cfg),
         tokens: Arc::default(),
+        desk_pages: Arc::default(),
     };
     Ok(Parts {
         state,

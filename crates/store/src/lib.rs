@@ -262,6 +262,10 @@ impl Store for SqlStore {
         inventory::image(&self.read, self.backend, id).await
     }
 
+    fn desk_generation(&self) -> u64 {
+        self.desk_counts.generation()
+    }
+
     async fn list_desks(&self, q: &ListQuery) -> Result<Page<DeskView>> {
         desks::list(&self.read, self.backend, q, &self.desk_counts).await
     }

@@ -24,6 +24,11 @@ pub const COUNT_TTL: std::time::Duration = std::time::Duration::from_secs(1);
 const COUNT_CACHE_ENTRIES: usize = 1024;
 
 impl CountCache {
+    /// The number of table changes seen so far.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
     /// Forgets every total: the table changed.
     pub fn invalidate(&self) {
         self.generation

@@ -5,7 +5,7 @@
 //! outcome requires that token, so a worker that lost its lease cannot write.
 
 use deskd_domain::enums::{DeskState, ItemStatus, TaskStatus};
-use deskd_domain::error::{Error, Result};
+use deskd_domain::error::Result;
 use deskd_domain::model::now_ms;
 use deskd_domain::task::*;
 use sqlx::any::AnyRow;
@@ -153,7 +153,8 @@ fn item(r: &AnyRow) -> Result<ItemRecord> {
 
 const RUNNABLE: &str = "(i.status = 'PENDING' OR (i.status = 'RUNNING' AND i.lease_until < ?))";
 
-/// Reads candidates on `read` and claims them with compare-and-set writes on `pool`.
+/// Reads candidates on `read` and claims them with compare-and-set writes on `pool`; each
+/// write returns the claimed item, so a claim costs one statement on the writer.
 pub async fn claim(
     pool: &AnyPool,
     read: &AnyPool,
@@ -167,7 +168,7 @@ pub async fn claim(
         return Ok(vec![]);
     }
     let sql = format!(
-        "SELECT i.task_id, i.seq FROM task_items i JOIN tasks t ON t.id = i.task_id \
+        "SELECT i.task_id, i.seq, t.kind FROM task_items i JOIN tasks t ON t.id = i.task_id \
          WHERE {RUNNABLE} ORDER BY t.created_at, i.task_id, i.seq LIMIT ?"
     );
     let candidates = rows(read, b, &sql, args![now, (max * 2) as i64]).await?;
@@ -178,47 +179,30 @@ pub async fn claim(
         }
         let (task_id, seq) = (c.text("task_id")?, c.int("seq")?);
         let token = uuid::Uuid::new_v4().to_string();
-        let won = exec(
+        let won = row(
             pool,
             b,
             "UPDATE task_items SET status = 'RUNNING', lease_owner = ?, lease_token = ?, lease_until = ?, \
              attempts = attempts + 1, updated_at = ? \
-             WHERE task_id = ? AND seq = ? AND (status = 'PENDING' OR (status = 'RUNNING' AND lease_until < ?))",
+             WHERE task_id = ? AND seq = ? AND (status = 'PENDING' OR (status = 'RUNNING' AND lease_until < ?)) \
+             RETURNING item_id, subject, payload, attempts",
             args![node, &token, lease_until, now, &task_id, seq, now],
         )
         .await?;
-        if won == 1 {
-            claims.push(load_claim(read, b, &task_id, seq, token).await?);
+        if let Some(r) = won {
+            claims.push(Claim {
+                kind: c.text("kind")?,
+                item_id: r.text("item_id")?,
+                subject: r.opt_text("subject")?,
+                payload: r.json("payload")?.unwrap_or(serde_json::Value::Null),
+                lease_token: token,
+                attempts: r.int("attempts")?,
+                task_id,
+                seq,
+            });
         }
     }
     Ok(claims)
-}
-
-async fn load_claim(
-    pool: &AnyPool,
-    b: Backend,
-    task_id: &str,
-    seq: i64,
-    token: String,
-) -> Result<Claim> {
-    let r = row(
-        pool,
-        b,
-        "SELECT i.*, t.kind FROM task_items i JOIN tasks t ON t.id = i.task_id WHERE i.task_id = ? AND i.seq = ?",
-        args![task_id, seq],
-    )
-    .await?
-    .ok_or_else(|| Error::internal(format!("claimed item {task_id}/{seq} vanished")))?;
-    Ok(Claim {
-        task_id: task_id.to_string(),
-        seq,
-        kind: r.text("kind")?,
-        item_id: r.text("item_id")?,
-        subject: r.opt_text("subject")?,
-        payload: r.json("payload")?.unwrap_or(serde_json::Value::Null),
-        lease_token: token,
-        attempts: r.int("attempts")?,
-    })
 }
 
 pub async fn renew(
@@ -299,6 +283,11 @@ async fn apply(
             insert_event(&mut **tx, b, &ev).await
         }
         Effect::RemoveDesk { desk_id } => crate::desks::remove(tx, b, desk_id).await.map(drop),
+        Effect::DeskState { desk_id, from, to } => {
+            crate::inventory::set_desk_state(&mut **tx, b, desk_id, from, *to, "")
+                .await
+                .map(drop)
+        }
     }
 }
 

@@ -238,10 +238,8 @@ impl Worker {
             }
         }
         drop(slot);
+        // The dispatcher, woken here, closes the task once its last item is done.
         self.wake.notify_one();
-        if let Err(e) = close_ready(self.store.as_ref(), &self.registry).await {
-            tracing::error!(error = %e, "cannot finalize tasks");
-        }
     }
 
     /// The handler's outcome; a missing handler or a panic becomes the item's FAILURE.

@@ -4,8 +4,10 @@
 use std::collections::HashSet;
 
 use axum::extract::{Path, Request, State};
-use axum::http::Method;
+use axum::http::{header, Method};
+use axum::response::{IntoResponse, Response};
 use axum::Json;
+use bytes::Bytes;
 use deskd_domain::desk_state::{begin, rule, DeskAction};
 use deskd_domain::enums::{DeskState, DeskType, ImageState};
 use deskd_domain::error::{BatchKind, Error, Missing};
@@ -42,17 +44,39 @@ pub const ACTIONS: &[(&str, DeskAction, &[Method])] = &[
     ("restart", DeskAction::Restart, &[Method::PUT, Method::POST]),
 ];
 
-/// `PUT /v1/desk:pagequery` (6.1.2).
+/// `PUT /v1/desk:pagequery` (6.1.2). The rendered page is reused until a desk changes (see
+/// [`crate::reply_cache`]): polling dashboards ask the same page again and again.
 pub async fn pagequery(
     State(app): State<AppState>,
     Content(q): Content<PageQuery>,
-) -> ApiResult<Json<Reply<PageData<DeskItem>>>> {
+) -> ApiResult<Response> {
     let query = compile(&DESKS, &q)?;
+    let key = format!("{query:?}");
+    let generation = app.store.desk_generation();
+    let cached = app
+        .cfg
+        .page_cache
+        .then(|| app.desk_pages.get(&key, generation));
+    if let Some(body) = cached.flatten() {
+        return Ok(json_response(body));
+    }
     let page = app.store.list_desks(&query).await?;
-    Ok(Json(Reply::data(PageData {
+    let reply = Reply::data(PageData {
         total: page.total,
-        item_arr: page.items.into_iter().map(item).collect(),
-    })))
+        item_arr: page.items.into_iter().map(item).collect::<Vec<_>>(),
+    });
+    let body = Bytes::from(
+        serde_json::to_vec(&reply)
+            .map_err(|e| Error::internal(format!("rendering a page: {e}")))?,
+    );
+    if app.cfg.page_cache {
+        app.desk_pages.put(key, generation, body.clone());
+    }
+    Ok(json_response(body))
+}
+
+fn json_response(body: Bytes) -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 
 fn item(v: DeskView) -> DeskItem {

@@ -194,9 +194,6 @@ impl DeskOps {
                     driver_failed(&e)
                 )));
             }
-            self.store
-                .set_desk_state(&desk.id, &[DeskState::CREATING], DeskState::CLOSE, "")
-                .await?;
         }
         // Where a create's time goes (placement transaction vs. the whole item), for tuning.
         tracing::debug!(
@@ -207,16 +204,7 @@ impl DeskOps {
         Ok(ItemOutcome {
             biz_data: Some(json!({"desk_name": desk.name, "user_name": owner, "desk_id": desk.id})),
             resource: Some(json!({"desk_name": desk.name, "desk_id": desk.id})),
-            // The audit record of a creation also tells a rollback which desks this task made.
-            effects: if ours {
-                vec![Effect::Event {
-                    kind: CREATED.into(),
-                    subject: desk.id.clone(),
-                    detail: desk.name.clone(),
-                }]
-            } else {
-                vec![]
-            },
+            effects: create_effects(&desk, ours),
             ..ItemOutcome::success(format!("创建云桌面[{}]成功", desk.name))
         })
     }
@@ -528,4 +516,22 @@ impl TaskFinisher for Rollback {
         }
         Ok(())
     }
+}
+
+/// What a finished create records with its outcome: the defined desk leaves CREATING, and the
+/// audit record of a creation by this task (which also tells a rollback which desks it made).
+fn create_effects(desk: &Desk, ours: bool) -> Vec<Effect> {
+    let mut effects = vec![Effect::DeskState {
+        desk_id: desk.id.clone(),
+        from: vec![DeskState::CREATING],
+        to: DeskState::CLOSE,
+    }];
+    if ours {
+        effects.push(Effect::Event {
+            kind: CREATED.into(),
+            subject: desk.id.clone(),
+            detail: desk.name.clone(),
+        });
+    }
+    effects
 }

@@ -1,0 +1,84 @@
+//! Rendered replies of list queries, reused while nothing they show has changed.
+//!
+//! Dashboards poll the same pages over and over; answering each poll again costs a database
+//! round trip and a serialization of every item, while the answer only changes when a desk does.
+//! An entry is keyed by the validated query and stamped with the store's desk generation
+//! ([`deskd_domain::store::Store::desk_generation`]), which every desk write of this process
+//! bumps: a page is never served after a local write. Writes by another replica sharing the
+//! database show within [`REPLY_TTL`], the bound already accepted for cached totals.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+
+/// How long a reply may be reused when no local write invalidated it.
+pub const REPLY_TTL: Duration = Duration::from_secs(1);
+/// Entries kept; the cache starts over when full (queries repeat, so it refills with the hot ones).
+const MAX_ENTRIES: usize = 1024;
+
+struct Entry {
+    generation: u64,
+    at: Instant,
+    body: Bytes,
+}
+
+#[derive(Default)]
+pub struct ReplyCache {
+    entries: Mutex<HashMap<String, Entry>>,
+}
+
+impl ReplyCache {
+    /// The body rendered for `key` at `generation`, if still fresh.
+    pub fn get(&self, key: &str, generation: u64) -> Option<Bytes> {
+        let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        entries
+            .get(key)
+            .filter(|e| e.generation == generation && e.at.elapsed() < REPLY_TTL)
+            .map(|e| e.body.clone())
+    }
+
+    /// Keeps `body`, rendered from data read at `generation` (read before the query ran, so a
+    /// write that raced the query makes the entry stale at once).
+    pub fn put(&self, key: String, generation: u64, body: Bytes) {
+        let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        if entries.len() >= MAX_ENTRIES && !entries.contains_key(&key) {
+            entries.clear();
+        }
+        let at = Instant::now();
+        entries.insert(
+            key,
+            Entry {
+                generation,
+                at,
+                body,
+            },
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_new_generation_makes_an_entry_stale() {
+        let cache = ReplyCache::default();
+        cache.put("q".into(), 7, Bytes::from_static(b"page"));
+        assert_eq!(cache.get("q", 7).as_deref(), Some(&b"page"[..]));
+        assert_eq!(cache.get("q", 8), None, "a local write since");
+        assert_eq!(cache.get("other", 7), None);
+    }
+
+    #[test]
+    fn a_full_cache_starts_over() {
+        let cache = ReplyCache::default();
+        for i in 0..MAX_ENTRIES {
+            cache.put(format!("q{i}"), 1, Bytes::new());
+        }
+        cache.put("last".into(), 1, Bytes::new());
+        assert!(cache.get("last", 1).is_some());
+        assert!(cache.get("q0", 1).is_none());
+    }
+}
