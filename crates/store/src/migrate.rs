@@ -32,6 +32,13 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/0002_desks.sqlite.sql"),
         postgres: include_str!("../migrations/0002_desks.postgres.sql"),
     },
+    Migration {
+        version: 3,
+        name: "users",
+        sql: include_str!("../migrations/0003_users.sql"),
+        sqlite: "",
+        postgres: "",
+    },
 ];
 
 /// Applies the migrations the database lacks; returns how many ran.

@@ -37,8 +37,8 @@ async fn migrations_are_idempotent() {
     for url in backend_urls().await {
         let a = SqlStore::open(&url).await.unwrap();
         let b = SqlStore::open(&url).await.unwrap();
-        assert_eq!(a.schema_version().await.unwrap(), 2);
-        assert_eq!(b.schema_version().await.unwrap(), 2);
+        assert_eq!(a.schema_version().await.unwrap(), 3);
+        assert_eq!(b.schema_version().await.unwrap(), 3);
     }
 }
 
