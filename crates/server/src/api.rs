@@ -10,10 +10,13 @@ use schemars::JsonSchema;
 
 use crate::desks;
 use crate::handlers;
+use crate::users;
 use crate::AppState;
 use deskd_wire::desk::*;
+use deskd_wire::envelope::TaskIdData;
 use deskd_wire::envelope::{Empty, Reply, Request};
 use deskd_wire::paging::{PageData, PageQuery};
+use deskd_wire::user::*;
 
 /// Produces the JSON schema of a body type.
 pub type SchemaFn = fn(&mut SchemaGenerator) -> Schema;
@@ -196,6 +199,73 @@ pub fn routes() -> Vec<Route> {
             response: schema::<Reply<deskd_wire::task::TaskDetail>>,
             handler: |f| on(f, handlers::task::detail),
         },
+    ]
+    .into_iter()
+    .chain(user_routes())
+    .collect()
+}
+
+/// Chapter 6.2 and its extensions.
+fn user_routes() -> Vec<Route> {
+    use Method as M;
+    #[allow(clippy::too_many_arguments)]
+    fn r(
+        path: &'static str,
+        methods: &'static [Method],
+        operation_id: &'static str,
+        summary: &'static str,
+        section: Option<&'static str>,
+        request: Option<SchemaFn>,
+        response: SchemaFn,
+        handler: fn(MethodFilter) -> MethodRouter<AppState>,
+    ) -> Route {
+        Route {
+            path,
+            methods,
+            operation_id,
+            summary,
+            section,
+            auth: true,
+            request,
+            response,
+            handler,
+        }
+    }
+    vec![
+        r("/v1/user/exist", &[M::POST], "userExists", "Check whether a user exists", Some("6.2.1"),
+            Some(schema::<Request<UserNameRequest>>), schema::<Reply<ExistData>>, |f| on(f, users::api::exist)),
+        r("/v1/user/passwordKey", &[M::POST, M::PUT], "getPasswordKey", "Get the password-encryption key (DECISIONS D6)", Some("6.2.3"),
+            Some(schema::<Request<Empty>>), schema::<Reply<PasswordKeyData>>, |f| on(f, users::api::password_key)),
+        r("/v1/user/create", &[M::POST, M::PUT], "createUser", "Create a user (asynchronous; missing groups are created)", Some("6.2.4"),
+            Some(schema::<Request<CreateUserRequest>>), schema::<Reply<TaskIdData>>, |f| on(f, users::api::create)),
+        r("/v1/user/delete", &[M::POST, M::PUT], "deleteUser", "Delete a user that owns no desktops (DECISIONS D11)", Some("6.2.5"),
+            Some(schema::<Request<UserNameRequest>>), schema::<Reply<()>>, |f| on(f, users::api::delete)),
+        r("/v1/user/edit", &[M::POST, M::PUT], "editUser", "Edit a user (asynchronous)", Some("6.2.6"),
+            Some(schema::<Request<EditUserRequest>>), schema::<Reply<TaskIdData>>, |f| on(f, users::api::edit)),
+        r("/v1/user/batch/enableUser", &[M::POST, M::PUT], "batchEnableUsers", "Batch enable users (at most 1000)", Some("6.2.7"),
+            Some(schema::<Request<UserBatchRequest>>), schema::<Reply<TaskIdData>>, |f| on(f, users::api::enable)),
+        r("/v1/user/batch/disableUser", &[M::POST], "batchDisableUsers", "Batch disable users (at most 1000)", Some("6.2.8"),
+            Some(schema::<Request<UserBatchRequest>>), schema::<Reply<TaskIdData>>, |f| on(f, users::api::disable)),
+        r("/v1/user/modify:password", &[M::PUT, M::POST], "changeUserPassword", "Change a user's password (lockout after repeated wrong passwords; DECISIONS D11)", Some("6.2.9"),
+            Some(schema::<Request<ChangePasswordRequest>>), schema::<Reply<ChangePasswordData>>, |f| on(f, users::api::change_password)),
+        r("/v1/user/modify:usergroup", &[M::PUT], "changeUserGroup", "Move users to another group (DECISIONS D11)", Some("6.2.10"),
+            Some(schema::<Request<ChangeGroupRequest>>), schema::<Reply<()>>, |f| on(f, users::api::change_group)),
+        r("/v1/user/desktop/list", &[M::POST, M::PUT], "listUserDesktops", "List a user's cloud desktops (DECISIONS D11)", Some("6.2.11"),
+            Some(schema::<Request<UserDesktopRequest>>), schema::<Reply<Vec<UserDesktop>>>, |f| on(f, users::api::desktops)),
+        r("/v1/usergroup/create", &[M::POST], "createUserGroup", "Create a user group", Some("6.2.12"),
+            Some(schema::<Request<CreateGroupRequest>>), schema::<Reply<CreateGroupData>>, |f| on(f, users::api::create_group)),
+        r("/v1/usergroup/list", &[M::GET], "getUserGroupTree", "Get the user-group tree", Some("6.2.13"),
+            None, schema::<Reply<GroupTreeData>>, |f| on(f, users::api::group_tree)),
+        r("/v1/user/list", &[M::POST], "listUsers", "List users (paged)", Some("6.2.15"),
+            Some(schema::<Request<PageQuery>>), schema::<Reply<PageData<UserItem>>>, |f| on(f, users::api::list)),
+        r("/v1/user/detail", &[M::POST], "getUserDetail", "Get user detail by userId and/or userName", Some("6.2.16"),
+            Some(schema::<Request<UserDetailRequest>>), schema::<Reply<UserDetail>>, |f| on(f, users::api::detail)),
+        r("/v1/user/login", &[M::POST], "loginDesktopUser", "Sign a desktop user in on a terminal and list their desktops", None,
+            Some(schema::<Request<LoginRequest>>), schema::<Reply<LoginData>>, |f| on(f, users::api::login)),
+        r("/v1/user/globalStrategy/detail", &[M::POST, M::GET], "getUserGlobalStrategy", "Read the global user strategy (authentication switches, password policy, lockout, maintenance mode)", None,
+            Some(schema::<Request<Empty>>), schema::<Reply<GlobalStrategy>>, |f| on(f, users::api::global_detail)),
+        r("/v1/user/globalStrategy/edit", &[M::PUT, M::POST], "setUserGlobalStrategy", "Replace the global user strategy", None,
+            Some(schema::<Request<GlobalStrategy>>), schema::<Reply<GlobalStrategy>>, |f| on(f, users::api::global_edit)),
     ]
 }
 

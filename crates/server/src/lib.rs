@@ -14,6 +14,7 @@ pub mod handlers;
 pub mod keys;
 pub mod openapi;
 pub mod tls;
+pub mod users;
 
 use std::sync::Arc;
 
@@ -157,6 +158,7 @@ pub async fn assemble(cfg: ServerConfig) -> anyhow::Result<Parts> {
         shutdown_timeout: cfg.desk_shutdown_timeout,
     };
     desks::ops::register(&mut registry, Arc::new(ops));
+    users::ops::register(&mut registry, store.clone());
     let engine = Engine::new(store.clone(), registry, engine_cfg);
     let state = AppState {
         store,
