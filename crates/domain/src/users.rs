@@ -363,6 +363,36 @@ mod tests {
     }
 
     #[test]
+    fn lock_expiry_and_inactivity() {
+        let g = UserGroup {
+            id: "g".into(),
+            name: "g".into(),
+            parent_id: None,
+            path: "g".into(),
+            created_at: 0,
+            account_expire_date: 5_000,
+            invalid_time: 2,
+        };
+        let mut u = crate::demo::inventory(0, "h").users[0].clone();
+        u.created_at = 0;
+        u.locked_until = 120_001;
+        assert_eq!(lock_minutes_left(&u, 0), Some(3));
+        assert_eq!(lock_minutes_left(&u, 120_001), None, "the lock expires");
+        // the group's expiry and inactivity apply until the user sets its own
+        assert!(!is_expired(&u, &g, 4_999) && is_expired(&u, &g, 5_000));
+        u.account_expire_date = Some(0);
+        assert!(!is_expired(&u, &g, i64::MAX / 2));
+        assert!(!is_invalid(&u, &g, 2 * DAY_MS) && is_invalid(&u, &g, 2 * DAY_MS + 1));
+        u.last_login_at = DAY_MS;
+        assert!(
+            !is_invalid(&u, &g, 3 * DAY_MS),
+            "counted from the last login"
+        );
+        u.invalid_time = Some(0);
+        assert!(!is_invalid(&u, &g, i64::MAX / 2));
+    }
+
+    #[test]
     fn password_policy() {
         let g = GlobalStrategy::default();
         assert!(check_password_policy("Abcdef12", &g).is_ok());

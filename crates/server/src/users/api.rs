@@ -1,6 +1,8 @@
 //! HTTP handlers of chapter 6.2 and the desktop-user login. Checks run before anything is
 //! written; the asynchronous calls record their task and answer with its id.
 
+use std::collections::HashMap;
+
 use axum::extract::State;
 use axum::Json;
 use deskd_domain::auth::{hash_password, transport_password, verify_password};
@@ -437,7 +439,14 @@ pub async fn create_group(
 /// `GET /v1/usergroup/list` (6.2.13): the whole tree, under every spelling the document uses.
 pub async fn group_tree(State(app): State<AppState>) -> R<GroupTreeData> {
     let rows = app.store.list_groups().await?;
-    let tree = children(&rows, None);
+    let mut by_parent: HashMap<Option<&str>, Vec<&GroupRow>> = HashMap::new();
+    for r in &rows {
+        by_parent
+            .entry(r.group.parent_id.as_deref())
+            .or_default()
+            .push(r);
+    }
+    let tree = children(&by_parent, None);
     Ok(Json(Reply::data(GroupTreeData {
         item_arr: tree.clone(),
         item_arr_camel: tree.clone(),
@@ -447,11 +456,18 @@ pub async fn group_tree(State(app): State<AppState>) -> R<GroupTreeData> {
     })))
 }
 
-fn children(rows: &[GroupRow], parent: Option<&str>) -> Vec<GroupNode> {
+/// The nodes under `parent`, oldest first. A group may be deleted when it holds no users and
+/// no subgroups.
+fn children(
+    by_parent: &HashMap<Option<&str>, Vec<&GroupRow>>,
+    parent: Option<&str>,
+) -> Vec<GroupNode> {
+    let Some(rows) = by_parent.get(&parent) else {
+        return Vec::new();
+    };
     rows.iter()
-        .filter(|r| r.group.parent_id.as_deref() == parent)
         .map(|r| {
-            let kids = children(rows, Some(&r.group.id));
+            let kids = children(by_parent, Some(&r.group.id));
             GroupNode {
                 id: r.group.id.clone(),
                 parent_id: r.group.parent_id.clone().unwrap_or_else(|| "root".into()),
