@@ -663,6 +663,22 @@ async fn change_password_locks_after_the_limit_and_refuses_directories() {
         assert_eq!(c["code"], 0, "{c}");
         let c = e.password("ghost", "a", "b").await;
         err(&c, 23070002, &["ghost"]);
+        // after a key rotation the old key still decrypts for a while, the new one too
+        let c = e.post("/v1/user/passwordKey:rotate", json!({})).await;
+        let fresh = c["data"]["passwordKey"].as_str().unwrap().to_string();
+        assert_ne!(fresh, key);
+        let c = e
+            .password("user02", &enc("Changed#2026"), &enc("Changed#2027"))
+            .await;
+        assert_eq!(
+            c["data"]["business_code"], 0,
+            "old key within its grace: {c}"
+        );
+        let enc2 = deskd_domain::auth::encrypt_transport("Changed#2027", &fresh).unwrap();
+        let c = e
+            .login(json!({"user_name": "user02", "password": enc2}))
+            .await;
+        assert_eq!(c["code"], 0, "{c}");
 
         // AD and LDAP users change passwords in their directory
         for (t, code) in [("AD", 23070202), ("LDAP", 23070203)] {

@@ -231,6 +231,17 @@ fn user_routes() -> Vec<Route> {
             handler: |f| on(f, users::api::password_key),
         },
         Route {
+            path: "/v1/user/passwordKey:rotate",
+            methods: &[Method::POST],
+            operation_id: "rotatePasswordKey",
+            summary: "Replace the password-encryption key (the previous one decrypts for 10 more minutes)",
+            section: None,
+            auth: true,
+            request: Some(schema::<Request<Empty>>),
+            response: schema::<Reply<PasswordKeyData>>,
+            handler: |f| on(f, users::api::rotate_password_key),
+        },
+        Route {
             path: "/v1/user/create",
             methods: &[Method::POST, Method::PUT],
             operation_id: "createUser",

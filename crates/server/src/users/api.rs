@@ -11,7 +11,7 @@ use deskd_domain::error::{Error, Missing, Result, UserRefusal};
 use deskd_domain::model::{now_ms, GroupRow, GroupTarget, User, UserDeletion, UserGroup, UserView};
 use deskd_domain::query::compile;
 use deskd_domain::resources::USERS;
-use deskd_domain::task::{NewItem, NewTask};
+use deskd_domain::task::{Event, NewItem, NewTask};
 use deskd_domain::users::*;
 use deskd_wire::codes;
 use deskd_wire::envelope::{Empty, Reply, TaskIdData};
@@ -97,6 +97,36 @@ pub async fn password_key(
     Ok(Json(Reply::data(PasswordKeyData { password_key: key })))
 }
 
+/// `POST /v1/user/passwordKey:rotate` (extension, D6): a new key; the previous one keeps
+/// decrypting for ten minutes.
+pub async fn rotate_password_key(
+    State(app): State<AppState>,
+    OptionalContent(_): OptionalContent<Empty>,
+) -> R<PasswordKeyData> {
+    let key = crate::keys::rotate(app.store.as_ref()).await?;
+    audit(
+        &app,
+        "transport_key.rotated",
+        "transport_key",
+        String::new(),
+    )
+    .await?;
+    Ok(Json(Reply::data(PasswordKeyData { password_key: key })))
+}
+
+/// Appends to the audit log.
+async fn audit(app: &AppState, kind: &str, subject: &str, detail: String) -> Result<()> {
+    app.store
+        .record_event(&Event {
+            at: now_ms(),
+            kind: kind.into(),
+            subject: subject.into(),
+            task_id: None,
+            detail,
+        })
+        .await
+}
+
 /// `POST /v1/user/create` (6.2.4): checked here, inserted by the task item.
 pub async fn create(
     State(app): State<AppState>,
@@ -148,6 +178,7 @@ pub async fn delete(State(app): State<AppState>, Content(r): Content<UserNameReq
     let name = r.user_name.trim();
     match app.store.delete_user(name).await? {
         UserDeletion::Deleted => {
+            audit(&app, "user.deleted", name, String::new()).await?;
             tracing::info!(user = %name, "deleted user");
             Ok(Json(Reply::empty()))
         }
@@ -284,6 +315,13 @@ async fn wrong_password(
         .await?
         .ok_or_else(|| Error::not_found(Missing::User, &u.name))?;
     if let Some(minutes) = lock_minutes_left(&after, now) {
+        audit(
+            app,
+            "user.locked",
+            &u.id,
+            format!("{limit} wrong passwords"),
+        )
+        .await?;
         tracing::warn!(user = %u.name, "desktop user locked after wrong passwords");
         return Ok(locked(minutes));
     }
@@ -322,6 +360,9 @@ pub async fn change_group(
         ids.push(user_named(&app, n).await?.id);
     }
     let group = app.store.move_users(&ids, &target).await?;
+    for id in &ids {
+        audit(&app, "user.moved", id, format!("group {}", group.path)).await?;
+    }
     tracing::info!(users = names.len(), group = %group.path, "moved users");
     Ok(Json(Reply::empty()))
 }
@@ -545,6 +586,8 @@ pub async fn detail(
 pub async fn login(State(app): State<AppState>, Content(r): Content<LoginRequest>) -> R<LoginData> {
     let bad = || Error::user(UserRefusal::BadCredentials, "wrong user name or password");
     let Some(user) = app.store.user_by_name(r.user_name.trim()).await? else {
+        // Same work as a real check, so timing does not reveal which users exist.
+        hash(r.password.unwrap_or_default()).await?;
         return Err(bad().into());
     };
     let g = global(app.store.as_ref()).await?;
