@@ -487,6 +487,24 @@ async fn edit_follows_the_null_semantics_and_the_global_switches() {
     let d = e.detail("ed").await;
     assert_eq!(d["open_radius_certification"], true);
     assert_eq!(d["account_expire_date_str"], "2100-01-01 08:00:00");
+    // a second factor deskd cannot verify keeps the password alone from signing in
+    let c = e
+        .login(json!({"user_name": "ed", "password": "Passw0rd!"}))
+        .await;
+    err(&c, 23010000, &["Radius"]);
+    let c = e
+        .post(
+            "/v1/user/edit",
+            json!({"user_name": "ed",
+            "assist_certification": {"open_radius_certification": false},
+            "primary_certification": {"open_account_password_certification": "FALSE"}}),
+        )
+        .await;
+    e.wait(&c).await;
+    let c = e
+        .login(json!({"user_name": "ed", "password": "Passw0rd!"}))
+        .await;
+    err(&c, 23010000, &["account/password"]);
 }
 
 #[tokio::test]

@@ -602,6 +602,7 @@ pub async fn login(State(app): State<AppState>, Content(r): Content<LoginRequest
     check_login_password(&app, &user, r.password.as_deref(), &g, now).await?;
     let view = view_of(&app, &user.id).await?;
     login_allowed(&view, now)?;
+    second_factor(&user)?;
     let terminal = r
         .terminal_id
         .as_deref()
@@ -638,6 +639,12 @@ async fn check_login_password(
             u.user_type
         )));
     }
+    if !u.auth.account_password {
+        return Err(Error::Refused(format!(
+            "account/password authentication is off for user {}",
+            u.name
+        )));
+    }
     let given = given.unwrap_or_default();
     if u.user_type == UserType::VISITOR && u.password_hash == NO_PASSWORD && given.is_empty() {
         return Ok(());
@@ -660,6 +667,30 @@ async fn check_login_password(
             ),
         )),
     }
+}
+
+/// deskd verifies no second factor: a user who must present one is not signed in on the
+/// password alone.
+fn second_factor(u: &User) -> Result<()> {
+    let a = &u.auth;
+    let needed: Vec<&str> = [
+        (a.otp, "OTP"),
+        (a.sms, "SMS"),
+        (a.radius, "Radius"),
+        (a.hardware, "hardware fingerprint"),
+    ]
+    .iter()
+    .filter(|(on, _)| *on)
+    .map(|(_, name)| *name)
+    .collect();
+    if needed.is_empty() {
+        return Ok(());
+    }
+    Err(Error::Refused(format!(
+        "user {} also needs {} authentication, which this controller does not verify",
+        u.name,
+        needed.join(", ")
+    )))
 }
 
 fn login_allowed(v: &UserView, now: i64) -> Result<()> {
