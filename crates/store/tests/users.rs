@@ -233,3 +233,45 @@ async fn logins_and_terminals_and_desks() {
         assert!(desks.iter().all(|d| !d.image_name.is_empty()));
     }
 }
+
+#[tokio::test]
+async fn concurrent_creators_share_one_new_path_and_failures_count_exactly() {
+    for s in stores().await {
+        let s = std::sync::Arc::new(s);
+        let mut joins = Vec::new();
+        for i in 0..8 {
+            let s = s.clone();
+            joins.push(tokio::spawn(async move {
+                s.insert_user(&user(&format!("racer{i}")), "race/a/b").await
+            }));
+        }
+        for j in joins {
+            assert!(j.await.unwrap().unwrap(), "{}", s.backend());
+        }
+        let groups = s.list_groups().await.unwrap();
+        for p in ["race", "race/a", "race/a/b"] {
+            let n = groups.iter().filter(|g| g.group.path == p).count();
+            assert_eq!(n, 1, "{p} on {}", s.backend());
+        }
+        let leaf = groups.iter().find(|g| g.group.path == "race/a/b").unwrap();
+        assert_eq!(leaf.user_num, 8);
+        // concurrent wrong passwords are each counted: 10 with a limit of 4 lock twice
+        let u = user("counted");
+        s.insert_user(&u, "race").await.unwrap();
+        let mut joins = Vec::new();
+        for _ in 0..10 {
+            let (s, id) = (s.clone(), u.id.clone());
+            joins.push(tokio::spawn(async move {
+                s.record_password_failure(&id, 4, 77).await
+            }));
+        }
+        let mut locks = 0;
+        for j in joins {
+            let v = j.await.unwrap().unwrap().unwrap();
+            locks += usize::from(v.locked_until == 77 && v.pwd_failures == 0);
+        }
+        let v = s.user_by_id(&u.id).await.unwrap().unwrap();
+        assert_eq!(v.pwd_failures, 2, "10 = 4 + 4 + 2 on {}", s.backend());
+        assert!(locks >= 1);
+    }
+}
