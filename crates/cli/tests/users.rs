@@ -807,10 +807,20 @@ async fn login_and_the_user_desktop_list() {
             )
             .await;
         assert_eq!(c["code"], 0, "{c}");
+        assert!(
+            !c["data"].as_array().unwrap().is_empty(),
+            "user01 has VDI desks: {c}"
+        );
         for d in c["data"].as_array().unwrap() {
             assert_eq!(d["desktop_category"], "VDI");
             assert!(
                 d["cluster_id"].is_string() && d["cluster_name"].is_string(),
+                "{d}"
+            );
+            let port = e.s.base.rsplit(':').next().unwrap();
+            assert_eq!(
+                (d["cluster_ip"].as_str(), d["cluster_port"].as_str()),
+                (Some("127.0.0.1"), Some(port)),
                 "{d}"
             );
         }

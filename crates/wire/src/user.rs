@@ -207,6 +207,11 @@ pub struct UserDesktop {
     pub cluster_id: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cluster_name: Option<String>,
+    /// Unified login only: the address the terminal reached this controller at.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cluster_ip: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cluster_port: Option<String>,
 }
 
 /// 6.2.12 create user group.

@@ -4,6 +4,8 @@
 use std::collections::HashMap;
 
 use axum::extract::State;
+use axum::http::uri::Authority;
+use axum::http::{header, HeaderMap};
 use axum::Json;
 use deskd_domain::auth::{hash_password, transport_password, verify_password};
 use deskd_domain::enums::{DeskCategory, UserState, UserType};
@@ -371,6 +373,7 @@ pub async fn change_group(
 /// be logged in as this user, only VDI desks are listed and each carries its cluster.
 pub async fn desktops(
     State(app): State<AppState>,
+    headers: HeaderMap,
     Content(r): Content<UserDesktopRequest>,
 ) -> R<Vec<UserDesktop>> {
     let user = user_named(&app, r.user_name.trim()).await?;
@@ -380,41 +383,64 @@ pub async fn desktops(
         .as_deref()
         .map(str::trim)
         .filter(|t| !t.is_empty());
-    if let Some(t) = terminal {
-        if cats.iter().any(|c| *c != DeskCategory::VDI) {
-            return Err(Error::user(
-                UserRefusal::CrossClusterVdiOnly,
-                "cross-cluster listing supports VDI desktops only",
-            )
-            .into());
-        }
-        cats = vec![DeskCategory::VDI];
-        match app.store.terminal_user(t, now_ms()).await? {
-            None => {
+    let origin = match terminal {
+        None => None,
+        Some(t) => {
+            if cats.iter().any(|c| *c != DeskCategory::VDI) {
                 return Err(Error::user(
-                    UserRefusal::TerminalLoginExpired,
-                    format!("terminal {t} has no live login"),
+                    UserRefusal::CrossClusterVdiOnly,
+                    "cross-cluster listing supports VDI desktops only",
                 )
-                .into())
+                .into());
             }
-            Some(id) if id != user.id => {
-                return Err(
-                    Error::Refused(format!("terminal {t} is logged in as another user")).into(),
-                )
-            }
-            Some(_) => {}
+            cats = vec![DeskCategory::VDI];
+            check_terminal(&app, t, &user).await?;
+            Some(origin(&headers, &app))
         }
-    }
+    };
     Ok(Json(Reply::data(
-        desks_of(&app, &user, &cats, terminal.is_some()).await?,
+        desks_of(&app, &user, &cats, origin.as_ref()).await?,
     )))
+}
+
+/// The terminal must have a live login as `user`.
+async fn check_terminal(app: &AppState, terminal: &str, user: &User) -> Result<()> {
+    match app.store.terminal_user(terminal, now_ms()).await? {
+        None => Err(Error::user(
+            UserRefusal::TerminalLoginExpired,
+            format!("terminal {terminal} has no live login"),
+        )),
+        Some(id) if id != user.id => Err(Error::Refused(format!(
+            "terminal {terminal} is logged in as another user"
+        ))),
+        Some(_) => Ok(()),
+    }
+}
+
+/// This controller's address as the caller reached it (`Host`), else the listening address.
+fn origin(headers: &HeaderMap, app: &AppState) -> rules::Origin {
+    let listen = app.cfg.listen;
+    let authority = headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|h| h.parse::<Authority>().ok());
+    match authority {
+        Some(a) => rules::Origin {
+            ip: a.host().trim_matches(|c| c == '[' || c == ']').to_string(),
+            port: a.port_u16().unwrap_or(listen.port()).to_string(),
+        },
+        None => rules::Origin {
+            ip: listen.ip().to_string(),
+            port: listen.port().to_string(),
+        },
+    }
 }
 
 async fn desks_of(
     app: &AppState,
     user: &User,
     cats: &[DeskCategory],
-    unified: bool,
+    origin: Option<&rules::Origin>,
 ) -> Result<Vec<UserDesktop>> {
     Ok(app
         .store
@@ -422,7 +448,7 @@ async fn desks_of(
         .await?
         .into_iter()
         .filter(|d| cats.is_empty() || cats.contains(&d.desk.category))
-        .map(|d| rules::desktop(d, unified))
+        .map(|d| rules::desktop(d, origin))
         .collect())
 }
 
@@ -612,7 +638,7 @@ pub async fn login(State(app): State<AppState>, Content(r): Content<LoginRequest
         .record_user_login(&user.id, terminal, now, now + TERMINAL_LOGIN_TTL_MS)
         .await?;
     let cats = rules::categories(&r.desktop_category_list)?;
-    let desktop_arr = desks_of(&app, &user, &cats, false).await?;
+    let desktop_arr = desks_of(&app, &user, &cats, None).await?;
     tracing::info!(user = %user.name, terminal = terminal.unwrap_or("-"), "desktop user logged in");
     Ok(Json(Reply::data(LoginData {
         user_id: user.id,

@@ -246,9 +246,17 @@ pub fn item(v: &UserView, now: i64) -> UserItem {
     }
 }
 
-/// One 6.2.11 desktop; `unified` adds the cluster.
-pub fn desktop(d: UserDesk, unified: bool) -> UserDesktop {
+/// The address a unified-login desk list reports for this controller's cluster.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Origin {
+    pub ip: String,
+    pub port: String,
+}
+
+/// One 6.2.11 desktop; with unified login (`origin`) it carries its cluster.
+pub fn desktop(d: UserDesk, origin: Option<&Origin>) -> UserDesktop {
     let desk = d.desk;
+    let unified = origin.is_some();
     UserDesktop {
         desktop_id: desk.id,
         desktop_name: desk.name,
@@ -261,5 +269,7 @@ pub fn desktop(d: UserDesk, unified: bool) -> UserDesktop {
         ip: desk.ip,
         cluster_id: unified.then_some(desk.cluster_id),
         cluster_name: unified.then_some(d.cluster_name),
+        cluster_ip: origin.map(|o| o.ip.clone()),
+        cluster_port: origin.map(|o| o.port.clone()),
     }
 }
