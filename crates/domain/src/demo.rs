@@ -195,6 +195,8 @@ fn users(now: i64, password_hash: &str) -> (Vec<UserGroup>, Vec<User>) {
         parent_id: None,
         path: "demo".into(),
         created_at: now,
+        account_expire_date: 0,
+        invalid_time: 0,
     };
     let mut groups = vec![root.clone()];
     for (i, name) in ["teachers", "students", "staff"].into_iter().enumerate() {
@@ -204,6 +206,8 @@ fn users(now: i64, password_hash: &str) -> (Vec<UserGroup>, Vec<User>) {
             parent_id: Some(root.id.clone()),
             path: format!("demo/{name}"),
             created_at: now + 1 + i as i64,
+            account_expire_date: 0,
+            invalid_time: 0,
         });
     }
     let users = (1..=20)
@@ -229,6 +233,13 @@ fn users(now: i64, password_hash: &str) -> (Vec<UserGroup>, Vec<User>) {
                 phone: String::new(),
                 description: String::new(),
                 created_at: now + i as i64,
+                account_expire_date: None,
+                invalid_time: None,
+                login_identity_level: "auto_login".into(),
+                auth: AuthSwitches::default(),
+                pwd_failures: 0,
+                locked_until: 0,
+                last_login_at: 0,
             }
         })
         .collect();

@@ -10,6 +10,7 @@ pub enum Missing {
     Desk,
     Strategy,
     User,
+    UserGroup,
     Image,
     Network,
     Cluster,
@@ -26,6 +27,7 @@ impl Missing {
             Missing::Desk => "desk",
             Missing::Strategy => "desk strategy",
             Missing::User => "user",
+            Missing::UserGroup => "user group",
             Missing::Image => "image",
             Missing::Network => "network",
             Missing::Cluster => "cluster",
@@ -49,6 +51,34 @@ pub enum BatchKind {
 pub enum QueryTarget {
     Desk,
     Other,
+}
+
+/// Why a desktop-user operation (chapter 6.2) was refused; each has its own code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UserRefusal {
+    /// Unknown user or wrong password at login.
+    BadCredentials,
+    /// AD users change their password in the directory.
+    AdPassword,
+    LdapPassword,
+    /// The new password breaks the password policy.
+    PasswordPolicy,
+    /// The new password equals the old one (deskd's reading of the lost 23070205).
+    SamePassword,
+    /// Password changes are blocked while the system is in maintenance mode.
+    Maintenance,
+    /// Too many wrong passwords; locked for a while.
+    Locked,
+    /// The global OTP strategy is off.
+    OtpNotGlobal,
+    HardwareNotGlobal,
+    SmsNotGlobal,
+    /// `account_expire_date` lies in the past.
+    ExpiryPast,
+    /// Cross-cluster desk listing supports VDI only.
+    CrossClusterVdiOnly,
+    /// The terminal has no live login.
+    TerminalLoginExpired,
 }
 
 /// Every way a deskd operation can fail.
@@ -89,6 +119,15 @@ pub enum Error {
     UnknownCluster(String),
     #[error("too many requests; retry after {retry_after_secs} s")]
     RateLimited { retry_after_secs: u64 },
+    /// A desktop-user rule refused the operation (chapter 6.2 codes).
+    #[error("{detail}")]
+    User {
+        refusal: UserRefusal,
+        detail: String,
+    },
+    /// The user still owns desks and cannot be deleted (23020005).
+    #[error("user {user} still owns desks: {}", desks.join(", "))]
+    UserHasDesks { user: String, desks: Vec<String> },
     /// A business rule refused the operation (catch-all code).
     #[error("{0}")]
     Refused(String),
@@ -109,6 +148,13 @@ impl Error {
         Error::NotFound {
             what,
             id: id.into(),
+        }
+    }
+
+    pub fn user(refusal: UserRefusal, detail: impl Into<String>) -> Self {
+        Error::User {
+            refusal,
+            detail: detail.into(),
         }
     }
 

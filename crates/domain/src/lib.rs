@@ -14,5 +14,6 @@ pub mod resources;
 pub mod scheduler;
 pub mod store;
 pub mod task;
+pub mod users;
 
 pub use error::{Error, Result};

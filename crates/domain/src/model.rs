@@ -1,6 +1,8 @@
 //! The entities deskd keeps. Field names follow the database; the wire shapes live in
 //! `deskd-wire`. Times are epoch milliseconds; sizes are GB unless a name says otherwise.
 
+use serde::{Deserialize, Serialize};
+
 use crate::enums::*;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -116,6 +118,10 @@ pub struct UserGroup {
     pub parent_id: Option<String>,
     pub path: String,
     pub created_at: i64,
+    /// Expiry its users inherit (epoch ms); 0 = never.
+    pub account_expire_date: i64,
+    /// Inactivity days its users inherit; 0 = never invalid.
+    pub invalid_time: i64,
 }
 
 /// A desktop user (chapter 6.2), not an API account.
@@ -132,6 +138,86 @@ pub struct User {
     pub phone: String,
     pub description: String,
     pub created_at: i64,
+    /// Own expiry (epoch ms, 0 = never); `None` inherits the group's.
+    pub account_expire_date: Option<i64>,
+    /// Own inactivity days (0 = never); `None` inherits the group's.
+    pub invalid_time: Option<i64>,
+    pub login_identity_level: String,
+    pub auth: AuthSwitches,
+    /// Consecutive wrong passwords since the last success or lock.
+    pub pwd_failures: i64,
+    /// Locked against password use until this time (epoch ms); 0 = not locked.
+    pub locked_until: i64,
+    /// Last desktop-user login (epoch ms); 0 = never.
+    pub last_login_at: i64,
+}
+
+/// A user's authentication switches (`primary_certification`, `assist_certification`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AuthSwitches {
+    pub account_password: bool,
+    pub cas: bool,
+    pub hardware: bool,
+    pub max_hardware_num: i64,
+    pub otp: bool,
+    pub sms: bool,
+    pub radius: bool,
+}
+
+impl Default for AuthSwitches {
+    fn default() -> Self {
+        AuthSwitches {
+            account_password: true,
+            cas: false,
+            hardware: false,
+            max_hardware_num: 0,
+            otp: false,
+            sms: false,
+            radius: false,
+        }
+    }
+}
+
+/// A user with its group and desk count, as the list and detail endpoints show it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UserView {
+    pub user: User,
+    pub group: UserGroup,
+    pub desktop_num: i64,
+}
+
+/// A group with its direct user count, for the tree.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GroupRow {
+    pub group: UserGroup,
+    pub user_num: i64,
+}
+
+/// Where users are moved to (6.2.10).
+#[derive(Debug, Clone, PartialEq)]
+pub enum GroupTarget {
+    /// A `/` path; missing groups are created.
+    Path(String),
+    Id(String),
+}
+
+/// What deleting a user found.
+#[derive(Debug, Clone, PartialEq)]
+pub enum UserDeletion {
+    Deleted,
+    Missing,
+    /// The user still owns these desks (names).
+    HasDesks(Vec<String>),
+}
+
+/// One desk of a user (6.2.11), with what the terminal needs to connect.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UserDesk {
+    pub desk: Desk,
+    pub image_name: String,
+    pub os_name: OsName,
+    pub enable_agreement_agency: bool,
+    pub cluster_name: String,
 }
 
 /// A cloud desktop.

@@ -212,6 +212,52 @@ pub const OS_FILES: Resource = Resource {
     id_column: "f.id",
 };
 
+/// 6.2.15 `POST /v1/user/list`: `groupId` is the document's; the others are deskd's.
+pub const USERS: Resource = Resource {
+    target: QueryTarget::Other,
+    fields: &[
+        Field {
+            name: "groupId",
+            column: "u.group_id",
+            kind: FieldKind::Text,
+        },
+        Field {
+            name: "id",
+            column: "u.id",
+            kind: FieldKind::Text,
+        },
+        Field {
+            name: "userName",
+            column: "u.name",
+            kind: FieldKind::Text,
+        },
+        Field {
+            name: "realName",
+            column: "u.real_name",
+            kind: FieldKind::Text,
+        },
+        Field {
+            name: "userType",
+            column: "u.user_type",
+            kind: FieldKind::Enum(&["NORMAL", "VISITOR", "AD", "LDAP"]),
+        },
+        Field {
+            name: "userState",
+            column: "u.state",
+            kind: FieldKind::Enum(&["ENABLE", "DISABLE"]),
+        },
+        Field {
+            name: "createTime",
+            column: "u.created_at",
+            kind: FieldKind::Int,
+        },
+    ],
+    sortable: true,
+    paging: Paging::Required,
+    created_column: "u.created_at",
+    id_column: "u.id",
+};
+
 #[cfg(test)]
 mod tests {
     use super::*;

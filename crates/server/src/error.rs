@@ -4,7 +4,7 @@
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use deskd_domain::error::{BatchKind, Error, Missing, QueryTarget};
+use deskd_domain::error::{BatchKind, Error, Missing, QueryTarget, UserRefusal};
 use deskd_wire::codes;
 use deskd_wire::envelope::{ErrorBody, ErrorContent};
 
@@ -49,6 +49,7 @@ fn noun_zh(what: Missing) -> &'static str {
         Missing::Desk => "云桌面",
         Missing::Strategy => "云桌面策略",
         Missing::User => "用户",
+        Missing::UserGroup => "用户组",
         Missing::Image => "镜像",
         Missing::Network => "网络策略",
         Missing::Cluster => "集群",
@@ -146,6 +147,19 @@ pub fn translate(e: &ApiError) -> Translated {
                 d.to_string(),
                 "请求过于频繁，请稍后再试".into(),
             ),
+            Error::User { refusal, .. } => {
+                let (code, tip) = user_refusal(*refusal);
+                t(ok, code, d.to_string(), tip.into())
+            }
+            Error::UserHasDesks { desks, .. } => t(
+                ok,
+                codes::USER_HAS_DESKS,
+                d.to_string(),
+                format!(
+                    "删除用户校验失败，失败原因为[用户仍有云桌面：{}]",
+                    desks.join("，")
+                ),
+            ),
             Error::Refused(_) => t(
                 ok,
                 codes::OTHER,
@@ -159,6 +173,44 @@ pub fn translate(e: &ApiError) -> Translated {
                 "服务内部错误".into(),
             ),
         },
+    }
+}
+
+/// The code and end-user tip of each chapter 6.2 refusal.
+fn user_refusal(r: UserRefusal) -> (u32, &'static str) {
+    use UserRefusal as R;
+    match r {
+        R::BadCredentials => (codes::USER_BAD_CREDENTIALS, "账号或密码错误"),
+        R::AdPassword => (codes::USER_AD_PASSWORD, "AD域用户不允许修改密码"),
+        R::LdapPassword => (codes::USER_LDAP_PASSWORD, "LDAP域用户不允许修改密码"),
+        R::PasswordPolicy => (codes::USER_PASSWORD_POLICY, "新密码不符合密码策略要求"),
+        R::SamePassword => (codes::USER_SAME_PASSWORD, "新密码不能与旧密码相同"),
+        R::Maintenance => (codes::USER_MAINTENANCE, "系统处于维护模式，请稍后再试"),
+        R::Locked => (codes::USER_LOCKED, "用户已被锁定，请稍后再试"),
+        R::OtpNotGlobal => (
+            codes::USER_OTP_NOT_GLOBAL,
+            "全局未开启动态口令认证策略，请取消后再创建或编辑",
+        ),
+        R::HardwareNotGlobal => (
+            codes::USER_HARDWARE_NOT_GLOBAL,
+            "全局未开启硬件特征码认证策略，请取消后再创建或编辑",
+        ),
+        R::SmsNotGlobal => (
+            codes::USER_SMS_NOT_GLOBAL,
+            "全局未开启短信认证策略，请取消后再创建或编辑",
+        ),
+        R::ExpiryPast => (
+            codes::USER_EXPIRE_PAST,
+            "校验失败：账号过期时间早于当前时间",
+        ),
+        R::CrossClusterVdiOnly => (
+            codes::CROSS_CLUSTER_VDI_ONLY,
+            "当前版本跨集群查询云桌面仅支持VDI",
+        ),
+        R::TerminalLoginExpired => (
+            codes::TERMINAL_LOGIN_EXPIRED,
+            "终端登录已失效，请注销后重新登录",
+        ),
     }
 }
 
@@ -273,6 +325,36 @@ mod tests {
         assert_eq!(row(d(Error::internal("db down"))), (500, 22000500));
         assert_eq!(row(ApiError::NoRoute("/x".into())), (404, 22000400));
         assert_eq!(row(ApiError::BadMethod("GET".into())), (405, 22000400));
+    }
+
+    #[test]
+    fn the_user_rows() {
+        use UserRefusal as R;
+        let d = |r| row(ApiError::Domain(Error::user(r, "x")));
+        for (r, code) in [
+            (R::BadCredentials, 23070201),
+            (R::AdPassword, 23070202),
+            (R::LdapPassword, 23070203),
+            (R::PasswordPolicy, 23070204),
+            (R::SamePassword, 23070205),
+            (R::Maintenance, 23070206),
+            (R::Locked, 23070207),
+            (R::OtpNotGlobal, 23070212),
+            (R::HardwareNotGlobal, 23070213),
+            (R::SmsNotGlobal, 23070214),
+            (R::ExpiryPast, 23070221),
+            (R::CrossClusterVdiOnly, 23010802),
+            (R::TerminalLoginExpired, 23010803),
+        ] {
+            assert_eq!(d(r), (200, code), "{r:?}");
+        }
+        let has = ApiError::Domain(Error::UserHasDesks {
+            user: "u".into(),
+            desks: vec!["u_1".into()],
+        });
+        let tr = translate(&has);
+        assert_eq!((tr.status.as_u16(), tr.code), (200, 23020005));
+        assert!(tr.message.contains("u_1") && tr.user_tip.contains("u_1"));
     }
 
     #[test]

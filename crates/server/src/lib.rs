@@ -15,6 +15,7 @@ pub mod keys;
 pub mod openapi;
 pub mod reply_cache;
 pub mod tls;
+pub mod users;
 
 use std::sync::Arc;
 
@@ -160,6 +161,7 @@ pub async fn assemble(cfg: ServerConfig) -> anyhow::Result<Parts> {
         shutdown_timeout: cfg.desk_shutdown_timeout,
     };
     desks::ops::register(&mut registry, Arc::new(ops));
+    users::ops::register(&mut registry, store.clone());
     let engine = Engine::new(store.clone(), registry, engine_cfg);
     let state = AppState {
         store,

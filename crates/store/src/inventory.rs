@@ -14,7 +14,12 @@ use crate::db::{db_err, exec, row, rows, Arg, Backend, Col};
 use crate::paging;
 
 /// `INSERT INTO table (cols…) VALUES (?…)`.
-async fn insert<'c, E>(e: E, backend: Backend, table: &str, values: Vec<(&str, Arg)>) -> Result<()>
+pub(crate) async fn insert<'c, E>(
+    e: E,
+    backend: Backend,
+    table: &str,
+    values: Vec<(&str, Arg)>,
+) -> Result<()>
 where
     E: Executor<'c, Database = Any>,
 {
@@ -158,40 +163,10 @@ pub async fn load(pool: &AnyPool, b: Backend, inv: &Inventory) -> Result<()> {
         insert_strategy(&mut *tx, b, s).await?;
     }
     for g in &inv.groups {
-        insert(
-            &mut *tx,
-            b,
-            "user_groups",
-            vec![
-                ("id", g.id.as_str().into()),
-                ("name", g.name.as_str().into()),
-                ("parent_id", g.parent_id.clone().into()),
-                ("path", g.path.as_str().into()),
-                ("created_at", g.created_at.into()),
-            ],
-        )
-        .await?;
+        crate::users::insert_group(&mut *tx, b, g).await?;
     }
     for u in &inv.users {
-        insert(
-            &mut *tx,
-            b,
-            "users",
-            vec![
-                ("id", u.id.as_str().into()),
-                ("name", u.name.as_str().into()),
-                ("real_name", u.real_name.as_str().into()),
-                ("user_type", u.user_type.as_str().into()),
-                ("state", u.state.as_str().into()),
-                ("group_id", u.group_id.as_str().into()),
-                ("password_hash", u.password_hash.as_str().into()),
-                ("email", u.email.as_str().into()),
-                ("phone", u.phone.as_str().into()),
-                ("description", u.description.as_str().into()),
-                ("created_at", u.created_at.into()),
-            ],
-        )
-        .await?;
+        crate::users::insert_user_row(&mut *tx, b, u).await?;
     }
     for d in &inv.desks {
         insert_desk(&mut *tx, b, d).await?;
@@ -476,22 +451,7 @@ pub async fn strategy(pool: &AnyPool, b: Backend, id: &str) -> Result<Option<Str
 
 pub async fn user_by_name(pool: &AnyPool, b: Backend, name: &str) -> Result<Option<User>> {
     let r = row(pool, b, "SELECT * FROM users WHERE name = ?", args![name]).await?;
-    r.map(|r| {
-        Ok(User {
-            id: r.text("id")?,
-            name: r.text("name")?,
-            real_name: r.text("real_name")?,
-            user_type: UserType::parse(&r.text("user_type")?, "users.user_type")?,
-            state: UserState::parse(&r.text("state")?, "users.state")?,
-            group_id: r.text("group_id")?,
-            password_hash: r.text("password_hash")?,
-            email: r.text("email")?,
-            phone: r.text("phone")?,
-            description: r.text("description")?,
-            created_at: r.int("created_at")?,
-        })
-    })
-    .transpose()
+    r.map(|r| crate::users::user_row(&r, "")).transpose()
 }
 
 /// 6.1.16: one page of OS files.

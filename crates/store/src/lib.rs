@@ -9,9 +9,10 @@ pub mod migrate;
 mod paging;
 mod tasks;
 pub mod testing;
+mod users;
 
 use async_trait::async_trait;
-use deskd_domain::enums::DeskState;
+use deskd_domain::enums::{DeskState, UserState};
 use deskd_domain::error::{Error, Result};
 use deskd_domain::model::*;
 use deskd_domain::query::{ListQuery, Page};
@@ -414,10 +415,97 @@ impl Store for SqlStore {
     async fn record_event(&self, event: &Event) -> Result<()> {
         tasks::insert_event(&self.pool, self.backend, event).await
     }
+
+    // Users and groups (chapter 6.2).
+
+    async fn list_groups(&self) -> Result<Vec<GroupRow>> {
+        users::list_groups(&self.read, self.backend).await
+    }
+
+    async fn group_by_id(&self, id: &str) -> Result<Option<UserGroup>> {
+        users::group_by_id(&self.read, self.backend, id).await
+    }
+
+    async fn create_group(&self, group: &UserGroup) -> Result<()> {
+        users::create_group(&self.pool, self.backend, group).await
+    }
+
+    async fn insert_user(&self, user: &User, group_path: &str) -> Result<bool> {
+        users::insert_user(&self.pool, self.backend, user, group_path).await
+    }
+
+    async fn user_by_id(&self, id: &str) -> Result<Option<User>> {
+        users::user_by_id(&self.read, self.backend, id).await
+    }
+
+    async fn user_view(&self, id: &str) -> Result<Option<UserView>> {
+        users::user_view(&self.read, self.backend, id).await
+    }
+
+    async fn list_users(&self, q: &ListQuery) -> Result<Page<UserView>> {
+        users::list_users(&self.read, self.backend, q).await
+    }
+
+    async fn delete_user(&self, name: &str) -> Result<UserDeletion> {
+        users::delete_user(&self.pool, self.backend, name).await
+    }
+
+    async fn update_user_profile(&self, user: &User) -> Result<bool> {
+        // A desk record shows its user's name and type.
+        self.after_desk_write(users::update_profile(&self.pool, self.backend, user).await)
+    }
+
+    async fn set_user_state(&self, name: &str, state: UserState) -> Result<bool> {
+        users::set_state(&self.pool, self.backend, name, state).await
+    }
+
+    async fn move_users(&self, user_ids: &[String], target: &GroupTarget) -> Result<UserGroup> {
+        users::move_users(&self.pool, self.backend, user_ids, target).await
+    }
+
+    async fn record_password_failure(
+        &self,
+        id: &str,
+        limit: i64,
+        lock_until: i64,
+    ) -> Result<Option<User>> {
+        users::record_failure(&self.pool, self.backend, id, limit, lock_until).await
+    }
+
+    async fn set_user_password(&self, id: &str, password_hash: &str) -> Result<bool> {
+        users::set_password(&self.pool, self.backend, id, password_hash).await
+    }
+
+    async fn record_user_login(
+        &self,
+        id: &str,
+        terminal_id: Option<&str>,
+        now: i64,
+        terminal_until: i64,
+    ) -> Result<()> {
+        users::record_login(
+            &self.pool,
+            self.backend,
+            id,
+            terminal_id,
+            now,
+            terminal_until,
+        )
+        .await
+    }
+
+    async fn terminal_user(&self, terminal_id: &str, now: i64) -> Result<Option<String>> {
+        users::terminal_user(&self.read, self.backend, terminal_id, now).await
+    }
+
+    async fn user_desks(&self, user_id: &str) -> Result<Vec<UserDesk>> {
+        users::user_desks(&self.read, self.backend, user_id).await
+    }
 }
 
 impl SqlStore {
-    /// Passes a write's result through, forgetting cached desk totals once it is done.
+    /// Passes a write's result through once it is done, bumping the desk generation: cached
+    /// desk totals and pages (see `Store::desk_generation`) are stale from then on.
     fn after_desk_write<T>(&self, result: Result<T>) -> Result<T> {
         self.desk_counts.invalidate();
         result

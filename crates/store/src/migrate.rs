@@ -33,6 +33,13 @@ const MIGRATIONS: &[Migration] = &[
         postgres: include_str!("../migrations/0002_desks.postgres.sql"),
     },
     Migration {
+        version: 3,
+        name: "users",
+        sql: include_str!("../migrations/0003_users.sql"),
+        sqlite: "",
+        postgres: "",
+    },
+    Migration {
         version: 4,
         name: "task_items_open",
         sql: include_str!("../migrations/0004_task_items_open.sql"),

@@ -29,5 +29,33 @@ pub const DESK_STATE_FORBIDS: u32 = 23010901;
 pub const USER_HAS_DESKS: u32 = 23020005;
 /// User does not exist.
 pub const USER_NOT_FOUND: u32 = 23070002;
+/// Cross-cluster desktop listing supports VDI only (6.2.11).
+pub const CROSS_CLUSTER_VDI_ONLY: u32 = 23010802;
+/// The terminal's login has expired (6.2.11).
+pub const TERMINAL_LOGIN_EXPIRED: u32 = 23010803;
+/// Account or password incorrect (6.2.9; desktop-user login).
+pub const USER_BAD_CREDENTIALS: u32 = 23070201;
+/// AD users may not change their password here.
+pub const USER_AD_PASSWORD: u32 = 23070202;
+/// LDAP users may not change their password here.
+pub const USER_LDAP_PASSWORD: u32 = 23070203;
+/// The new password breaks the password policy.
+pub const USER_PASSWORD_POLICY: u32 = 23070204;
+/// Meaning lost in the document; deskd: the new password equals the old one.
+pub const USER_SAME_PASSWORD: u32 = 23070205;
+/// The system is in maintenance mode.
+pub const USER_MAINTENANCE: u32 = 23070206;
+/// The user is locked (too many wrong passwords).
+pub const USER_LOCKED: u32 = 23070207;
+/// Wrong password; `remaining_times` says how many tries are left.
+pub const USER_WRONG_PASSWORD: u32 = 23070208;
+/// OTP is not enabled globally.
+pub const USER_OTP_NOT_GLOBAL: u32 = 23070212;
+/// Hardware-fingerprint authentication is not enabled globally.
+pub const USER_HARDWARE_NOT_GLOBAL: u32 = 23070213;
+/// SMS authentication is not enabled globally.
+pub const USER_SMS_NOT_GLOBAL: u32 = 23070214;
+/// The account expiry lies before the current time.
+pub const USER_EXPIRE_PAST: u32 = 23070221;
 /// Cross-cluster forwarding failed / unknown cluster.
 pub const CLUSTER_FORWARD: u32 = 23170002;

@@ -12,5 +12,6 @@ pub mod paging;
 pub mod strategy;
 pub mod task;
 pub mod token;
+pub mod user;
 
 pub use envelope::{ErrorBody, Reply};
