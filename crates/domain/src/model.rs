@@ -277,6 +277,8 @@ pub struct DeskReservation {
     pub item_key: Option<String>,
     pub task_id: String,
     pub policy: crate::scheduler::Policy,
+    /// The owner's name, which a generated desk name starts with (`<user>_<n>`).
+    pub user_name: String,
 }
 
 /// What a desk reservation produced.

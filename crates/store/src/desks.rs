@@ -174,10 +174,7 @@ pub async fn reserve(
         .ok_or_else(|| {
             Error::not_found(deskd_domain::error::Missing::Network, &r.desk.network_id)
         })?;
-    let user_name = match r.desk.name.is_empty() {
-        true => Some(user_name(read, b, &r.desk.user_id).await?),
-        false => None,
-    };
+    let user_name = r.desk.name.is_empty().then_some(&r.user_name);
     let mut tx = pool.begin().await.map_err(db_err)?;
     lock_placement(&mut tx, b).await?;
     if let Some(key) = &r.item_key {
@@ -270,19 +267,6 @@ async fn joined(
         .transpose()?
         .flatten()
         .unwrap_or_default())
-}
-
-/// The name of a desk's user.
-async fn user_name(read: &AnyPool, b: Backend, user_id: &str) -> Result<String> {
-    row(
-        read,
-        b,
-        "SELECT name FROM users WHERE id = ?",
-        args![user_id],
-    )
-    .await?
-    .ok_or_else(|| Error::not_found(deskd_domain::error::Missing::User, user_id))?
-    .text("name")
 }
 
 /// `<user>_<n>` with the smallest free n.

@@ -164,6 +164,7 @@ impl DeskOps {
             item_key: plan.item_key.clone(),
             task_id: c.task_id.clone(),
             policy: self.policy,
+            user_name: plan.user_name.clone(),
         };
         let t0 = std::time::Instant::now();
         let (desk, owner, ours) = match self.store.reserve_desk(&reservation).await {
