@@ -2191,3 +2191,38 @@ async fn a_repeated_page_shows_a_change_at_once() {
         assert_ne!(state, json!("CLOSE"), "{db:?}: the start shows at once");
     }
 }
+
+/// A batch's desks are placed when it is submitted: a name that another desk has, or that an
+/// earlier item of the same batch generated, fails only its own item (on PostgreSQL too, where
+/// a failed statement would abort the whole transaction), and the rest are created.
+#[tokio::test]
+async fn a_taken_desk_name_fails_only_its_item() {
+    for db in Db::all().await {
+        let e = Env::start(db.clone(), &[]).await;
+        let demo = e.demo().await;
+        let before = e.total().await;
+        let mut taken = create_item("N2", "user12", &demo.win10, &demo.office, &demo.office_net);
+        taken["desk_name"] = json!("user01_1");
+        let mut clash = create_item("N4", "user13", &demo.win10, &demo.office, &demo.office_net);
+        clash["desk_name"] = json!("user11_1");
+        let batch = json!({"desk_info_arr": [
+            create_item("N1", "user11", &demo.win10, &demo.office, &demo.office_net),
+            taken,
+            create_item("N3", "user11", &demo.win10, &demo.office, &demo.office_net),
+            clash,
+        ]});
+        let task = e.batch("/v1/desk/batch/create", batch).await;
+        assert_eq!(
+            items(&task).iter().map(item_status).collect::<Vec<_>>(),
+            ["SUCCESS", "FAILURE", "SUCCESS", "FAILURE"],
+            "{db:?} {task}"
+        );
+        for i in [1, 3] {
+            let r = items(&task)[i]["item_result"].as_str().unwrap().to_string();
+            assert!(r.contains("already exists"), "{db:?} {r}");
+        }
+        assert_eq!(e.total().await, before + 2, "{db:?}");
+        assert_eq!(e.state("user11_1").await, "CLOSE");
+        assert_eq!(e.state("user11_2").await, "CLOSE");
+    }
+}

@@ -222,7 +222,8 @@ impl HostLoad {
             .max(ratio(disk, self.storage_limit()))
     }
 
-    fn add(&mut self, d: &Demand) {
+    /// Counts `d` as allocated here (a placement made in memory, before it is written).
+    pub fn add(&mut self, d: &Demand) {
         (
             self.alloc_vcpus,
             self.alloc_memory_gb,

@@ -83,6 +83,17 @@ pub trait Store: Send + Sync + 'static {
     /// one transaction; or returns the desk its item key already produced. `Refused` when no
     /// host has room or the network's pool is exhausted.
     async fn reserve_desk(&self, reservation: &DeskReservation) -> Result<Reserved>;
+    /// Records a batch-create task and reserves its desks in one transaction, each as
+    /// `reserve_desk` would: `reservations[i]` belongs to `task.items[i]` (None: nothing to
+    /// reserve). A reserved desk becomes its item's subject; a refused reservation (no room, pool
+    /// exhausted, name taken) makes its item a FAILURE: `refusal_prefix` then the reason. Returns each item's
+    /// refusal. The items then find their desk by item key.
+    async fn submit_create_batch(
+        &self,
+        task: &NewTask,
+        reservations: &[Option<DeskReservation>],
+        refusal_prefix: &str,
+    ) -> Result<Vec<Option<String>>>;
     /// Removes a desk and releases its address, capacity and item keys; false when it is gone.
     async fn remove_desk(&self, id: &str) -> Result<bool>;
     /// Changes a CLOSE desk's shape within its host's over-commit limits (`Refused` otherwise).

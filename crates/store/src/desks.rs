@@ -8,8 +8,10 @@ use deskd_domain::model::*;
 use deskd_domain::naming::next_desk_name;
 use deskd_domain::query::{ListQuery, Page};
 use deskd_domain::scheduler::{place, Demand, HostLoad};
+use deskd_domain::task::NewTask;
 use sqlx::any::AnyRow;
 use sqlx::{Any, AnyPool, Executor, Transaction};
+use std::collections::{HashMap, HashSet};
 
 use crate::args;
 use crate::db::{db_err, exec, row, rows, Backend, Col};
@@ -145,16 +147,15 @@ async fn lock_placement(tx: &mut Transaction<'_, Any>, b: Backend) -> Result<()>
 }
 
 /// The desk an item key produced within the last 24 hours, and the task that produced it.
-async fn desk_for_key(
-    tx: &mut Transaction<'_, Any>,
-    b: Backend,
-    key: &str,
-) -> Result<Option<(Desk, String)>> {
+async fn desk_for_key<'c, E>(e: E, b: Backend, key: &str) -> Result<Option<(Desk, String)>>
+where
+    E: Executor<'c, Database = Any>,
+{
     let since = now_ms() - ITEM_KEY_TTL_MS;
     let sql =
         "SELECT d.*, r.task_id AS r_task_id FROM desk_requests r JOIN desks d ON d.id = r.desk_id \
                WHERE r.item_key = ? AND r.created_at > ?";
-    let found = row(&mut **tx, b, sql, args![key, since]).await?;
+    let found = row(e, b, sql, args![key, since]).await?;
     found
         .map(|r| Ok((desk_row(&r)?, r.text("r_task_id")?)))
         .transpose()
@@ -167,6 +168,13 @@ pub async fn reserve(
     b: Backend,
     r: &DeskReservation,
 ) -> Result<Reserved> {
+    // A desk reserved when its batch was submitted (or by an earlier run) is found without
+    // taking the writer; the transaction below checks again under the lock.
+    if let Some(key) = &r.item_key {
+        if let Some((desk, task_id)) = desk_for_key(read, b, key).await? {
+            return Ok(Reserved::Existing { desk, task_id });
+        }
+    }
     // Rows that do not change under a placement are read before the transaction, so the single
     // writer is held only for what must be serialized.
     let network = crate::inventory::network(read, b, &r.desk.network_id)
@@ -178,7 +186,7 @@ pub async fn reserve(
     let mut tx = pool.begin().await.map_err(db_err)?;
     lock_placement(&mut tx, b).await?;
     if let Some(key) = &r.item_key {
-        if let Some((desk, task_id)) = desk_for_key(&mut tx, b, key).await? {
+        if let Some((desk, task_id)) = desk_for_key(&mut *tx, b, key).await? {
             return Ok(Reserved::Existing { desk, task_id });
         }
     }
@@ -209,15 +217,7 @@ pub async fn reserve(
     .await?;
     add_load(&mut tx, b, &desk.host_id, &demand, 1).await?;
     if let Some(key) = &r.item_key {
-        exec(
-            &mut *tx,
-            b,
-            "INSERT INTO desk_requests (item_key, desk_id, task_id, created_at) VALUES (?, ?, ?, ?) \
-             ON CONFLICT (item_key) DO UPDATE SET desk_id = excluded.desk_id, task_id = excluded.task_id, \
-             created_at = excluded.created_at",
-            args![key, &desk.id, &r.task_id, now_ms()],
-        )
-        .await?;
+        remember_key(&mut tx, b, key, &desk.id, &r.task_id).await?;
     }
     tx.commit().await.map_err(db_err)?;
     Ok(Reserved::New(desk))
@@ -229,17 +229,25 @@ async fn allocate_ip(
     b: Backend,
     network: &Network,
 ) -> Result<String> {
-    let network_id = network.id.as_str();
+    let used = used_addresses(tx, b, &network.id).await?;
+    first_free(network, used.split(',').filter(|s| !s.is_empty()))
+}
+
+/// The addresses of the network in use, joined with commas.
+async fn used_addresses(
+    tx: &mut Transaction<'_, Any>,
+    b: Backend,
+    network_id: &str,
+) -> Result<String> {
+    let from = "FROM ip_allocations WHERE network_id = ?";
+    joined(tx, b, "ip", from, args![network_id]).await
+}
+
+/// The lowest address of the network's pool not in `used`; `Refused` naming the pool when
+/// there is none.
+fn first_free<'a>(network: &Network, used: impl IntoIterator<Item = &'a str>) -> Result<String> {
     let pool = Pool::from_network(network)?;
-    let used = joined(
-        tx,
-        b,
-        "ip",
-        "FROM ip_allocations WHERE network_id = ?",
-        args![network_id],
-    )
-    .await?;
-    match pool.first_free(used.split(',').filter(|s| !s.is_empty())) {
+    match pool.first_free(used) {
         Some(ip) => Ok(ip.to_string()),
         None => Err(Error::Refused(format!(
             "the IP pool of network `{}` ({}–{}) is exhausted: all {} addresses are in use",
@@ -271,22 +279,47 @@ async fn joined(
 
 /// `<user>_<n>` with the smallest free n.
 async fn generated_name(tx: &mut Transaction<'_, Any>, b: Backend, user: &str) -> Result<String> {
+    let taken = generated_names(tx, b, user).await?;
+    Ok(next_desk_name(
+        user,
+        taken.split(',').filter(|s| !s.is_empty()),
+    ))
+}
+
+/// The desk names of the pattern `<user>_*`, joined with commas.
+async fn generated_names(tx: &mut Transaction<'_, Any>, b: Backend, user: &str) -> Result<String> {
     // `<user>_` ≤ name < `<user>`` (the byte after `_`): the names of this user's pattern, read
     // from the byte-wise index on desk names instead of scanning every desk.
     let col = b.text_order("name");
     let from = format!("FROM desks WHERE {col} >= ? AND {col} < ?");
-    let taken = joined(
+    joined(
         tx,
         b,
         "name",
         &from,
         args![format!("{user}_"), format!("{user}`")],
     )
-    .await?;
-    Ok(next_desk_name(
-        user,
-        taken.split(',').filter(|s| !s.is_empty()),
-    ))
+    .await
+}
+
+/// Records that item `key` produced `desk_id` (DECISIONS D7), replacing an expired record.
+async fn remember_key(
+    tx: &mut Transaction<'_, Any>,
+    b: Backend,
+    key: &str,
+    desk_id: &str,
+    task_id: &str,
+) -> Result<()> {
+    exec(
+        &mut **tx,
+        b,
+        "INSERT INTO desk_requests (item_key, desk_id, task_id, created_at) VALUES (?, ?, ?, ?) \
+         ON CONFLICT (item_key) DO UPDATE SET desk_id = excluded.desk_id, task_id = excluded.task_id, \
+         created_at = excluded.created_at",
+        args![key, desk_id, task_id, now_ms()],
+    )
+    .await
+    .map(drop)
 }
 
 /// Adds (`sign` 1) or removes (`sign` -1) a demand from a host's counters.
@@ -452,4 +485,200 @@ pub async fn prune_requests(pool: &AnyPool, b: Backend, before: i64) -> Result<u
         args![before],
     )
     .await
+}
+
+/// What a batch's placements have taken so far. Hosts, used addresses and desk names are read
+/// once per cluster, network and user inside the batch's transaction (under the placement lock)
+/// and kept current in memory as desks are placed, so a batch of n desks costs a few statements
+/// per desk instead of re-reading everything n times.
+#[derive(Default)]
+struct Placer {
+    hosts: HashMap<String, Vec<HostLoad>>,
+    networks: HashMap<String, (Network, HashSet<String>)>,
+    /// Users whose `<user>_*` desk names are in `names`.
+    name_prefixes: HashSet<String>,
+    names: HashSet<String>,
+    /// Demand added per host, written once at the end.
+    added: HashMap<String, Demand>,
+}
+
+/// Records a batch-create task and reserves its desks in one transaction; see
+/// `Store::submit_create_batch`.
+pub async fn submit_create_batch(
+    pool: &AnyPool,
+    read: &AnyPool,
+    b: Backend,
+    task: &NewTask,
+    reservations: &[Option<DeskReservation>],
+    refusal_prefix: &str,
+) -> Result<Vec<Option<String>>> {
+    let mut task = task.clone();
+    let mut tx = pool.begin().await.map_err(db_err)?;
+    lock_placement(&mut tx, b).await?;
+    let mut placer = Placer::default();
+    let mut refusals = Vec::with_capacity(task.items.len());
+    for (item, r) in task.items.iter_mut().zip(reservations) {
+        let Some(r) = r else {
+            refusals.push(None);
+            continue;
+        };
+        match placer.reserve(&mut tx, read, b, r).await {
+            Ok(desk_id) => {
+                item.subject = Some(desk_id);
+                refusals.push(None);
+            }
+            Err(e @ (Error::Refused(_) | Error::NotFound { .. })) => {
+                let why = format!("{refusal_prefix}{e}");
+                item.failed = Some(why.clone());
+                refusals.push(Some(why));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    for (host_id, demand) in &placer.added {
+        add_load(&mut tx, b, host_id, demand, 1).await?;
+    }
+    crate::tasks::insert_task(&mut tx, b, &task).await?;
+    tx.commit().await.map_err(db_err)?;
+    Ok(refusals)
+}
+
+impl Placer {
+    /// Reserves one desk as `reserve` would; returns its id (an earlier desk of the item key, or
+    /// the new one). Every refusal is decided before anything is written: a failed statement
+    /// would abort the whole transaction on PostgreSQL.
+    async fn reserve(
+        &mut self,
+        tx: &mut Transaction<'_, Any>,
+        read: &AnyPool,
+        b: Backend,
+        r: &DeskReservation,
+    ) -> Result<String> {
+        if let Some(key) = &r.item_key {
+            if let Some((desk, _)) = desk_for_key(&mut **tx, b, key).await? {
+                return Ok(desk.id);
+            }
+        }
+        let mut desk = r.desk.clone();
+        let demand = Demand {
+            cpu_cores: desk.cpu_cores,
+            memory_gb: desk.memory_gb,
+            storage_gb: desk.system_disk_gb + desk.data_disk_gb,
+        };
+        desk.name = self.name(tx, b, &desk.name, &r.user_name).await?;
+        desk.ip = self.address(tx, read, b, &desk.network_id).await?;
+        desk.host_id = self
+            .host(tx, b, &desk.cluster_id, &demand, r.policy)
+            .await?;
+        desk.mac = mac_for(&desk.id);
+        insert_desk(&mut **tx, b, &desk).await?;
+        exec(
+            &mut **tx,
+            b,
+            "INSERT INTO ip_allocations (network_id, ip, desk_id, allocated_at) VALUES (?, ?, ?, ?)",
+            args![&desk.network_id, &desk.ip, &desk.id, now_ms()],
+        )
+        .await?;
+        if let Some(key) = &r.item_key {
+            remember_key(tx, b, key, &desk.id, &r.task_id).await?;
+        }
+        self.names.insert(desk.name.clone());
+        Ok(desk.id)
+    }
+
+    /// The caller's name if no desk has it, or the next free `<user>_<n>`.
+    async fn name(
+        &mut self,
+        tx: &mut Transaction<'_, Any>,
+        b: Backend,
+        wanted: &str,
+        user: &str,
+    ) -> Result<String> {
+        if !wanted.is_empty() {
+            let taken = self.names.contains(wanted)
+                || row(
+                    &mut **tx,
+                    b,
+                    "SELECT 1 AS x FROM desks WHERE name = ?",
+                    args![wanted],
+                )
+                .await?
+                .is_some();
+            return match taken {
+                true => Err(Error::Refused(format!(
+                    "a desk named `{wanted}` already exists"
+                ))),
+                false => Ok(wanted.to_string()),
+            };
+        }
+        if self.name_prefixes.insert(user.to_string()) {
+            let taken = generated_names(tx, b, user).await?;
+            self.names
+                .extend(taken.split(',').filter(|s| !s.is_empty()).map(String::from));
+        }
+        Ok(next_desk_name(user, self.names.iter().map(String::as_str)))
+    }
+
+    /// The lowest free address of the network's pool.
+    async fn address(
+        &mut self,
+        tx: &mut Transaction<'_, Any>,
+        read: &AnyPool,
+        b: Backend,
+        network_id: &str,
+    ) -> Result<String> {
+        if !self.networks.contains_key(network_id) {
+            let network = crate::inventory::network(read, b, network_id)
+                .await?
+                .ok_or_else(|| {
+                    Error::not_found(deskd_domain::error::Missing::Network, network_id)
+                })?;
+            let used = used_addresses(tx, b, network_id).await?;
+            let used = used
+                .split(',')
+                .filter(|s| !s.is_empty())
+                .map(String::from)
+                .collect();
+            self.networks
+                .insert(network_id.to_string(), (network, used));
+        }
+        let Some((network, used)) = self.networks.get_mut(network_id) else {
+            return Err(Error::internal("network cache lost an entry"));
+        };
+        let ip = first_free(network, used.iter().map(String::as_str))?;
+        used.insert(ip.clone());
+        Ok(ip)
+    }
+
+    /// The host the scheduler picks in the cluster, with the demand added to it.
+    async fn host(
+        &mut self,
+        tx: &mut Transaction<'_, Any>,
+        b: Backend,
+        cluster_id: &str,
+        demand: &Demand,
+        policy: deskd_domain::scheduler::Policy,
+    ) -> Result<String> {
+        if !self.hosts.contains_key(cluster_id) {
+            let loads = loads(&mut **tx, b, Some(cluster_id)).await?;
+            self.hosts.insert(cluster_id.to_string(), loads);
+        }
+        let hosts = self
+            .hosts
+            .get_mut(cluster_id)
+            .map(Vec::as_mut_slice)
+            .unwrap_or_default();
+        let chosen = place(hosts, Some(cluster_id), demand, policy)?;
+        hosts[chosen].add(demand);
+        let host_id = hosts[chosen].host_id.clone();
+        let sum = self.added.entry(host_id.clone()).or_insert(Demand {
+            cpu_cores: 0,
+            memory_gb: 0,
+            storage_gb: 0,
+        });
+        sum.cpu_cores += demand.cpu_cores;
+        sum.memory_gb += demand.memory_gb;
+        sum.storage_gb += demand.storage_gb;
+        Ok(host_id)
+    }
 }

@@ -291,6 +291,25 @@ impl Store for SqlStore {
         self.after_desk_write(desks::reserve(&self.pool, &self.read, self.backend, r).await)
     }
 
+    async fn submit_create_batch(
+        &self,
+        task: &NewTask,
+        reservations: &[Option<DeskReservation>],
+        refusal_prefix: &str,
+    ) -> Result<Vec<Option<String>>> {
+        self.after_desk_write(
+            desks::submit_create_batch(
+                &self.pool,
+                &self.read,
+                self.backend,
+                task,
+                reservations,
+                refusal_prefix,
+            )
+            .await,
+        )
+    }
+
     async fn remove_desk(&self, id: &str) -> Result<bool> {
         self.after_desk_write(desks::remove_desk(&self.pool, self.backend, id).await)
     }

@@ -73,7 +73,11 @@ fn refusal_text(desk_id: &str, why: &MoveRefusal) -> String {
     }
 }
 
-async fn insert_task(tx: &mut sqlx::Transaction<'_, Any>, b: Backend, t: &NewTask) -> Result<()> {
+pub(crate) async fn insert_task(
+    tx: &mut sqlx::Transaction<'_, Any>,
+    b: Backend,
+    t: &NewTask,
+) -> Result<()> {
     let now = now_ms();
     exec(
         &mut **tx,

@@ -121,6 +121,11 @@ impl Tasks {
         Ok(refusals)
     }
 
+    /// Tells the engine that items were recorded outside [`Tasks::submit`].
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+
     pub fn store(&self) -> &Arc<dyn Store> {
         &self.store
     }

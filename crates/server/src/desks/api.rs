@@ -1,7 +1,7 @@
 //! HTTP handlers of chapter 6.1. They validate, apply the state machine's first step together
 //! with the task row (one transaction) and answer with the task id; the work runs in [`super::ops`].
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use axum::extract::{Path, Request, State};
 use axum::http::{header, Method};
@@ -11,7 +11,7 @@ use bytes::Bytes;
 use deskd_domain::desk_state::{begin, rule, DeskAction};
 use deskd_domain::enums::{DeskState, DeskType, ImageState};
 use deskd_domain::error::{BatchKind, Error, Missing};
-use deskd_domain::model::{now_ms, DeskView, ITEM_KEY_TTL_MS};
+use deskd_domain::model::{now_ms, DeskView, Image, Network, Strategy, ITEM_KEY_TTL_MS};
 use deskd_domain::query::compile;
 use deskd_domain::resources::{DESKS, OS_FILES};
 use deskd_domain::task::{DeskMove, MoveRefusal, NewItem, NewTask};
@@ -22,7 +22,7 @@ use deskd_wire::paging::{PageData, PageQuery};
 use serde_json::json;
 
 use super::kinds;
-use super::ops::{CreatePlan, ModifyPlan};
+use super::ops::{CreatePlan, ModifyPlan, CREATE_FAILED};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Content, OptionalContent};
 use crate::handlers::check_cluster;
@@ -428,8 +428,10 @@ pub async fn batch_create(
         .await?;
     let mut names = HashSet::new();
     let mut items = Vec::with_capacity(ids.len());
+    let mut reservations = Vec::with_capacity(ids.len());
+    let mut seen = Seen::default();
     for (i, (d, id)) in body.desk_info_arr.iter().zip(&ids).enumerate() {
-        let mut plan = plan_create(&app, i, d).await?;
+        let mut plan = plan_create(&app, &mut seen, i, d).await?;
         if !plan.desk_name.is_empty() && !names.insert(plan.desk_name.clone()) {
             return Err(Error::invalid(
                 format!("content.desk_info_arr[{i}].desk_name"),
@@ -444,6 +446,7 @@ pub async fn batch_create(
                 .unwrap_or_else(|| format!("{task_id}#{i}")),
         );
         plan.fail_rollback = fail_rollback;
+        reservations.push(Some(plan.reservation(&task_id, app.cfg.placement_policy)));
         items.push(NewItem::run(
             id.clone(),
             None,
@@ -456,23 +459,58 @@ pub async fn batch_create(
         cluster_id: cluster_id.clone(),
         items,
     };
-    app.tasks.submit(&task).await?;
+    // The desks are placed now, with the task, in one transaction: they show as CREATING at
+    // once, and each item only has to define its VM.
+    app.store
+        .submit_create_batch(&task, &reservations, CREATE_FAILED)
+        .await?;
+    app.tasks.wake();
     Ok(Json(Reply::data(DeskTaskData {
         task_id,
         cluster_id,
     })))
 }
 
+/// The images, strategies and networks a batch names, each read once: a batch of 1000 desks
+/// usually names a handful.
+#[derive(Default)]
+struct Seen {
+    images: HashMap<String, Option<Image>>,
+    strategies: HashMap<String, Option<Strategy>>,
+    networks: HashMap<String, Option<Network>>,
+}
+
+/// The cached row for `key`, loaded on first use.
+async fn memo<T: Clone, F>(
+    cache: &mut HashMap<String, Option<T>>,
+    key: &str,
+    load: impl FnOnce() -> F,
+) -> Result<Option<T>, Error>
+where
+    F: std::future::Future<Output = Result<Option<T>, Error>>,
+{
+    if let Some(v) = cache.get(key) {
+        return Ok(v.clone());
+    }
+    let v = load().await?;
+    cache.insert(key.to_string(), v.clone());
+    Ok(v)
+}
+
 /// Checks one create item against the inventory and fixes its shape from the strategy.
-async fn plan_create(app: &AppState, i: usize, d: &CreateItem) -> Result<CreatePlan, Error> {
+async fn plan_create(
+    app: &AppState,
+    seen: &mut Seen,
+    i: usize,
+    d: &CreateItem,
+) -> Result<CreatePlan, Error> {
     let f = |name: &str| format!("content.desk_info_arr[{i}].{name}");
     let user_name = d.user_name.trim();
     let user = app.store.user_by_name(user_name).await?.ok_or_else(|| {
         Error::invalid(f("user_name"), format!("user `{user_name}` does not exist"))
     })?;
-    let image = app
-        .store
-        .get_image(d.image_id.trim())
+    let image_id = d.image_id.trim();
+    let image = memo(&mut seen.images, image_id, || app.store.get_image(image_id))
         .await?
         .ok_or_else(|| {
             Error::invalid(
@@ -486,29 +524,31 @@ async fn plan_create(app: &AppState, i: usize, d: &CreateItem) -> Result<CreateP
             format!("image `{}` is {}, not AVAILABLE", image.name, image.state),
         ));
     }
-    let strategy = app
-        .store
-        .get_strategy(d.desk_strategy_id.trim())
-        .await?
-        .ok_or_else(|| {
-            Error::invalid(
-                f("desk_strategy_id"),
-                format!(
-                    "desk strategy `{}` does not exist",
-                    d.desk_strategy_id.trim()
-                ),
-            )
-        })?;
-    let network = app
-        .store
-        .get_network(d.network_id.trim())
-        .await?
-        .ok_or_else(|| {
-            Error::invalid(
-                f("network_id"),
-                format!("network `{}` does not exist", d.network_id.trim()),
-            )
-        })?;
+    let strategy_id = d.desk_strategy_id.trim();
+    let strategy = memo(&mut seen.strategies, strategy_id, || {
+        app.store.get_strategy(strategy_id)
+    })
+    .await?
+    .ok_or_else(|| {
+        Error::invalid(
+            f("desk_strategy_id"),
+            format!(
+                "desk strategy `{}` does not exist",
+                d.desk_strategy_id.trim()
+            ),
+        )
+    })?;
+    let network_id = d.network_id.trim();
+    let network = memo(&mut seen.networks, network_id, || {
+        app.store.get_network(network_id)
+    })
+    .await?
+    .ok_or_else(|| {
+        Error::invalid(
+            f("network_id"),
+            format!("network `{}` does not exist", d.network_id.trim()),
+        )
+    })?;
     if network.state != "AVAILABLE" {
         return Err(Error::invalid(
             f("network_id"),

@@ -102,6 +102,57 @@ pub struct CreatePlan {
     pub remark: String,
 }
 
+impl CreatePlan {
+    /// The desk row this plan asks for, before placement.
+    pub fn desk(&self) -> Desk {
+        let p = self;
+        let now = now_ms();
+        Desk {
+            id: uuid::Uuid::new_v4().to_string(),
+            name: p.desk_name.clone(),
+            user_id: p.user_id.clone(),
+            image_id: p.image_id.clone(),
+            strategy_id: p.strategy_id.clone(),
+            network_id: p.network_id.clone(),
+            cluster_id: p.cluster_id.clone(),
+            host_id: String::new(),
+            ip: String::new(),
+            mac: String::new(),
+            desk_type: DeskType::parse(&p.desk_type, "desk_type").unwrap_or(DeskType::PERSONAL),
+            category: DeskCategory::parse(&p.category, "desk_category")
+                .unwrap_or(DeskCategory::VDI),
+            state: DeskState::CREATING,
+            cpu_cores: p.cpu_cores,
+            memory_gb: p.memory_gb,
+            system_disk_gb: p.system_disk_gb,
+            data_disk_gb: p.data_disk_gb,
+            remark: p.remark.clone(),
+            error_reason: String::new(),
+            enable_custom: false,
+            need_refresh_strategy: false,
+            vgpu_type: "QXL".into(),
+            desktop_pool_type: "COMMON".into(),
+            terminal_ip: String::new(),
+            created_at: now,
+            updated_at: now,
+        }
+    }
+
+    /// The reservation that places this plan's desk for item `task_id`.
+    pub fn reservation(&self, task_id: &str, policy: Policy) -> DeskReservation {
+        DeskReservation {
+            desk: self.desk(),
+            item_key: self.item_key.clone(),
+            task_id: task_id.to_string(),
+            policy,
+            user_name: self.user_name.clone(),
+        }
+    }
+}
+
+/// How a create item's failure result starts.
+pub const CREATE_FAILED: &str = "创建云桌面失败：";
+
 /// The payload of a modify item.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ModifyPlan {
@@ -158,19 +209,16 @@ impl DeskOps {
 
     async fn create(&self, c: &Claim) -> Result<ItemOutcome> {
         let plan: CreatePlan = payload(c)?;
-        let desk = self.new_desk(&plan);
-        let reservation = DeskReservation {
-            desk,
-            item_key: plan.item_key.clone(),
-            task_id: c.task_id.clone(),
-            policy: self.policy,
-            user_name: plan.user_name.clone(),
-        };
+        let reservation = plan.reservation(&c.task_id, self.policy);
         let t0 = std::time::Instant::now();
         let (desk, owner, ours) = match self.store.reserve_desk(&reservation).await {
             Ok(Reserved::New(d)) => (d, plan.user_name.clone(), true),
             // The item id already produced a desk: report that desk, with its own owner. It is
             // this task's own when an earlier run of this item made it before a crash.
+            // Reserved when the batch was submitted (or by an earlier run of this item).
+            Ok(Reserved::Existing { desk, task_id }) if task_id == c.task_id => {
+                (desk, plan.user_name.clone(), true)
+            }
             Ok(Reserved::Existing { desk, task_id }) => {
                 let owner = self
                     .store
@@ -180,7 +228,7 @@ impl DeskOps {
                     .unwrap_or_default();
                 (desk, owner, task_id == c.task_id)
             }
-            Err(e) => return Ok(ItemOutcome::failure(format!("创建云桌面失败：{e}"))),
+            Err(e) => return Ok(ItemOutcome::failure(format!("{CREATE_FAILED}{e}"))),
         };
         let t1 = t0.elapsed();
         if desk.state == DeskState::CREATING {
@@ -208,39 +256,6 @@ impl DeskOps {
             effects: create_effects(&desk, ours),
             ..ItemOutcome::success(format!("创建云桌面[{}]成功", desk.name))
         })
-    }
-
-    fn new_desk(&self, p: &CreatePlan) -> Desk {
-        let now = now_ms();
-        Desk {
-            id: uuid::Uuid::new_v4().to_string(),
-            name: p.desk_name.clone(),
-            user_id: p.user_id.clone(),
-            image_id: p.image_id.clone(),
-            strategy_id: p.strategy_id.clone(),
-            network_id: p.network_id.clone(),
-            cluster_id: p.cluster_id.clone(),
-            host_id: String::new(),
-            ip: String::new(),
-            mac: String::new(),
-            desk_type: DeskType::parse(&p.desk_type, "desk_type").unwrap_or(DeskType::PERSONAL),
-            category: DeskCategory::parse(&p.category, "desk_category")
-                .unwrap_or(DeskCategory::VDI),
-            state: DeskState::CREATING,
-            cpu_cores: p.cpu_cores,
-            memory_gb: p.memory_gb,
-            system_disk_gb: p.system_disk_gb,
-            data_disk_gb: p.data_disk_gb,
-            remark: p.remark.clone(),
-            error_reason: String::new(),
-            enable_custom: false,
-            need_refresh_strategy: false,
-            vgpu_type: "QXL".into(),
-            desktop_pool_type: "COMMON".into(),
-            terminal_ip: String::new(),
-            created_at: now,
-            updated_at: now,
-        }
     }
 
     async fn delete(&self, c: &Claim) -> Result<ItemOutcome> {
