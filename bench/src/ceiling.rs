@@ -26,6 +26,7 @@ pub async fn start() -> anyhow::Result<ServerThread> {
         let _ = ready.send(Listening {
             addr,
             notes: Vec::new(),
+            reconcile_pass: std::time::Duration::ZERO,
         });
         loop {
             tokio::select! {
