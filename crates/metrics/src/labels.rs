@@ -1,13 +1,15 @@
 //! Label sets: the identity of a series.
 
 use std::fmt;
+use std::sync::Arc;
 
 /// The label holding the metric name.
 pub const METRIC_NAME: &str = "__name__";
 
-/// A label set kept sorted by name, so equal sets compare and hash equal.
+/// A label set kept sorted by name, so equal sets compare and hash equal. Shared, because a
+/// query copies a series' labels into every step's sample.
 #[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Labels(Vec<(String, String)>);
+pub struct Labels(Arc<Vec<(String, String)>>);
 
 impl Labels {
     /// Builds a set from pairs in any order; empty values are dropped (Prometheus treats an
@@ -22,7 +24,7 @@ impl Labels {
                 _ => out.push(p),
             }
         }
-        Labels(out)
+        Labels(Arc::new(out))
     }
 
     /// Builds a set from string pairs (tests and literals).
@@ -61,40 +63,45 @@ impl Labels {
 
     /// Sets (or, with an empty value, removes) one label.
     pub fn set(&mut self, name: &str, value: &str) {
-        match self.0.binary_search_by(|(n, _)| n.as_str().cmp(name)) {
+        let found = self.0.binary_search_by(|(n, _)| n.as_str().cmp(name));
+        match found {
             Ok(i) if value.is_empty() => {
-                self.0.remove(i);
+                Arc::make_mut(&mut self.0).remove(i);
             }
-            Ok(i) => self.0[i].1 = value.to_string(),
+            Ok(i) => Arc::make_mut(&mut self.0)[i].1 = value.to_string(),
             Err(_) if value.is_empty() => {}
-            Err(i) => self.0.insert(i, (name.to_string(), value.to_string())),
+            Err(i) => Arc::make_mut(&mut self.0).insert(i, (name.to_string(), value.to_string())),
         }
     }
 
+    /// The set without `__name__`; shares the set when it has no name.
     pub fn without_name(&self) -> Labels {
+        if self.name().is_none() {
+            return self.clone();
+        }
         self.without(&[METRIC_NAME])
     }
 
     /// Drops the named labels.
     pub fn without<S: AsRef<str>>(&self, names: &[S]) -> Labels {
-        Labels(
+        Labels(Arc::new(
             self.0
                 .iter()
                 .filter(|(n, _)| !names.iter().any(|x| x.as_ref() == n))
                 .cloned()
                 .collect(),
-        )
+        ))
     }
 
     /// Keeps only the named labels.
     pub fn keep<S: AsRef<str>>(&self, names: &[S]) -> Labels {
-        Labels(
+        Labels(Arc::new(
             self.0
                 .iter()
                 .filter(|(n, _)| names.iter().any(|x| x.as_ref() == n))
                 .cloned()
                 .collect(),
-        )
+        ))
     }
 
     pub fn name(&self) -> Option<&str> {

@@ -3,3 +3,4 @@
 
 pub mod labels;
 pub mod storage;
+pub mod text;
