@@ -2,5 +2,6 @@
 //! semantics and the Prometheus HTTP API (chapter 7, D9), so deskd needs no external service.
 
 pub mod labels;
+pub mod promql;
 pub mod storage;
 pub mod text;
