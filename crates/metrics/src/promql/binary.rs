@@ -6,7 +6,7 @@ use std::collections::{HashMap, HashSet};
 use promql_parser::label::Labels as NameList;
 use promql_parser::parser::{BinaryExpr, LabelModifier, VectorMatchCardinality};
 
-use super::eval::Evaluator;
+use super::eval::{check_unique, Evaluator};
 use super::value::{exec, QueryError, Sample, Value};
 use crate::labels::{Labels, METRIC_NAME};
 
@@ -100,6 +100,7 @@ fn scalar_op(
         }
         out.push(Sample { labels, t, v });
     }
+    check_unique(&out)?;
     Ok(Value::Vector(out))
 }
 

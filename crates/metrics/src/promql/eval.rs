@@ -68,6 +68,11 @@ impl Engine {
         &self.opts
     }
 
+    /// Changes the query timeout (the API's `timeout` parameter).
+    pub fn set_timeout(&mut self, timeout: Duration) {
+        self.opts.timeout = timeout;
+    }
+
     /// Evaluates `q` at `t` (ms).
     pub fn instant(&self, q: &str, t: i64) -> Result<Value, QueryError> {
         let expr = parse(q)?;
@@ -318,15 +323,18 @@ impl<'a> Evaluator<'a> {
             Expr::Paren(p) => self.eval(&p.expr, t),
             Expr::Unary(u) => Ok(match self.eval(&u.expr, t)? {
                 Value::Scalar(v) => Value::Scalar(-v),
-                Value::Vector(v) => Value::Vector(
-                    v.into_iter()
+                Value::Vector(v) => {
+                    let out: Vec<Sample> = v
+                        .into_iter()
                         .map(|s| Sample {
                             labels: s.labels.without_name(),
                             t,
                             v: -s.v,
                         })
-                        .collect(),
-                ),
+                        .collect();
+                    check_unique(&out)?;
+                    Value::Vector(out)
+                }
                 other => return exec(format!("unary minus on {}", other.type_name())),
             }),
             Expr::VectorSelector(vs) => Ok(Value::Vector(self.instant_selector(vs, t)?)),
