@@ -172,6 +172,42 @@ impl Chunk {
         self.w.push_bits(x >> trailing, sig);
     }
 
+    /// Writes the chunk's full state (for snapshots).
+    pub(crate) fn encode(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.count.to_le_bytes());
+        out.push(self.w.used);
+        out.push(self.leading);
+        out.push(self.trailing);
+        for x in [self.min_t, self.t, self.delta] {
+            out.extend_from_slice(&x.to_le_bytes());
+        }
+        out.extend_from_slice(&self.v.to_le_bytes());
+        out.extend_from_slice(&(self.w.bytes.len() as u32).to_le_bytes());
+        out.extend_from_slice(&self.w.bytes);
+    }
+
+    /// Reads what `encode` wrote; `None` on damaged input.
+    pub(crate) fn decode(r: &mut super::wal::Reader<'_>) -> Option<Chunk> {
+        let count = r.u16()?;
+        let used = r.u8()?;
+        let leading = r.u8()?;
+        let trailing = r.u8()?;
+        let (min_t, t, delta) = (r.i64()?, r.i64()?, r.i64()?);
+        let v = r.u64()?;
+        let len = r.u32()? as usize;
+        let bytes = r.bytes(len)?.to_vec();
+        Some(Chunk {
+            w: BitWriter { bytes, used },
+            count,
+            min_t,
+            t,
+            delta,
+            v,
+            leading,
+            trailing,
+        })
+    }
+
     /// Decodes every sample; a truncated chunk yields the samples before the damage.
     pub fn samples(&self) -> Vec<(i64, f64)> {
         let mut out = Vec::with_capacity(self.len());

@@ -5,8 +5,11 @@ use std::sync::RwLock;
 
 use promql_parser::label::Matcher;
 
+use std::path::Path;
+
 use super::chunk::Chunk;
 use super::index::{Index, SeriesId};
+use super::wal::{self, Reader, Wal};
 use crate::labels::Labels;
 
 /// Prometheus's staleness marker: a NaN with this exact bit pattern.
@@ -33,6 +36,8 @@ pub enum AppendError {
     TooManySeries(usize),
     #[error("series without a metric name")]
     NoName,
+    #[error("writing the write-ahead log failed: {0}")]
+    Io(String),
 }
 
 /// One series as a query sees it.
@@ -99,6 +104,7 @@ struct Head {
     metadata: BTreeMap<String, Vec<Metadata>>,
     /// Newest sample time seen; retention is measured back from it.
     max_t: i64,
+    wal: Option<Wal>,
 }
 
 /// Limits of the store.
@@ -156,22 +162,40 @@ impl Storage {
     pub fn append(&self, batch: &[(Labels, i64, f64)]) -> Result<usize, AppendError> {
         let mut head = self.write();
         let accepted = self.check(&head, batch)?;
-        let mut n = 0;
+        let mut new_ids: HashMap<&Labels, SeriesId> = HashMap::new();
+        let mut next = head.next_id;
+        let mut plan = Vec::with_capacity(batch.len());
         for (i, (labels, t, v)) in batch.iter().enumerate() {
             if !accepted[i] {
                 continue;
             }
             let id = match head.ids.get(labels) {
                 Some(id) => *id,
-                None => head.create(labels.clone()),
+                None => *new_ids.entry(labels).or_insert_with(|| {
+                    next += 1;
+                    next - 1
+                }),
             };
-            if let Some(s) = head.series.get_mut(&id) {
+            plan.push((id, *t, *v));
+        }
+        let mut created: Vec<(SeriesId, &Labels)> =
+            new_ids.into_iter().map(|(l, id)| (id, l)).collect();
+        created.sort_by_key(|(id, _)| *id);
+        if let Some(w) = head.wal.as_mut() {
+            w.write(&log_records(&created, &plan))
+                .map_err(|e| AppendError::Io(e.to_string()))?;
+        }
+        for (id, labels) in created {
+            head.create(id, labels.clone());
+        }
+        head.next_id = next;
+        for (id, t, v) in &plan {
+            if let Some(s) = head.series.get_mut(id) {
                 s.append(*t, *v);
-                n += 1;
             }
             head.max_t = head.max_t.max(*t);
         }
-        Ok(n)
+        Ok(plan.len())
     }
 
     /// Which samples of the batch are new (false: an identical repeat); any error refuses all.
@@ -261,10 +285,22 @@ impl Storage {
     /// Records a family's metadata; an identical entry is kept once.
     pub fn set_metadata(&self, family: &str, meta: Metadata) {
         let mut head = self.write();
-        let list = head.metadata.entry(family.to_string()).or_default();
-        if !list.contains(&meta) {
-            list.push(meta);
+        let known = head.metadata.get(family).is_some_and(|l| l.contains(&meta));
+        if known {
+            return;
         }
+        if let Some(w) = head.wal.as_mut() {
+            let mut body = Vec::new();
+            wal::put_metadata(&mut body, family, &meta);
+            let mut buf = Vec::new();
+            wal::frame(&mut buf, wal::METADATA, &body);
+            // Metadata is descriptive only; a failed write costs the help text after a restart.
+            let _ = w.write(&buf);
+        }
+        head.metadata
+            .entry(family.to_string())
+            .or_default()
+            .push(meta);
     }
 
     pub fn metadata(&self) -> BTreeMap<String, Vec<Metadata>> {
@@ -308,9 +344,8 @@ impl Storage {
 }
 
 impl Head {
-    fn create(&mut self, labels: Labels) -> SeriesId {
-        let id = self.next_id;
-        self.next_id += 1;
+    fn create(&mut self, id: SeriesId, labels: Labels) {
+        self.next_id = self.next_id.max(id + 1);
         self.index.add(id, &labels);
         self.ids.insert(labels.clone(), id);
         self.series.insert(
@@ -321,7 +356,6 @@ impl Head {
                 last: None,
             },
         );
-        id
     }
 
     fn matching<'a>(&'a self, matchers: &'a [Matcher]) -> impl Iterator<Item = &'a MemSeries> {
@@ -330,5 +364,162 @@ impl Head {
             .into_iter()
             .filter_map(|id| self.series.get(&id))
             .filter(|s| matchers.iter().all(|m| m.is_match(s.labels.value(&m.name))))
+    }
+}
+
+/// The log records of one batch: its new series, then its samples.
+fn log_records(created: &[(SeriesId, &Labels)], plan: &[(SeriesId, i64, f64)]) -> Vec<u8> {
+    let mut buf = Vec::new();
+    for (id, labels) in created {
+        let mut body = id.to_le_bytes().to_vec();
+        wal::put_labels(&mut body, labels);
+        wal::frame(&mut buf, wal::SERIES, &body);
+    }
+    let mut body = Vec::with_capacity(4 + plan.len() * 24);
+    body.extend_from_slice(&(plan.len() as u32).to_le_bytes());
+    for (id, t, v) in plan {
+        body.extend_from_slice(&id.to_le_bytes());
+        body.extend_from_slice(&t.to_le_bytes());
+        body.extend_from_slice(&v.to_bits().to_le_bytes());
+    }
+    wal::frame(&mut buf, wal::SAMPLES, &body);
+    buf
+}
+
+impl Head {
+    /// Applies one log record; samples a series already has are skipped, so replaying a log
+    /// over a newer snapshot is harmless.
+    fn replay(&mut self, kind: u8, body: &[u8]) -> Option<()> {
+        let mut r = Reader::new(body);
+        match kind {
+            wal::SERIES => {
+                let id = r.u64()?;
+                let labels = wal::read_labels(&mut r)?;
+                if !self.series.contains_key(&id) && !self.ids.contains_key(&labels) {
+                    self.create(id, labels);
+                }
+            }
+            wal::SAMPLES => {
+                for _ in 0..r.u32()? {
+                    let (id, t, v) = (r.u64()?, r.i64()?, f64::from_bits(r.u64()?));
+                    if let Some(s) = self.series.get_mut(&id) {
+                        if s.last.is_none_or(|(lt, _)| t > lt) {
+                            s.append(t, v);
+                            self.max_t = self.max_t.max(t);
+                        }
+                    }
+                }
+            }
+            wal::METADATA => {
+                let (family, m) = wal::read_metadata(&mut r)?;
+                let list = self.metadata.entry(family).or_default();
+                if !list.contains(&m) {
+                    list.push(m);
+                }
+            }
+            _ => {}
+        }
+        Some(())
+    }
+
+    fn encode_snapshot(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        out.extend_from_slice(&self.next_id.to_le_bytes());
+        out.extend_from_slice(&self.max_t.to_le_bytes());
+        out.extend_from_slice(&(self.series.len() as u64).to_le_bytes());
+        for (id, s) in &self.series {
+            out.extend_from_slice(&id.to_le_bytes());
+            wal::put_labels(&mut out, &s.labels);
+            let (lt, lv) = s.last.unwrap_or((i64::MIN, 0));
+            out.extend_from_slice(&lt.to_le_bytes());
+            out.extend_from_slice(&lv.to_le_bytes());
+            out.extend_from_slice(&(s.chunks.len() as u32).to_le_bytes());
+            for c in &s.chunks {
+                c.encode(&mut out);
+            }
+        }
+        let metas: Vec<(&String, &Metadata)> = self
+            .metadata
+            .iter()
+            .flat_map(|(f, l)| l.iter().map(move |m| (f, m)))
+            .collect();
+        out.extend_from_slice(&(metas.len() as u64).to_le_bytes());
+        for (f, m) in metas {
+            wal::put_metadata(&mut out, f, m);
+        }
+        out
+    }
+
+    fn decode_snapshot(&mut self, body: &[u8]) -> Option<()> {
+        let mut r = Reader::new(body);
+        self.next_id = r.u64()?;
+        self.max_t = r.i64()?;
+        for _ in 0..r.u64()? {
+            let id = r.u64()?;
+            let labels = wal::read_labels(&mut r)?;
+            let (lt, lv) = (r.i64()?, r.u64()?);
+            let mut chunks = Vec::new();
+            for _ in 0..r.u32()? {
+                chunks.push(Chunk::decode(&mut r)?);
+            }
+            self.create(id, labels);
+            if let Some(s) = self.series.get_mut(&id) {
+                s.chunks = chunks;
+                s.last = (lt != i64::MIN || !s.chunks.is_empty()).then_some((lt, lv));
+            }
+        }
+        for _ in 0..r.u64()? {
+            let (f, m) = wal::read_metadata(&mut r)?;
+            self.metadata.entry(f).or_default().push(m);
+        }
+        Some(())
+    }
+}
+
+impl Storage {
+    /// Opens a durable store in `dir`: loads the snapshot, replays the log after it and keeps
+    /// logging every accepted batch. Retention is applied to what was loaded.
+    pub fn open(dir: &Path, config: StorageConfig) -> std::io::Result<Storage> {
+        let (w, snapshot, log) = Wal::open(dir)?;
+        let mut head = Head::default();
+        if let Some(body) = snapshot {
+            head.decode_snapshot(&body)
+                .ok_or_else(|| std::io::Error::other("metrics snapshot is damaged"))?;
+        }
+        for (kind, body) in wal::records(&log).0 {
+            if head.replay(kind, body).is_none() {
+                break;
+            }
+        }
+        head.wal = Some(w);
+        let st = Storage {
+            head: RwLock::new(head),
+            config,
+        };
+        st.purge();
+        Ok(st)
+    }
+
+    /// Flushes the log to disk (called every second by `spawn_maintenance`).
+    pub fn sync(&self) -> std::io::Result<()> {
+        match &self.read().wal {
+            Some(w) => w.sync(),
+            None => Ok(()),
+        }
+    }
+
+    /// Size of the log in bytes (0 without one).
+    pub fn wal_bytes(&self) -> u64 {
+        self.read().wal.as_ref().map(Wal::len).unwrap_or(0)
+    }
+
+    /// Writes a snapshot of the head and empties the log. Appends wait meanwhile.
+    pub fn snapshot(&self) -> std::io::Result<()> {
+        let mut head = self.write();
+        let body = head.encode_snapshot();
+        match head.wal.as_mut() {
+            Some(w) => w.install_snapshot(&body),
+            None => Ok(()),
+        }
     }
 }

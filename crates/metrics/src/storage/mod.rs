@@ -3,6 +3,7 @@
 pub mod chunk;
 pub mod head;
 pub mod index;
+mod wal;
 
 pub use head::{
     is_stale, stale_nan, AppendError, Metadata, SeriesData, Stats, Storage, StorageConfig,
@@ -29,4 +30,47 @@ pub fn matcher_sets(vs: &VectorSelector) -> Vec<Vec<Matcher>> {
         }
     }
     sets
+}
+
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Log size that triggers a snapshot before its time.
+const SNAPSHOT_WAL_BYTES: u64 = 256 << 20;
+
+/// Runs the store's housekeeping until the task is aborted: the log is flushed to disk every
+/// second (so a machine crash loses at most the last second of acknowledged writes), and every
+/// `snapshot_every`, or once the log passes 256 MiB, retention is applied and a snapshot
+/// replaces the log.
+pub fn spawn_maintenance(
+    storage: Arc<Storage>,
+    snapshot_every: Duration,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        let mut last_snapshot = tokio::time::Instant::now();
+        loop {
+            tick.tick().await;
+            let due = last_snapshot.elapsed() >= snapshot_every
+                || storage.wal_bytes() > SNAPSHOT_WAL_BYTES;
+            let st = storage.clone();
+            let res = tokio::task::spawn_blocking(move || {
+                if due {
+                    st.purge();
+                    st.snapshot()
+                } else {
+                    st.sync()
+                }
+            })
+            .await;
+            match res {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => tracing::warn!(error = %e, "metrics store housekeeping failed"),
+                Err(e) => tracing::warn!(error = %e, "metrics store housekeeping task failed"),
+            }
+            if due {
+                last_snapshot = tokio::time::Instant::now();
+            }
+        }
+    })
 }
