@@ -38,6 +38,10 @@ pub fn router(engine: Arc<Engine>) -> Router {
             "/api/v1/import/prometheus",
             post(import).layer(DefaultBodyLimit::max(MAX_IMPORT_BYTES)),
         )
+        .route(
+            "/api/v1/write",
+            post(remote_write).layer(DefaultBodyLimit::max(MAX_IMPORT_BYTES)),
+        )
         .with_state(engine)
 }
 
@@ -99,7 +103,10 @@ impl Params {
                 .into_owned()
                 .collect();
         if method == Method::POST {
-            v.extend(form_urlencoded::parse(body).into_owned());
+            match serde_json::from_slice::<Json>(body) {
+                Ok(Json::Object(o)) => json_params(o, &mut v),
+                _ => v.extend(form_urlencoded::parse(body).into_owned()),
+            }
         }
         Params(v)
     }
@@ -139,6 +146,27 @@ impl Params {
         parse_duration(s)
             .map(Some)
             .ok_or_else(|| ApiError::param(name, format!("cannot parse {s:?} to a valid duration")))
+    }
+}
+
+/// The document's JSON form (API.md d.2): `{"content":{"query":"up","time":"…"}}`, or the
+/// same keys without the wrapper; arrays (`match[]`) give one parameter per element.
+fn json_params(mut o: Map<String, Json>, out: &mut Vec<(String, String)>) {
+    if let Some(Json::Object(inner)) = o.remove("content") {
+        o = inner;
+    }
+    for (k, v) in o {
+        let items = match v {
+            Json::Array(a) => a,
+            other => vec![other],
+        };
+        for item in items {
+            match item {
+                Json::String(s) => out.push((k.clone(), s)),
+                Json::Number(n) => out.push((k.clone(), n.to_string())),
+                _ => {}
+            }
+        }
     }
 }
 
@@ -506,8 +534,16 @@ async fn import(
         .into_iter()
         .map(|s| (s.labels, s.t.unwrap_or(default_t), s.v))
         .collect();
+    store(&engine, batch, parsed.metadata).await
+}
+
+/// Appends a decoded batch all-or-nothing, then records its metadata.
+async fn store(
+    engine: &Engine,
+    batch: Vec<(Labels, i64, f64)>,
+    metas: Vec<(String, crate::storage::Metadata)>,
+) -> Result<Response, ApiError> {
     let storage = engine.storage().clone();
-    let metas = parsed.metadata;
     blocking(move || {
         storage
             .append(&batch)
@@ -519,4 +555,13 @@ async fn import(
     })
     .await?;
     Ok((StatusCode::NO_CONTENT, [(header::CONTENT_LENGTH, "0")]).into_response())
+}
+
+/// Prometheus remote write: a snappy-compressed protobuf `WriteRequest`.
+async fn remote_write(
+    State(engine): State<Arc<Engine>>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let decoded = crate::remote::decode(&body).map_err(ApiError::bad_data)?;
+    store(&engine, decoded.samples, decoded.metadata).await
 }

@@ -4,5 +4,6 @@
 pub mod http;
 pub mod labels;
 pub mod promql;
+pub mod remote;
 pub mod storage;
 pub mod text;

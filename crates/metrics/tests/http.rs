@@ -115,6 +115,81 @@ async fn instant_query_in_prometheus_json() {
 }
 
 #[tokio::test]
+async fn json_content_form_is_accepted() {
+    let app = loaded().await;
+    let body = r#"{"content":{"query":"vm_up","time":"2023-11-14T22:14:20.000Z"}}"#;
+    let (st, v) = call(&app, Method::POST, "/api/v1/query", body).await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+    assert_eq!(v["data"]["result"][0]["value"], json!([1700000060, "1"]));
+}
+
+#[tokio::test]
+async fn remote_write_stores_all_or_nothing() {
+    use deskd_metrics::remote::{Label, Sample, TimeSeries, WriteRequest};
+    let app = app();
+    let series = |name: &str, t: i64| TimeSeries {
+        labels: vec![
+            Label {
+                name: "__name__".into(),
+                value: name.into(),
+            },
+            Label {
+                name: "vm_id".into(),
+                value: "v1".into(),
+            },
+        ],
+        samples: vec![Sample {
+            value: 2.5,
+            timestamp: t,
+        }],
+    };
+    let encode = |req: &WriteRequest| {
+        let raw = prost::Message::encode_to_vec(req);
+        snap::raw::Encoder::new()
+            .compress_vec(&raw)
+            .expect("snappy")
+    };
+    let post = |body: Vec<u8>| {
+        let app = app.clone();
+        async move {
+            let req = Request::builder()
+                .method(Method::POST)
+                .uri("/api/v1/write")
+                .header(header::CONTENT_TYPE, "application/x-protobuf")
+                .header("content-encoding", "snappy")
+                .body(Body::from(body))
+                .expect("request");
+            app.oneshot(req).await.expect("response").status()
+        }
+    };
+    let good = WriteRequest {
+        timeseries: vec![series("vm_mem_used_bytes", 1_700_000_000_000)],
+        metadata: vec![],
+    };
+    assert_eq!(post(encode(&good)).await, StatusCode::NO_CONTENT);
+    let bad = WriteRequest {
+        timeseries: vec![
+            series("other", 1_700_000_000_000),
+            series("vm_mem_used_bytes", 1_600_000_000_000),
+        ],
+        metadata: vec![],
+    };
+    assert_eq!(post(encode(&bad)).await, StatusCode::BAD_REQUEST);
+    assert_eq!(post(b"not snappy".to_vec()).await, StatusCode::BAD_REQUEST);
+    let (_, v) = call(
+        &app,
+        Method::GET,
+        "/api/v1/query?query=%7Bvm_id%3D%22v1%22%7D&time=1700000000",
+        "",
+    )
+    .await;
+    assert_eq!(
+        v["data"]["result"],
+        json!([{"metric":{"__name__":"vm_mem_used_bytes","vm_id":"v1"},"value":[1700000000,"2.5"]}])
+    );
+}
+
+#[tokio::test]
 async fn range_query_get_and_post() {
     let app = loaded().await;
     let q = "query=rate(vm_cpu_seconds_total%5B1m%5D)&start=1700000060&end=1700000090&step=30s";
