@@ -1,6 +1,8 @@
 //! Label sets: the identity of a series.
 
+use std::collections::{HashMap, HashSet};
 use std::fmt;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 
 /// The label holding the metric name.
@@ -9,7 +11,7 @@ pub const METRIC_NAME: &str = "__name__";
 /// A label set kept sorted by name, so equal sets compare and hash equal. Shared, because a
 /// query copies a series' labels into every step's sample.
 #[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Labels(Arc<Vec<(String, String)>>);
+pub struct Labels(Arc<Vec<(Arc<str>, Arc<str>)>>);
 
 impl Labels {
     /// Builds a set from pairs in any order; empty values are dropped (Prometheus treats an
@@ -17,11 +19,11 @@ impl Labels {
     pub fn new(mut pairs: Vec<(String, String)>) -> Self {
         pairs.retain(|(_, v)| !v.is_empty());
         pairs.sort_by(|a, b| a.0.cmp(&b.0));
-        let mut out: Vec<(String, String)> = Vec::with_capacity(pairs.len());
-        for p in pairs {
+        let mut out: Vec<(Arc<str>, Arc<str>)> = Vec::with_capacity(pairs.len());
+        for (n, v) in pairs {
             match out.last_mut() {
-                Some(last) if last.0 == p.0 => *last = p,
-                _ => out.push(p),
+                Some(last) if *last.0 == *n => last.1 = Arc::from(v),
+                _ => out.push((Arc::from(n), Arc::from(v))),
             }
         }
         Labels(Arc::new(out))
@@ -39,9 +41,9 @@ impl Labels {
 
     pub fn get(&self, name: &str) -> Option<&str> {
         self.0
-            .binary_search_by(|(n, _)| n.as_str().cmp(name))
+            .binary_search_by(|(n, _)| (**n).cmp(name))
             .ok()
-            .map(|i| self.0[i].1.as_str())
+            .map(|i| &*self.0[i].1)
     }
 
     /// The value of `name`, or "" when absent (how matchers see a missing label).
@@ -50,7 +52,7 @@ impl Labels {
     }
 
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.0.iter().map(|(n, v)| (n.as_str(), v.as_str()))
+        self.0.iter().map(|(n, v)| (&**n, &**v))
     }
 
     pub fn len(&self) -> usize {
@@ -63,14 +65,14 @@ impl Labels {
 
     /// Sets (or, with an empty value, removes) one label.
     pub fn set(&mut self, name: &str, value: &str) {
-        let found = self.0.binary_search_by(|(n, _)| n.as_str().cmp(name));
+        let found = self.0.binary_search_by(|(n, _)| (**n).cmp(name));
         match found {
             Ok(i) if value.is_empty() => {
                 Arc::make_mut(&mut self.0).remove(i);
             }
-            Ok(i) => Arc::make_mut(&mut self.0)[i].1 = value.to_string(),
+            Ok(i) => Arc::make_mut(&mut self.0)[i].1 = Arc::from(value),
             Err(_) if value.is_empty() => {}
-            Err(i) => Arc::make_mut(&mut self.0).insert(i, (name.to_string(), value.to_string())),
+            Err(i) => Arc::make_mut(&mut self.0).insert(i, (Arc::from(name), Arc::from(value))),
         }
     }
 
@@ -87,7 +89,7 @@ impl Labels {
         Labels(Arc::new(
             self.0
                 .iter()
-                .filter(|(n, _)| !names.iter().any(|x| x.as_ref() == n))
+                .filter(|(n, _)| !names.iter().any(|x| x.as_ref() == &**n))
                 .cloned()
                 .collect(),
         ))
@@ -98,7 +100,7 @@ impl Labels {
         Labels(Arc::new(
             self.0
                 .iter()
-                .filter(|(n, _)| names.iter().any(|x| x.as_ref() == n))
+                .filter(|(n, _)| names.iter().any(|x| x.as_ref() == &**n))
                 .cloned()
                 .collect(),
         ))
@@ -127,6 +129,49 @@ impl fmt::Display for Labels {
         write!(f, "}}")
     }
 }
+
+/// A fast non-cryptographic hasher (the Fx hash) for the evaluator's per-step maps, which hash
+/// many label sets; the store keeps the standard hasher for sets that come from outside.
+#[derive(Default, Clone, Copy)]
+pub struct FxHasher(u64);
+
+impl FxHasher {
+    fn add(&mut self, w: u64) {
+        self.0 = (self.0.rotate_left(5) ^ w).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+}
+
+impl Hasher for FxHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let mut b = [0u8; 8];
+            b.copy_from_slice(c);
+            self.add(u64::from_le_bytes(b));
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut b = [0u8; 8];
+            b[..rest.len()].copy_from_slice(rest);
+            self.add(u64::from_le_bytes(b));
+        }
+    }
+
+    fn write_u8(&mut self, i: u8) {
+        self.add(u64::from(i));
+    }
+
+    fn write_usize(&mut self, i: usize) {
+        self.add(i as u64);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+pub type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
+pub type FastSet<K> = HashSet<K, BuildHasherDefault<FxHasher>>;
 
 /// True for a valid label name (`[a-zA-Z_][a-zA-Z0-9_]*`).
 pub fn valid_label_name(s: &str) -> bool {

@@ -1,13 +1,11 @@
 //! Aggregation operators with by/without.
 
-use std::collections::HashMap;
-
 use promql_parser::parser::{AggregateExpr, LabelModifier};
 
 use super::eval::Evaluator;
 use super::functions::{kahan_inc, quantile};
 use super::value::{exec, format_value, QueryError, Sample, Value};
-use crate::labels::{valid_label_name, Labels, METRIC_NAME};
+use crate::labels::{valid_label_name, FastMap, Labels, METRIC_NAME};
 
 fn group_key(l: &Labels, m: &Option<LabelModifier>) -> Labels {
     match m {
@@ -23,7 +21,7 @@ fn group_key(l: &Labels, m: &Option<LabelModifier>) -> Labels {
 
 /// Groups samples by key, keeping the order of first appearance.
 fn groups(v: Vec<Sample>, m: &Option<LabelModifier>) -> Vec<(Labels, Vec<Sample>)> {
-    let mut pos: HashMap<Labels, usize> = HashMap::new();
+    let mut pos: FastMap<Labels, usize> = FastMap::default();
     let mut out: Vec<(Labels, Vec<Sample>)> = Vec::new();
     for s in v {
         let k = group_key(&s.labels, m);
@@ -192,7 +190,7 @@ fn count_values(
     if !valid_label_name(label) {
         return exec(format!("invalid label name {label:?}"));
     }
-    let mut pos: HashMap<Labels, usize> = HashMap::new();
+    let mut pos: FastMap<Labels, usize> = FastMap::default();
     let mut out: Vec<Sample> = Vec::new();
     for s in input {
         let mut k = group_key(&s.labels, m);

@@ -1,14 +1,12 @@
 //! Binary operators: arithmetic, comparison (filtering or `bool`), set operators, and vector
 //! matching with on/ignoring/group_left/group_right.
 
-use std::collections::{HashMap, HashSet};
-
 use promql_parser::label::Labels as NameList;
 use promql_parser::parser::{BinaryExpr, LabelModifier, VectorMatchCardinality};
 
 use super::eval::{check_unique, Evaluator};
 use super::value::{exec, QueryError, Sample, Value};
-use crate::labels::{Labels, METRIC_NAME};
+use crate::labels::{FastMap, FastSet, Labels, METRIC_NAME};
 
 fn is_comparison(op: &str) -> bool {
     matches!(op, "==" | "!=" | ">" | "<" | ">=" | "<=")
@@ -125,19 +123,19 @@ fn set_op(
 ) -> Vec<Sample> {
     match op {
         "and" => {
-            let rs: HashSet<Labels> = r.iter().map(|s| signature(&s.labels, matching)).collect();
+            let rs: FastSet<Labels> = r.iter().map(|s| signature(&s.labels, matching)).collect();
             l.into_iter()
                 .filter(|s| rs.contains(&signature(&s.labels, matching)))
                 .collect()
         }
         "unless" => {
-            let rs: HashSet<Labels> = r.iter().map(|s| signature(&s.labels, matching)).collect();
+            let rs: FastSet<Labels> = r.iter().map(|s| signature(&s.labels, matching)).collect();
             l.into_iter()
                 .filter(|s| !rs.contains(&signature(&s.labels, matching)))
                 .collect()
         }
         _ => {
-            let ls: HashSet<Labels> = l.iter().map(|s| signature(&s.labels, matching)).collect();
+            let ls: FastSet<Labels> = l.iter().map(|s| signature(&s.labels, matching)).collect();
             let mut out = l;
             out.extend(
                 r.into_iter()
@@ -159,7 +157,7 @@ fn vector_op(
 ) -> Result<Vec<Sample>, QueryError> {
     let swapped = matches!(card, VectorMatchCardinality::OneToMany(_));
     let (many, one) = if swapped { (rhs, lhs) } else { (lhs, rhs) };
-    let mut one_side: HashMap<Labels, &Sample> = HashMap::new();
+    let mut one_side: FastMap<Labels, &Sample> = FastMap::default();
     for s in &one {
         let sig = signature(&s.labels, matching);
         if let Some(prev) = one_side.insert(sig.clone(), s) {
@@ -176,7 +174,7 @@ fn vector_op(
         _ => None,
     };
     let cmp = is_comparison(op);
-    let mut matched: HashMap<Labels, HashSet<Labels>> = HashMap::new();
+    let mut matched: FastMap<Labels, FastSet<Labels>> = FastMap::default();
     let mut out = Vec::new();
     for ls in &many {
         let sig = signature(&ls.labels, matching);

@@ -4,7 +4,6 @@
 //! offsets, `@` and subqueries) and loads it once; each step then binary-searches those samples.
 
 use std::cell::Cell;
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -14,7 +13,7 @@ use promql_parser::parser::{
 
 use super::value::{exec, QueryError, Sample, Series, Value};
 use super::{aggregate, binary, functions};
-use crate::labels::Labels;
+use crate::labels::{FastMap, FastSet, Labels};
 use crate::storage::{is_stale, matcher_sets, SeriesData, Storage};
 
 /// Limits and defaults of query evaluation (Prometheus's defaults).
@@ -115,7 +114,7 @@ impl Engine {
             }
         }
         let ev = Evaluator::new(self, &expr, start, end, step);
-        let mut out: HashMap<Labels, Vec<(i64, f64)>> = HashMap::new();
+        let mut out: FastMap<Labels, Vec<(i64, f64)>> = FastMap::default();
         let mut held = 0usize;
         let mut t = start;
         while t <= end {
@@ -171,7 +170,8 @@ pub(crate) fn check_unique(v: &[Sample]) -> Result<(), QueryError> {
     if v.len() < 2 {
         return Ok(());
     }
-    let mut seen = std::collections::HashSet::with_capacity(v.len());
+    let mut seen = FastSet::default();
+    seen.reserve(v.len());
     for s in v {
         if !seen.insert(&s.labels) {
             return exec("vector cannot contain metrics with the same labelset");
@@ -209,7 +209,7 @@ pub(crate) struct Evaluator<'a> {
     start: i64,
     end: i64,
     deadline: Instant,
-    data: HashMap<usize, Vec<SeriesData>>,
+    data: FastMap<usize, Vec<SeriesData>>,
     /// Samples held by the current step (for the max-samples limit).
     samples: Cell<usize>,
 }
@@ -221,21 +221,22 @@ impl<'a> Evaluator<'a> {
             start,
             end,
             deadline: Instant::now() + engine.opts.timeout,
-            data: HashMap::new(),
+            data: FastMap::default(),
             samples: Cell::new(0),
         };
         let mut ranges = Vec::new();
         ev.plan(expr, start, end, &mut ranges);
         for (vs, mint, maxt) in ranges {
+            let sets = matcher_sets(vs);
             let mut series: Vec<SeriesData> = Vec::new();
-            for set in matcher_sets(vs) {
-                for s in engine.storage.select(&set, mint, maxt) {
-                    if !series.iter().any(|x| x.labels == s.labels) {
-                        series.push(s);
-                    }
-                }
+            for set in &sets {
+                series.extend(engine.storage.select(set, mint, maxt));
             }
-            series.sort_by(|a, b| a.labels.cmp(&b.labels));
+            if sets.len() > 1 {
+                // `or` matcher sets may select a series twice.
+                series.sort_by(|a, b| a.labels.cmp(&b.labels));
+                series.dedup_by(|a, b| a.labels == b.labels);
+            }
             ev.data.insert(key(vs), series);
         }
         ev
@@ -426,7 +427,7 @@ impl<'a> Evaluator<'a> {
             ts += step;
         }
         let mut out: Vec<Series> = Vec::new();
-        let mut pos: HashMap<Labels, usize> = HashMap::new();
+        let mut pos: FastMap<Labels, usize> = FastMap::default();
         while ts <= end {
             let samples = match self.eval(&sq.expr, ts)? {
                 Value::Scalar(v) => vec![Sample {

@@ -26,10 +26,21 @@ impl BitWriter {
         self.used = (self.used + 1) % 8;
     }
 
-    /// Writes the low `n` bits of `v`, most significant first.
+    /// Writes the low `n` bits of `v`, most significant first, a byte at a time.
     fn push_bits(&mut self, v: u64, n: u8) {
-        for i in (0..n).rev() {
-            self.push_bit((v >> i) & 1 == 1);
+        let mut left = n;
+        while left > 0 {
+            if self.used == 0 {
+                self.bytes.push(0);
+            }
+            let free = 8 - self.used;
+            let take = free.min(left);
+            let part = ((v >> (left - take)) & ((1u64 << take) - 1)) as u8;
+            if let Some(last) = self.bytes.last_mut() {
+                *last |= part << (free - take);
+            }
+            self.used = (self.used + take) % 8;
+            left -= take;
         }
     }
 }
@@ -47,10 +58,21 @@ impl BitReader<'_> {
         Some(bit)
     }
 
+    /// Reads `n` bits, a byte at a time.
     fn bits(&mut self, n: u8) -> Option<u64> {
-        let mut v = 0u64;
-        for _ in 0..n {
-            v = (v << 1) | u64::from(self.bit()?);
+        let n = usize::from(n);
+        if self.pos + n > self.bytes.len() * 8 {
+            return None;
+        }
+        let (mut v, mut left) = (0u64, n);
+        while left > 0 {
+            let byte = self.bytes[self.pos / 8];
+            let avail = 8 - self.pos % 8;
+            let take = avail.min(left);
+            let part = (byte >> (avail - take)) & (((1u16 << take) - 1) as u8);
+            v = (v << take) | u64::from(part);
+            self.pos += take;
+            left -= take;
         }
         Some(v)
     }
