@@ -8,10 +8,50 @@ use std::sync::Arc;
 /// The label holding the metric name.
 pub const METRIC_NAME: &str = "__name__";
 
+type Pairs = Arc<Vec<(Arc<str>, Arc<str>)>>;
+
 /// A label set kept sorted by name, so equal sets compare and hash equal. Shared, because a
-/// query copies a series' labels into every step's sample.
-#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Labels(Arc<Vec<(Arc<str>, Arc<str>)>>);
+/// query copies a series' labels into every step's sample, and carrying its hash, because the
+/// evaluator keys many maps by label sets.
+#[derive(Clone, Debug, Default)]
+pub struct Labels(Pairs, u64);
+
+fn hash_pairs(pairs: &[(Arc<str>, Arc<str>)]) -> u64 {
+    let mut h = FxHasher::default();
+    for (n, v) in pairs {
+        h.write(n.as_bytes());
+        h.write_u8(0xff);
+        h.write(v.as_bytes());
+        h.write_u8(0xff);
+    }
+    h.finish()
+}
+
+impl PartialEq for Labels {
+    fn eq(&self, other: &Self) -> bool {
+        self.1 == other.1 && (Arc::ptr_eq(&self.0, &other.0) || self.0 == other.0)
+    }
+}
+
+impl Eq for Labels {}
+
+impl std::hash::Hash for Labels {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        state.write_u64(self.1);
+    }
+}
+
+impl PartialOrd for Labels {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Labels {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.0.cmp(&other.0)
+    }
+}
 
 impl Labels {
     /// Builds a set from pairs in any order; empty values are dropped (Prometheus treats an
@@ -26,7 +66,12 @@ impl Labels {
                 _ => out.push((Arc::from(n), Arc::from(v))),
             }
         }
-        Labels(Arc::new(out))
+        Self::from_vec(out)
+    }
+
+    fn from_vec(v: Vec<(Arc<str>, Arc<str>)>) -> Self {
+        let h = hash_pairs(&v);
+        Labels(Arc::new(v), h)
     }
 
     /// Builds a set from string pairs (tests and literals).
@@ -74,6 +119,7 @@ impl Labels {
             Err(_) if value.is_empty() => {}
             Err(i) => Arc::make_mut(&mut self.0).insert(i, (Arc::from(name), Arc::from(value))),
         }
+        self.1 = hash_pairs(&self.0);
     }
 
     /// The set without `__name__`; shares the set when it has no name.
@@ -86,24 +132,24 @@ impl Labels {
 
     /// Drops the named labels.
     pub fn without<S: AsRef<str>>(&self, names: &[S]) -> Labels {
-        Labels(Arc::new(
+        Self::from_vec(
             self.0
                 .iter()
                 .filter(|(n, _)| !names.iter().any(|x| x.as_ref() == &**n))
                 .cloned()
                 .collect(),
-        ))
+        )
     }
 
     /// Keeps only the named labels.
     pub fn keep<S: AsRef<str>>(&self, names: &[S]) -> Labels {
-        Labels(Arc::new(
+        Self::from_vec(
             self.0
                 .iter()
                 .filter(|(n, _)| names.iter().any(|x| x.as_ref() == &**n))
                 .cloned()
                 .collect(),
-        ))
+        )
     }
 
     pub fn name(&self) -> Option<&str> {

@@ -174,7 +174,9 @@ fn vector_op(
         _ => None,
     };
     let cmp = is_comparison(op);
-    let mut matched: FastMap<Labels, FastSet<Labels>> = FastMap::default();
+    // One-to-one: the match groups used; grouped: the result label sets made (which include
+    // their match group).
+    let mut matched: FastSet<Labels> = FastSet::default();
     let mut out = Vec::new();
     for ls in &many {
         let sig = signature(&ls.labels, matching);
@@ -195,15 +197,13 @@ fn vector_op(
             include,
             !cmp || return_bool,
         );
-        let seen = matched.entry(sig).or_default();
         if include.is_none() {
-            if !seen.is_empty() {
+            if !matched.insert(sig) {
                 return exec("multiple matches for labels: many-to-one matching must be explicit (group_left/group_right)");
             }
-        } else if seen.contains(&labels) {
+        } else if !matched.insert(labels.clone()) {
             return exec("multiple matches for labels: grouping labels must ensure unique matches");
         }
-        seen.insert(labels.clone());
         out.push(Sample { labels, t, v });
     }
     Ok(out)
