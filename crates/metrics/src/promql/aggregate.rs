@@ -20,11 +20,16 @@ fn group_key(l: &Labels, m: &Option<LabelModifier>) -> Labels {
 }
 
 /// Groups samples by key, keeping the order of first appearance.
-fn groups(v: Vec<Sample>, m: &Option<LabelModifier>) -> Vec<(Labels, Vec<Sample>)> {
+fn groups(
+    ev: &Evaluator<'_>,
+    v: Vec<Sample>,
+    m: &Option<LabelModifier>,
+) -> Vec<(Labels, Vec<Sample>)> {
+    let node = m as *const Option<LabelModifier> as usize;
     let mut pos: FastMap<Labels, usize> = FastMap::default();
     let mut out: Vec<(Labels, Vec<Sample>)> = Vec::new();
     for s in v {
-        let k = group_key(&s.labels, m);
+        let k = ev.derive(node, &s.labels, |l| group_key(l, m));
         let i = *pos.entry(k.clone()).or_insert_with(|| {
             out.push((k, Vec::new()));
             out.len() - 1
@@ -56,11 +61,11 @@ pub(crate) fn eval(ev: &Evaluator<'_>, a: &AggregateExpr, t: i64) -> Result<Valu
     let out = match op.as_str() {
         "topk" | "bottomk" => {
             let k = scalar_param(ev, a, t)?;
-            select_k(input, &a.modifier, k, op == "topk")?
+            select_k(ev, input, &a.modifier, k, op == "topk")?
         }
         "quantile" => {
             let q = scalar_param(ev, a, t)?;
-            simple(input, &a.modifier, t, |vals| quantile(q, vals))
+            simple(ev, input, &a.modifier, t, |vals| quantile(q, vals))
         }
         "count_values" => {
             let label = match &a.param {
@@ -77,26 +82,27 @@ pub(crate) fn eval(ev: &Evaluator<'_>, a: &AggregateExpr, t: i64) -> Result<Valu
             };
             count_values(input, &a.modifier, &label, t)?
         }
-        "sum" => simple(input, &a.modifier, t, sum),
-        "avg" => simple(input, &a.modifier, t, mean),
-        "count" => simple(input, &a.modifier, t, |v| v.len() as f64),
-        "group" => simple(input, &a.modifier, t, |_| 1.0),
-        "min" => simple(input, &a.modifier, t, |v| extreme(v, |x, m| x < m)),
-        "max" => simple(input, &a.modifier, t, |v| extreme(v, |x, m| x > m)),
-        "stddev" => simple(input, &a.modifier, t, |v| variance(v).sqrt()),
-        "stdvar" => simple(input, &a.modifier, t, variance),
+        "sum" => simple(ev, input, &a.modifier, t, sum),
+        "avg" => simple(ev, input, &a.modifier, t, mean),
+        "count" => simple(ev, input, &a.modifier, t, |v| v.len() as f64),
+        "group" => simple(ev, input, &a.modifier, t, |_| 1.0),
+        "min" => simple(ev, input, &a.modifier, t, |v| extreme(v, |x, m| x < m)),
+        "max" => simple(ev, input, &a.modifier, t, |v| extreme(v, |x, m| x > m)),
+        "stddev" => simple(ev, input, &a.modifier, t, |v| variance(v).sqrt()),
+        "stdvar" => simple(ev, input, &a.modifier, t, variance),
         other => return exec(format!("aggregation {other} is not supported")),
     };
     Ok(Value::Vector(out))
 }
 
 fn simple(
+    ev: &Evaluator<'_>,
     input: Vec<Sample>,
     m: &Option<LabelModifier>,
     t: i64,
     f: impl Fn(&[f64]) -> f64,
 ) -> Vec<Sample> {
-    groups(input, m)
+    groups(ev, input, m)
         .into_iter()
         .map(|(labels, members)| {
             let vals: Vec<f64> = members.iter().map(|s| s.v).collect();
@@ -153,6 +159,7 @@ pub(crate) fn extreme(v: &[f64], better: impl Fn(f64, f64) -> bool) -> f64 {
 }
 
 fn select_k(
+    ev: &Evaluator<'_>,
     input: Vec<Sample>,
     m: &Option<LabelModifier>,
     k: f64,
@@ -166,7 +173,7 @@ fn select_k(
         return Ok(Vec::new());
     }
     let mut out = Vec::new();
-    for (_, mut members) in groups(input, m) {
+    for (_, mut members) in groups(ev, input, m) {
         // NaN sorts last for both, as Prometheus keeps NaN out of a top or bottom set.
         members.sort_by(|a, b| match (a.v.is_nan(), b.v.is_nan()) {
             (true, true) => std::cmp::Ordering::Equal,

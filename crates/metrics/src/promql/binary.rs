@@ -46,8 +46,8 @@ pub(crate) fn eval(ev: &Evaluator<'_>, b: &BinaryExpr, t: i64) -> Result<Value, 
                 v
             }))
         }
-        (Value::Vector(l), Value::Scalar(r)) => scalar_op(&op, l, r, false, return_bool, t),
-        (Value::Scalar(l), Value::Vector(r)) => scalar_op(&op, r, l, true, return_bool, t),
+        (Value::Vector(l), Value::Scalar(r)) => scalar_op(ev, &op, l, r, false, return_bool, t),
+        (Value::Scalar(l), Value::Vector(r)) => scalar_op(ev, &op, r, l, true, return_bool, t),
         (Value::Vector(l), Value::Vector(r)) => {
             let matching = b.modifier.as_ref().and_then(|m| m.matching.clone());
             let card = b
@@ -55,9 +55,24 @@ pub(crate) fn eval(ev: &Evaluator<'_>, b: &BinaryExpr, t: i64) -> Result<Value, 
                 .as_ref()
                 .map(|m| m.card.clone())
                 .unwrap_or(VectorMatchCardinality::OneToOne);
+            let node = b as *const BinaryExpr as usize;
+            let sig = |l: &Labels| ev.derive(node, l, |l| signature(l, &matching));
+            let result = |l: &Labels, drop: bool| {
+                ev.derive(node + 1 + usize::from(drop), l, |l| {
+                    result_labels(l, l, &matching, None, drop)
+                })
+            };
             match op.as_str() {
-                "and" | "or" | "unless" => Ok(Value::Vector(set_op(&op, l, r, &matching))),
-                _ => vector_op(&op, l, r, &matching, &card, return_bool, t).map(Value::Vector),
+                "and" | "or" | "unless" => Ok(Value::Vector(set_op(&op, l, r, &sig))),
+                _ => {
+                    let m = Matching {
+                        on: &matching,
+                        card: &card,
+                        sig: &sig,
+                        result: &result,
+                    };
+                    vector_op(&op, l, r, &m, return_bool, t).map(Value::Vector)
+                }
             }
         }
         (l, r) => exec(format!(
@@ -71,6 +86,7 @@ pub(crate) fn eval(ev: &Evaluator<'_>, b: &BinaryExpr, t: i64) -> Result<Value, 
 /// Vector ⊕ scalar (or scalar ⊕ vector when `swapped`). A filtering comparison keeps the
 /// vector element's value and name; everything else drops the name.
 fn scalar_op(
+    ev: &Evaluator<'_>,
     op: &str,
     vec: Vec<Sample>,
     s: f64,
@@ -87,7 +103,7 @@ fn scalar_op(
             v = el.v;
         }
         let labels = if !cmp || return_bool {
-            el.labels.without_name()
+            ev.drop_name(&el.labels)
         } else {
             el.labels
         };
@@ -119,47 +135,52 @@ fn set_op(
     op: &str,
     l: Vec<Sample>,
     r: Vec<Sample>,
-    matching: &Option<LabelModifier>,
+    sig: &dyn Fn(&Labels) -> Labels,
 ) -> Vec<Sample> {
     match op {
         "and" => {
-            let rs: FastSet<Labels> = r.iter().map(|s| signature(&s.labels, matching)).collect();
+            let rs: FastSet<Labels> = r.iter().map(|s| sig(&s.labels)).collect();
             l.into_iter()
-                .filter(|s| rs.contains(&signature(&s.labels, matching)))
+                .filter(|s| rs.contains(&sig(&s.labels)))
                 .collect()
         }
         "unless" => {
-            let rs: FastSet<Labels> = r.iter().map(|s| signature(&s.labels, matching)).collect();
+            let rs: FastSet<Labels> = r.iter().map(|s| sig(&s.labels)).collect();
             l.into_iter()
-                .filter(|s| !rs.contains(&signature(&s.labels, matching)))
+                .filter(|s| !rs.contains(&sig(&s.labels)))
                 .collect()
         }
         _ => {
-            let ls: FastSet<Labels> = l.iter().map(|s| signature(&s.labels, matching)).collect();
+            let ls: FastSet<Labels> = l.iter().map(|s| sig(&s.labels)).collect();
             let mut out = l;
-            out.extend(
-                r.into_iter()
-                    .filter(|s| !ls.contains(&signature(&s.labels, matching))),
-            );
+            out.extend(r.into_iter().filter(|s| !ls.contains(&sig(&s.labels))));
             out
         }
     }
+}
+
+/// How two vectors are matched, with the evaluator's memoized derivations.
+struct Matching<'a> {
+    on: &'a Option<LabelModifier>,
+    card: &'a VectorMatchCardinality,
+    sig: &'a dyn Fn(&Labels) -> Labels,
+    /// One-to-one result labels (they depend on the many side only).
+    result: &'a dyn Fn(&Labels, bool) -> Labels,
 }
 
 fn vector_op(
     op: &str,
     lhs: Vec<Sample>,
     rhs: Vec<Sample>,
-    matching: &Option<LabelModifier>,
-    card: &VectorMatchCardinality,
+    m: &Matching<'_>,
     return_bool: bool,
     t: i64,
 ) -> Result<Vec<Sample>, QueryError> {
-    let swapped = matches!(card, VectorMatchCardinality::OneToMany(_));
+    let swapped = matches!(m.card, VectorMatchCardinality::OneToMany(_));
     let (many, one) = if swapped { (rhs, lhs) } else { (lhs, rhs) };
     let mut one_side: FastMap<Labels, &Sample> = FastMap::default();
     for s in &one {
-        let sig = signature(&s.labels, matching);
+        let sig = (m.sig)(&s.labels);
         if let Some(prev) = one_side.insert(sig.clone(), s) {
             return exec(format!(
                 "found duplicate series for the match group {sig} on the {} hand-side of the operation: [{}, {}];many-to-many matching not allowed: matching labels must be unique on one side",
@@ -169,17 +190,17 @@ fn vector_op(
             ));
         }
     }
-    let include = match card {
+    let include = match m.card {
         VectorMatchCardinality::ManyToOne(l) | VectorMatchCardinality::OneToMany(l) => Some(l),
         _ => None,
     };
-    let cmp = is_comparison(op);
+    let drop_name = !is_comparison(op) || return_bool;
     // One-to-one: the match groups used; grouped: the result label sets made (which include
     // their match group).
     let mut matched: FastSet<Labels> = FastSet::default();
     let mut out = Vec::new();
     for ls in &many {
-        let sig = signature(&ls.labels, matching);
+        let sig = (m.sig)(&ls.labels);
         let Some(rs) = one_side.get(&sig) else {
             continue;
         };
@@ -190,13 +211,10 @@ fn vector_op(
         } else if !keep {
             continue;
         }
-        let labels = result_labels(
-            &ls.labels,
-            &rs.labels,
-            matching,
-            include,
-            !cmp || return_bool,
-        );
+        let labels = match include {
+            None => (m.result)(&ls.labels, drop_name),
+            Some(_) => result_labels(&ls.labels, &rs.labels, m.on, include, drop_name),
+        };
         if include.is_none() {
             if !matched.insert(sig) {
                 return exec("multiple matches for labels: many-to-one matching must be explicit (group_left/group_right)");

@@ -3,7 +3,7 @@
 //! Before evaluation a pre-pass works out which time range every selector can touch (through
 //! offsets, `@` and subqueries) and loads it once; each step then binary-searches those samples.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -212,6 +212,10 @@ pub(crate) struct Evaluator<'a> {
     data: FastMap<usize, Vec<SeriesData>>,
     /// Samples held by the current step (for the max-samples limit).
     samples: Cell<usize>,
+    /// Label sets derived from a series' labels at one node (grouping keys, match signatures,
+    /// name dropping), kept across steps: a series' label set is the same shared value at
+    /// every step, so each is computed once per query.
+    derived: RefCell<FastMap<(usize, Labels), Labels>>,
 }
 
 impl<'a> Evaluator<'a> {
@@ -223,6 +227,7 @@ impl<'a> Evaluator<'a> {
             deadline: Instant::now() + engine.opts.timeout,
             data: FastMap::default(),
             samples: Cell::new(0),
+            derived: RefCell::default(),
         };
         let mut ranges = Vec::new();
         ev.plan(expr, start, end, &mut ranges);
@@ -240,6 +245,30 @@ impl<'a> Evaluator<'a> {
             ev.data.insert(key(vs), series);
         }
         ev
+    }
+
+    /// `f(l)`, remembered for `node` (any stable address identifying the derivation).
+    pub(crate) fn derive(
+        &self,
+        node: usize,
+        l: &Labels,
+        f: impl FnOnce(&Labels) -> Labels,
+    ) -> Labels {
+        let k = (node, l.clone());
+        if let Some(v) = self.derived.borrow().get(&k) {
+            return v.clone();
+        }
+        let v = f(l);
+        self.derived.borrow_mut().insert(k, v.clone());
+        v
+    }
+
+    /// The label set without its metric name.
+    pub(crate) fn drop_name(&self, l: &Labels) -> Labels {
+        if l.name().is_none() {
+            return l.clone();
+        }
+        self.derive(0, l, Labels::without_name)
     }
 
     /// The reference time of a selector or subquery evaluated at `t`.
@@ -328,7 +357,7 @@ impl<'a> Evaluator<'a> {
                     let out: Vec<Sample> = v
                         .into_iter()
                         .map(|s| Sample {
-                            labels: s.labels.without_name(),
+                            labels: self.drop_name(&s.labels),
                             t,
                             v: -s.v,
                         })

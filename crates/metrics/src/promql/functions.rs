@@ -140,7 +140,7 @@ pub(crate) fn call(ev: &Evaluator<'_>, c: &Call, t: i64) -> Result<Value, QueryE
             let q = scalar_arg(ev, arg(args, 0)?, t)?;
             histogram_quantile(q, vector_arg(ev, arg(args, 1)?, t)?, t)
         }
-        "timestamp" => map_vector(vector_arg(ev, arg(args, 0)?, t)?, t, |s| {
+        "timestamp" => map_vector(ev, vector_arg(ev, arg(args, 0)?, t)?, t, |s| {
             s.t as f64 / 1000.0
         }),
         "round" => {
@@ -150,7 +150,7 @@ pub(crate) fn call(ev: &Evaluator<'_>, c: &Call, t: i64) -> Result<Value, QueryE
                 None => 1.0,
             };
             let inv = 1.0 / to;
-            map_vector(v, t, |s| (s.v * inv + 0.5).floor() / inv)
+            map_vector(ev, v, t, |s| (s.v * inv + 0.5).floor() / inv)
         }
         "clamp" => {
             let v = vector_arg(ev, arg(args, 0)?, t)?;
@@ -159,16 +159,16 @@ pub(crate) fn call(ev: &Evaluator<'_>, c: &Call, t: i64) -> Result<Value, QueryE
             if hi < lo {
                 Vec::new()
             } else {
-                map_vector(v, t, |s| go_max(lo, go_min(hi, s.v)))
+                map_vector(ev, v, t, |s| go_max(lo, go_min(hi, s.v)))
             }
         }
         "clamp_min" | "clamp_max" => {
             let v = vector_arg(ev, arg(args, 0)?, t)?;
             let b = scalar_arg(ev, arg(args, 1)?, t)?;
             if name == "clamp_min" {
-                map_vector(v, t, |s| go_max(s.v, b))
+                map_vector(ev, v, t, |s| go_max(s.v, b))
             } else {
-                map_vector(v, t, |s| go_min(s.v, b))
+                map_vector(ev, v, t, |s| go_min(s.v, b))
             }
         }
         "day_of_month" | "day_of_week" | "day_of_year" | "days_in_month" | "hour" | "minute"
@@ -181,10 +181,10 @@ pub(crate) fn call(ev: &Evaluator<'_>, c: &Call, t: i64) -> Result<Value, QueryE
                     v: t as f64 / 1000.0,
                 }],
             };
-            map_vector(v, t, |s| date_part(name, s.v))
+            map_vector(ev, v, t, |s| date_part(name, s.v))
         }
         _ => match math_fn(name) {
-            Some(f) => map_vector(vector_arg(ev, arg(args, 0)?, t)?, t, |s| f(s.v)),
+            Some(f) => map_vector(ev, vector_arg(ev, arg(args, 0)?, t)?, t, |s| f(s.v)),
             None => return exec(format!("function {name} is not supported")),
         },
     };
@@ -193,10 +193,15 @@ pub(crate) fn call(ev: &Evaluator<'_>, c: &Call, t: i64) -> Result<Value, QueryE
 }
 
 /// Applies `f` to every element, dropping the metric name.
-fn map_vector(v: Vec<Sample>, t: i64, f: impl Fn(&Sample) -> f64) -> Vec<Sample> {
+fn map_vector(
+    ev: &Evaluator<'_>,
+    v: Vec<Sample>,
+    t: i64,
+    f: impl Fn(&Sample) -> f64,
+) -> Vec<Sample> {
     v.iter()
         .map(|s| Sample {
-            labels: s.labels.without_name(),
+            labels: ev.drop_name(&s.labels),
             t,
             v: f(s),
         })
@@ -298,7 +303,7 @@ fn range_function(
         let labels = if name == "last_over_time" {
             s.labels.clone()
         } else {
-            s.labels.without_name()
+            ev.drop_name(&s.labels)
         };
         out.push(Sample { labels, t, v });
     }
