@@ -17,7 +17,7 @@ use promql_parser::parser::Expr;
 use serde_json::{json, Map, Value as Json};
 
 use crate::labels::Labels;
-use crate::promql::{format_value, parse, Engine, QueryError, Series, Value};
+use crate::promql::{parse, Engine, QueryError, Value};
 use crate::storage::matcher_sets;
 use crate::text;
 
@@ -253,15 +253,6 @@ pub fn parse_duration(s: &str) -> Option<i64> {
         .and_then(|d| i64::try_from(d.as_millis()).ok())
 }
 
-/// A time in seconds as Prometheus writes it: an integer when whole.
-fn json_time(ms: i64) -> Json {
-    if ms % 1000 == 0 {
-        Json::from(ms / 1000)
-    } else {
-        Json::from(ms as f64 / 1000.0)
-    }
-}
-
 fn json_labels(l: &Labels) -> Json {
     Json::Object(
         l.iter()
@@ -270,36 +261,119 @@ fn json_labels(l: &Labels) -> Json {
     )
 }
 
-fn json_matrix(m: Vec<Series>) -> Json {
-    Json::Array(
-        m.into_iter()
-            .map(|s| {
-                let values: Vec<Json> = s
-                    .points
-                    .iter()
-                    .map(|(t, v)| json!([json_time(*t), format_value(*v)]))
-                    .collect();
-                json!({"metric": json_labels(&s.labels), "values": values})
-            })
-            .collect(),
-    )
+/// Result bodies are written straight into one string: a range query can return hundreds of
+/// thousands of points, and a `serde_json::Value` per point costs more than the query.
+mod render {
+    use std::fmt::Write;
+
+    use crate::labels::Labels;
+    use crate::promql::{format_value, Series, Value};
+
+    pub(super) fn string(out: &mut String, s: &str) {
+        out.push('"');
+        for c in s.chars() {
+            match c {
+                '"' => out.push_str("\\\""),
+                '\\' => out.push_str("\\\\"),
+                '\n' => out.push_str("\\n"),
+                '\r' => out.push_str("\\r"),
+                '\t' => out.push_str("\\t"),
+                c if (c as u32) < 0x20 => {
+                    let _ = write!(out, "\\u{:04x}", c as u32);
+                }
+                c => out.push(c),
+            }
+        }
+        out.push('"');
+    }
+
+    /// A time in seconds as Prometheus writes it: an integer when whole.
+    fn time(out: &mut String, ms: i64) {
+        if ms % 1000 == 0 {
+            let _ = write!(out, "{}", ms / 1000);
+        } else {
+            let _ = write!(out, "{}", ms as f64 / 1000.0);
+        }
+    }
+
+    fn point(out: &mut String, t: i64, v: f64) {
+        out.push('[');
+        time(out, t);
+        out.push_str(",\"");
+        out.push_str(&format_value(v));
+        out.push_str("\"]");
+    }
+
+    fn labels(out: &mut String, l: &Labels) {
+        out.push('{');
+        for (i, (n, v)) in l.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            string(out, n);
+            out.push(':');
+            string(out, v);
+        }
+        out.push('}');
+    }
+
+    fn matrix(out: &mut String, m: &[Series]) {
+        out.push('[');
+        for (i, s) in m.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            out.push_str("{\"metric\":");
+            labels(out, &s.labels);
+            out.push_str(",\"values\":[");
+            for (k, (t, v)) in s.points.iter().enumerate() {
+                if k > 0 {
+                    out.push(',');
+                }
+                point(out, *t, *v);
+            }
+            out.push_str("]}");
+        }
+        out.push(']');
+    }
+
+    /// The whole success body of a query.
+    pub(super) fn query(v: &Value, t: i64) -> String {
+        let mut out = String::from("{\"status\":\"success\",\"data\":{\"resultType\":\"");
+        out.push_str(v.type_name());
+        out.push_str("\",\"result\":");
+        match v {
+            Value::Scalar(f) => point(&mut out, t, *f),
+            Value::String(s) => {
+                out.push('[');
+                time(&mut out, t);
+                out.push(',');
+                string(&mut out, s);
+                out.push(']');
+            }
+            Value::Vector(v) => {
+                out.push('[');
+                for (i, s) in v.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    out.push_str("{\"metric\":");
+                    labels(&mut out, &s.labels);
+                    out.push_str(",\"value\":");
+                    point(&mut out, t, s.v);
+                    out.push('}');
+                }
+                out.push(']');
+            }
+            Value::Matrix(m) => matrix(&mut out, m),
+        }
+        out.push_str("}}");
+        out
+    }
 }
 
-fn json_value(v: Value, t: i64) -> Json {
-    match v {
-        Value::Scalar(f) => {
-            json!({"resultType": "scalar", "result": [json_time(t), format_value(f)]})
-        }
-        Value::String(s) => json!({"resultType": "string", "result": [json_time(t), s]}),
-        Value::Vector(v) => {
-            let result: Vec<Json> = v
-                .iter()
-                .map(|s| json!({"metric": json_labels(&s.labels), "value": [json_time(t), format_value(s.v)]}))
-                .collect();
-            json!({"resultType": "vector", "result": result})
-        }
-        Value::Matrix(m) => json!({"resultType": "matrix", "result": json_matrix(m)}),
-    }
+fn raw_json(body: String) -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 
 /// The engine, with the request's `timeout` when it is shorter than the configured one.
@@ -341,8 +415,13 @@ async fn query(
     let t = p.time("time", Some(now_ms()))?;
     let query = query_param(&p)?;
     let e = engine_for(&engine, &p)?;
-    let v = blocking(move || e.instant(&query, t).map_err(ApiError::from)).await?;
-    Ok(success(json_value(v, t)))
+    let body = blocking(move || {
+        e.instant(&query, t)
+            .map(|v| render::query(&v, t))
+            .map_err(ApiError::from)
+    })
+    .await?;
+    Ok(raw_json(body))
 }
 
 async fn query_range(
@@ -371,10 +450,13 @@ async fn query_range(
     }
     let query = query_param(&p)?;
     let e = engine_for(&engine, &p)?;
-    let m = blocking(move || e.range(&query, start, end, step).map_err(ApiError::from)).await?;
-    Ok(success(
-        json!({"resultType": "matrix", "result": json_matrix(m)}),
-    ))
+    let body = blocking(move || {
+        e.range(&query, start, end, step)
+            .map(|m| render::query(&Value::Matrix(m), end))
+            .map_err(ApiError::from)
+    })
+    .await?;
+    Ok(raw_json(body))
 }
 
 /// The label sets selected by the `match[]` parameters (united).

@@ -115,6 +115,33 @@ async fn instant_query_in_prometheus_json() {
 }
 
 #[tokio::test]
+async fn label_values_are_escaped() {
+    let app = app();
+    let body = "weird{v=\"a\\\"b\\\\c\\nd\u{1}é\"} 1 1700000000000\n";
+    let (st, v) = call(&app, Method::POST, "/api/v1/import/prometheus", body).await;
+    assert_eq!(st, StatusCode::NO_CONTENT, "{v}");
+    let (_, v) = call(
+        &app,
+        Method::GET,
+        "/api/v1/query?query=weird&time=1700000000",
+        "",
+    )
+    .await;
+    assert_eq!(v["data"]["result"][0]["metric"]["v"], "a\"b\\c\nd\u{1}é");
+    let (_, v) = call(
+        &app,
+        Method::GET,
+        "/api/v1/query_range?query=weird&start=1700000000&end=1700000001.5&step=0.5",
+        "",
+    )
+    .await;
+    assert_eq!(
+        v["data"]["result"][0]["values"][3],
+        json!([1700000001.5, "1"])
+    );
+}
+
+#[tokio::test]
 async fn json_content_form_is_accepted() {
     let app = loaded().await;
     let body = r#"{"content":{"query":"vm_up","time":"2023-11-14T22:14:20.000Z"}}"#;
