@@ -273,6 +273,30 @@ fn main() {
         st.chunk_bytes as f64 / st.samples as f64
     );
 
+    // DESKD_BENCH_LOOP=instant|range: evaluate the queries in a loop without HTTP (for perf).
+    if let Ok(kind) = std::env::var("DESKD_BENCH_LOOP") {
+        let engine = Engine::new(storage, EngineOptions::default());
+        for (name, q) in QUERIES {
+            let t = Instant::now();
+            for _ in 0..20 {
+                let ok = if kind == "range" {
+                    engine
+                        .range(q, (T0 + 300) * 1000, (T0 + STEPS * 15) * 1000, 60_000)
+                        .is_ok()
+                } else {
+                    engine.instant(q, (T0 + 3000) * 1000).is_ok()
+                };
+                if !ok {
+                    eprintln!("{name} failed");
+                }
+            }
+            println!(
+                "{name}: {:.2} ms",
+                t.elapsed().as_secs_f64() * 1000.0 / 20.0
+            );
+        }
+        return;
+    }
     let rt = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {

@@ -233,22 +233,38 @@ impl Chunk {
     /// Decodes every sample; a truncated chunk yields the samples before the damage.
     pub fn samples(&self) -> Vec<(i64, f64)> {
         let mut out = Vec::with_capacity(self.len());
+        self.samples_in(i64::MIN, i64::MAX, &mut out);
+        out
+    }
+
+    /// Appends the samples in [mint, maxt] to `out`, decoding no further than `maxt`.
+    pub fn samples_in(&self, mint: i64, maxt: i64, out: &mut Vec<(i64, f64)>) {
         let mut r = BitReader {
             bytes: &self.w.bytes,
             pos: 0,
         };
-        let _ = decode(&mut r, self.count, &mut out);
-        out
+        let _ = decode(&mut r, self.count, mint, maxt, out);
     }
 }
 
-fn decode(r: &mut BitReader<'_>, count: u16, out: &mut Vec<(i64, f64)>) -> Option<()> {
+fn decode(
+    r: &mut BitReader<'_>,
+    count: u16,
+    mint: i64,
+    maxt: i64,
+    out: &mut Vec<(i64, f64)>,
+) -> Option<()> {
     if count == 0 {
         return Some(());
     }
     let mut t = r.bits(64)? as i64;
     let mut v = r.bits(64)?;
-    out.push((t, f64::from_bits(v)));
+    if t > maxt {
+        return Some(());
+    }
+    if t >= mint {
+        out.push((t, f64::from_bits(v)));
+    }
     let (mut leading, mut trailing) = (0u8, 0u8);
     let mut delta = 0i64;
     for i in 1..count {
@@ -268,7 +284,12 @@ fn decode(r: &mut BitReader<'_>, count: u16, out: &mut Vec<(i64, f64)>) -> Optio
             let sig = 64 - leading - trailing;
             v ^= r.bits(sig)? << trailing;
         }
-        out.push((t, f64::from_bits(v)));
+        if t > maxt {
+            break;
+        }
+        if t >= mint {
+            out.push((t, f64::from_bits(v)));
+        }
     }
     Some(())
 }

@@ -79,11 +79,7 @@ impl MemSeries {
             if c.max_time() < mint || c.min_time() > maxt {
                 continue;
             }
-            out.extend(
-                c.samples()
-                    .into_iter()
-                    .filter(|(t, _)| *t >= mint && *t <= maxt),
-            );
+            c.samples_in(mint, maxt, &mut out);
         }
         out
     }
@@ -363,7 +359,12 @@ impl Head {
             .candidates(matchers)
             .into_iter()
             .filter_map(|id| self.series.get(&id))
-            .filter(|s| matchers.iter().all(|m| m.is_match(s.labels.value(&m.name))))
+            .filter(|s| {
+                matchers
+                    .iter()
+                    .filter(|m| !matches_all(m))
+                    .all(|m| m.is_match(s.labels.value(&m.name)))
+            })
     }
 }
 
@@ -522,4 +523,10 @@ impl Storage {
             None => Ok(()),
         }
     }
+}
+
+/// `=~".*"` holds for every value (and for a missing label), so it needs no checking.
+fn matches_all(m: &Matcher) -> bool {
+    matches!(m.op, promql_parser::label::MatchOp::Re(_))
+        && (m.value == ".*" || m.value == "(?s:.*)")
 }

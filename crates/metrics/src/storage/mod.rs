@@ -29,7 +29,22 @@ pub fn matcher_sets(vs: &VectorSelector) -> Vec<Vec<Matcher>> {
             ));
         }
     }
+    for m in sets.iter_mut().flatten() {
+        dot_all(m);
+    }
     sets
+}
+
+/// Prometheus 3 lets `.` in a matcher's regex match a newline too; the parser's regex does not.
+fn dot_all(m: &mut Matcher) {
+    let Ok(re) = regex::Regex::new(&format!("^(?s:{})$", m.value)) else {
+        return; // the parser's Go-compatible fallback stays
+    };
+    m.op = match m.op {
+        MatchOp::Re(_) => MatchOp::Re(re),
+        MatchOp::NotRe(_) => MatchOp::NotRe(re),
+        _ => return,
+    };
 }
 
 use std::sync::Arc;
