@@ -495,3 +495,73 @@ fn same_results_as_prometheus() {
         failures.len()
     );
 }
+
+/// `promtool query instant` and `promtool query range`, a real Prometheus client, against the
+/// router.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn promtool_queries_deskd() {
+    if !available() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI is set but prometheus/promtool are not installed"
+        );
+        println!("SKIPPED: prometheus or promtool not installed");
+        return;
+    }
+    let storage = Arc::new(Storage::default());
+    storage.append(&dataset()).expect("load");
+    let engine = Arc::new(Engine::new(storage, EngineOptions::default()));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("addr"));
+    let server = tokio::spawn(async move {
+        let _ = axum::serve(listener, deskd_metrics::http::router(engine)).await;
+    });
+    let run = |args: Vec<String>| {
+        tokio::task::spawn_blocking(move || Command::new("promtool").args(args).output())
+    };
+    let t = (T0 + 1830).to_string();
+    let out = run(vec![
+        "query".into(),
+        "instant".into(),
+        format!("--time={t}"),
+        url.clone(),
+        "sum by (host) (dt_mem_bytes)".into(),
+    ])
+    .await
+    .expect("join")
+    .expect("promtool");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        text.lines().filter(|l| l.contains("host=")).count(),
+        3,
+        "{text}"
+    );
+    let out = run(vec![
+        "query".into(),
+        "range".into(),
+        format!("--start={}", T0 + 630),
+        format!("--end={}", T0 + 930),
+        "--step=60s".into(),
+        url.clone(),
+        "rate(dt_cpu_seconds_total{desk=\"d3\"}[5m])".into(),
+    ])
+    .await
+    .expect("join")
+    .expect("promtool");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("desk=\"d3\""), "{text}");
+    assert_eq!(text.matches(" @[").count(), 6, "six points: {text}");
+    server.abort();
+}
