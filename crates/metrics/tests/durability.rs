@@ -84,6 +84,17 @@ fn torn_tail_is_cut_and_refused_batches_leave_no_trace() {
     drop(st);
     let st = Storage::open(&dir, StorageConfig::default()).expect("reopen");
     assert_eq!(st.stats().samples, 60);
+    st.snapshot().expect("snapshot");
+    drop(st);
+    let snap = dir.join("metrics.snapshot");
+    let mut bytes = std::fs::read(&snap).expect("snapshot file");
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0x55;
+    std::fs::write(&snap, bytes).expect("damage");
+    assert!(
+        Storage::open(&dir, StorageConfig::default()).is_err(),
+        "damage is reported"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 

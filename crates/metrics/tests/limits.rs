@@ -52,3 +52,30 @@ fn timeout_is_reported_as_timeout() {
         .expect_err("timeout");
     assert!(matches!(err, QueryError::Timeout(_)), "{err}");
 }
+
+#[test]
+fn extreme_times_neither_panic_nor_hang() {
+    let opts = EngineOptions {
+        timeout: Duration::from_secs(2),
+        ..EngineOptions::default()
+    };
+    let e = Engine::new(store(), opts);
+    for q in [
+        "m offset 290000000y",
+        "m offset -290000000y",
+        "rate(m[290000000y])",
+        "m @ 9000000000000000",
+        "count_over_time(m[290000000y:1y])",
+    ] {
+        let _ = e.instant(q, 1_000_000);
+        let _ = e.range(q, i64::MIN / 4, i64::MAX / 4, i64::MAX / 8);
+    }
+    // A selector-free subquery with billions of steps still meets the limits.
+    let err = e
+        .instant("count_over_time(vector(1)[10y:1ms])", 0)
+        .expect_err("limit");
+    assert!(
+        matches!(err, QueryError::Timeout(_) | QueryError::Execution(_)),
+        "{err}"
+    );
+}

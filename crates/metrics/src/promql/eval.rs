@@ -97,7 +97,9 @@ impl Engine {
                 "end timestamp must not be before start time".into(),
             ));
         }
-        if (end - start) / step >= self.opts.max_points {
+        if (i128::from(end) - i128::from(start)) / i128::from(step)
+            >= i128::from(self.opts.max_points)
+        {
             return Err(QueryError::BadData(format!(
                 "exceeded maximum resolution of {} points per timeseries. Try decreasing the query resolution (?step=XX)",
                 group_thousands(self.opts.max_points)
@@ -133,7 +135,11 @@ impl Engine {
                 }
                 other => return exec(format!("unexpected {} in range query", other.type_name())),
             }
-            t += step;
+            ev.tick(0)?;
+            match t.checked_add(step) {
+                Some(next) => t = next,
+                None => break,
+            }
         }
         let mut series: Vec<Series> = out
             .into_iter()
@@ -279,7 +285,7 @@ impl<'a> Evaluator<'a> {
             Some(AtModifier::End) => self.end,
             Some(AtModifier::At(st)) => system_ms(st),
         };
-        base - offset_ms(offset)
+        base.saturating_sub(offset_ms(offset))
     }
 
     /// Collects the time range each selector reads when `e` is evaluated over [start, end].
@@ -292,7 +298,7 @@ impl<'a> Evaluator<'a> {
     ) {
         let span = |at: &Option<AtModifier>, off: &Option<Offset>, back: i64| {
             (
-                self.ref_time(start, at, off) - back,
+                self.ref_time(start, at, off).saturating_sub(back),
                 self.ref_time(end, at, off),
             )
         };
@@ -413,7 +419,7 @@ impl<'a> Evaluator<'a> {
     ) -> Result<(Vec<Series>, i64, i64), QueryError> {
         let vs = &ms.vs;
         let end = self.ref_time(t, &vs.at, &vs.offset);
-        let start = end - millis(&ms.range);
+        let start = end.saturating_sub(millis(&ms.range));
         let series = self.data.get(&key(vs)).map(Vec::as_slice).unwrap_or(&[]);
         let mut out = Vec::new();
         let mut n = 0;
@@ -444,16 +450,16 @@ impl<'a> Evaluator<'a> {
         t: i64,
     ) -> Result<(Vec<Series>, i64, i64), QueryError> {
         let end = self.ref_time(t, &sq.at, &sq.offset);
-        let start = end - millis(&sq.range);
+        let start = end.saturating_sub(millis(&sq.range));
         let step = sq
             .step
             .as_ref()
             .map(millis)
             .unwrap_or(self.opts.subquery_step_ms)
             .max(1);
-        let mut ts = start.div_euclid(step) * step;
+        let mut ts = start.div_euclid(step).saturating_mul(step);
         if ts <= start {
-            ts += step;
+            ts = ts.saturating_add(step);
         }
         let mut out: Vec<Series> = Vec::new();
         let mut pos: FastMap<Labels, usize> = FastMap::default();
@@ -477,7 +483,13 @@ impl<'a> Evaluator<'a> {
                 });
                 out[i].points.push((ts, s.v));
             }
-            ts += step;
+            // Subquery points are held samples too, and a selector-free inner expression
+            // would otherwise never look at the clock.
+            self.tick(out.len())?;
+            match ts.checked_add(step) {
+                Some(next) => ts = next,
+                None => break,
+            }
         }
         out.sort_by(|a, b| a.labels.cmp(&b.labels));
         Ok((out, start, end))

@@ -279,10 +279,11 @@ fn decode(
                 leading = r.bits(5)? as u8;
                 let sig = r.bits(6)? as u8;
                 let sig = if sig == 0 { 64 } else { sig };
-                trailing = 64 - leading - sig;
+                // Damaged input (a bad snapshot) must not panic: stop decoding instead.
+                trailing = 64u8.checked_sub(leading)?.checked_sub(sig)?;
             }
-            let sig = 64 - leading - trailing;
-            v ^= r.bits(sig)? << trailing;
+            let sig = 64u8.checked_sub(leading)?.checked_sub(trailing)?;
+            v ^= r.bits(sig)?.checked_shl(u32::from(trailing))?;
         }
         if t > maxt {
             break;

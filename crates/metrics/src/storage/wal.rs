@@ -185,7 +185,13 @@ impl Wal {
     pub(crate) fn open(dir: &Path) -> io::Result<(Wal, Option<Vec<u8>>, Vec<u8>)> {
         fs::create_dir_all(dir)?;
         let snapshot = match fs::read(dir.join(SNAPSHOT_FILE)) {
-            Ok(b) if b.starts_with(SNAPSHOT_MAGIC) => Some(b[SNAPSHOT_MAGIC.len()..].to_vec()),
+            Ok(b) if b.starts_with(SNAPSHOT_MAGIC) && b.len() >= SNAPSHOT_MAGIC.len() + 4 => {
+                let (crc, body) = b[SNAPSHOT_MAGIC.len()..].split_at(4);
+                if crc32(body).to_le_bytes() != crc {
+                    return Err(io::Error::other("metrics snapshot fails its checksum"));
+                }
+                Some(body.to_vec())
+            }
             Ok(_) => return Err(io::Error::other("metrics snapshot has an unknown format")),
             Err(e) if e.kind() == io::ErrorKind::NotFound => None,
             Err(e) => return Err(e),
@@ -233,6 +239,7 @@ impl Wal {
         {
             let mut f = File::create(&tmp)?;
             f.write_all(SNAPSHOT_MAGIC)?;
+            f.write_all(&crc32(body).to_le_bytes())?;
             f.write_all(body)?;
             f.sync_all()?;
         }
