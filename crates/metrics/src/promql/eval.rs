@@ -215,7 +215,7 @@ pub(crate) struct Evaluator<'a> {
     start: i64,
     end: i64,
     deadline: Instant,
-    data: FastMap<usize, Vec<SeriesData>>,
+    data: FastMap<usize, Arc<Vec<SeriesData>>>,
     /// Samples held by the current step (for the max-samples limit).
     samples: Cell<usize>,
     /// Label sets derived from a series' labels at one node (grouping keys, match signatures,
@@ -237,7 +237,15 @@ impl<'a> Evaluator<'a> {
         };
         let mut ranges = Vec::new();
         ev.plan(expr, start, end, &mut ranges);
+        // Selectors written the same way over the same range (`a / (a + b)`) load once.
+        let mut loaded: FastMap<(String, i64, i64), Arc<Vec<SeriesData>>> = FastMap::default();
         for (vs, mint, maxt) in ranges {
+            let text = format!("{}|{}", vs.name.as_deref().unwrap_or(""), vs.matchers);
+            let same = (text, mint, maxt);
+            if let Some(d) = loaded.get(&same) {
+                ev.data.insert(key(vs), d.clone());
+                continue;
+            }
             let sets = matcher_sets(vs);
             let mut series: Vec<SeriesData> = Vec::new();
             for set in &sets {
@@ -248,6 +256,8 @@ impl<'a> Evaluator<'a> {
                 series.sort_by(|a, b| a.labels.cmp(&b.labels));
                 series.dedup_by(|a, b| a.labels == b.labels);
             }
+            let series = Arc::new(series);
+            loaded.insert(same, series.clone());
             ev.data.insert(key(vs), series);
         }
         ev
@@ -390,7 +400,7 @@ impl<'a> Evaluator<'a> {
         t: i64,
     ) -> Result<Vec<Sample>, QueryError> {
         let rt = self.ref_time(t, &vs.at, &vs.offset);
-        let series = self.data.get(&key(vs)).map(Vec::as_slice).unwrap_or(&[]);
+        let series = self.data.get(&key(vs)).map(|d| d.as_slice()).unwrap_or(&[]);
         let mut out = Vec::new();
         for s in series {
             let i = s.samples.partition_point(|(st, _)| *st <= rt);
@@ -420,7 +430,7 @@ impl<'a> Evaluator<'a> {
         let vs = &ms.vs;
         let end = self.ref_time(t, &vs.at, &vs.offset);
         let start = end.saturating_sub(millis(&ms.range));
-        let series = self.data.get(&key(vs)).map(Vec::as_slice).unwrap_or(&[]);
+        let series = self.data.get(&key(vs)).map(|d| d.as_slice()).unwrap_or(&[]);
         let mut out = Vec::new();
         let mut n = 0;
         for s in series {
