@@ -222,6 +222,24 @@ pub(crate) struct Evaluator<'a> {
     /// name dropping), kept across steps: a series' label set is the same shared value at
     /// every step, so each is computed once per query.
     derived: RefCell<FastMap<(usize, Labels), Labels>>,
+    /// Per selector (and bound) and series: how many samples lay at or before the time last
+    /// asked. Steps move forward, so the next answer is usually a few samples on.
+    cursors: RefCell<FastMap<(usize, u8), Vec<usize>>>,
+}
+
+/// How many of `samples` lie at or before `t`, starting from the previous answer `hint`.
+fn count_upto(samples: &[(i64, f64)], hint: usize, t: i64) -> usize {
+    let mut i = hint.min(samples.len());
+    if i > 0 && samples[i - 1].0 > t {
+        return samples.partition_point(|(st, _)| *st <= t);
+    }
+    for _ in 0..8 {
+        match samples.get(i) {
+            Some((st, _)) if *st <= t => i += 1,
+            _ => return i,
+        }
+    }
+    i + samples[i..].partition_point(|(st, _)| *st <= t)
 }
 
 impl<'a> Evaluator<'a> {
@@ -234,6 +252,7 @@ impl<'a> Evaluator<'a> {
             data: FastMap::default(),
             samples: Cell::new(0),
             derived: RefCell::default(),
+            cursors: RefCell::default(),
         };
         let mut ranges = Vec::new();
         ev.plan(expr, start, end, &mut ranges);
@@ -401,9 +420,14 @@ impl<'a> Evaluator<'a> {
     ) -> Result<Vec<Sample>, QueryError> {
         let rt = self.ref_time(t, &vs.at, &vs.offset);
         let series = self.data.get(&key(vs)).map(|d| d.as_slice()).unwrap_or(&[]);
+        let mut cursors = self.cursors.borrow_mut();
+        let cur = cursors
+            .entry((key(vs), 0))
+            .or_insert_with(|| vec![0; series.len()]);
         let mut out = Vec::new();
-        for s in series {
-            let i = s.samples.partition_point(|(st, _)| *st <= rt);
+        for (s, c) in series.iter().zip(cur.iter_mut()) {
+            let i = count_upto(&s.samples, *c, rt);
+            *c = i;
             if i == 0 {
                 continue;
             }
@@ -431,11 +455,20 @@ impl<'a> Evaluator<'a> {
         let end = self.ref_time(t, &vs.at, &vs.offset);
         let start = end.saturating_sub(millis(&ms.range));
         let series = self.data.get(&key(vs)).map(|d| d.as_slice()).unwrap_or(&[]);
+        let mut cursors = self.cursors.borrow_mut();
+        let mut lo_cur = cursors
+            .remove(&(key(vs), 1))
+            .unwrap_or_else(|| vec![0; series.len()]);
+        let hi_cur = cursors
+            .entry((key(vs), 2))
+            .or_insert_with(|| vec![0; series.len()]);
         let mut out = Vec::new();
         let mut n = 0;
-        for s in series {
-            let lo = s.samples.partition_point(|(st, _)| *st <= start);
-            let hi = s.samples.partition_point(|(st, _)| *st <= end);
+        for (k, s) in series.iter().enumerate() {
+            let lo = count_upto(&s.samples, lo_cur[k], start);
+            let hi = count_upto(&s.samples, hi_cur[k], end);
+            lo_cur[k] = lo;
+            hi_cur[k] = hi;
             let points: Vec<(i64, f64)> = s.samples[lo..hi]
                 .iter()
                 .filter(|(_, v)| !is_stale(*v))
@@ -449,6 +482,8 @@ impl<'a> Evaluator<'a> {
                 });
             }
         }
+        cursors.insert((key(vs), 1), lo_cur);
+        drop(cursors);
         self.tick(n)?;
         Ok((out, start, end))
     }
@@ -517,5 +552,22 @@ impl<'a> Evaluator<'a> {
             Expr::Paren(p) => self.range_arg(&p.expr, t),
             _ => exec("expected a range vector argument"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::count_upto;
+
+    #[test]
+    fn cursor_answers_like_a_binary_search_from_any_hint() {
+        let samples: Vec<(i64, f64)> = (0..50).map(|i| (i * 10, 0.0)).collect();
+        for t in [-5, 0, 5, 10, 95, 200, 489, 490, 1000] {
+            let want = samples.partition_point(|(st, _)| *st <= t);
+            for hint in [0, 1, 7, 20, 49, 50, 80] {
+                assert_eq!(count_upto(&samples, hint, t), want, "t={t} hint={hint}");
+            }
+        }
+        assert_eq!(count_upto(&[], 3, 5), 0);
     }
 }
