@@ -152,8 +152,14 @@ impl Labels {
         )
     }
 
+    /// The metric name. Only labels starting with an upper-case letter sort before
+    /// `__name__`, so it is almost always the first label; check that before searching.
     pub fn name(&self) -> Option<&str> {
-        self.get(METRIC_NAME)
+        match self.0.first() {
+            Some((n, v)) if &**n == METRIC_NAME => Some(v),
+            Some((n, _)) if n.as_bytes().first().is_some_and(|b| *b > b'_') => None,
+            _ => self.get(METRIC_NAME),
+        }
     }
 }
 
@@ -243,5 +249,15 @@ mod tests {
         assert_eq!(l.iter().collect::<Vec<_>>(), vec![("a", "3"), ("b", "2")]);
         assert_eq!(l.value("c"), "");
         assert_eq!(l.to_string(), "{a=\"3\", b=\"2\"}");
+    }
+
+    #[test]
+    fn name_before_and_after_other_labels() {
+        for first in ["A", "__a", "_", "a"] {
+            let l = Labels::from_pairs(&[(first, "x"), ("__name__", "m")]);
+            assert_eq!(l.name(), Some("m"), "{first}");
+            assert_eq!(l.without_name().name(), None, "{first}");
+        }
+        assert_eq!(Labels::default().name(), None);
     }
 }
