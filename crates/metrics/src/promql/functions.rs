@@ -1,0 +1,632 @@
+//! PromQL functions.
+
+use std::cmp::Ordering;
+
+use promql_parser::parser::{Call, Expr};
+use regex::Regex;
+
+use super::aggregate::{extreme, mean, sum, variance};
+use super::eval::{check_unique, Evaluator};
+use super::value::{exec, QueryError, Sample, Series, Value};
+use crate::labels::{valid_label_name, Labels, METRIC_NAME};
+
+/// One step of Kahan–Babuška summation; an infinite sum drops the compensation.
+pub(crate) fn kahan_inc(inc: f64, sum: f64, c: f64) -> (f64, f64) {
+    let t = sum + inc;
+    let c = if t.is_infinite() {
+        0.0
+    } else if sum.abs() >= inc.abs() {
+        c + ((sum - t) + inc)
+    } else {
+        c + ((inc - t) + sum)
+    };
+    (t, c)
+}
+
+/// Go's float ordering for sorting: NaN first.
+fn go_cmp(a: &f64, b: &f64) -> Ordering {
+    match (a.is_nan(), b.is_nan()) {
+        (true, true) => Ordering::Equal,
+        (true, false) => Ordering::Less,
+        (false, true) => Ordering::Greater,
+        _ => a.partial_cmp(b).unwrap_or(Ordering::Equal),
+    }
+}
+
+/// The φ-quantile with linear interpolation between closest ranks.
+pub(crate) fn quantile(q: f64, vals: &[f64]) -> f64 {
+    if vals.is_empty() || q.is_nan() {
+        return f64::NAN;
+    }
+    if q < 0.0 {
+        return f64::NEG_INFINITY;
+    }
+    if q > 1.0 {
+        return f64::INFINITY;
+    }
+    let mut v = vals.to_vec();
+    v.sort_by(go_cmp);
+    let n = v.len() as f64;
+    let rank = q * (n - 1.0);
+    let lower = rank.floor().max(0.0) as usize;
+    let upper = (lower + 1).min(v.len() - 1);
+    let weight = rank - rank.floor();
+    v[lower] * (1.0 - weight) + v[upper] * weight
+}
+
+/// Go's math.Max / math.Min: NaN wins.
+fn go_max(a: f64, b: f64) -> f64 {
+    if a.is_nan() || b.is_nan() {
+        f64::NAN
+    } else {
+        a.max(b)
+    }
+}
+
+fn go_min(a: f64, b: f64) -> f64 {
+    if a.is_nan() || b.is_nan() {
+        f64::NAN
+    } else {
+        a.min(b)
+    }
+}
+
+fn vector_arg(ev: &Evaluator<'_>, e: &Expr, t: i64) -> Result<Vec<Sample>, QueryError> {
+    match ev.eval(e, t)? {
+        Value::Vector(v) => Ok(v),
+        other => exec(format!(
+            "expected instant vector, got {}",
+            other.type_name()
+        )),
+    }
+}
+
+fn scalar_arg(ev: &Evaluator<'_>, e: &Expr, t: i64) -> Result<f64, QueryError> {
+    match ev.eval(e, t)? {
+        Value::Scalar(v) => Ok(v),
+        other => exec(format!("expected scalar, got {}", other.type_name())),
+    }
+}
+
+fn string_arg(ev: &Evaluator<'_>, e: &Expr, t: i64) -> Result<String, QueryError> {
+    match ev.eval(e, t)? {
+        Value::String(s) => Ok(s),
+        other => exec(format!("expected string, got {}", other.type_name())),
+    }
+}
+
+fn arg(args: &[Box<Expr>], i: usize) -> Result<&Expr, QueryError> {
+    match args.get(i) {
+        Some(a) => Ok(a),
+        None => exec(format!("missing argument {}", i + 1)),
+    }
+}
+
+pub(crate) fn call(ev: &Evaluator<'_>, c: &Call, t: i64) -> Result<Value, QueryError> {
+    let name = c.func.name;
+    let args = &c.args.args;
+    if let Some(out) = range_function(ev, name, args, t)? {
+        check_unique(&out)?;
+        return Ok(Value::Vector(out));
+    }
+    let v = match name {
+        "time" => return Ok(Value::Scalar(t as f64 / 1000.0)),
+        "pi" => return Ok(Value::Scalar(std::f64::consts::PI)),
+        "scalar" => {
+            let v = vector_arg(ev, arg(args, 0)?, t)?;
+            return Ok(Value::Scalar(if v.len() == 1 { v[0].v } else { f64::NAN }));
+        }
+        "vector" => vec![Sample {
+            labels: Labels::default(),
+            t,
+            v: scalar_arg(ev, arg(args, 0)?, t)?,
+        }],
+        "absent" => {
+            let v = vector_arg(ev, arg(args, 0)?, t)?;
+            absent_result(v.is_empty(), arg(args, 0)?, t)
+        }
+        "sort" | "sort_desc" => {
+            let mut v = vector_arg(ev, arg(args, 0)?, t)?;
+            if name == "sort" {
+                v.sort_by(|a, b| go_cmp(&a.v, &b.v));
+            } else {
+                v.sort_by(|a, b| go_cmp(&b.v, &a.v));
+            }
+            return Ok(Value::Vector(v));
+        }
+        "label_replace" => label_replace(ev, args, t)?,
+        "label_join" => label_join(ev, args, t)?,
+        "histogram_quantile" => {
+            let q = scalar_arg(ev, arg(args, 0)?, t)?;
+            histogram_quantile(q, vector_arg(ev, arg(args, 1)?, t)?, t)
+        }
+        "timestamp" => map_vector(ev, vector_arg(ev, arg(args, 0)?, t)?, t, |s| {
+            s.t as f64 / 1000.0
+        }),
+        "round" => {
+            let v = vector_arg(ev, arg(args, 0)?, t)?;
+            let to = match args.get(1) {
+                Some(e) => scalar_arg(ev, e, t)?,
+                None => 1.0,
+            };
+            let inv = 1.0 / to;
+            map_vector(ev, v, t, |s| (s.v * inv + 0.5).floor() / inv)
+        }
+        "clamp" => {
+            let v = vector_arg(ev, arg(args, 0)?, t)?;
+            let lo = scalar_arg(ev, arg(args, 1)?, t)?;
+            let hi = scalar_arg(ev, arg(args, 2)?, t)?;
+            if hi < lo {
+                Vec::new()
+            } else {
+                map_vector(ev, v, t, |s| go_max(lo, go_min(hi, s.v)))
+            }
+        }
+        "clamp_min" | "clamp_max" => {
+            let v = vector_arg(ev, arg(args, 0)?, t)?;
+            let b = scalar_arg(ev, arg(args, 1)?, t)?;
+            if name == "clamp_min" {
+                map_vector(ev, v, t, |s| go_max(s.v, b))
+            } else {
+                map_vector(ev, v, t, |s| go_min(s.v, b))
+            }
+        }
+        "day_of_month" | "day_of_week" | "day_of_year" | "days_in_month" | "hour" | "minute"
+        | "month" | "year" => {
+            let v = match args.first() {
+                Some(e) => vector_arg(ev, e, t)?,
+                None => vec![Sample {
+                    labels: Labels::default(),
+                    t,
+                    v: t as f64 / 1000.0,
+                }],
+            };
+            map_vector(ev, v, t, |s| date_part(name, s.v))
+        }
+        _ => match math_fn(name) {
+            Some(f) => map_vector(ev, vector_arg(ev, arg(args, 0)?, t)?, t, |s| f(s.v)),
+            None => return exec(format!("function {name} is not supported")),
+        },
+    };
+    check_unique(&v)?;
+    Ok(Value::Vector(v))
+}
+
+/// Applies `f` to every element, dropping the metric name.
+fn map_vector(
+    ev: &Evaluator<'_>,
+    v: Vec<Sample>,
+    t: i64,
+    f: impl Fn(&Sample) -> f64,
+) -> Vec<Sample> {
+    v.iter()
+        .map(|s| Sample {
+            labels: ev.drop_name(&s.labels),
+            t,
+            v: f(s),
+        })
+        .collect()
+}
+
+fn math_fn(name: &str) -> Option<fn(f64) -> f64> {
+    Some(match name {
+        "abs" => f64::abs,
+        "ceil" => f64::ceil,
+        "floor" => f64::floor,
+        "exp" => f64::exp,
+        "sqrt" => f64::sqrt,
+        "ln" => f64::ln,
+        "log2" => f64::log2,
+        "log10" => f64::log10,
+        "sin" => f64::sin,
+        "cos" => f64::cos,
+        "tan" => f64::tan,
+        "asin" => f64::asin,
+        "acos" => f64::acos,
+        "atan" => f64::atan,
+        "sinh" => f64::sinh,
+        "cosh" => f64::cosh,
+        "tanh" => f64::tanh,
+        "asinh" => f64::asinh,
+        "acosh" => f64::acosh,
+        "atanh" => f64::atanh,
+        "deg" => |v| v * 180.0 / std::f64::consts::PI,
+        "rad" => |v| v * std::f64::consts::PI / 180.0,
+        "sgn" => |v: f64| {
+            if v < 0.0 {
+                -1.0
+            } else if v > 0.0 {
+                1.0
+            } else {
+                v
+            }
+        },
+        _ => return None,
+    })
+}
+
+/// `absent`/`absent_over_time`: one sample labelled from the selector's equality matchers.
+fn absent_result(empty: bool, e: &Expr, t: i64) -> Vec<Sample> {
+    if !empty {
+        return Vec::new();
+    }
+    let vs = match e {
+        Expr::VectorSelector(vs) => Some(vs),
+        Expr::MatrixSelector(ms) => Some(&ms.vs),
+        _ => None,
+    };
+    let mut labels = Labels::default();
+    if let Some(vs) = vs {
+        let mut seen: Vec<&str> = Vec::new();
+        for m in &vs.matchers.matchers {
+            if m.name == METRIC_NAME {
+                continue;
+            }
+            let equal = matches!(m.op, promql_parser::label::MatchOp::Equal);
+            if equal && !seen.contains(&m.name.as_str()) {
+                labels.set(&m.name, &m.value);
+            } else {
+                labels.set(&m.name, "");
+            }
+            seen.push(&m.name);
+        }
+    }
+    vec![Sample { labels, t, v: 1.0 }]
+}
+
+/// Functions over a range vector; `None` when `name` is not one.
+fn range_function(
+    ev: &Evaluator<'_>,
+    name: &str,
+    args: &[Box<Expr>],
+    t: i64,
+) -> Result<Option<Vec<Sample>>, QueryError> {
+    let (param, m) = match name {
+        "quantile_over_time" => (Some(scalar_arg(ev, arg(args, 0)?, t)?), arg(args, 1)?),
+        "predict_linear" => (Some(scalar_arg(ev, arg(args, 1)?, t)?), arg(args, 0)?),
+        "rate" | "increase" | "delta" | "irate" | "idelta" | "deriv" | "resets" | "changes"
+        | "avg_over_time" | "min_over_time" | "max_over_time" | "sum_over_time"
+        | "count_over_time" | "stddev_over_time" | "stdvar_over_time" | "last_over_time"
+        | "present_over_time" | "absent_over_time" => (None, arg(args, 0)?),
+        _ => return Ok(None),
+    };
+    let (series, start, end) = ev.range_arg(m, t)?;
+    if name == "absent_over_time" {
+        return Ok(Some(absent_result(series.is_empty(), m, t)));
+    }
+    let p = param.unwrap_or(0.0);
+    let mut out = Vec::with_capacity(series.len());
+    for s in &series {
+        let Some(v) = over_window(name, s, start, end, t, p) else {
+            continue;
+        };
+        let labels = if name == "last_over_time" {
+            s.labels.clone()
+        } else {
+            ev.drop_name(&s.labels)
+        };
+        out.push(Sample { labels, t, v });
+    }
+    Ok(Some(out))
+}
+
+fn over_window(name: &str, s: &Series, start: i64, end: i64, t: i64, p: f64) -> Option<f64> {
+    let pts = &s.points;
+    let vals = || pts.iter().map(|(_, v)| *v).collect::<Vec<f64>>();
+    let n = pts.len();
+    Some(match name {
+        "rate" => extrapolated_rate(pts, start, end, true, true)?,
+        "increase" => extrapolated_rate(pts, start, end, true, false)?,
+        "delta" => extrapolated_rate(pts, start, end, false, false)?,
+        "irate" | "idelta" => instant_delta(pts, name == "irate")?,
+        "deriv" if n >= 2 => linear_regression(pts, pts[0].0).0,
+        "predict_linear" if n >= 2 => {
+            let (slope, intercept) = linear_regression(pts, t);
+            slope * p + intercept
+        }
+        "deriv" | "predict_linear" => return None,
+        "resets" => pts.windows(2).filter(|w| w[1].1 < w[0].1).count() as f64,
+        "changes" => pts
+            .windows(2)
+            .filter(|w| w[1].1 != w[0].1 && !(w[1].1.is_nan() && w[0].1.is_nan()))
+            .count() as f64,
+        "avg_over_time" => mean(&vals()),
+        "min_over_time" => extreme(&vals(), |x, m| x < m),
+        "max_over_time" => extreme(&vals(), |x, m| x > m),
+        "sum_over_time" => sum(&vals()),
+        "count_over_time" => n as f64,
+        "stddev_over_time" => variance(&vals()).sqrt(),
+        "stdvar_over_time" => variance(&vals()),
+        "last_over_time" => pts.last()?.1,
+        "present_over_time" => 1.0,
+        "quantile_over_time" => quantile(p, &vals()),
+        _ => return None,
+    })
+}
+
+/// rate/increase/delta: the change over the window, extrapolated towards its edges as
+/// Prometheus does (not past where the series seems to start or end, nor below zero for
+/// counters).
+fn extrapolated_rate(
+    pts: &[(i64, f64)],
+    start: i64,
+    end: i64,
+    counter: bool,
+    rate: bool,
+) -> Option<f64> {
+    if pts.len() < 2 {
+        return None;
+    }
+    let (first_t, first_v) = pts[0];
+    let (last_t, last_v) = pts[pts.len() - 1];
+    let mut result = last_v - first_v;
+    if counter {
+        for w in pts.windows(2) {
+            if w[1].1 < w[0].1 {
+                result += w[0].1;
+            }
+        }
+    }
+    let mut to_start = (first_t - start) as f64 / 1000.0;
+    let mut to_end = (end - last_t) as f64 / 1000.0;
+    let sampled = (last_t - first_t) as f64 / 1000.0;
+    let avg = sampled / (pts.len() - 1) as f64;
+    let threshold = avg * 1.1;
+    if to_start >= threshold {
+        to_start = avg / 2.0;
+    }
+    if counter && result > 0.0 && first_v >= 0.0 {
+        let to_zero = sampled * (first_v / result);
+        if to_zero < to_start {
+            to_start = to_zero;
+        }
+    }
+    if to_end >= threshold {
+        to_end = avg / 2.0;
+    }
+    let mut factor = (sampled + to_start + to_end) / sampled;
+    if rate {
+        factor /= (end - start) as f64 / 1000.0;
+    }
+    Some(result * factor)
+}
+
+fn instant_delta(pts: &[(i64, f64)], rate: bool) -> Option<f64> {
+    if pts.len() < 2 {
+        return None;
+    }
+    let (pt, pv) = pts[pts.len() - 2];
+    let (lt, lv) = pts[pts.len() - 1];
+    let dt = lt - pt;
+    if dt == 0 {
+        return None;
+    }
+    if !rate {
+        return Some(lv - pv);
+    }
+    let d = if lv < pv { lv } else { lv - pv };
+    Some(d / (dt as f64 / 1000.0))
+}
+
+/// Least-squares slope and intercept, with x in seconds from `intercept_t`.
+fn linear_regression(pts: &[(i64, f64)], intercept_t: i64) -> (f64, f64) {
+    let init = pts[0].1;
+    let const_y = pts.iter().all(|(_, v)| *v == init);
+    if const_y {
+        return if init.is_infinite() {
+            (f64::NAN, f64::NAN)
+        } else {
+            (0.0, init)
+        };
+    }
+    let n = pts.len() as f64;
+    let (mut sx, mut cx, mut sy, mut cy) = (0.0, 0.0, 0.0, 0.0);
+    let (mut sxy, mut cxy, mut sx2, mut cx2) = (0.0, 0.0, 0.0, 0.0);
+    for &(st, v) in pts {
+        let x = (st - intercept_t) as f64 / 1000.0;
+        (sx, cx) = kahan_inc(x, sx, cx);
+        (sy, cy) = kahan_inc(v, sy, cy);
+        (sxy, cxy) = kahan_inc(x * v, sxy, cxy);
+        (sx2, cx2) = kahan_inc(x * x, sx2, cx2);
+    }
+    let (sx, sy, sxy, sx2) = (sx + cx, sy + cy, sxy + cxy, sx2 + cx2);
+    let cov = sxy - sx * sy / n;
+    let var = sx2 - sx * sx / n;
+    let slope = cov / var;
+    (slope, sy / n - slope * sx / n)
+}
+
+fn label_replace(
+    ev: &Evaluator<'_>,
+    args: &[Box<Expr>],
+    t: i64,
+) -> Result<Vec<Sample>, QueryError> {
+    let v = vector_arg(ev, arg(args, 0)?, t)?;
+    let dst = string_arg(ev, arg(args, 1)?, t)?;
+    let repl = string_arg(ev, arg(args, 2)?, t)?;
+    let src = string_arg(ev, arg(args, 3)?, t)?;
+    let re = string_arg(ev, arg(args, 4)?, t)?;
+    let re = Regex::new(&format!("^(?s:{re})$")).or_else(|e| {
+        exec(format!(
+            "invalid regular expression in label_replace(): {e}"
+        ))
+    })?;
+    if !valid_label_name(&dst) {
+        return exec(format!(
+            "invalid destination label name in label_replace(): {dst}"
+        ));
+    }
+    Ok(v.into_iter()
+        .map(|mut s| {
+            if let Some(caps) = re.captures(s.labels.value(&src)) {
+                let mut out = String::new();
+                caps.expand(&repl, &mut out);
+                s.labels.set(&dst, &out);
+            }
+            s.t = t;
+            s
+        })
+        .collect())
+}
+
+fn label_join(ev: &Evaluator<'_>, args: &[Box<Expr>], t: i64) -> Result<Vec<Sample>, QueryError> {
+    let v = vector_arg(ev, arg(args, 0)?, t)?;
+    let dst = string_arg(ev, arg(args, 1)?, t)?;
+    let sep = string_arg(ev, arg(args, 2)?, t)?;
+    let mut srcs = Vec::new();
+    for a in args.iter().skip(3) {
+        srcs.push(string_arg(ev, a, t)?);
+    }
+    if !valid_label_name(&dst) {
+        return exec(format!(
+            "invalid destination label name in label_join(): {dst}"
+        ));
+    }
+    Ok(v.into_iter()
+        .map(|mut s| {
+            let joined: Vec<&str> = srcs.iter().map(|n| s.labels.value(n)).collect();
+            let joined = joined.join(&sep);
+            s.labels.set(&dst, &joined);
+            s.t = t;
+            s
+        })
+        .collect())
+}
+
+fn histogram_quantile(q: f64, v: Vec<Sample>, t: i64) -> Vec<Sample> {
+    let mut groups: Vec<(Labels, Vec<(f64, f64)>)> = Vec::new();
+    for s in v {
+        let Some(le) = s.labels.get("le").and_then(|x| x.parse::<f64>().ok()) else {
+            continue;
+        };
+        let key = s.labels.without(&[METRIC_NAME, "le"]);
+        match groups.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, b)) => b.push((le, s.v)),
+            None => groups.push((key, vec![(le, s.v)])),
+        }
+    }
+    groups
+        .into_iter()
+        .map(|(labels, buckets)| Sample {
+            labels,
+            t,
+            v: bucket_quantile(q, buckets),
+        })
+        .collect()
+}
+
+fn bucket_quantile(q: f64, mut b: Vec<(f64, f64)>) -> f64 {
+    if q.is_nan() {
+        return f64::NAN;
+    }
+    if q < 0.0 {
+        return f64::NEG_INFINITY;
+    }
+    if q > 1.0 {
+        return f64::INFINITY;
+    }
+    b.sort_by(|x, y| go_cmp(&x.0, &y.0));
+    if b.last().is_none_or(|l| l.0 != f64::INFINITY) {
+        return f64::NAN;
+    }
+    let mut merged: Vec<(f64, f64)> = Vec::with_capacity(b.len());
+    for (ub, c) in b {
+        match merged.last_mut() {
+            Some(last) if last.0 == ub => last.1 += c,
+            _ => merged.push((ub, c)),
+        }
+    }
+    for i in 1..merged.len() {
+        if merged[i].1 < merged[i - 1].1 {
+            merged[i].1 = merged[i - 1].1;
+        }
+    }
+    if merged.len() < 2 {
+        return f64::NAN;
+    }
+    let total = merged[merged.len() - 1].1;
+    if total == 0.0 || total.is_nan() {
+        return f64::NAN;
+    }
+    let mut rank = q * total;
+    let i = merged.partition_point(|(_, c)| *c < rank);
+    if i >= merged.len() - 1 {
+        return merged[merged.len() - 2].0;
+    }
+    if i == 0 && merged[0].0 <= 0.0 {
+        return merged[0].0;
+    }
+    let (mut lo, hi, mut count) = (0.0, merged[i].0, merged[i].1);
+    if i > 0 {
+        lo = merged[i - 1].0;
+        count -= merged[i - 1].1;
+        rank -= merged[i - 1].1;
+    }
+    lo + (hi - lo) * (rank / count)
+}
+
+/// Days since 1970-01-01 to (year, month, day), proleptic Gregorian.
+fn civil(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
+}
+
+fn leap(y: i64) -> bool {
+    (y % 4 == 0 && y % 100 != 0) || y % 400 == 0
+}
+
+fn days_in(y: i64, m: u32) -> u32 {
+    match m {
+        4 | 6 | 9 | 11 => 30,
+        2 if leap(y) => 29,
+        2 => 28,
+        _ => 31,
+    }
+}
+
+/// One calendar field (UTC) of the Unix time `v` in seconds.
+fn date_part(name: &str, v: f64) -> f64 {
+    if !v.is_finite() {
+        return f64::NAN;
+    }
+    let secs = v as i64;
+    let days = secs.div_euclid(86_400);
+    let sod = secs.rem_euclid(86_400);
+    let (y, m, d) = civil(days);
+    match name {
+        "year" => y as f64,
+        "month" => f64::from(m),
+        "day_of_month" => f64::from(d),
+        "day_of_week" => (days + 4).rem_euclid(7) as f64,
+        "day_of_year" => {
+            let before: u32 = (1..m).map(|mm| days_in(y, mm)).sum();
+            f64::from(before + d)
+        }
+        "days_in_month" => f64::from(days_in(y, m)),
+        "hour" => (sod / 3600) as f64,
+        _ => ((sod % 3600) / 60) as f64,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn calendar() {
+        assert_eq!(civil(0), (1970, 1, 1));
+        assert_eq!(civil(19_782), (2024, 2, 29));
+        assert_eq!(civil(-1), (1969, 12, 31));
+        assert_eq!(date_part("day_of_year", 1_709_164_800.0), 60.0);
+        assert_eq!(date_part("day_of_week", 0.0), 4.0);
+        assert_eq!(date_part("hour", 3_600.0 * 5.0 + 59.0), 5.0);
+    }
+}

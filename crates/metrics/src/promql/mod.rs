@@ -1,0 +1,10 @@
+//! The PromQL evaluator over `promql-parser`'s AST, with Prometheus 3 semantics.
+
+mod aggregate;
+mod binary;
+pub mod eval;
+mod functions;
+pub mod value;
+
+pub use eval::{parse, Engine, EngineOptions};
+pub use value::{format_value, QueryError, Sample, Series, Value};

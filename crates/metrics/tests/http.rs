@@ -1,0 +1,395 @@
+//! The Prometheus HTTP API through the router.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{header, Method, Request, StatusCode};
+use deskd_metrics::http::router;
+use deskd_metrics::promql::{Engine, EngineOptions};
+use deskd_metrics::storage::Storage;
+use http_body_util::BodyExt;
+use serde_json::{json, Value};
+use tower::ServiceExt;
+
+const DATA: &str = "# HELP vm_cpu_seconds_total CPU time of a VM.\n\
+# TYPE vm_cpu_seconds_total counter\n\
+vm_cpu_seconds_total{desk=\"d1\"} 0 1700000000000\n\
+vm_cpu_seconds_total{desk=\"d1\"} 30 1700000030000\n\
+vm_cpu_seconds_total{desk=\"d1\"} 60 1700000060000\n\
+vm_cpu_seconds_total{desk=\"d2\"} 0 1700000000000\n\
+vm_cpu_seconds_total{desk=\"d2\"} 60 1700000060000\n\
+# TYPE vm_up gauge\n\
+vm_up{desk=\"d1\"} 1 1700000060000\n";
+
+fn app() -> axum::Router {
+    let engine = Engine::new(Arc::new(Storage::default()), EngineOptions::default());
+    router(Arc::new(engine))
+}
+
+async fn call(app: &axum::Router, method: Method, uri: &str, body: &str) -> (StatusCode, Value) {
+    let mut req = Request::builder().method(method.clone()).uri(uri);
+    if method == Method::POST && !uri.contains("import") {
+        req = req.header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+    }
+    let resp = app
+        .clone()
+        .oneshot(req.body(Body::from(body.to_string())).expect("request"))
+        .await
+        .expect("response");
+    let status = resp.status();
+    let bytes = resp.into_body().collect().await.expect("body").to_bytes();
+    let v = if bytes.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_slice(&bytes)
+            .unwrap_or(Value::String(String::from_utf8_lossy(&bytes).into()))
+    };
+    (status, v)
+}
+
+async fn loaded() -> axum::Router {
+    let app = app();
+    let (st, _) = call(&app, Method::POST, "/api/v1/import/prometheus", DATA).await;
+    assert_eq!(st, StatusCode::NO_CONTENT);
+    app
+}
+
+#[tokio::test]
+async fn instant_query_in_prometheus_json() {
+    let app = loaded().await;
+    let (st, v) = call(
+        &app,
+        Method::GET,
+        "/api/v1/query?query=vm_up&time=1700000060.5",
+        "",
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK);
+    assert_eq!(
+        v,
+        json!({"status":"success","data":{"resultType":"vector","result":[
+            {"metric":{"__name__":"vm_up","desk":"d1"},"value":[1700000060.5,"1"]}]}})
+    );
+    let (_, v) = call(
+        &app,
+        Method::GET,
+        "/api/v1/query?query=1%2B1&time=1700000000",
+        "",
+    )
+    .await;
+    assert_eq!(
+        v["data"],
+        json!({"resultType":"scalar","result":[1700000000,"2"]})
+    );
+    let (_, v) = call(
+        &app,
+        Method::GET,
+        "/api/v1/query?query=%22hi%22&time=1700000000",
+        "",
+    )
+    .await;
+    assert_eq!(
+        v["data"],
+        json!({"resultType":"string","result":[1700000000,"hi"]})
+    );
+    let (_, v) = call(
+        &app,
+        Method::POST,
+        "/api/v1/query",
+        "query=sum(vm_cpu_seconds_total)&time=2023-11-14T22:14:20Z",
+    )
+    .await;
+    assert_eq!(v["data"]["result"][0]["value"], json!([1700000060, "120"]));
+    let (_, v) = call(
+        &app,
+        Method::GET,
+        "/api/v1/query?query=vm_cpu_seconds_total[1m]&time=1700000060",
+        "",
+    )
+    .await;
+    assert_eq!(v["data"]["resultType"], "matrix");
+    assert_eq!(
+        v["data"]["result"][0]["values"],
+        json!([[1700000030, "30"], [1700000060, "60"]])
+    );
+}
+
+#[tokio::test]
+async fn label_values_are_escaped() {
+    let app = app();
+    let body = "weird{v=\"a\\\"b\\\\c\\nd\u{1}é\"} 1 1700000000000\n";
+    let (st, v) = call(&app, Method::POST, "/api/v1/import/prometheus", body).await;
+    assert_eq!(st, StatusCode::NO_CONTENT, "{v}");
+    let (_, v) = call(
+        &app,
+        Method::GET,
+        "/api/v1/query?query=weird&time=1700000000",
+        "",
+    )
+    .await;
+    assert_eq!(v["data"]["result"][0]["metric"]["v"], "a\"b\\c\nd\u{1}é");
+    let (_, v) = call(
+        &app,
+        Method::GET,
+        "/api/v1/query_range?query=weird&start=1700000000&end=1700000001.5&step=0.5",
+        "",
+    )
+    .await;
+    assert_eq!(
+        v["data"]["result"][0]["values"][3],
+        json!([1700000001.5, "1"])
+    );
+}
+
+#[tokio::test]
+async fn json_content_form_is_accepted() {
+    let app = loaded().await;
+    let body = r#"{"content":{"query":"vm_up","time":"2023-11-14T22:14:20.000Z"}}"#;
+    let (st, v) = call(&app, Method::POST, "/api/v1/query", body).await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+    assert_eq!(v["data"]["result"][0]["value"], json!([1700000060, "1"]));
+}
+
+#[tokio::test]
+async fn remote_write_stores_all_or_nothing() {
+    use deskd_metrics::remote::{Label, Sample, TimeSeries, WriteRequest};
+    let app = app();
+    let series = |name: &str, t: i64| TimeSeries {
+        labels: vec![
+            Label {
+                name: "__name__".into(),
+                value: name.into(),
+            },
+            Label {
+                name: "vm_id".into(),
+                value: "v1".into(),
+            },
+        ],
+        samples: vec![Sample {
+            value: 2.5,
+            timestamp: t,
+        }],
+    };
+    let encode = |req: &WriteRequest| {
+        let raw = prost::Message::encode_to_vec(req);
+        snap::raw::Encoder::new()
+            .compress_vec(&raw)
+            .expect("snappy")
+    };
+    let post = |body: Vec<u8>| {
+        let app = app.clone();
+        async move {
+            let req = Request::builder()
+                .method(Method::POST)
+                .uri("/api/v1/write")
+                .header(header::CONTENT_TYPE, "application/x-protobuf")
+                .header("content-encoding", "snappy")
+                .body(Body::from(body))
+                .expect("request");
+            app.oneshot(req).await.expect("response").status()
+        }
+    };
+    let good = WriteRequest {
+        timeseries: vec![series("vm_mem_used_bytes", 1_700_000_000_000)],
+        metadata: vec![],
+    };
+    assert_eq!(post(encode(&good)).await, StatusCode::NO_CONTENT);
+    let bad = WriteRequest {
+        timeseries: vec![
+            series("other", 1_700_000_000_000),
+            series("vm_mem_used_bytes", 1_600_000_000_000),
+        ],
+        metadata: vec![],
+    };
+    assert_eq!(post(encode(&bad)).await, StatusCode::BAD_REQUEST);
+    assert_eq!(post(b"not snappy".to_vec()).await, StatusCode::BAD_REQUEST);
+    let (_, v) = call(
+        &app,
+        Method::GET,
+        "/api/v1/query?query=%7Bvm_id%3D%22v1%22%7D&time=1700000000",
+        "",
+    )
+    .await;
+    assert_eq!(
+        v["data"]["result"],
+        json!([{"metric":{"__name__":"vm_mem_used_bytes","vm_id":"v1"},"value":[1700000000,"2.5"]}])
+    );
+}
+
+#[tokio::test]
+async fn range_query_get_and_post() {
+    let app = loaded().await;
+    let q = "query=rate(vm_cpu_seconds_total%5B1m%5D)&start=1700000060&end=1700000090&step=30s";
+    let (st, v) = call(&app, Method::GET, &format!("/api/v1/query_range?{q}"), "").await;
+    assert_eq!(st, StatusCode::OK);
+    let (_, v2) = call(&app, Method::POST, "/api/v1/query_range", q).await;
+    assert_eq!(v, v2);
+    assert_eq!(v["data"]["resultType"], "matrix");
+    let result = v["data"]["result"].as_array().expect("array");
+    assert_eq!(result.len(), 1, "d2 has one sample in (0, 60]: {v}");
+    assert_eq!(result[0]["metric"], json!({"desk":"d1"}));
+    assert_eq!(
+        result[0]["values"],
+        json!([[1700000060, "1"]]),
+        "one sample left at 90"
+    );
+}
+
+#[tokio::test]
+async fn errors_have_prometheus_types_and_statuses() {
+    let app = loaded().await;
+    let (st, v) = call(&app, Method::GET, "/api/v1/query?query=up%7B", "").await;
+    assert_eq!(st, StatusCode::BAD_REQUEST);
+    assert_eq!(v["status"], "error");
+    assert_eq!(v["errorType"], "bad_data");
+    assert!(v["error"]
+        .as_str()
+        .unwrap_or("")
+        .starts_with("invalid parameter \"query\""));
+    let (st, v) = call(
+        &app,
+        Method::GET,
+        "/api/v1/query?query=up&time=notatime",
+        "",
+    )
+    .await;
+    assert_eq!(st, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        v["error"],
+        "invalid parameter \"time\": cannot parse \"notatime\" to a valid timestamp"
+    );
+    let (st, v) = call(
+        &app,
+        Method::GET,
+        "/api/v1/query_range?query=up&start=10&end=5&step=1",
+        "",
+    )
+    .await;
+    assert_eq!(st, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        v["error"],
+        "invalid parameter \"end\": end timestamp must not be before start time"
+    );
+    let (st, v) = call(
+        &app,
+        Method::GET,
+        "/api/v1/query_range?query=up&start=0&end=100000&step=1",
+        "",
+    )
+    .await;
+    assert_eq!(st, StatusCode::BAD_REQUEST);
+    assert!(v["error"].as_str().unwrap_or("").contains("11,000 points"));
+    let (st, v) = call(
+        &app,
+        Method::GET,
+        "/api/v1/query?query=%7B__name__%3D~%22vm_.*%22%7D*1&time=1700000060",
+        "",
+    )
+    .await;
+    assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(v["errorType"], "execution");
+    assert_eq!(
+        v["error"],
+        "vector cannot contain metrics with the same labelset"
+    );
+    let (st, _) = call(&app, Method::PUT, "/api/v1/query?query=1", "").await;
+    assert_eq!(st, StatusCode::METHOD_NOT_ALLOWED);
+    let (st, _) = call(&app, Method::GET, "/api/v1/import/prometheus", "").await;
+    assert_eq!(st, StatusCode::METHOD_NOT_ALLOWED);
+}
+
+#[tokio::test]
+async fn timeout_is_503() {
+    let storage = Arc::new(Storage::default());
+    let mut batch = Vec::new();
+    for s in 0..200 {
+        let l =
+            deskd_metrics::labels::Labels::from_pairs(&[("__name__", "m"), ("s", &s.to_string())]);
+        for i in 0..100 {
+            batch.push((l.clone(), i * 15_000, i as f64));
+        }
+    }
+    storage.append(&batch).expect("append");
+    let app = router(Arc::new(Engine::new(storage, EngineOptions::default())));
+    let uri =
+        "/api/v1/query_range?query=sum(rate(m%5B5m%5D))&start=0&end=1500&step=0.15&timeout=1ms";
+    let (st, v) = call(&app, Method::GET, uri, "").await;
+    assert_eq!(st, StatusCode::SERVICE_UNAVAILABLE, "{v}");
+    assert_eq!(v["errorType"], "timeout");
+}
+
+#[tokio::test]
+async fn bad_import_is_400_and_applies_nothing() {
+    let app = loaded().await;
+    let body = "fresh_metric 1 1700000100000\nvm_up{desk=\"d1\"} 0 1600000000000\n";
+    let (st, v) = call(&app, Method::POST, "/api/v1/import/prometheus", body).await;
+    assert_eq!(st, StatusCode::BAD_REQUEST, "{v}");
+    assert_eq!(v["errorType"], "bad_data");
+    let body = "fresh_metric 1 1700000100000\nbroken{ 1\n";
+    let (st, v) = call(&app, Method::POST, "/api/v1/import/prometheus", body).await;
+    assert_eq!(st, StatusCode::BAD_REQUEST);
+    assert!(
+        v["error"].as_str().unwrap_or("").starts_with("line 2:"),
+        "{v}"
+    );
+    let (_, v) = call(&app, Method::GET, "/api/v1/series?match[]=fresh_metric", "").await;
+    assert_eq!(v["data"], json!([]));
+    let (st, _) = call(
+        &app,
+        Method::POST,
+        "/api/v1/import/prometheus?timestamp=1700000100000",
+        "fresh_metric 7\n",
+    )
+    .await;
+    assert_eq!(st, StatusCode::NO_CONTENT);
+    let (_, v) = call(
+        &app,
+        Method::GET,
+        "/api/v1/query?query=fresh_metric&time=1700000100",
+        "",
+    )
+    .await;
+    assert_eq!(v["data"]["result"][0]["value"], json!([1700000100, "7"]));
+}
+
+#[tokio::test]
+async fn labels_series_metadata_buildinfo() {
+    let app = loaded().await;
+    let (_, v) = call(&app, Method::GET, "/api/v1/labels", "").await;
+    assert_eq!(v, json!({"status":"success","data":["__name__","desk"]}));
+    let (_, v) = call(&app, Method::GET, "/api/v1/label/__name__/values", "").await;
+    assert_eq!(v["data"], json!(["vm_cpu_seconds_total", "vm_up"]));
+    let (_, v) = call(
+        &app,
+        Method::GET,
+        "/api/v1/label/desk/values?match[]=vm_up",
+        "",
+    )
+    .await;
+    assert_eq!(v["data"], json!(["d1"]));
+    let (_, v) = call(
+        &app,
+        Method::GET,
+        "/api/v1/series?match[]=vm_up&match[]=%7Bdesk%3D%22d2%22%7D",
+        "",
+    )
+    .await;
+    assert_eq!(
+        v["data"],
+        json!([{"__name__":"vm_cpu_seconds_total","desk":"d2"},{"__name__":"vm_up","desk":"d1"}])
+    );
+    let (st, v) = call(&app, Method::GET, "/api/v1/series", "").await;
+    assert_eq!(st, StatusCode::BAD_REQUEST);
+    assert_eq!(v["error"], "no match[] parameter provided");
+    let (_, v) = call(&app, Method::GET, "/api/v1/metadata", "").await;
+    assert_eq!(
+        v["data"],
+        json!({"vm_cpu_seconds_total":[{"type":"counter","help":"CPU time of a VM.","unit":""}],
+               "vm_up":[{"type":"gauge","help":"","unit":""}]})
+    );
+    let (_, v) = call(&app, Method::GET, "/api/v1/metadata?metric=vm_up", "").await;
+    assert_eq!(v["data"].as_object().map(|o| o.len()), Some(1));
+    let (st, v) = call(&app, Method::GET, "/api/v1/status/buildinfo", "").await;
+    assert_eq!(st, StatusCode::OK);
+    assert!(v["data"]["version"].is_string());
+}
