@@ -48,9 +48,13 @@ pub struct AppState {
     pub tokens: Arc<auth::TokenCache>,
     /// Rendered desk pages, reused until a desk changes.
     pub desk_pages: Arc<reply_cache::ReplyCache>,
+    /// The embedded metrics engine behind `/api/v1/*` (chapter 7, D9).
+    pub metrics: Arc<deskd_metrics::promql::Engine>,
 }
 
 const REQUEST_ID: &str = "x-request-id";
+/// How often the metrics store replaces its log with a snapshot.
+const METRICS_SNAPSHOT_EVERY: std::time::Duration = std::time::Duration::from_secs(300);
 
 /// The router: every route of the table, the 404/405 answers of DECISIONS D2, `/openapi.json`,
 /// and the middleware that gives each request an id, a log span and panic safety.
@@ -82,11 +86,16 @@ pub fn router(state: AppState) -> Router {
         }
         app = app.route(&mount, mr);
     }
+    // The Prometheus HTTP API (D9) answers in Prometheus's own JSON, behind the same Bearer check.
+    let prometheus = deskd_metrics::http::router(state.metrics.clone()).route_layer(
+        middleware::from_fn_with_state(state.clone(), auth::require_token),
+    );
     let request_id = HeaderName::from_static(REQUEST_ID);
     app.route("/openapi.json", get(|| async { Json(openapi::document()) }))
         .fallback(|req: Request| async move { ApiError::NoRoute(req.uri().path().to_string()) })
         .method_not_allowed_fallback(|req: Request| async move { ApiError::BadMethod(req.method().to_string()) })
         .with_state(state)
+        .merge(prometheus)
         .layer(CatchPanicLayer::custom(|_| {
             axum::response::IntoResponse::into_response(ApiError::Domain(deskd_domain::Error::internal("handler panicked")))
         }))
@@ -163,6 +172,7 @@ pub async fn assemble(cfg: ServerConfig) -> anyhow::Result<Parts> {
     desks::ops::register(&mut registry, Arc::new(ops));
     users::ops::register(&mut registry, store.clone());
     let engine = Engine::new(store.clone(), registry, engine_cfg);
+    let metrics = open_metrics(&cfg)?;
     let state = AppState {
         store,
         driver,
@@ -170,6 +180,7 @@ pub async fn assemble(cfg: ServerConfig) -> anyhow::Result<Parts> {
         cfg: Arc::new(cfg),
         tokens: Arc::default(),
         desk_pages: Arc::default(),
+        metrics,
     };
     Ok(Parts {
         state,
@@ -177,6 +188,19 @@ pub async fn assemble(cfg: ServerConfig) -> anyhow::Result<Parts> {
         first_start: first,
         lock,
     })
+}
+
+/// The metrics store in `<data-dir>/metrics` (its log and snapshots) and the query engine on it.
+fn open_metrics(cfg: &ServerConfig) -> anyhow::Result<Arc<deskd_metrics::promql::Engine>> {
+    use deskd_metrics::storage::{Storage, StorageConfig};
+    let dir = cfg.data_dir.join("metrics");
+    let storage = Storage::open(&dir, StorageConfig::default())
+        .with_context(|| format!("cannot open the metrics store in {}", dir.display()))?;
+    let options = deskd_metrics::promql::EngineOptions::default();
+    Ok(Arc::new(deskd_metrics::promql::Engine::new(
+        Arc::new(storage),
+        options,
+    )))
 }
 
 /// This data directory's node id, created on first use; task claims carry it.
@@ -209,6 +233,10 @@ pub async fn serve(
     let cfg = state.cfg.clone();
     let (stop_tx, stop_rx) = watch::channel(false);
     let engine_task = tokio::spawn(engine.run(stop_rx.clone(), cfg.shutdown_grace));
+    let metrics_upkeep = deskd_metrics::storage::spawn_maintenance(
+        state.metrics.storage().clone(),
+        METRICS_SNAPSHOT_EVERY,
+    );
     let reconciler = tokio::spawn(fleet::run_reconciler(
         state.store.clone(),
         state.driver.clone(),
@@ -259,6 +287,10 @@ pub async fn serve(
         tracing::error!(error = %e, "task engine stopped with an error");
     }
     let _ = reconciler.await;
+    metrics_upkeep.abort();
+    if let Err(e) = state.metrics.storage().sync() {
+        tracing::error!(error = %e, "cannot flush the metrics log");
+    }
     tracing::info!("stopped");
     drop(lock);
     Ok(())

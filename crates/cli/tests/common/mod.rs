@@ -168,7 +168,7 @@ impl Server {
         &self,
         method: &str,
         path: &str,
-        body: &'static str,
+        body: impl Into<reqwest::Body>,
         token: Option<&str>,
     ) -> (u16, Value) {
         let m = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
