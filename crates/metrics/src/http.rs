@@ -24,6 +24,74 @@ use crate::text;
 /// Largest accepted import body.
 const MAX_IMPORT_BYTES: usize = 64 << 20;
 
+/// One endpoint of the router, for documentation (the server's OpenAPI document lists them).
+pub struct Endpoint {
+    pub path: &'static str,
+    /// Upper-case HTTP methods.
+    pub methods: &'static [&'static str],
+    pub summary: &'static str,
+    /// The section of the source document, if it has one (API.md 7.2, 7.3).
+    pub section: Option<&'static str>,
+}
+
+/// Every route [`router`] serves; a test keeps the two in step.
+pub const ENDPOINTS: &[Endpoint] = &[
+    Endpoint {
+        path: "/api/v1/query",
+        methods: &["GET", "POST"],
+        summary: "PromQL instant query",
+        section: Some("7.2"),
+    },
+    Endpoint {
+        path: "/api/v1/query_range",
+        methods: &["GET", "POST"],
+        summary: "PromQL range query",
+        section: Some("7.3"),
+    },
+    Endpoint {
+        path: "/api/v1/labels",
+        methods: &["GET", "POST"],
+        summary: "Label names",
+        section: None,
+    },
+    Endpoint {
+        path: "/api/v1/label/{name}/values",
+        methods: &["GET"],
+        summary: "Values of one label",
+        section: None,
+    },
+    Endpoint {
+        path: "/api/v1/series",
+        methods: &["GET", "POST"],
+        summary: "Series matching selectors",
+        section: None,
+    },
+    Endpoint {
+        path: "/api/v1/metadata",
+        methods: &["GET"],
+        summary: "Metric metadata (TYPE, HELP, UNIT)",
+        section: None,
+    },
+    Endpoint {
+        path: "/api/v1/status/buildinfo",
+        methods: &["GET"],
+        summary: "Build information",
+        section: None,
+    },
+    Endpoint {
+        path: "/api/v1/import/prometheus",
+        methods: &["POST"],
+        summary: "Import samples in the Prometheus text format (all or nothing)",
+        section: None,
+    },
+    Endpoint {
+        path: "/api/v1/write",
+        methods: &["POST"],
+        summary: "Prometheus remote write 1.0 (snappy protobuf, all or nothing)",
+        section: None,
+    },
+];
+
 /// Builds the router for `/api/v1/...` over one engine.
 pub fn router(engine: Arc<Engine>) -> Router {
     Router::new()

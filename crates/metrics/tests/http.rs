@@ -393,3 +393,22 @@ async fn labels_series_metadata_buildinfo() {
     assert_eq!(st, StatusCode::OK);
     assert!(v["data"]["version"].is_string());
 }
+
+/// `ENDPOINTS` (what the server documents) and the router agree: each listed method is served,
+/// every other method is 405, and an unlisted path is not served.
+#[tokio::test]
+async fn the_endpoint_table_matches_the_router() {
+    let app = app();
+    let all = ["GET", "POST", "PUT", "DELETE", "PATCH"];
+    for e in deskd_metrics::http::ENDPOINTS {
+        let uri = e.path.replace("{name}", "job");
+        for m in all {
+            let method = Method::from_bytes(m.as_bytes()).expect("method");
+            let (st, _) = call(&app, method, &uri, "").await;
+            let served = st != StatusCode::NOT_FOUND && st != StatusCode::METHOD_NOT_ALLOWED;
+            assert_eq!(served, e.methods.contains(&m), "{m} {uri}: HTTP {st}");
+        }
+    }
+    let (st, _) = call(&app, Method::GET, "/api/v1/nothing", "").await;
+    assert_eq!(st, StatusCode::NOT_FOUND);
+}

@@ -21,6 +21,12 @@ pub fn document() -> Value {
             item[m.as_str().to_lowercase()] = op;
         }
     }
+    for e in deskd_metrics::http::ENDPOINTS {
+        let item = paths.entry(e.path.to_string()).or_insert_with(|| json!({}));
+        for (i, m) in e.methods.iter().enumerate() {
+            item[m.to_lowercase()] = prometheus_operation(e, i);
+        }
+    }
     let schemas: Map<String, Value> = gen
         .take_definitions()
         .into_iter()
@@ -80,7 +86,44 @@ fn operation(r: &Route, method_index: usize, gen: &mut schemars::gen::SchemaGene
     } else {
         json!([])
     };
-    let params = path_params(r.path);
+    add_path_params(&mut op, r.path);
+    if let Some(req) = r.request {
+        op["requestBody"] =
+            json!({"required": false, "content": {"application/json": {"schema": req(gen)}}});
+    }
+    op
+}
+
+/// An operation of the Prometheus HTTP API (D9): Prometheus's own JSON, not the `/v1` envelope.
+fn prometheus_operation(e: &deskd_metrics::http::Endpoint, method_index: usize) -> Value {
+    let method = e.methods[method_index].to_lowercase();
+    let id = e
+        .path
+        .trim_start_matches("/api/v1/")
+        .replace(['/', '{', '}'], "_");
+    let mut op = json!({
+        "operationId": format!("prometheus_{id}_{method}"),
+        "summary": e.summary,
+        "description": "Prometheus HTTP API (DECISIONS D9): parameters as a query string or a \
+            form body, replies {\"status\":\"success\",\"data\":…} or {\"status\":\"error\",\
+            \"errorType\":…,\"error\":…} with HTTP 400 (bad_data), 422 (execution), 503 (timeout).",
+        "security": [{"bearer": []}],
+        "responses": {
+            "200": {"description": "Prometheus JSON", "content": {"application/json": {"schema": {"type": "object"}}}},
+            "default": {"description": "a Prometheus error, or 401 without a valid token"}
+        }
+    });
+    match e.section {
+        Some(s) => op["x-rg-section"] = json!(s),
+        None => op["x-deskd-extension"] = json!(true),
+    }
+    add_path_params(&mut op, e.path);
+    op
+}
+
+/// Declares the path's `{name}` parameters on the operation.
+fn add_path_params(op: &mut Value, path: &str) {
+    let params = path_params(path);
     if !params.is_empty() {
         op["parameters"] = Value::Array(
             params
@@ -89,11 +132,6 @@ fn operation(r: &Route, method_index: usize, gen: &mut schemars::gen::SchemaGene
                 .collect(),
         );
     }
-    if let Some(req) = r.request {
-        op["requestBody"] =
-            json!({"required": false, "content": {"application/json": {"schema": req(gen)}}});
-    }
-    op
 }
 
 /// The `{name}` parameters of a path template.
