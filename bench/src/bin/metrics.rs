@@ -1,5 +1,5 @@
 //! The metrics benchmark, one command:
-//! `cargo run --release -p deskd-metrics --example bench`
+//! `cargo run --release -p deskd-bench --bin deskd-bench-metrics`
 //!
 //! 10,000 series of the document's node_* and vm_* shapes, one hour at 15 s; ingest rate and
 //! bytes per sample; the five catalogue queries of API.md (d.1) as instant and as range
