@@ -94,6 +94,9 @@ pub struct ServeArgs {
     /// Seconds a desk shutdown waits for the guest before powering it off (default 30).
     #[arg(long, env = "DESKD_DESK_SHUTDOWN_TIMEOUT_SECS")]
     desk_shutdown_timeout_secs: Option<u64>,
+    /// Seconds between collections of the fleet's metrics (default 15).
+    #[arg(long, env = "DESKD_SCRAPE_INTERVAL_SECS")]
+    scrape_interval_secs: Option<u64>,
 }
 
 /// The TOML file: the same settings, all optional.
@@ -118,6 +121,7 @@ struct FileConfig {
     max_starts_per_host: Option<usize>,
     max_starts_per_cluster: Option<usize>,
     desk_shutdown_timeout_secs: Option<u64>,
+    scrape_interval_secs: Option<u64>,
 }
 
 impl ServeArgs {
@@ -170,6 +174,15 @@ impl ServeArgs {
             .task_concurrency
             .or(file.task_concurrency)
             .unwrap_or(cfg.task_concurrency);
+        cfg.scrape_interval = secs(
+            self.scrape_interval_secs,
+            file.scrape_interval_secs,
+            cfg.scrape_interval,
+        );
+        anyhow::ensure!(
+            !cfg.scrape_interval.is_zero(),
+            "scrape_interval_secs must be positive"
+        );
         cfg.desk_shutdown_timeout = secs(
             self.desk_shutdown_timeout_secs,
             file.desk_shutdown_timeout_secs,

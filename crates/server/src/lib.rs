@@ -12,6 +12,7 @@ pub mod extract;
 pub mod fleet;
 pub mod handlers;
 pub mod keys;
+pub mod monitoring;
 pub mod openapi;
 pub mod reply_cache;
 pub mod tls;
@@ -50,6 +51,8 @@ pub struct AppState {
     pub desk_pages: Arc<reply_cache::ReplyCache>,
     /// The embedded metrics engine behind `/api/v1/*` (chapter 7, D9).
     pub metrics: Arc<deskd_metrics::promql::Engine>,
+    /// The fleet's latest scrape, served on `/metrics`.
+    pub scraped: Arc<monitoring::Latest>,
 }
 
 const REQUEST_ID: &str = "x-request-id";
@@ -90,12 +93,20 @@ pub fn router(state: AppState) -> Router {
     let prometheus = deskd_metrics::http::router(state.metrics.clone()).route_layer(
         middleware::from_fn_with_state(state.clone(), auth::require_token),
     );
+    let exposition = Router::new()
+        .route("/metrics", get(metrics_exposition))
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            auth::require_token,
+        ))
+        .with_state(state.clone());
     let request_id = HeaderName::from_static(REQUEST_ID);
     app.route("/openapi.json", get(|| async { Json(openapi::document()) }))
         .fallback(|req: Request| async move { ApiError::NoRoute(req.uri().path().to_string()) })
         .method_not_allowed_fallback(|req: Request| async move { ApiError::BadMethod(req.method().to_string()) })
         .with_state(state)
         .merge(prometheus)
+        .merge(exposition)
         .layer(CatchPanicLayer::custom(|_| {
             axum::response::IntoResponse::into_response(ApiError::Domain(deskd_domain::Error::internal("handler panicked")))
         }))
@@ -105,6 +116,21 @@ pub fn router(state: AppState) -> Router {
             tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.uri().path())
         }).on_response(DefaultOnResponse::new().level(tracing::Level::INFO)))
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+}
+
+/// `GET /metrics`: the fleet's latest scrape in the Prometheus text format, for an external
+/// Prometheus (send the Bearer token in its scrape config).
+async fn metrics_exposition(
+    axum::extract::State(app): axum::extract::State<AppState>,
+) -> axum::response::Response {
+    let body = app.scraped.get().map(|s| s.render()).unwrap_or_default();
+    axum::response::IntoResponse::into_response((
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        body,
+    ))
 }
 
 /// A running deskd's parts, for [`serve`] and for tests that drive them directly.
@@ -181,6 +207,7 @@ pub async fn assemble(cfg: ServerConfig) -> anyhow::Result<Parts> {
         tokens: Arc::default(),
         desk_pages: Arc::default(),
         metrics,
+        scraped: Arc::default(),
     };
     Ok(Parts {
         state,
@@ -233,6 +260,14 @@ pub async fn serve(
     let cfg = state.cfg.clone();
     let (stop_tx, stop_rx) = watch::channel(false);
     let engine_task = tokio::spawn(engine.run(stop_rx.clone(), cfg.shutdown_grace));
+    let monitoring = tokio::spawn(monitoring::run(
+        state.store.clone(),
+        state.driver.clone(),
+        state.metrics.clone(),
+        state.scraped.clone(),
+        cfg.scrape_interval,
+        stop_rx.clone(),
+    ));
     let metrics_upkeep = deskd_metrics::storage::spawn_maintenance(
         state.metrics.storage().clone(),
         METRICS_SNAPSHOT_EVERY,
@@ -287,6 +322,7 @@ pub async fn serve(
         tracing::error!(error = %e, "task engine stopped with an error");
     }
     let _ = reconciler.await;
+    let _ = monitoring.await;
     metrics_upkeep.abort();
     if let Err(e) = state.metrics.storage().sync() {
         tracing::error!(error = %e, "cannot flush the metrics log");
