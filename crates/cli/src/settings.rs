@@ -97,6 +97,9 @@ pub struct ServeArgs {
     /// Seconds between collections of the fleet's metrics (default 15).
     #[arg(long, env = "DESKD_SCRAPE_INTERVAL_SECS")]
     scrape_interval_secs: Option<u64>,
+    /// Prometheus rule file (default: <data-dir>/rules.yaml, created with deskd's defaults).
+    #[arg(long, env = "DESKD_RULES_FILE")]
+    rules_file: Option<PathBuf>,
 }
 
 /// The TOML file: the same settings, all optional.
@@ -122,6 +125,7 @@ struct FileConfig {
     max_starts_per_cluster: Option<usize>,
     desk_shutdown_timeout_secs: Option<u64>,
     scrape_interval_secs: Option<u64>,
+    rules_file: Option<PathBuf>,
 }
 
 impl ServeArgs {
@@ -174,6 +178,7 @@ impl ServeArgs {
             .task_concurrency
             .or(file.task_concurrency)
             .unwrap_or(cfg.task_concurrency);
+        cfg.rules_file = self.rules_file.or(file.rules_file);
         cfg.scrape_interval = secs(
             self.scrape_interval_secs,
             file.scrape_interval_secs,

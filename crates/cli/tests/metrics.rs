@@ -141,3 +141,62 @@ async fn the_catalogue_queries_answer_from_the_live_demo_fleet() {
         "a stopped desk's series are stale"
     );
 }
+
+/// `/api/v1/rules` shows the default rules (the document's `host_running_status` among them)
+/// with `sendby` and `uuid`; `/api/v1/alerts` lists none while every host is up; a reload of a
+/// broken file is refused with its line and the rules in force stay.
+#[tokio::test]
+async fn rules_and_alerts_in_prometheus_json_and_safe_reloads() {
+    let dir = fresh_dir();
+    let s = Server::start_in(
+        dir.clone(),
+        Db::Sqlite,
+        &["--scrape-interval-secs", "1"],
+        true,
+    );
+    let t = s.admin_token().await;
+    let (status, v) = s.call("GET", "/api/v1/rules", None, Some(&t)).await;
+    assert_eq!(status, 200, "{v}");
+    let rules = v["data"]["groups"][0]["rules"].as_array().unwrap().clone();
+    let host = rules
+        .iter()
+        .find(|r| r["name"] == "host_running_status")
+        .expect("the document's rule");
+    assert_eq!(host["query"], r#"up{host_id=~".*",job="node"} != 1"#);
+    assert_eq!(host["type"], "alerting");
+    assert_eq!(host["state"], "inactive");
+    assert_eq!(host["sendby"], "email");
+    assert!(host["uuid"].as_str().is_some_and(|u| !u.is_empty()));
+    assert!(rules.len() >= 4, "fleet alerts too: {rules:?}");
+    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    let (status, v) = s.call("GET", "/api/v1/alerts", None, Some(&t)).await;
+    assert_eq!(
+        (status, v["status"].clone()),
+        (200, json!("success")),
+        "{v}"
+    );
+    assert!(v["data"]["alerts"].as_array().unwrap().is_empty(), "{v}");
+
+    let file = dir.join("rules.yaml");
+    let good = std::fs::read_to_string(&file).unwrap();
+    std::fs::write(
+        &file,
+        "groups:\n- name: g\n  rules:\n  - alert: broken\n    expr: up{\n",
+    )
+    .unwrap();
+    let (status, v) = s.call("POST", "/-/reload", None, Some(&t)).await;
+    assert_eq!(status, 400, "{v}");
+    assert!(v["error"].as_str().unwrap().contains(":4:"), "{v}");
+    let (_, v) = s.call("GET", "/api/v1/rules", None, Some(&t)).await;
+    assert_eq!(
+        v["data"]["groups"][0]["rules"].as_array().unwrap().len(),
+        rules.len()
+    );
+    std::fs::write(&file, good.replace("for: 1m", "for: 2m")).unwrap();
+    let (status, _) = s.call("POST", "/-/reload", None, Some(&t)).await;
+    assert_eq!(status, 200);
+    let (_, v) = s.call("GET", "/api/v1/rules", None, Some(&t)).await;
+    assert_eq!(v["data"]["groups"][0]["rules"][0]["duration"], 120.0);
+    let (status, _) = s.call("GET", "/api/v1/rules", None, None).await;
+    assert_eq!(status, 401);
+}

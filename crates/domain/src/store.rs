@@ -117,6 +117,12 @@ pub trait Store: Send + Sync + 'static {
     async fn prune_desk_requests(&self, before: i64) -> Result<u64>;
     async fn list_os_files(&self, query: &ListQuery) -> Result<Page<OsFile>>;
 
+    // Monitoring.
+    /// How many desks are in each state (states without desks are left out).
+    async fn desk_state_counts(&self) -> Result<Vec<(DeskState, i64)>>;
+    /// Task items not finished yet (pending or running).
+    async fn open_task_items(&self) -> Result<i64>;
+
     // Tasks (D7).
     async fn create_task(&self, task: &NewTask) -> Result<()>;
     /// Records `task` and applies `moves` in one transaction. A refused move makes its item a

@@ -238,7 +238,8 @@ fn json_params(mut o: Map<String, Json>, out: &mut Vec<(String, String)>) {
     }
 }
 
-fn now_ms() -> i64 {
+/// Wall-clock time in epoch ms.
+pub fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))

@@ -22,5 +22,6 @@ pub mod http;
 pub mod labels;
 pub mod promql;
 pub mod remote;
+pub mod rules;
 pub mod storage;
 pub mod text;

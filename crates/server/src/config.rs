@@ -38,6 +38,8 @@ pub struct ServerConfig {
     pub page_cache: bool,
     /// How often the fleet's metrics are collected into the embedded engine.
     pub scrape_interval: Duration,
+    /// Prometheus rule file; `None` means `<data-dir>/rules.yaml`, created with the defaults.
+    pub rules_file: Option<PathBuf>,
 }
 
 impl ServerConfig {
@@ -65,6 +67,7 @@ impl ServerConfig {
             desk_shutdown_timeout: Duration::from_secs(30),
             page_cache: true,
             scrape_interval: Duration::from_secs(15),
+            rules_file: None,
         }
     }
 }

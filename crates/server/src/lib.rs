@@ -53,6 +53,8 @@ pub struct AppState {
     pub metrics: Arc<deskd_metrics::promql::Engine>,
     /// The fleet's latest scrape, served on `/metrics`.
     pub scraped: Arc<monitoring::Latest>,
+    /// Recording and alerting rules on the metrics engine (`/api/v1/rules`, `/api/v1/alerts`).
+    pub rules: Arc<deskd_metrics::rules::Rules>,
 }
 
 const REQUEST_ID: &str = "x-request-id";
@@ -90,9 +92,12 @@ pub fn router(state: AppState) -> Router {
         app = app.route(&mount, mr);
     }
     // The Prometheus HTTP API (D9) answers in Prometheus's own JSON, behind the same Bearer check.
-    let prometheus = deskd_metrics::http::router(state.metrics.clone()).route_layer(
-        middleware::from_fn_with_state(state.clone(), auth::require_token),
-    );
+    let prometheus = deskd_metrics::http::router(state.metrics.clone())
+        .merge(deskd_metrics::rules::router(state.rules.clone()))
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            auth::require_token,
+        ));
     let exposition = Router::new()
         .route("/metrics", get(metrics_exposition))
         .route_layer(middleware::from_fn_with_state(
@@ -199,6 +204,7 @@ pub async fn assemble(cfg: ServerConfig) -> anyhow::Result<Parts> {
     users::ops::register(&mut registry, store.clone());
     let engine = Engine::new(store.clone(), registry, engine_cfg);
     let metrics = open_metrics(&cfg)?;
+    let rules = Arc::new(monitoring::open_rules(&cfg, metrics.clone())?);
     let state = AppState {
         store,
         driver,
@@ -208,6 +214,7 @@ pub async fn assemble(cfg: ServerConfig) -> anyhow::Result<Parts> {
         desk_pages: Arc::default(),
         metrics,
         scraped: Arc::default(),
+        rules,
     };
     Ok(Parts {
         state,
@@ -268,6 +275,7 @@ pub async fn serve(
         cfg.scrape_interval,
         stop_rx.clone(),
     ));
+    let rule_evaluation = state.rules.clone().spawn();
     let metrics_upkeep = deskd_metrics::storage::spawn_maintenance(
         state.metrics.storage().clone(),
         METRICS_SNAPSHOT_EVERY,
@@ -324,6 +332,7 @@ pub async fn serve(
     let _ = reconciler.await;
     let _ = monitoring.await;
     metrics_upkeep.abort();
+    rule_evaluation.abort();
     if let Err(e) = state.metrics.storage().sync() {
         tracing::error!(error = %e, "cannot flush the metrics log");
     }

@@ -21,7 +21,10 @@ pub fn document() -> Value {
             item[m.as_str().to_lowercase()] = op;
         }
     }
-    for e in deskd_metrics::http::ENDPOINTS {
+    let prometheus = deskd_metrics::http::ENDPOINTS
+        .iter()
+        .chain(deskd_metrics::rules::ENDPOINTS);
+    for e in prometheus {
         let item = paths.entry(e.path.to_string()).or_insert_with(|| json!({}));
         for (i, m) in e.methods.iter().enumerate() {
             item[m.to_lowercase()] = prometheus_operation(e, i);

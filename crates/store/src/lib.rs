@@ -343,6 +343,29 @@ impl Store for SqlStore {
         inventory::os_files(&self.read, self.backend, q).await
     }
 
+    async fn desk_state_counts(&self) -> Result<Vec<(DeskState, i64)>> {
+        let sql = "SELECT state, COUNT(*) AS n FROM desks GROUP BY state";
+        rows(&self.read, self.backend, sql, vec![])
+            .await?
+            .iter()
+            .map(|r| {
+                Ok((
+                    DeskState::parse(&r.text("state")?, "desks.state")?,
+                    r.int("n")?,
+                ))
+            })
+            .collect()
+    }
+
+    async fn open_task_items(&self) -> Result<i64> {
+        let sql = "SELECT COUNT(*) AS n FROM task_items WHERE status IN ('PENDING', 'RUNNING')";
+        row(&self.read, self.backend, sql, vec![])
+            .await?
+            .map(|r| r.int("n"))
+            .transpose()
+            .map(|n| n.unwrap_or(0))
+    }
+
     async fn create_task(&self, t: &NewTask) -> Result<()> {
         tasks::create(&self.pool, self.backend, t).await
     }

@@ -4,6 +4,7 @@
 use std::collections::{HashMap, HashSet};
 
 use deskd_compute::{HostStats, Hypervisor, PowerState, VmInfo, VmStats};
+use deskd_domain::enums::DeskState;
 use deskd_domain::model::{now_ms, Host};
 use deskd_domain::store::Store;
 use deskd_metrics::labels::Labels;
@@ -68,6 +69,7 @@ impl Collector {
         }
         self.cluster_samples(&mut s, &hosts, &vms);
         self.own_samples(&mut s);
+        control_plane_samples(&mut s, store).await;
         s
     }
 
@@ -382,6 +384,38 @@ impl Collector {
                 own.block_out,
             );
         }
+    }
+}
+
+/// deskd's own state: desks per state and unfinished task items, for the fleet alerts.
+async fn control_plane_samples(s: &mut Scrape, store: &dyn Store) {
+    let l = [("instance", "deskd"), ("job", "deskd")];
+    match store.desk_state_counts().await {
+        Ok(counts) => {
+            for st in DeskState::ALL {
+                let n = counts.iter().find(|(x, _)| x == st).map_or(0, |c| c.1);
+                let mut ls = l.to_vec();
+                ls.push(("state", st.as_str()));
+                s.add(
+                    "deskd_desks",
+                    Kind::Gauge,
+                    "Desks in each state.",
+                    &ls,
+                    n as f64,
+                );
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "monitoring: cannot count desks"),
+    }
+    match store.open_task_items().await {
+        Ok(n) => s.add(
+            "deskd_task_items_open",
+            Kind::Gauge,
+            "Task items pending or running.",
+            &l,
+            n as f64,
+        ),
+        Err(e) => tracing::warn!(error = %e, "monitoring: cannot count task items"),
     }
 }
 

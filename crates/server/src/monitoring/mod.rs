@@ -17,6 +17,25 @@ use tokio::sync::watch;
 pub use collect::Collector;
 pub use exposition::Scrape;
 
+/// The rules shipped with deskd, written to the rule file on the first start.
+const DEFAULT_RULES: &str = include_str!("default_rules.yaml");
+
+/// Loads the rule file (`rules_file`, or `<data-dir>/rules.yaml`), writing the default rules
+/// there first when it does not exist yet.
+pub fn open_rules(
+    cfg: &crate::config::ServerConfig,
+    engine: Arc<Engine>,
+) -> anyhow::Result<deskd_metrics::rules::Rules> {
+    let path = cfg
+        .rules_file
+        .clone()
+        .unwrap_or_else(|| cfg.data_dir.join("rules.yaml"));
+    if cfg.rules_file.is_none() && !path.exists() {
+        std::fs::write(&path, DEFAULT_RULES)?;
+    }
+    Ok(deskd_metrics::rules::Rules::open(engine, &path)?)
+}
+
 /// The latest scrape, for `/metrics`.
 #[derive(Default)]
 pub struct Latest(Mutex<Option<Arc<Scrape>>>);
