@@ -265,6 +265,16 @@ async fn personal_desks_keep_their_disk_recoverable_ones_do_not() {
         .map(|i| i.disk_generation);
     assert!(gen_after > gen_before);
 
+    resets(&hv).await;
+    let t = Instant::now();
+    let forced = hv.shutdown("p2", Duration::ZERO).await.expect("shutdown");
+    println!(
+        "p2: shutdown without grace {forced:?} in {} ms",
+        t.elapsed().as_millis()
+    );
+    assert_eq!(forced, ShutdownOutcome::Forced);
+    assert_eq!(power(&hv, "p2").await, Some(PowerState::Stopped));
+
     let p1 = hv.pid("p1").expect("pid");
     hv.power_off("p1").await.expect("power off");
     assert_eq!(power(&hv, "p1").await, Some(PowerState::Stopped));
@@ -285,8 +295,54 @@ async fn personal_desks_keep_their_disk_recoverable_ones_do_not() {
     hv.destroy("p1").await.expect("destroy twice");
 }
 
+/// Waits until the serial log of `vm` contains `needle`.
+async fn wait_log(hv: &QemuDriver, vm: &str, needle: &str) {
+    let deadline = Instant::now() + BOOT_TIMEOUT;
+    loop {
+        let log = String::from_utf8_lossy(&std::fs::read(hv.serial_log(vm)).unwrap_or_default())
+            .into_owned();
+        if log.contains(needle) {
+            return;
+        }
+        assert!(Instant::now() < deadline, "{vm}: no {needle:?} in:\n{log}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// A PERSONAL VM reboots in its process and keeps its disk; a RECOVERABLE
+/// one gets a new process on a fresh disk.
+async fn resets(hv: &QemuDriver) {
+    let (p2, r1) = (hv.pid("p2"), hv.pid("r1"));
+    let gen = hv
+        .info("r1")
+        .await
+        .expect("info")
+        .map(|i| i.disk_generation);
+    let t = Instant::now();
+    hv.reset("p2").await.expect("reset p2");
+    hv.reset("r1").await.expect("reset r1");
+    wait_log(hv, "p2", &format!("{MARKER}3")).await;
+    assert_eq!(ready(hv, "r1").await, 1);
+    println!(
+        "reset: both guests ready again after {:.1} s",
+        t.elapsed().as_secs_f64()
+    );
+    assert_eq!(hv.pid("p2"), p2, "personal reset keeps the process");
+    assert_ne!(
+        hv.pid("r1"),
+        r1,
+        "recoverable reset relaunches on a fresh overlay"
+    );
+    let gen_after = hv
+        .info("r1")
+        .await
+        .expect("info")
+        .map(|i| i.disk_generation);
+    assert!(gen_after > gen);
+}
+
 async fn resize_while_stopped(hv: &QemuDriver) {
-    let err = hv.resize("p2", 1, 128, 2, None).await.expect_err("p2 runs");
+    let err = hv.resize("r1", 1, 128, 2, None).await.expect_err("r1 runs");
     assert!(matches!(err, DriverError::InvalidState { .. }), "{err}");
     hv.resize("p1", 1, 256, 3, Some(2)).await.expect("resize");
     let shrink = hv
