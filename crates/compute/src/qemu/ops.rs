@@ -40,7 +40,10 @@ impl QemuDriver {
         }
         let pid = proc::read_pid(&pidfile)
             .ok_or_else(|| DriverError::Io("qemu started but wrote no pid file".into()))?;
-        Live::attach(pid, &qmp_sock).await
+        // a QEMU deskd cannot talk to must not keep the disks locked
+        Live::attach(pid, &qmp_sock)
+            .await
+            .inspect_err(|_| proc::signal(pid, libc::SIGKILL))
     }
 
     /// The command line; `-daemonize` makes QEMU report start-up errors
@@ -129,6 +132,18 @@ impl QemuDriver {
         let overlay = self.vm_dir(&spec.vm_id).join("system.qcow2");
         disk::create_overlay(&base, &overlay, spec.system_disk_gb).await?;
         self.update(&spec.vm_id, |r| r.disk_generation += 1)
+    }
+
+    /// Unix socket paths are limited to 107 bytes; refuse at define rather
+    /// than fail at every start.
+    fn check_socket_path(&self, vm: &str) -> Result<(), DriverError> {
+        let len = self.vm_dir(vm).join("qmp.sock").as_os_str().len();
+        if len > 107 {
+            return Err(DriverError::Invalid(format!(
+                "state dir too long: the QMP socket path of {vm} would be {len} bytes (max 107)"
+            )));
+        }
+        Ok(())
     }
 
     /// Memory check against the host's overcommit limit for one more VM.
@@ -281,6 +296,7 @@ impl Hypervisor for QemuDriver {
             return Ok(info);
         }
         validate(spec)?;
+        self.check_socket_path(&spec.vm_id)?;
         self.check_storage(&spec.host_id, spec.storage_gb())?;
         let dir = self.vm_dir(&spec.vm_id);
         std::fs::create_dir_all(&dir).map_err(|e| super::io(&dir, e))?;
