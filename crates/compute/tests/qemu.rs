@@ -228,6 +228,7 @@ async fn personal_desks_keep_their_disk_recoverable_ones_do_not() {
     );
     assert!(stats.disk_write_ops_total > 0, "{stats:?}");
 
+    vnc_banner(&hv, "r1");
     let pids: Vec<u32> = ids.iter().map(|id| hv.pid(id).expect("pid")).collect();
     for id in ids {
         let t = Instant::now();
@@ -361,6 +362,15 @@ async fn resize_while_stopped(hv: &QemuDriver) {
     assert_eq!((info.spec.memory_mb, info.spec.system_disk_gb), (256, 3));
 }
 
+/// The VNC unix socket speaks RFB: a console proxy can be put in front of it.
+fn vnc_banner(hv: &QemuDriver, vm: &str) {
+    use std::io::Read;
+    let mut sock = std::os::unix::net::UnixStream::connect(hv.vnc_socket(vm)).expect("vnc socket");
+    let mut banner = [0u8; 12];
+    sock.read_exact(&mut banner).expect("rfb banner");
+    assert_eq!(&banner, b"RFB 003.008\n");
+}
+
 fn lab_file(hv: &QemuDriver, vm: &str, name: &str) -> PathBuf {
     hv.serial_log(vm).with_file_name(name)
 }
@@ -425,9 +435,23 @@ async fn a_new_driver_readopts_running_vms_and_sees_crashes() {
     kill9(pid2);
     let third = lab.driver().await;
     assert_eq!(power(&third, "v2").await, Some(PowerState::Crashed));
-    for id in ["v1", "v2"] {
-        third.destroy(id).await.expect("destroy");
-    }
+    orphans_are_killed(&lab, third).await;
+}
+
+/// A QEMU in a VM directory without a record belongs to no VM: the next
+/// driver kills it.
+async fn orphans_are_killed(lab: &Lab, hv: QemuDriver) {
+    hv.start("v1").await.expect("start v1");
+    let pid = hv.pid("v1").expect("pid");
+    drop(hv);
+    let dir = lab.root.join("state/v1");
+    std::fs::remove_file(dir.join("vm.json")).expect("forget v1");
+    let hv = lab.driver().await;
+    kill_wait(pid);
+    assert!(!pid_alive(pid), "orphan qemu {pid} still runs");
+    assert_eq!(power(&hv, "v1").await, None);
+    hv.destroy("v2").await.expect("destroy");
+    assert!(!lab.root.join("state/v2").exists());
 }
 
 fn kill9(pid: u32) {
@@ -436,6 +460,11 @@ fn kill9(pid: u32) {
         .status()
         .is_ok_and(|s| s.success());
     assert!(ok, "kill -9 {pid}");
+    kill_wait(pid);
+}
+
+/// Waits up to 5 s for a process to be gone.
+fn kill_wait(pid: u32) {
     let deadline = Instant::now() + Duration::from_secs(5);
     while pid_alive(pid) && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(20));
