@@ -93,6 +93,13 @@ impl QemuDriver {
     /// run for its VMs; processes of VMs without a record are killed.
     pub async fn open(cfg: QemuConfig) -> Result<QemuDriver, DriverError> {
         for dir in [&cfg.state_dir, &cfg.images_dir] {
+            // QEMU's option syntax would split a path at a comma
+            if dir.to_string_lossy().contains(',') {
+                return Err(DriverError::Invalid(format!(
+                    "{}: no commas",
+                    dir.display()
+                )));
+            }
             std::fs::create_dir_all(dir).map_err(|e| io(dir, e))?;
         }
         let accel = resolve_accel(cfg.accel);
