@@ -1,7 +1,8 @@
 //! deskd-compute: the compute layer of deskd.
 //!
 //! It holds the [`Hypervisor`] trait every hypervisor driver implements, the
-//! [`SimDriver`] used by default, in demos and in tests, fault injection
+//! [`SimDriver`] used by default, in demos and in tests, the [`QemuDriver`]
+//! that runs real VMs, fault injection
 //! rules shared by drivers, and the pure [`reconcile::plan`] that tells the
 //! controller how to repair drift between its database and the hypervisor.
 //! The rest of the workspace depends only on what is re-exported here.
@@ -26,6 +27,7 @@
 
 pub mod driver;
 pub mod fault;
+pub mod qemu;
 pub mod reconcile;
 pub mod sim;
 
@@ -34,5 +36,6 @@ pub use driver::{
     ShutdownOutcome, VmId, VmInfo, VmSpec, VmStats,
 };
 pub use fault::{wildcard_match, FaultInjector, FaultRule, Op};
+pub use qemu::{Accel, QemuConfig, QemuDriver};
 pub use reconcile::{plan, DesiredVm, Expect, Repair};
 pub use sim::{SimConfig, SimDriver};

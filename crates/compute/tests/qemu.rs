@@ -1,0 +1,472 @@
+//! The QEMU driver against a real qemu-system-x86_64 and the tiny test guest
+//! of scripts/build-test-guest.sh. Without QEMU these tests print SKIPPED,
+//! unless CI is set: then a missing QEMU or guest fails them.
+
+use deskd_compute::{
+    Accel, DiskImage, DriverError, HostSpec, Hypervisor, PowerState, QemuConfig, QemuDriver,
+    ShutdownOutcome, VmSpec,
+};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+/// The tests boot real guests on few cores: one test at a time.
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+static GUEST: std::sync::Mutex<Option<PathBuf>> = std::sync::Mutex::new(None);
+
+const MARKER: &str = "DESKD-GUEST-READY boot=";
+const BOOT_TIMEOUT: Duration = Duration::from_secs(120);
+
+fn have(cmd: &str) -> bool {
+    Command::new(cmd)
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+/// The guest directory, built once per cache dir; None means skip.
+fn guest() -> Option<PathBuf> {
+    let ci = std::env::var_os("CI").is_some();
+    if !have("qemu-system-x86_64") || !have("qemu-img") {
+        assert!(
+            !ci,
+            "CI is set but qemu-system-x86_64 / qemu-img are not installed"
+        );
+        println!("SKIPPED: qemu-system-x86_64 not installed");
+        return None;
+    }
+    let mut cached = GUEST.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(dir) = cached.as_ref() {
+        return Some(dir.clone());
+    }
+    let dir = std::env::temp_dir().join("deskd-test-guest");
+    if !dir.join("initrd.gz").is_file() {
+        let script =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/build-test-guest.sh");
+        let ok = Command::new("bash")
+            .arg(&script)
+            .arg(&dir)
+            .status()
+            .is_ok_and(|s| s.success());
+        if !ok {
+            assert!(!ci, "CI is set but the test guest could not be built");
+            println!("SKIPPED: the test guest could not be built");
+            return None;
+        }
+    }
+    *cached = Some(dir.clone());
+    Some(dir)
+}
+
+/// A scratch area with an image pool holding the guest as image `tiny` v1.
+struct Lab {
+    root: PathBuf,
+}
+
+impl Lab {
+    fn new(name: &str, guest: &Path) -> Lab {
+        let root = std::env::temp_dir().join(format!("dq-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        let img = root.join("images/tiny/1");
+        std::fs::create_dir_all(&img).expect("image dir");
+        let status = Command::new("qemu-img")
+            .args(["create", "-q", "-f", "qcow2"])
+            .arg(img.join("disk.qcow2"))
+            .arg("64M")
+            .status()
+            .expect("qemu-img");
+        assert!(status.success());
+        let kernel = if guest.join("vmlinux").is_file() {
+            "vmlinux"
+        } else {
+            "vmlinuz"
+        };
+        for f in [kernel, "initrd.gz"] {
+            std::os::unix::fs::symlink(guest.join(f), img.join(f)).expect("symlink");
+        }
+        Lab { root }
+    }
+
+    fn config(&self) -> QemuConfig {
+        let mut cfg = QemuConfig::new(self.root.join("state"), self.root.join("images"));
+        cfg.accel = Accel::Auto;
+        cfg
+    }
+
+    async fn driver(&self) -> QemuDriver {
+        let hv = QemuDriver::open(self.config()).await.expect("open driver");
+        hv.add_host(HostSpec {
+            host_id: "h1".into(),
+            name: "h1".into(),
+            cpu_cores: 2,
+            memory_mb: 4096,
+            storage_gb: 100,
+            memory_overcommit: 1.0,
+        })
+        .await
+        .expect("host");
+        hv
+    }
+}
+
+impl Drop for Lab {
+    /// Also kills what a failed test left running.
+    fn drop(&mut self) {
+        for dir in std::fs::read_dir(self.root.join("state"))
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            if let Ok(pid) = std::fs::read_to_string(dir.path().join("qemu.pid")) {
+                let _ = Command::new("kill").args(["-9", pid.trim()]).status();
+            }
+        }
+        let _ = std::fs::remove_dir_all(&self.root);
+    }
+}
+
+fn spec(vm_id: &str, recoverable: bool, data_disk_gb: Option<u64>) -> VmSpec {
+    VmSpec {
+        vm_id: vm_id.into(),
+        name: vm_id.into(),
+        host_id: "h1".into(),
+        cpu_cores: 1,
+        memory_mb: 128,
+        system_disk_gb: 1,
+        data_disk_gb,
+        image: DiskImage {
+            image_id: "tiny".into(),
+            version: 1,
+            size_gb: 1,
+        },
+        recoverable,
+    }
+}
+
+/// Waits for the ready marker in the serial log; returns the boot counter.
+async fn ready(hv: &QemuDriver, vm: &str) -> u64 {
+    let deadline = Instant::now() + BOOT_TIMEOUT;
+    loop {
+        let log = std::fs::read(hv.serial_log(vm)).unwrap_or_default();
+        let log = String::from_utf8_lossy(&log);
+        if let Some(rest) = log.split(MARKER).nth(1) {
+            let n: String = rest.chars().take_while(char::is_ascii_digit).collect();
+            return n.parse().expect("boot counter");
+        }
+        let power = hv.info(vm).await.expect("info").map(|i| i.power);
+        assert_eq!(
+            power,
+            Some(PowerState::Running),
+            "{vm} stopped before its marker:\n{log}"
+        );
+        assert!(Instant::now() < deadline, "{vm}: no ready marker:\n{log}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn power(hv: &QemuDriver, vm: &str) -> Option<PowerState> {
+    hv.info(vm).await.expect("info").map(|i| i.power)
+}
+
+/// True while the process exists and is not a zombie waiting for init.
+fn pid_alive(pid: u32) -> bool {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let state = stat
+        .rsplit(')')
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .next();
+    !matches!(state, None | Some("Z" | "X"))
+}
+
+async fn start_all(hv: &QemuDriver, ids: &[&str]) -> Vec<u64> {
+    let t = Instant::now();
+    for id in ids {
+        hv.start(id).await.expect("start");
+    }
+    let mut boots = Vec::new();
+    for id in ids {
+        boots.push(ready(hv, id).await);
+    }
+    println!(
+        "{} guests ready {:.1} s after the first start",
+        ids.len(),
+        t.elapsed().as_secs_f64()
+    );
+    boots
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn personal_desks_keep_their_disk_recoverable_ones_do_not() {
+    let _one = SERIAL.lock().await;
+    let Some(guest) = guest() else { return };
+    let lab = Lab::new("life", &guest);
+    let hv = lab.driver().await;
+    assert_eq!(hv.kind(), "qemu");
+    println!("accel: {}", hv.accel());
+    let ids = ["p1", "p2", "r1"];
+    hv.define(&spec("p1", false, Some(1)))
+        .await
+        .expect("define p1");
+    hv.define(&spec("p2", false, None))
+        .await
+        .expect("define p2");
+    let r1 = hv.define(&spec("r1", true, None)).await.expect("define r1");
+    assert_eq!(r1.power, PowerState::Stopped);
+
+    assert_eq!(start_all(&hv, &ids).await, vec![1, 1, 1]);
+    let usage = hv.host_usage().await.expect("usage");
+    assert_eq!(
+        (usage[0].running_vms, usage[0].memory_allocated_mb),
+        (3, 384)
+    );
+    let stats = hv.vm_stats("p1").await.expect("stats");
+    assert!(
+        stats.cpu_seconds_total > 0.5 && stats.memory_used_bytes > 50 << 20,
+        "{stats:?}"
+    );
+    assert!(stats.disk_write_ops_total > 0, "{stats:?}");
+
+    vnc_banner(&hv, "r1");
+    let pids: Vec<u32> = ids.iter().map(|id| hv.pid(id).expect("pid")).collect();
+    for id in ids {
+        let t = Instant::now();
+        let outcome = hv
+            .shutdown(id, Duration::from_secs(30))
+            .await
+            .expect("shutdown");
+        println!(
+            "{id}: ACPI shutdown {:?} in {} ms",
+            outcome,
+            t.elapsed().as_millis()
+        );
+        assert_eq!(outcome, ShutdownOutcome::Graceful);
+        assert_eq!(power(&hv, id).await, Some(PowerState::Stopped));
+    }
+    assert!(
+        pids.iter().all(|p| !pid_alive(*p)),
+        "a qemu outlived its shutdown"
+    );
+
+    let gen_before = hv
+        .info("r1")
+        .await
+        .expect("info")
+        .map(|i| i.disk_generation);
+    assert_eq!(
+        start_all(&hv, &ids).await,
+        vec![2, 2, 1],
+        "personal counters grow, recoverable not"
+    );
+    let gen_after = hv
+        .info("r1")
+        .await
+        .expect("info")
+        .map(|i| i.disk_generation);
+    assert!(gen_after > gen_before);
+
+    resets(&hv).await;
+    let t = Instant::now();
+    let forced = hv.shutdown("p2", Duration::ZERO).await.expect("shutdown");
+    println!(
+        "p2: shutdown without grace {forced:?} in {} ms",
+        t.elapsed().as_millis()
+    );
+    assert_eq!(forced, ShutdownOutcome::Forced);
+    assert_eq!(power(&hv, "p2").await, Some(PowerState::Stopped));
+
+    let p1 = hv.pid("p1").expect("pid");
+    hv.power_off("p1").await.expect("power off");
+    assert_eq!(power(&hv, "p1").await, Some(PowerState::Stopped));
+    assert!(!pid_alive(p1));
+    hv.power_off("p1").await.expect("power off twice");
+
+    resize_while_stopped(&hv).await;
+
+    for id in ids {
+        hv.destroy(id).await.expect("destroy");
+        assert_eq!(power(&hv, id).await, None);
+    }
+    let left: Vec<_> = std::fs::read_dir(lab.root.join("state"))
+        .expect("state dir")
+        .collect();
+    assert!(left.is_empty(), "files left: {left:?}");
+    assert!(pids.iter().all(|p| !pid_alive(*p)));
+    hv.destroy("p1").await.expect("destroy twice");
+}
+
+/// Waits until the serial log of `vm` contains `needle`.
+async fn wait_log(hv: &QemuDriver, vm: &str, needle: &str) {
+    let deadline = Instant::now() + BOOT_TIMEOUT;
+    loop {
+        let log = String::from_utf8_lossy(&std::fs::read(hv.serial_log(vm)).unwrap_or_default())
+            .into_owned();
+        if log.contains(needle) {
+            return;
+        }
+        assert!(Instant::now() < deadline, "{vm}: no {needle:?} in:\n{log}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// A PERSONAL VM reboots in its process and keeps its disk; a RECOVERABLE
+/// one gets a new process on a fresh disk.
+async fn resets(hv: &QemuDriver) {
+    let (p2, r1) = (hv.pid("p2"), hv.pid("r1"));
+    let gen = hv
+        .info("r1")
+        .await
+        .expect("info")
+        .map(|i| i.disk_generation);
+    let t = Instant::now();
+    hv.reset("p2").await.expect("reset p2");
+    hv.reset("r1").await.expect("reset r1");
+    wait_log(hv, "p2", &format!("{MARKER}3")).await;
+    assert_eq!(ready(hv, "r1").await, 1);
+    println!(
+        "reset: both guests ready again after {:.1} s",
+        t.elapsed().as_secs_f64()
+    );
+    assert_eq!(hv.pid("p2"), p2, "personal reset keeps the process");
+    assert_ne!(
+        hv.pid("r1"),
+        r1,
+        "recoverable reset relaunches on a fresh overlay"
+    );
+    let gen_after = hv
+        .info("r1")
+        .await
+        .expect("info")
+        .map(|i| i.disk_generation);
+    assert!(gen_after > gen);
+}
+
+async fn resize_while_stopped(hv: &QemuDriver) {
+    let err = hv.resize("r1", 1, 128, 2, None).await.expect_err("r1 runs");
+    assert!(matches!(err, DriverError::InvalidState { .. }), "{err}");
+    hv.resize("p1", 1, 256, 3, Some(2)).await.expect("resize");
+    let shrink = hv
+        .resize("p1", 1, 256, 2, Some(2))
+        .await
+        .expect_err("shrink");
+    assert!(matches!(shrink, DriverError::DiskShrink { .. }), "{shrink}");
+    let out = Command::new("qemu-img")
+        .args(["info", "--output=json"])
+        .arg(lab_file(hv, "p1", "data.qcow2"))
+        .output()
+        .expect("qemu-img info");
+    let info: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(info["virtual-size"], 2u64 << 30);
+    let info = hv.info("p1").await.expect("info").expect("p1");
+    assert_eq!((info.spec.memory_mb, info.spec.system_disk_gb), (256, 3));
+}
+
+/// The VNC unix socket speaks RFB: a console proxy can be put in front of it.
+fn vnc_banner(hv: &QemuDriver, vm: &str) {
+    use std::io::Read;
+    let mut sock = std::os::unix::net::UnixStream::connect(hv.vnc_socket(vm)).expect("vnc socket");
+    let mut banner = [0u8; 12];
+    sock.read_exact(&mut banner).expect("rfb banner");
+    assert_eq!(&banner, b"RFB 003.008\n");
+}
+
+fn lab_file(hv: &QemuDriver, vm: &str, name: &str) -> PathBuf {
+    hv.serial_log(vm).with_file_name(name)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_driver_readopts_running_vms_and_sees_crashes() {
+    let _one = SERIAL.lock().await;
+    let Some(guest) = guest() else { return };
+    let lab = Lab::new("adopt", &guest);
+    let first = lab.driver().await;
+    first
+        .define(&spec("v1", false, None))
+        .await
+        .expect("define");
+    first
+        .define(&spec("v2", false, None))
+        .await
+        .expect("define");
+    start_all(&first, &["v1", "v2"]).await;
+    let (pid1, pid2) = (first.pid("v1").expect("pid"), first.pid("v2").expect("pid"));
+    drop(first); // a deskd restart: the QEMU processes keep running
+
+    let t = Instant::now();
+    let second = lab.driver().await;
+    println!("re-adopted 2 VMs in {} ms", t.elapsed().as_millis());
+    assert_eq!(
+        second.pid("v1"),
+        Some(pid1),
+        "same process, not a second one"
+    );
+    assert_eq!(power(&second, "v1").await, Some(PowerState::Running));
+    second.pause("v1").await.expect("pause");
+    assert_eq!(power(&second, "v1").await, Some(PowerState::Paused));
+    second.resume("v1").await.expect("resume");
+    second
+        .start("v1")
+        .await
+        .expect("start of a running VM is a no-op");
+    assert_eq!(second.pid("v1"), Some(pid1));
+    let outcome = second
+        .shutdown("v1", Duration::from_secs(30))
+        .await
+        .expect("shutdown");
+    assert_eq!(outcome, ShutdownOutcome::Graceful);
+
+    // QEMU dies under a running driver: the VM is Crashed with a reason.
+    kill9(pid2);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while power(&second, "v2").await != Some(PowerState::Crashed) {
+        assert!(Instant::now() < deadline, "crash not noticed");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let info = second.info("v2").await.expect("info").expect("v2");
+    println!("crash reason: {:?}", info.crash_reason);
+    assert!(info.crash_reason.is_some());
+
+    // QEMU dies while no driver runs: the next driver reports it.
+    second.start("v2").await.expect("restart after crash");
+    assert_eq!(ready(&second, "v2").await, 2);
+    let pid2 = second.pid("v2").expect("pid");
+    drop(second);
+    kill9(pid2);
+    let third = lab.driver().await;
+    assert_eq!(power(&third, "v2").await, Some(PowerState::Crashed));
+    orphans_are_killed(&lab, third).await;
+}
+
+/// A QEMU in a VM directory without a record belongs to no VM: the next
+/// driver kills it.
+async fn orphans_are_killed(lab: &Lab, hv: QemuDriver) {
+    hv.start("v1").await.expect("start v1");
+    let pid = hv.pid("v1").expect("pid");
+    drop(hv);
+    let dir = lab.root.join("state/v1");
+    std::fs::remove_file(dir.join("vm.json")).expect("forget v1");
+    let hv = lab.driver().await;
+    kill_wait(pid);
+    assert!(!pid_alive(pid), "orphan qemu {pid} still runs");
+    assert_eq!(power(&hv, "v1").await, None);
+    hv.destroy("v2").await.expect("destroy");
+    assert!(!lab.root.join("state/v2").exists());
+}
+
+fn kill9(pid: u32) {
+    let ok = Command::new("kill")
+        .args(["-9", &pid.to_string()])
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(ok, "kill -9 {pid}");
+    kill_wait(pid);
+}
+
+/// Waits up to 5 s for a process to be gone.
+fn kill_wait(pid: u32) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while pid_alive(pid) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
