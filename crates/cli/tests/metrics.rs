@@ -200,3 +200,56 @@ async fn rules_and_alerts_in_prometheus_json_and_safe_reloads() {
     let (status, _) = s.call("GET", "/api/v1/rules", None, None).await;
     assert_eq!(status, 401);
 }
+
+/// 6.7: CPU, MEM and DISK as the document's vectors, from the collected `node_*` series.
+#[tokio::test]
+async fn server_resource_usage_comes_from_the_engine() {
+    let s = Server::start(Db::Sqlite, &["--scrape-interval-secs", "1"]);
+    let t = s.admin_token().await;
+    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    for kind in ["CPU", "MEM", "DISK"] {
+        let body = json!({"content": {"server_resource_type": kind}});
+        let (status, v) = s
+            .call(
+                "PUT",
+                "/v1/rccp/server/resource/usage",
+                Some(body),
+                Some(&t),
+            )
+            .await;
+        assert_eq!(status, 200);
+        let data = &v["content"]["data"];
+        assert_eq!(v["content"]["code"], 0, "{kind}: {v}");
+        assert_eq!(data["total"]["result_type"], "vector");
+        let total: f64 = data["total"]["result"][0]["value"][1]
+            .as_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        let used: f64 = data["used"]["result"][0]["value"][1]
+            .as_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!(total > 0.0, "{kind}: {v}");
+        assert!((0.0..=100.0).contains(&used), "{kind}: used {used}%");
+        assert!(data["used"]["result"][0]["value"][0]
+            .as_str()
+            .unwrap()
+            .contains('.'));
+    }
+    let body = json!({"content": {"server_resource_type": "GPU"}});
+    let (_, v) = s
+        .call(
+            "PUT",
+            "/v1/rccp/server/resource/usage",
+            Some(body),
+            Some(&t),
+        )
+        .await;
+    assert_eq!(v["content"]["code"], 22000400, "{v}");
+    assert!(v["content"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("server_resource_type"));
+}

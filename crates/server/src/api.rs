@@ -189,6 +189,18 @@ pub fn routes() -> Vec<Route> {
             handler: |f| on(f, desks::api::batch_remark),
         },
         Route {
+            path: "/v1/rccp/server/resource/usage",
+            methods: &[Method::PUT, Method::POST],
+            operation_id: "serverResourceUsage",
+            summary:
+                "Fleet CPU, memory or disk: capacity and share in use, from the metrics engine",
+            section: Some("6.7"),
+            auth: true,
+            request: Some(schema::<Request<deskd_wire::usage::ResourceUsageRequest>>),
+            response: schema::<Reply<deskd_wire::usage::ResourceUsageData>>,
+            handler: |f| on(f, crate::handlers::usage::resource_usage),
+        },
+        Route {
             path: "/v1/task/{task_id}/detail",
             methods: &[Method::PUT, Method::GET, Method::POST],
             operation_id: "getTaskDetail",

@@ -12,6 +12,7 @@ pub mod paging;
 pub mod strategy;
 pub mod task;
 pub mod token;
+pub mod usage;
 pub mod user;
 
 pub use envelope::{ErrorBody, Reply};

@@ -3,6 +3,7 @@
 
 pub mod strategy;
 pub mod task;
+pub mod usage;
 
 use deskd_domain::error::Error;
 

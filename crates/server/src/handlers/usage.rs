@@ -1,0 +1,81 @@
+//! 6.7 server resource usage, answered from the embedded metrics engine.
+
+use axum::extract::State;
+use axum::Json;
+use deskd_domain::Error;
+use deskd_metrics::promql::Value;
+use deskd_wire::envelope::Reply;
+use deskd_wire::usage::{PromSample, PromVector, ResourceUsageData, ResourceUsageRequest};
+
+use crate::error::ApiResult;
+use crate::extract::Content;
+use crate::AppState;
+
+/// [inferred] What `total` and `used` mean per type: the document's example pairs an absolute
+/// total with a percentage, so `total` is the fleet's capacity (CPUs, bytes) and `used` the
+/// share in use, in percent, over the collected `node_*` series.
+const QUERIES: &[(&str, &str, &str)] = &[
+    (
+        "CPU",
+        "count(count by (host_id, cpu) (node_cpu_seconds_total))",
+        "(1 - avg(rate(node_cpu_seconds_total{mode=\"idle\"}[5m]))) * 100",
+    ),
+    (
+        "MEM",
+        "sum(node_memory_MemTotal_bytes)",
+        "(1 - sum(node_memory_MemAvailable_bytes) / sum(node_memory_MemTotal_bytes)) * 100",
+    ),
+    (
+        "DISK",
+        "sum(node_filesystem_size_bytes{mountpoint=\"/\"})",
+        "(1 - sum(node_filesystem_free_bytes{mountpoint=\"/\"}) / sum(node_filesystem_size_bytes{mountpoint=\"/\"})) * 100",
+    ),
+];
+
+/// `PUT /v1/rccp/server/resource/usage` (6.7).
+pub async fn resource_usage(
+    State(app): State<AppState>,
+    Content(req): Content<ResourceUsageRequest>,
+) -> ApiResult<Json<Reply<ResourceUsageData>>> {
+    let kind = req.server_resource_type.trim();
+    let Some((_, total, used)) = QUERIES.iter().find(|(k, _, _)| *k == kind) else {
+        return Err(Error::invalid(
+            "content.server_resource_type",
+            format!("must be one of CPU, MEM, DISK, not `{kind}`"),
+        )
+        .into());
+    };
+    let now = deskd_metrics::http::now_ms();
+    Ok(Json(Reply::data(ResourceUsageData {
+        total: vector(&app, total, now).await?,
+        used: vector(&app, used, now).await?,
+    })))
+}
+
+async fn vector(app: &AppState, query: &'static str, at: i64) -> Result<PromVector, Error> {
+    let engine = app.metrics.clone();
+    let value = tokio::task::spawn_blocking(move || engine.instant(query, at))
+        .await
+        .map_err(|e| Error::internal(format!("resource usage query: {e}")))?
+        .map_err(|e| Error::internal(format!("resource usage query `{query}`: {e}")))?;
+    let samples = match value {
+        Value::Vector(v) => v.into_iter().map(|s| (s.labels, s.t, s.v)).collect(),
+        Value::Scalar(v) => vec![(deskd_metrics::labels::Labels::new(Vec::new()), at, v)],
+        _ => Vec::new(),
+    };
+    let result = samples
+        .into_iter()
+        .map(|(labels, t, v)| PromSample {
+            metric: labels
+                .iter()
+                .filter(|(n, _)| *n != "__name__")
+                .map(|(n, v)| (n.to_string(), v.to_string()))
+                .collect(),
+            value: (format!("{:.3}", t as f64 / 1e3), format!("{v}")),
+        })
+        .collect();
+    Ok(PromVector {
+        result,
+        result_type: "vector".into(),
+    })
+}
