@@ -12,6 +12,7 @@ pub struct Cluster {
     pub state: ClusterState,
     pub description: String,
     pub created_at: i64,
+    pub updated_at: i64,
 }
 
 /// A compute host. Over-commit ratios bound what the scheduler may promise.
@@ -72,6 +73,11 @@ pub struct Image {
     pub os_file_id: String,
     pub state: ImageState,
     pub system_disk_gb: i64,
+    /// What a desk built from the image gets by default.
+    pub cpu_cores: i64,
+    pub memory_gb: i64,
+    /// The network its desks use by default, if any.
+    pub network_id: Option<String>,
     pub description: String,
     pub created_at: i64,
 }

@@ -25,6 +25,56 @@ pub struct StrategyRow {
     pub desk_num: i64,
 }
 
+/// An image version with what 6.3.1 shows beside it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ImageRow {
+    pub image: Image,
+    pub root_image_name: String,
+    /// The cluster and pool of the OS file the image is built on.
+    pub cluster_id: String,
+    pub storage_pool_id: String,
+    /// Desks using this version, by desk type.
+    pub personal: i64,
+    pub recoverable: i64,
+    pub app_layer: i64,
+}
+
+/// A network with the number of its pool's addresses given to desks.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NetworkRow {
+    pub network: Network,
+    pub ref_count: i64,
+}
+
+/// A cluster's hosts and what the desks placed on them use (6.5).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ComputeRow {
+    pub cluster: Cluster,
+    pub host_num: i64,
+    pub total_cpu_cores: i64,
+    pub total_memory_gb: i64,
+    pub desk_num: i64,
+    pub allocated_cpu_cores: i64,
+    pub allocated_memory_gb: i64,
+}
+
+/// A storage pool with the bytes the inventory keeps on it (its OS files and the disks of the
+/// desks built from them): the use of a simulated pool.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PoolRow {
+    pub pool: StoragePool,
+    pub inventory_bytes: i64,
+}
+
+/// A host with the desks placed on it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HostRow {
+    pub host: Host,
+    pub allocated_cpu_cores: i64,
+    pub allocated_memory_gb: i64,
+    pub desk_num: i64,
+}
+
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     /// `sqlite` or `postgres`.
@@ -210,4 +260,49 @@ pub trait Store: Send + Sync + 'static {
     async fn terminal_user(&self, terminal_id: &str, now: i64) -> Result<Option<String>>;
     /// A user's desks with image, OS, proxy flag and cluster name, by creation.
     async fn user_desks(&self, user_id: &str) -> Result<Vec<UserDesk>>;
+
+    // ---------------------------------------------------------------------------------------
+    // Platform inventory (6.3–6.10) and its management extensions (D10). Writes that change
+    // what a desk record shows (names, strategies) invalidate the desk pages.
+    // ---------------------------------------------------------------------------------------
+    async fn list_images(&self, query: &ListQuery) -> Result<Page<ImageRow>>;
+    async fn list_networks(&self, query: &ListQuery) -> Result<Page<NetworkRow>>;
+    async fn list_clusters(&self, query: &ListQuery) -> Result<Page<Cluster>>;
+    async fn get_cluster(&self, id: &str) -> Result<Option<Cluster>>;
+    async fn compute_summary(&self, query: &ListQuery) -> Result<Page<ComputeRow>>;
+    async fn list_pools(&self, query: &ListQuery) -> Result<Page<PoolRow>>;
+    /// The pools of these clusters, oldest first.
+    async fn pools_of_clusters(&self, cluster_ids: &[String]) -> Result<Vec<PoolRow>>;
+    async fn list_host_rows(&self, query: &ListQuery) -> Result<Page<HostRow>>;
+    async fn get_host(&self, id: &str) -> Result<Option<Host>>;
+    async fn get_pool(&self, id: &str) -> Result<Option<StoragePool>>;
+
+    /// `Refused` when the name is taken.
+    async fn create_strategy(&self, s: &Strategy) -> Result<()>;
+    /// False when the strategy is gone.
+    async fn update_strategy(&self, s: &Strategy) -> Result<bool>;
+    /// `Refused` naming the desks that still use it; false when it is gone.
+    async fn delete_strategy(&self, id: &str) -> Result<bool>;
+    /// `NotFound` for an unknown cluster; `Refused` when the name is taken.
+    async fn create_network(&self, n: &Network) -> Result<()>;
+    /// `Refused` when an address given to a desk would fall outside the new pool, in the same
+    /// transaction as the write; false when the network is gone.
+    async fn update_network(&self, n: &Network) -> Result<bool>;
+    /// `Refused` while desks or images use it; false when it is gone.
+    async fn delete_network(&self, id: &str) -> Result<bool>;
+    async fn create_cluster(&self, c: &Cluster) -> Result<()>;
+    async fn update_cluster(&self, c: &Cluster) -> Result<bool>;
+    /// Marks the cluster DELETING and removes it once nothing refers to it; `Refused` naming
+    /// what still does (the state is left as it was); false when it is gone.
+    async fn delete_cluster(&self, id: &str) -> Result<bool>;
+    /// `NotFound` for an unknown cluster.
+    async fn create_host(&self, h: &Host) -> Result<()>;
+    /// `Refused` when the new capacity is below what its desks were promised.
+    async fn update_host(&self, h: &Host) -> Result<bool>;
+    /// `Refused` while desks are placed on it.
+    async fn delete_host(&self, id: &str) -> Result<bool>;
+    async fn create_pool(&self, p: &StoragePool) -> Result<()>;
+    async fn update_pool(&self, p: &StoragePool) -> Result<bool>;
+    /// `Refused` while OS files are kept on it.
+    async fn delete_pool(&self, id: &str) -> Result<bool>;
 }

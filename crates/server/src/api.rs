@@ -10,11 +10,13 @@ use schemars::JsonSchema;
 
 use crate::desks;
 use crate::handlers;
+use crate::inventory;
 use crate::users;
 use crate::AppState;
 use deskd_wire::desk::*;
 use deskd_wire::envelope::TaskIdData;
 use deskd_wire::envelope::{Empty, Reply, Request};
+use deskd_wire::inventory::*;
 use deskd_wire::paging::{PageData, PageQuery};
 use deskd_wire::user::*;
 
@@ -202,6 +204,8 @@ pub fn routes() -> Vec<Route> {
     ]
     .into_iter()
     .chain(user_routes())
+    .chain(inventory_routes())
+    .chain(management_routes())
     .collect()
 }
 
@@ -405,6 +409,260 @@ fn user_routes() -> Vec<Route> {
             request: Some(schema::<Request<GlobalStrategy>>),
             response: schema::<Reply<GlobalStrategy>>,
             handler: |f| on(f, users::api::global_edit),
+        },
+    ]
+}
+
+/// Chapters 6.3–6.10 (the platform inventory).
+fn inventory_routes() -> Vec<Route> {
+    vec![
+        Route {
+            path: "/v1/image:pagequery",
+            methods: &[Method::PUT],
+            operation_id: "pageQueryImages",
+            summary: "Query image templates with their versions and desk counts (paged)",
+            section: Some("6.3.1"),
+            auth: true,
+            request: Some(schema::<Request<PageQuery>>),
+            response: schema::<Reply<ImagePageData>>,
+            handler: |f| on(f, inventory::catalog::images),
+        },
+        Route {
+            path: "/v1/desk_network:pagequery",
+            methods: &[Method::PUT],
+            operation_id: "pageQueryDeskNetworks",
+            summary: "Query desktop network strategies with their address use (paged)",
+            section: Some("6.4"),
+            auth: true,
+            request: Some(schema::<Request<PageQuery>>),
+            response: schema::<Reply<PageData<NetworkItem>>>,
+            handler: |f| on(f, inventory::catalog::networks),
+        },
+        Route {
+            path: "/v1/rccp/compute/summary",
+            methods: &[Method::PUT],
+            operation_id: "computeSummary",
+            summary: "Allocated CPU and memory per compute cluster, beside its hosts' totals",
+            section: Some("6.5"),
+            auth: true,
+            request: Some(schema::<Request<PageQuery>>),
+            response: schema::<Reply<PageData<ComputeSummaryItem>>>,
+            handler: |f| on(f, inventory::ccp::compute),
+        },
+        Route {
+            path: "/v1/rccp/storage/summary",
+            methods: &[Method::PUT, Method::POST],
+            operation_id: "storageSummary",
+            summary: "Storage pools' capacity and use per cluster",
+            section: Some("6.8"),
+            auth: true,
+            request: Some(schema::<Request<PageQuery>>),
+            response: schema::<Reply<PageData<StorageSummaryItem>>>,
+            handler: |f| on(f, inventory::ccp::storage),
+        },
+        Route {
+            path: "/v1/rccp/cluster:pagequery",
+            methods: &[Method::PUT, Method::POST],
+            operation_id: "pageQueryClusters",
+            summary: "List compute clusters (paged; DECISIONS D11)",
+            section: Some("6.9"),
+            auth: true,
+            request: Some(schema::<Request<PageQuery>>),
+            response: schema::<Reply<PageData<ClusterItem>>>,
+            handler: |f| on(f, inventory::ccp::clusters),
+        },
+        Route {
+            path: "/v1/rccp/storage_pool:pagequery",
+            methods: &[Method::PUT, Method::POST],
+            operation_id: "pageQueryStoragePools",
+            summary: "List storage pools with capacity and use (paged; sorting not supported)",
+            section: Some("6.10"),
+            auth: true,
+            request: Some(schema::<Request<PageQuery>>),
+            response: schema::<Reply<PageData<StoragePoolItem>>>,
+            handler: |f| on(f, inventory::ccp::pools),
+        },
+    ]
+}
+
+/// Inventory management extensions (D10: `section: None`).
+fn management_routes() -> Vec<Route> {
+    vec![
+        Route {
+            path: "/v1/desk_strategy/create",
+            methods: &[Method::POST],
+            operation_id: "createDeskStrategy",
+            summary: "Create a desk strategy",
+            section: None,
+            auth: true,
+            request: Some(schema::<Request<StrategyRequest>>),
+            response: schema::<Reply<IdData>>,
+            handler: |f| on(f, inventory::manage::create_strategy),
+        },
+        Route {
+            path: "/v1/desk_strategy/edit",
+            methods: &[Method::PUT],
+            operation_id: "editDeskStrategy",
+            summary: "Edit a desk strategy (absent fields keep their value)",
+            section: None,
+            auth: true,
+            request: Some(schema::<Request<StrategyRequest>>),
+            response: schema::<Reply<()>>,
+            handler: |f| on(f, inventory::manage::edit_strategy),
+        },
+        Route {
+            path: "/v1/desk_strategy/delete",
+            methods: &[Method::POST],
+            operation_id: "deleteDeskStrategy",
+            summary: "Delete a desk strategy no desk uses",
+            section: None,
+            auth: true,
+            request: Some(schema::<Request<IdRequest>>),
+            response: schema::<Reply<()>>,
+            handler: |f| on(f, inventory::manage::delete_strategy),
+        },
+        Route {
+            path: "/v1/desk_network/create",
+            methods: &[Method::POST],
+            operation_id: "createDeskNetwork",
+            summary: "Create an IP-pool network (CIDR, gateway, DNS, VLAN, pool range)",
+            section: None,
+            auth: true,
+            request: Some(schema::<Request<NetworkRequest>>),
+            response: schema::<Reply<IdData>>,
+            handler: |f| on(f, inventory::manage::create_network),
+        },
+        Route {
+            path: "/v1/desk_network/edit",
+            methods: &[Method::PUT],
+            operation_id: "editDeskNetwork",
+            summary: "Edit a network; the pool may not leave out an address in use",
+            section: None,
+            auth: true,
+            request: Some(schema::<Request<NetworkRequest>>),
+            response: schema::<Reply<()>>,
+            handler: |f| on(f, inventory::manage::edit_network),
+        },
+        Route {
+            path: "/v1/desk_network/delete",
+            methods: &[Method::POST],
+            operation_id: "deleteDeskNetwork",
+            summary: "Delete a network no desk or image uses",
+            section: None,
+            auth: true,
+            request: Some(schema::<Request<IdRequest>>),
+            response: schema::<Reply<()>>,
+            handler: |f| on(f, inventory::manage::delete_network),
+        },
+        Route {
+            path: "/v1/rccp/cluster/create",
+            methods: &[Method::POST],
+            operation_id: "createCluster",
+            summary: "Create a compute cluster",
+            section: None,
+            auth: true,
+            request: Some(schema::<Request<ClusterRequest>>),
+            response: schema::<Reply<IdData>>,
+            handler: |f| on(f, inventory::manage::create_cluster),
+        },
+        Route {
+            path: "/v1/rccp/cluster/edit",
+            methods: &[Method::PUT],
+            operation_id: "editCluster",
+            summary: "Rename, describe, enable or disable a compute cluster",
+            section: None,
+            auth: true,
+            request: Some(schema::<Request<ClusterRequest>>),
+            response: schema::<Reply<()>>,
+            handler: |f| on(f, inventory::manage::edit_cluster),
+        },
+        Route {
+            path: "/v1/rccp/cluster/delete",
+            methods: &[Method::POST],
+            operation_id: "deleteCluster",
+            summary: "Delete a compute cluster that holds no hosts, networks, pools or desks",
+            section: None,
+            auth: true,
+            request: Some(schema::<Request<IdRequest>>),
+            response: schema::<Reply<()>>,
+            handler: |f| on(f, inventory::manage::delete_cluster),
+        },
+        Route {
+            path: "/v1/rccp/host:pagequery",
+            methods: &[Method::PUT],
+            operation_id: "pageQueryHosts",
+            summary: "List compute hosts with what their desks were promised (paged)",
+            section: None,
+            auth: true,
+            request: Some(schema::<Request<PageQuery>>),
+            response: schema::<Reply<PageData<HostItem>>>,
+            handler: |f| on(f, inventory::ccp::hosts),
+        },
+        Route {
+            path: "/v1/rccp/host/create",
+            methods: &[Method::POST],
+            operation_id: "createHost",
+            summary: "Add a compute host to a cluster",
+            section: None,
+            auth: true,
+            request: Some(schema::<Request<HostRequest>>),
+            response: schema::<Reply<IdData>>,
+            handler: |f| on(f, inventory::manage::create_host),
+        },
+        Route {
+            path: "/v1/rccp/host/edit",
+            methods: &[Method::PUT],
+            operation_id: "editHost",
+            summary: "Edit a host's capacity or state (DRAINING takes no new desks)",
+            section: None,
+            auth: true,
+            request: Some(schema::<Request<HostRequest>>),
+            response: schema::<Reply<()>>,
+            handler: |f| on(f, inventory::manage::edit_host),
+        },
+        Route {
+            path: "/v1/rccp/host/delete",
+            methods: &[Method::POST],
+            operation_id: "deleteHost",
+            summary: "Delete a host no desk is placed on",
+            section: None,
+            auth: true,
+            request: Some(schema::<Request<IdRequest>>),
+            response: schema::<Reply<()>>,
+            handler: |f| on(f, inventory::manage::delete_host),
+        },
+        Route {
+            path: "/v1/rccp/storage_pool/create",
+            methods: &[Method::POST],
+            operation_id: "createStoragePool",
+            summary: "Create a storage pool (directory-backed or simulated)",
+            section: None,
+            auth: true,
+            request: Some(schema::<Request<StoragePoolRequest>>),
+            response: schema::<Reply<IdData>>,
+            handler: |f| on(f, inventory::manage::create_pool),
+        },
+        Route {
+            path: "/v1/rccp/storage_pool/edit",
+            methods: &[Method::PUT],
+            operation_id: "editStoragePool",
+            summary: "Edit a storage pool's name, capacity, redundancy or health",
+            section: None,
+            auth: true,
+            request: Some(schema::<Request<StoragePoolRequest>>),
+            response: schema::<Reply<()>>,
+            handler: |f| on(f, inventory::manage::edit_pool),
+        },
+        Route {
+            path: "/v1/rccp/storage_pool/delete",
+            methods: &[Method::POST],
+            operation_id: "deleteStoragePool",
+            summary: "Delete a storage pool that keeps no OS files",
+            section: None,
+            auth: true,
+            request: Some(schema::<Request<IdRequest>>),
+            response: schema::<Reply<()>>,
+            handler: |f| on(f, inventory::manage::delete_pool),
         },
     ]
 }

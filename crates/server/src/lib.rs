@@ -11,6 +11,7 @@ pub mod error;
 pub mod extract;
 pub mod fleet;
 pub mod handlers;
+pub mod inventory;
 pub mod keys;
 pub mod openapi;
 pub mod reply_cache;
