@@ -94,6 +94,9 @@ pub struct ServeArgs {
     /// Seconds a desk shutdown waits for the guest before powering it off (default 30).
     #[arg(long, env = "DESKD_DESK_SHUTDOWN_TIMEOUT_SECS")]
     desk_shutdown_timeout_secs: Option<u64>,
+    /// A terminal counts as online this many seconds after its last heartbeat (default 180).
+    #[arg(long, env = "DESKD_TERMINAL_ONLINE_SECS")]
+    terminal_online_secs: Option<u64>,
 }
 
 /// The TOML file: the same settings, all optional.
@@ -118,6 +121,7 @@ struct FileConfig {
     max_starts_per_host: Option<usize>,
     max_starts_per_cluster: Option<usize>,
     desk_shutdown_timeout_secs: Option<u64>,
+    terminal_online_secs: Option<u64>,
 }
 
 impl ServeArgs {
@@ -175,6 +179,11 @@ impl ServeArgs {
             file.desk_shutdown_timeout_secs,
             cfg.desk_shutdown_timeout,
         );
+        cfg.terminal_online = secs(
+            self.terminal_online_secs,
+            file.terminal_online_secs,
+            cfg.terminal_online,
+        );
         if let Some(p) = self.placement_policy.or(file.placement_policy) {
             cfg.placement_policy =
                 deskd_domain::scheduler::Policy::parse(&p).map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -194,6 +203,10 @@ impl ServeArgs {
         anyhow::ensure!(
             cfg.token_ttl.as_secs() > 0,
             "token_ttl_secs must be positive"
+        );
+        anyhow::ensure!(
+            cfg.terminal_online.as_secs() > 0,
+            "terminal_online_secs must be positive"
         );
         anyhow::ensure!(
             cfg.task_concurrency > 0,

@@ -765,3 +765,120 @@ async fn clusters_hosts_and_pools_are_managed_and_draining_hosts_take_no_desks()
         assert_err(&c, 22000400, &["storage pool", "does not exist"]);
     }
 }
+
+#[tokio::test]
+async fn terminal_statistics_follow_registrations_heartbeats_and_logins() {
+    for db in Db::all().await {
+        let s = Server::start(db.clone(), &["--terminal-online-secs", "2"]);
+        let t = s.admin_token().await;
+        let e = Env { s, t };
+        let stats = e.ok("PUT", "/v1/terminal/statistics", json!({})).await;
+        let zero = json!({"total": 0, "online": 0, "offline": 0, "never_login": 0});
+        for cat in ["app", "idv", "pc", "rca", "vdi", "voi"] {
+            assert_eq!(stats[cat], zero, "{db:?} {cat}");
+        }
+        assert_eq!(
+            (stats["total"].clone(), stats["total_online"].clone()),
+            (json!(0), json!(0))
+        );
+        for (id, cat) in [
+            ("T-1", "vdi"),
+            ("T-2", "vdi"),
+            ("T-3", "idv"),
+            ("T-4", "voi"),
+            ("T-5", "app"),
+        ] {
+            let d = e
+                .ok("POST", "/v1/terminal/register",
+                    json!({"terminal_id": id, "terminal_category": cat, "ip": "172.16.0.9", "mac": "AA-BB-CC-00-11-22"}))
+                .await;
+            assert_eq!(d, json!({"terminal_id": id, "created": true}));
+        }
+        let again = e
+            .ok(
+                "POST",
+                "/v1/terminal/register",
+                json!({"terminal_id": "T-5", "terminal_category": "rca"}),
+            )
+            .await;
+        assert_eq!(again["created"], false);
+        for (body, field, needle) in [
+            (
+                json!({"terminal_id": "T-9", "terminal_category": "tv"}),
+                "content.terminal_category",
+                "app, idv, pc, rca, vdi, voi",
+            ),
+            (
+                json!({"terminal_id": "", "terminal_category": "pc"}),
+                "content.terminal_id",
+                "1 to 64",
+            ),
+            (
+                json!({"terminal_id": "T-9", "terminal_category": "pc", "mac": "zz"}),
+                "content.mac",
+                "not a MAC",
+            ),
+        ] {
+            let c = e.call("POST", "/v1/terminal/register", body).await;
+            assert_err(&c, 22000400, &[field, needle]);
+        }
+        let c = e
+            .call(
+                "POST",
+                "/v1/terminal/heartbeat",
+                json!({"terminal_id": "T-404"}),
+            )
+            .await;
+        assert_err(&c, 22000400, &["terminal T-404 does not exist"]);
+
+        let stats = e.ok("POST", "/v1/terminal/statistics", json!({})).await;
+        assert_eq!(
+            stats["vdi"],
+            json!({"total": 2, "online": 2, "offline": 0, "never_login": 2})
+        );
+        assert_eq!(
+            stats["rca"],
+            json!({"total": 1, "online": 1, "offline": 0, "never_login": 1})
+        );
+        assert_eq!(stats["app"], zero);
+        assert_eq!(
+            (stats["total"].clone(), stats["total_online"].clone()),
+            (json!(5), json!(5))
+        );
+
+        // past the window every terminal is offline; a heartbeat or a login brings one back
+        tokio::time::sleep(Duration::from_millis(2200)).await;
+        let stats = e.ok("PUT", "/v1/terminal/statistics", json!({})).await;
+        assert_eq!(
+            stats["vdi"],
+            json!({"total": 2, "online": 0, "offline": 2, "never_login": 2})
+        );
+        e.ok(
+            "POST",
+            "/v1/terminal/heartbeat",
+            json!({"terminal_id": "T-1"}),
+        )
+        .await;
+        let login = e
+            .call(
+                "POST",
+                "/v1/user/login",
+                json!({"user_name": "user03", "password": "Demo@2026", "terminal_id": "T-2"}),
+            )
+            .await;
+        assert_eq!(login["code"], 0, "{login}");
+        let stats = e.ok("PUT", "/v1/terminal/statistics", json!({})).await;
+        assert_eq!(
+            stats["vdi"],
+            json!({"total": 2, "online": 2, "offline": 0, "never_login": 1})
+        );
+        assert_eq!(
+            stats["idv"],
+            json!({"total": 1, "online": 0, "offline": 1, "never_login": 1})
+        );
+        assert_eq!(
+            (stats["total"].clone(), stats["total_online"].clone()),
+            (json!(5), json!(2))
+        );
+    }
+}

@@ -18,6 +18,7 @@ pub enum Missing {
     StoragePool,
     OsFile,
     Account,
+    Terminal,
 }
 
 impl Missing {
@@ -35,6 +36,7 @@ impl Missing {
             Missing::StoragePool => "storage pool",
             Missing::OsFile => "OS file",
             Missing::Account => "API account",
+            Missing::Terminal => "terminal",
         }
     }
 }

@@ -100,6 +100,29 @@ pub struct Network {
     pub created_at: i64,
 }
 
+/// A registered terminal (6.6). Times are epoch ms; `first_login_at` 0 = no desktop user has
+/// logged in from it yet.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Terminal {
+    pub id: String,
+    pub name: String,
+    pub category: TerminalCategory,
+    pub ip: String,
+    pub mac: String,
+    pub registered_at: i64,
+    pub last_heartbeat_at: i64,
+    pub first_login_at: i64,
+}
+
+/// Terminal counts of one category: all, heartbeat within the online window, never logged in.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TerminalTally {
+    pub category: TerminalCategory,
+    pub total: i64,
+    pub online: i64,
+    pub never_login: i64,
+}
+
 /// A desk strategy: the template of a desk's hardware and access rules.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Strategy {

@@ -248,7 +248,8 @@ pub trait Store: Send + Sync + 'static {
     /// Replaces the password hash and clears failures and lock.
     async fn set_user_password(&self, id: &str, password_hash: &str) -> Result<bool>;
     /// Records a desktop-user login (clears failures); with a terminal, that terminal's login
-    /// lives until `terminal_until`.
+    /// lives until `terminal_until`, and a registered terminal counts as alive and logged in
+    /// from (6.6).
     async fn record_user_login(
         &self,
         id: &str,
@@ -305,4 +306,15 @@ pub trait Store: Send + Sync + 'static {
     async fn update_pool(&self, p: &StoragePool) -> Result<bool>;
     /// `Refused` while OS files are kept on it.
     async fn delete_pool(&self, id: &str) -> Result<bool>;
+
+    // ---------------------------------------------------------------------------------------
+    // Terminal registry (6.6).
+    // ---------------------------------------------------------------------------------------
+    /// Registers a terminal, or updates its name, category and addresses when the id is known
+    /// (registration time and first login are kept). True when it is new.
+    async fn register_terminal(&self, t: &Terminal) -> Result<bool>;
+    /// Records a heartbeat; false when the terminal is not registered.
+    async fn terminal_heartbeat(&self, id: &str, now: i64) -> Result<bool>;
+    /// Counts per category; online = last heartbeat at or after `online_since`.
+    async fn terminal_tallies(&self, online_since: i64) -> Result<Vec<TerminalTally>>;
 }

@@ -417,6 +417,17 @@ fn user_routes() -> Vec<Route> {
 fn inventory_routes() -> Vec<Route> {
     vec![
         Route {
+            path: "/v1/terminal/statistics",
+            methods: &[Method::PUT, Method::POST],
+            operation_id: "terminalStatistics",
+            summary: "Terminals per category: total, online, offline, never logged in",
+            section: Some("6.6"),
+            auth: true,
+            request: Some(schema::<Request<Empty>>),
+            response: schema::<Reply<TerminalStatistics>>,
+            handler: |f| on(f, inventory::terminals::statistics),
+        },
+        Route {
             path: "/v1/image:pagequery",
             methods: &[Method::PUT],
             operation_id: "pageQueryImages",
@@ -488,6 +499,28 @@ fn inventory_routes() -> Vec<Route> {
 /// Inventory management extensions (D10: `section: None`).
 fn management_routes() -> Vec<Route> {
     vec![
+        Route {
+            path: "/v1/terminal/register",
+            methods: &[Method::POST],
+            operation_id: "registerTerminal",
+            summary: "Register a terminal (again: update its name, category and addresses)",
+            section: None,
+            auth: true,
+            request: Some(schema::<Request<TerminalRegisterRequest>>),
+            response: schema::<Reply<TerminalRegisterData>>,
+            handler: |f| on(f, inventory::terminals::register),
+        },
+        Route {
+            path: "/v1/terminal/heartbeat",
+            methods: &[Method::POST],
+            operation_id: "terminalHeartbeat",
+            summary: "A terminal is alive (online for the configured window)",
+            section: None,
+            auth: true,
+            request: Some(schema::<Request<TerminalHeartbeatRequest>>),
+            response: schema::<Reply<()>>,
+            handler: |f| on(f, inventory::terminals::heartbeat),
+        },
         Route {
             path: "/v1/desk_strategy/create",
             methods: &[Method::POST],

@@ -36,6 +36,8 @@ pub struct ServerConfig {
     /// Reuse rendered desk pages until a desk changes (see `reply_cache`); off only to measure
     /// or debug the database path.
     pub page_cache: bool,
+    /// A terminal is online while its last heartbeat is younger than this (6.6).
+    pub terminal_online: Duration,
 }
 
 impl ServerConfig {
@@ -62,6 +64,7 @@ impl ServerConfig {
             max_starts_per_cluster: 16,
             desk_shutdown_timeout: Duration::from_secs(30),
             page_cache: true,
+            terminal_online: Duration::from_secs(180),
         }
     }
 }

@@ -57,6 +57,7 @@ fn noun_zh(what: Missing) -> &'static str {
         Missing::StoragePool => "存储池",
         Missing::OsFile => "镜像文件",
         Missing::Account => "API 账号",
+        Missing::Terminal => "终端",
     }
 }
 

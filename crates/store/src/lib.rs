@@ -9,6 +9,7 @@ pub mod migrate;
 mod paging;
 mod platform;
 mod tasks;
+mod terminals;
 pub mod testing;
 mod users;
 
@@ -608,6 +609,20 @@ impl Store for SqlStore {
 
     async fn delete_pool(&self, id: &str) -> Result<bool> {
         platform::delete_pool(&self.pool, self.backend, id).await
+    }
+
+    // Terminal registry (6.6).
+
+    async fn register_terminal(&self, t: &Terminal) -> Result<bool> {
+        terminals::register(&self.pool, self.backend, t).await
+    }
+
+    async fn terminal_heartbeat(&self, id: &str, now: i64) -> Result<bool> {
+        terminals::heartbeat(&self.pool, self.backend, id, now).await
+    }
+
+    async fn terminal_tallies(&self, online_since: i64) -> Result<Vec<TerminalTally>> {
+        terminals::tallies(&self.read, self.backend, online_since).await
     }
 }
 

@@ -240,3 +240,56 @@ async fn an_empty_cluster_is_deleted_and_its_edit_is_timestamped() {
         assert!(s.get_cluster(&c.id).await.unwrap().is_none());
     }
 }
+
+#[tokio::test]
+async fn terminals_register_heartbeat_and_count_their_first_login() {
+    for (s, inv) in stores().await {
+        let t = |id: &str, category: TerminalCategory, at: i64| Terminal {
+            id: id.into(),
+            name: id.into(),
+            category,
+            ip: String::new(),
+            mac: String::new(),
+            registered_at: at,
+            last_heartbeat_at: at,
+            first_login_at: 0,
+        };
+        assert!(s
+            .register_terminal(&t("t1", TerminalCategory::vdi, 100))
+            .await
+            .unwrap());
+        assert!(s
+            .register_terminal(&t("t2", TerminalCategory::vdi, 100))
+            .await
+            .unwrap());
+        assert!(s
+            .register_terminal(&t("t3", TerminalCategory::app, 100))
+            .await
+            .unwrap());
+        // registering again updates, it does not add
+        assert!(!s
+            .register_terminal(&t("t3", TerminalCategory::pc, 100))
+            .await
+            .unwrap());
+        assert!(s.terminal_heartbeat("t1", 500).await.unwrap());
+        assert!(!s.terminal_heartbeat("nope", 500).await.unwrap());
+        s.record_user_login(&inv.users[0].id, Some("t2"), 50, 60)
+            .await
+            .unwrap();
+        let mut tallies = s.terminal_tallies(400).await.unwrap();
+        tallies.sort_by_key(|t| t.category);
+        let got: Vec<_> = tallies
+            .iter()
+            .map(|t| (t.category, t.total, t.online, t.never_login))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (TerminalCategory::pc, 1, 0, 1),
+                (TerminalCategory::vdi, 2, 1, 1),
+            ],
+            "{}",
+            s.backend()
+        );
+    }
+}

@@ -339,3 +339,35 @@ pub struct StoragePoolRequest {
     #[serde(default)]
     pub storage_pool_health_state: Option<String>,
 }
+
+/// `POST /v1/terminal/register` (extension).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+pub struct TerminalRegisterRequest {
+    /// the id the terminal also sends as `terminal_id` at desktop-user login; at most 64 characters
+    #[serde(default)]
+    pub terminal_id: String,
+    #[serde(default)]
+    pub terminal_name: Option<String>,
+    /// app | idv | pc | rca | vdi | voi
+    #[serde(default)]
+    pub terminal_category: String,
+    #[serde(default)]
+    pub ip: Option<String>,
+    #[serde(default)]
+    pub mac: Option<String>,
+}
+
+/// `POST /v1/terminal/heartbeat` (extension).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+pub struct TerminalHeartbeatRequest {
+    #[serde(default)]
+    pub terminal_id: String,
+}
+
+/// `data` of a terminal registration.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct TerminalRegisterData {
+    pub terminal_id: String,
+    /// true on the first registration of this id
+    pub created: bool,
+}

@@ -1,12 +1,13 @@
 //! The platform inventory (chapters 6.3–6.10) and its management extensions (DECISIONS D10):
 //! `catalog` the image and network lists, `ccp` the RG-CCP cluster, compute, storage and host
-//! endpoints, `capacity` the file-system figures of directory-backed pools and `manage` the
-//! create/edit/delete extensions.
+//! endpoints, `capacity` the file-system figures of directory-backed pools, `manage` the
+//! create/edit/delete extensions and `terminals` the terminal registry of 6.6.
 
 pub mod capacity;
 pub mod catalog;
 pub mod ccp;
 pub mod manage;
+pub mod terminals;
 
 use axum::extract::{FromRequest, Request};
 use deskd_domain::error::Error;
