@@ -882,3 +882,177 @@ async fn terminal_statistics_follow_registrations_heartbeats_and_logins() {
         );
     }
 }
+
+/// The image version with this id, as 6.3.1 lists it.
+async fn image(e: &Env, id: &str) -> Option<Value> {
+    let d = e
+        .ok(
+            "PUT",
+            "/v1/image:pagequery",
+            json!({"page": 0, "limit": 10, "match_arr": [eq("id", json!([id]))]}),
+        )
+        .await;
+    d["item_arr"].as_array().unwrap().first().cloned()
+}
+
+#[tokio::test]
+async fn images_are_built_published_disabled_and_deleted_through_their_states() {
+    for db in Db::all().await {
+        // a one-second simulated build makes the transitional states observable
+        let s = Server::start(db.clone(), &["--sim-latency-ms", "1000"]);
+        let t = s.admin_token().await;
+        let e = Env { s, t };
+        let files = e
+            .items("/v1/osFile:pagequery", json!({"page": 0, "limit": 10}))
+            .await;
+        let file = files
+            .iter()
+            .find(|f| f["image_file_name"] == "win10-x64.qcow2")
+            .unwrap();
+        let body =
+            json!({"image_name": "exam-image", "os_file_id": file["id"], "cpu": 4, "memory": 8});
+        let c = e.call("POST", "/v1/image/create", body.clone()).await;
+        let id = c["data"]["id"].as_str().expect("id").to_string();
+        let img = image(&e, &id).await.unwrap();
+        assert_eq!(
+            (img["image_state"].clone(), img["newest_version"].clone()),
+            (json!("CREATING"), json!(false)),
+            "{db:?}"
+        );
+        let task = e.wait(&c).await;
+        assert_eq!(task["task_status"], "FINISHED", "{db:?} {task}");
+        let img = image(&e, &id).await.unwrap();
+        assert_eq!(img["image_state"], "AVAILABLE");
+        assert_eq!(img["newest_version"], true);
+        assert_eq!(
+            (img["version"].clone(), img["root_image_id"].clone()),
+            (json!(1), json!(id))
+        );
+        assert_eq!(
+            (
+                img["cpu"].clone(),
+                img["memory"].clone(),
+                img["image_system_size"].clone()
+            ),
+            (json!(4), json!(8), json!(40))
+        );
+        assert_eq!(
+            (img["os_name"].clone(), img["image_type"].clone()),
+            (json!("WIN_10_64"), json!("VDI"))
+        );
+        assert_eq!(img["storage_pool_id"], file["storage_pool_id"]);
+
+        for (field, value, code, needle) in [
+            (
+                "image_system_size",
+                json!(10),
+                22000400,
+                "between 40 and 2048",
+            ),
+            ("image_type", json!("XX"), 22000400, "VDI, IDV, TCI"),
+            (
+                "os_file_id",
+                json!("nope"),
+                22000400,
+                "OS file nope does not exist",
+            ),
+            (
+                "network_id",
+                json!("nope"),
+                22000400,
+                "network nope does not exist",
+            ),
+            ("image_name", json!(""), 22000400, "must not be empty"),
+        ] {
+            let mut b = body.clone();
+            b[field] = value;
+            let c = e.call("POST", "/v1/image/create", b).await;
+            assert_err(&c, code, &[needle]);
+        }
+
+        // publish: PUBLISHING while the old version stays the newest, then the new one is
+        let c = e
+            .call(
+                "POST",
+                "/v1/image/publish",
+                json!({"id": id, "image_name": "exam-image v2", "memory": 16}),
+            )
+            .await;
+        let v2 = c["data"]["id"].as_str().expect("id").to_string();
+        let second = e.call("POST", "/v1/image/publish", json!({"id": id})).await;
+        assert_err(&second, 23010000, &["PUBLISHING", "wait until it is done"]);
+        let pending = image(&e, &v2).await.unwrap();
+        assert_eq!(pending["image_state"], "PUBLISHING");
+        assert_eq!(image(&e, &id).await.unwrap()["newest_version"], true);
+        assert_eq!(e.wait(&c).await["task_status"], "FINISHED");
+        let new = image(&e, &v2).await.unwrap();
+        assert_eq!(
+            (new["image_state"].clone(), new["newest_version"].clone()),
+            (json!("AVAILABLE"), json!(true))
+        );
+        assert_eq!(
+            (
+                new["version"].clone(),
+                new["memory"].clone(),
+                new["cpu"].clone()
+            ),
+            (json!(2), json!(16), json!(4))
+        );
+        assert_eq!(
+            (new["root_image_id"].clone(), new["root_image_name"].clone()),
+            (json!(id), json!("exam-image"))
+        );
+        assert_eq!(image(&e, &id).await.unwrap()["newest_version"], false);
+
+        // disable: no new desks from it
+        e.ok("PUT", "/v1/image/disable", json!({"id": v2})).await;
+        assert_eq!(image(&e, &v2).await.unwrap()["image_state"], "DISABLED");
+        let c = e.call("PUT", "/v1/image/disable", json!({"id": v2})).await;
+        assert_err(&c, 23010000, &["is DISABLED, not AVAILABLE"]);
+        let desks = e.desks().await;
+        let c = e
+            .call(
+                "POST",
+                "/v1/desk/batch/create",
+                json!({"fail_rollback": false, "desk_info_arr": [{"id": "I1", "user_name": "user15",
+                    "image_id": v2, "desk_strategy_id": desks[0]["desk_strategy_id"], "network_id": desks[0]["network_id"]}]}),
+            )
+            .await;
+        assert_err(&c, 22000400, &["image_id", "DISABLED"]);
+        e.ok("PUT", "/v1/image/enable", json!({"id": v2})).await;
+        assert_eq!(image(&e, &v2).await.unwrap()["image_state"], "AVAILABLE");
+
+        // delete: refused while desks or later versions use it; DELETING, then gone
+        let c = e
+            .call(
+                "POST",
+                "/v1/image/delete",
+                json!({"id": desks[0]["image_id"]}),
+            )
+            .await;
+        assert_err(&c, 23010000, &["still used by", "desks"]);
+        let c = e.call("POST", "/v1/image/delete", json!({"id": id})).await;
+        assert_err(&c, 23010000, &["root of 1 later version", "exam-image v2"]);
+        let c = e.call("POST", "/v1/image/delete", json!({"id": v2})).await;
+        assert_eq!(image(&e, &v2).await.unwrap()["image_state"], "DELETING");
+        assert_eq!(e.wait(&c).await["task_status"], "FINISHED");
+        assert!(image(&e, &v2).await.is_none());
+        assert_eq!(
+            image(&e, &id).await.unwrap()["newest_version"],
+            true,
+            "the remaining version is the newest again"
+        );
+        let c = e.call("POST", "/v1/image/delete", json!({"id": id})).await;
+        assert_eq!(e.wait(&c).await["task_status"], "FINISHED");
+        let left = e
+            .ok(
+                "PUT",
+                "/v1/image:pagequery",
+                json!({"page": 0, "limit": 10}),
+            )
+            .await;
+        assert_eq!(left["total"], 3);
+        let c = e.call("POST", "/v1/image/delete", json!({"id": id})).await;
+        assert_err(&c, 22000400, &["image", "does not exist"]);
+    }
+}

@@ -307,6 +307,27 @@ pub trait Store: Send + Sync + 'static {
     /// `Refused` while OS files are kept on it.
     async fn delete_pool(&self, id: &str) -> Result<bool>;
 
+    // Image versions (extensions).
+    async fn get_os_file(&self, id: &str) -> Result<Option<OsFile>>;
+    /// Inserts a CREATING or PUBLISHING version after checking its OS file (AVAILABLE, SYSTEM),
+    /// network and root (a later version gets the family's next number; refused while another
+    /// version is in progress). False when the id exists (a repeated task item).
+    async fn insert_image(&self, image: &Image) -> Result<bool>;
+    /// CREATING or PUBLISHING → AVAILABLE, and the newest of its family; false otherwise.
+    async fn complete_image(&self, id: &str) -> Result<bool>;
+    /// Compare-and-set of an image's state.
+    async fn set_image_state(
+        &self,
+        id: &str,
+        from: &[crate::enums::ImageState],
+        to: crate::enums::ImageState,
+    ) -> Result<bool>;
+    /// → DELETING unless desks use it or later versions name it as root (`Refused`, naming
+    /// them); false when it is gone.
+    async fn begin_image_delete(&self, id: &str) -> Result<bool>;
+    /// Removes a DELETING image; false when there is none.
+    async fn remove_image(&self, id: &str) -> Result<bool>;
+
     // ---------------------------------------------------------------------------------------
     // Terminal registry (6.6).
     // ---------------------------------------------------------------------------------------

@@ -468,6 +468,13 @@ pub async fn os_files(pool: &AnyPool, b: Backend, q: &ListQuery) -> Result<Page<
     paging::page(pool, b, q, "f.*", FROM, FROM, os_file_row).await
 }
 
+pub async fn os_file(pool: &AnyPool, b: Backend, id: &str) -> Result<Option<OsFile>> {
+    row(pool, b, "SELECT * FROM os_files WHERE id = ?", args![id])
+        .await?
+        .map(|r| os_file_row(&r))
+        .transpose()
+}
+
 fn os_file_row(r: &AnyRow) -> Result<OsFile> {
     Ok(OsFile {
         id: r.text("id")?,

@@ -611,6 +611,36 @@ impl Store for SqlStore {
         platform::delete_pool(&self.pool, self.backend, id).await
     }
 
+    async fn get_os_file(&self, id: &str) -> Result<Option<OsFile>> {
+        inventory::os_file(&self.read, self.backend, id).await
+    }
+
+    async fn insert_image(&self, image: &Image) -> Result<bool> {
+        platform::insert_image(&self.pool, self.backend, image).await
+    }
+
+    async fn complete_image(&self, id: &str) -> Result<bool> {
+        // A desk record shows its image's name; the newest flag moves.
+        self.after_desk_write(platform::complete_image(&self.pool, self.backend, id).await)
+    }
+
+    async fn set_image_state(
+        &self,
+        id: &str,
+        from: &[deskd_domain::enums::ImageState],
+        to: deskd_domain::enums::ImageState,
+    ) -> Result<bool> {
+        platform::set_image_state(&self.pool, self.backend, id, from, to).await
+    }
+
+    async fn begin_image_delete(&self, id: &str) -> Result<bool> {
+        platform::begin_image_delete(&self.pool, self.backend, id).await
+    }
+
+    async fn remove_image(&self, id: &str) -> Result<bool> {
+        platform::remove_image(&self.pool, self.backend, id).await
+    }
+
     // Terminal registry (6.6).
 
     async fn register_terminal(&self, t: &Terminal) -> Result<bool> {

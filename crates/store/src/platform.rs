@@ -645,3 +645,262 @@ pub async fn delete_pool(pool: &AnyPool, b: Backend, id: &str) -> Result<bool> {
     let checks = [("os_files", "storage_pool_id", "OS files")];
     delete_unused(pool, b, "storage_pools", "storage pool", &checks, id).await
 }
+
+// ------------------------------------------------------------------------------------------
+// Image versions (extensions): build, publish, disable, delete.
+// ------------------------------------------------------------------------------------------
+
+/// Refuses unless the OS file exists, is AVAILABLE and holds a system disk.
+async fn usable_os_file(tx: &mut Tx, b: Backend, id: &str) -> Result<()> {
+    let Some(r) = row(
+        &mut **tx,
+        b,
+        "SELECT name, state, disk_type FROM os_files WHERE id = ?",
+        args![id],
+    )
+    .await?
+    else {
+        return Err(Error::not_found(Missing::OsFile, id));
+    };
+    let (name, state, disk) = (r.text("name")?, r.text("state")?, r.text("disk_type")?);
+    if state != "AVAILABLE" || disk != "SYSTEM" {
+        return Err(Error::Refused(format!(
+            "OS file `{name}` is a {state} {disk} disk; an image needs an AVAILABLE SYSTEM disk"
+        )));
+    }
+    Ok(())
+}
+
+/// Inserts an image version (CREATING or PUBLISHING) after checking its OS file, network and,
+/// for a later version, its root; the version number is the family's next. False when the id
+/// exists already (a repeated task item).
+pub async fn insert_image(pool: &AnyPool, b: Backend, i: &Image) -> Result<bool> {
+    let mut tx = begin(pool).await?;
+    if row(
+        &mut *tx,
+        b,
+        "SELECT id FROM images WHERE id = ?",
+        args![&i.id],
+    )
+    .await?
+    .is_some()
+    {
+        return Ok(false);
+    }
+    usable_os_file(&mut tx, b, &i.os_file_id).await?;
+    if let Some(n) = &i.network_id {
+        if row(
+            &mut *tx,
+            b,
+            "SELECT id FROM networks WHERE id = ?",
+            args![n],
+        )
+        .await?
+        .is_none()
+        {
+            return Err(Error::not_found(Missing::Network, n));
+        }
+    }
+    let mut image = i.clone();
+    if i.root_image_id != i.id {
+        let family = rows(
+            &mut *tx,
+            b,
+            "SELECT version, state FROM images WHERE root_image_id = ?",
+            args![&i.root_image_id],
+        )
+        .await?;
+        if family.is_empty() {
+            return Err(Error::not_found(Missing::Image, &i.root_image_id));
+        }
+        for r in &family {
+            let state = r.text("state")?;
+            if state == "CREATING" || state == "PUBLISHING" || state == "DELETING" {
+                return Err(Error::Refused(format!(
+                    "a version of this image is {state}; wait until it is done"
+                )));
+            }
+        }
+        image.version = family
+            .iter()
+            .map(|r| r.int("version"))
+            .collect::<Result<Vec<_>>>()?
+            .into_iter()
+            .max()
+            .unwrap_or(0)
+            + 1;
+    }
+    match insert(&mut *tx, b, "images", image_values(&image)).await {
+        Ok(()) => {}
+        // The other writer of this version (handler or task item) got there first.
+        Err(Error::Refused(_)) => return Ok(false),
+        Err(e) => return Err(e),
+    }
+    tx.commit().await.map_err(|e| match db_err(e) {
+        Error::Refused(_) => Error::Refused(format!("image `{}` exists already", i.id)),
+        e => e,
+    })?;
+    Ok(true)
+}
+
+fn image_values(i: &Image) -> Vec<(&'static str, Arg)> {
+    vec![
+        ("id", i.id.as_str().into()),
+        ("name", i.name.as_str().into()),
+        ("root_image_id", i.root_image_id.as_str().into()),
+        ("version", i.version.into()),
+        ("newest", i.newest.into()),
+        ("category", i.category.as_str().into()),
+        ("os_name", i.os_name.as_str().into()),
+        ("os_file_id", i.os_file_id.as_str().into()),
+        ("state", i.state.as_str().into()),
+        ("system_disk_gb", i.system_disk_gb.into()),
+        ("cpu_cores", i.cpu_cores.into()),
+        ("memory_gb", i.memory_gb.into()),
+        ("network_id", i.network_id.clone().into()),
+        ("description", i.description.as_str().into()),
+        ("created_at", i.created_at.into()),
+    ]
+}
+
+/// A built or published version becomes AVAILABLE and the newest of its family.
+pub async fn complete_image(pool: &AnyPool, b: Backend, id: &str) -> Result<bool> {
+    let mut tx = begin(pool).await?;
+    let n = exec(
+        &mut *tx,
+        b,
+        "UPDATE images SET state = 'AVAILABLE', newest = 1 WHERE id = ? AND state IN ('CREATING', 'PUBLISHING')",
+        args![id],
+    )
+    .await?;
+    if n == 1 {
+        exec(
+            &mut *tx,
+            b,
+            "UPDATE images SET newest = 0 WHERE id <> ? AND root_image_id = (SELECT root_image_id FROM images WHERE id = ?)",
+            args![id, id],
+        )
+        .await?;
+    }
+    tx.commit().await.map_err(db_err)?;
+    Ok(n == 1)
+}
+
+pub async fn set_image_state(
+    pool: &AnyPool,
+    b: Backend,
+    id: &str,
+    from: &[ImageState],
+    to: ImageState,
+) -> Result<bool> {
+    let marks = vec!["?"; from.len()].join(", ");
+    let mut a = args![to.as_str(), id];
+    a.extend(from.iter().map(|s| Arg::from(s.as_str())));
+    let sql = format!("UPDATE images SET state = ? WHERE id = ? AND state IN ({marks})");
+    Ok(exec(pool, b, &sql, a).await? == 1)
+}
+
+/// Moves an image to DELETING unless desks use it or later versions name it as their root.
+/// True when it is DELETING now (or was already); false when it is gone.
+pub async fn begin_image_delete(pool: &AnyPool, b: Backend, id: &str) -> Result<bool> {
+    let mut tx = begin(pool).await?;
+    let Some(r) = row(
+        &mut *tx,
+        b,
+        "SELECT name, state FROM images WHERE id = ?",
+        args![id],
+    )
+    .await?
+    else {
+        return Ok(false);
+    };
+    let (name, state) = (r.text("name")?, r.text("state")?);
+    if state == "DELETING" {
+        return Ok(true);
+    }
+    if state == "CREATING" || state == "PUBLISHING" {
+        return Err(Error::Refused(format!(
+            "image `{name}` is {state}; delete it once that is done"
+        )));
+    }
+    refuse_if_used(
+        &mut tx,
+        b,
+        &format!("image `{name}`"),
+        &[("desks", "image_id", "desks")],
+        id,
+    )
+    .await?;
+    let later = rows(
+        &mut *tx,
+        b,
+        "SELECT name FROM images WHERE root_image_id = ? AND id <> ? ORDER BY version",
+        args![id, id],
+    )
+    .await?;
+    if !later.is_empty() {
+        let names = later
+            .iter()
+            .map(|r| r.text("name"))
+            .collect::<Result<Vec<_>>>()?;
+        return Err(Error::Refused(format!(
+            "image `{name}` is the root of {} later version(s) ({}); delete those first",
+            names.len(),
+            names.join(", ")
+        )));
+    }
+    exec(
+        &mut *tx,
+        b,
+        "UPDATE images SET state = 'DELETING' WHERE id = ?",
+        args![id],
+    )
+    .await?;
+    tx.commit().await.map_err(db_err)?;
+    Ok(true)
+}
+
+/// Removes a DELETING image; the family's highest remaining version becomes the newest.
+/// `Refused` (and the image AVAILABLE again) when a desk took it meanwhile.
+pub async fn remove_image(pool: &AnyPool, b: Backend, id: &str) -> Result<bool> {
+    let mut tx = begin(pool).await?;
+    let Some(r) = row(
+        &mut *tx,
+        b,
+        "SELECT root_image_id FROM images WHERE id = ? AND state = 'DELETING'",
+        args![id],
+    )
+    .await?
+    else {
+        return Ok(false);
+    };
+    let root = r.text("root_image_id")?;
+    let used = referrers(&mut tx, b, "desks", "image_id", id).await?;
+    if used.0 > 0 {
+        exec(
+            &mut *tx,
+            b,
+            "UPDATE images SET state = 'AVAILABLE' WHERE id = ?",
+            args![id],
+        )
+        .await?;
+        tx.commit().await.map_err(db_err)?;
+        return Err(Error::Refused(format!(
+            "{} desks took the image meanwhile ({})",
+            used.0,
+            used.1.join(", ")
+        )));
+    }
+    exec(&mut *tx, b, "DELETE FROM images WHERE id = ?", args![id]).await?;
+    exec(
+        &mut *tx,
+        b,
+        "UPDATE images SET newest = 1 WHERE id = (SELECT id FROM images WHERE root_image_id = ? \
+         AND NOT EXISTS (SELECT 1 FROM images n WHERE n.root_image_id = ? AND n.newest = 1) \
+         ORDER BY version DESC LIMIT 1)",
+        args![&root, &root],
+    )
+    .await?;
+    tx.commit().await.map_err(db_err)?;
+    Ok(true)
+}

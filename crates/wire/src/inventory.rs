@@ -371,3 +371,57 @@ pub struct TerminalRegisterData {
     /// true on the first registration of this id
     pub created: bool,
 }
+
+/// `POST /v1/image/create` (extension): a new image template built from an OS file.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+pub struct ImageCreateRequest {
+    #[serde(default)]
+    pub image_name: String,
+    /// an AVAILABLE OS file holding a SYSTEM disk
+    #[serde(default)]
+    pub os_file_id: String,
+    /// VDI | IDV | TCI (default VDI)
+    #[serde(default)]
+    pub image_type: Option<String>,
+    /// 1..64 (default 2)
+    #[serde(default)]
+    pub cpu: Option<i64>,
+    /// GB, 1..512 (default 4)
+    #[serde(default)]
+    pub memory: Option<i64>,
+    /// GB, 20..2048, at least the OS file's virtual size (default: that size, at least 20)
+    #[serde(default)]
+    pub image_system_size: Option<i64>,
+    #[serde(default)]
+    pub network_id: Option<String>,
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+/// `POST /v1/image/publish` (extension): a new version of the image `id`'s family; absent
+/// fields are copied from `id`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+pub struct ImagePublishRequest {
+    #[serde(default)]
+    pub id: String,
+    #[serde(default)]
+    pub image_name: Option<String>,
+    #[serde(default)]
+    pub os_file_id: Option<String>,
+    #[serde(default)]
+    pub cpu: Option<i64>,
+    #[serde(default)]
+    pub memory: Option<i64>,
+    #[serde(default)]
+    pub image_system_size: Option<i64>,
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+/// `data` of an asynchronous image call: the image version and the task that builds or
+/// removes it.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct ImageTaskData {
+    pub id: String,
+    pub task_id: String,
+}
