@@ -1056,3 +1056,188 @@ async fn images_are_built_published_disabled_and_deleted_through_their_states() 
         assert_err(&c, 22000400, &["image", "does not exist"]);
     }
 }
+
+/// A QCOW2 file of `len` bytes whose header names a 40 GiB virtual disk.
+fn qcow2(len: usize) -> Vec<u8> {
+    let mut v = b"QFI\xfb".to_vec();
+    v.extend(3u32.to_be_bytes());
+    v.resize(24, 0);
+    v.extend((40 * GIB as u64).to_be_bytes());
+    v.extend((0..len - v.len()).map(|i| (i % 251) as u8));
+    v
+}
+
+fn sha256_hex(bytes: &[u8], dir: &std::path::Path) -> String {
+    let f = dir.join("probe.bin");
+    std::fs::write(&f, bytes).unwrap();
+    let out = std::process::Command::new("sha256sum")
+        .arg(&f)
+        .output()
+        .unwrap();
+    std::fs::remove_file(&f).unwrap();
+    String::from_utf8(out.stdout).unwrap()[..64].to_string()
+}
+
+impl Env {
+    /// `POST /v1/osFile/upload?query` with `bytes`; returns `content`.
+    async fn upload(&self, query: &str, bytes: Vec<u8>) -> Value {
+        let resp = self
+            .s
+            .http
+            .post(self.s.url(&format!("/v1/osFile/upload?{query}")))
+            .bearer_auth(&self.t)
+            .body(bytes)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200);
+        resp.json::<Value>().await.unwrap()["content"].clone()
+    }
+
+    async fn files(&self) -> Vec<Value> {
+        self.items("/v1/osFile:pagequery", json!({"page": 0, "limit": 100}))
+            .await
+    }
+}
+
+/// The files of `dir` (names).
+fn listing(dir: &std::path::Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    v
+}
+
+#[tokio::test]
+async fn os_files_stream_into_their_pool_and_failed_uploads_leave_nothing() {
+    for db in Db::all().await {
+        let e = Env::start(db.clone()).await;
+        let desks = e.desks().await;
+        let dir = fresh_dir();
+        let pid = e
+            .create(
+                "/v1/rccp/storage_pool/create",
+                json!({"name": "uploads", "cluster_id": desks[0]["cluster_id"], "directory": dir.to_str().unwrap()}),
+            )
+            .await;
+        let bytes = qcow2(3 * 1024 * 1024 + 17);
+        let sha = sha256_hex(&bytes, &std::env::temp_dir());
+        let q = |size: usize, sha: &str| {
+            format!("name=exam.qcow2&format=QCOW2&os_name=UBUNTU_64&size={size}&sha256={sha}&storage_pool_id={pid}")
+        };
+        // wrong size, wrong checksum, not QCOW2, bad parameters: refused, nothing left behind
+        let small = qcow2(1024);
+        let small_sha = sha256_hex(&small, &std::env::temp_dir());
+        let c = e.upload(&q(small.len() - 1, &small_sha), small).await;
+        assert_err(&c, 22000400, &["query.size", "more arrived"]);
+        let c = e.upload(&q(bytes.len() + 1, &sha), bytes.clone()).await;
+        assert_err(&c, 22000400, &["query.size", "received"]);
+        let c = e
+            .upload(&q(bytes.len(), &"0".repeat(64)), bytes.clone())
+            .await;
+        assert_err(&c, 22000400, &["query.sha256", &sha]);
+        let iso_as_qcow = vec![7u8; 64];
+        let c = e
+            .upload(
+                &q(64, &sha256_hex(&iso_as_qcow, &std::env::temp_dir())),
+                iso_as_qcow,
+            )
+            .await;
+        assert_err(&c, 22000400, &["query.format", "not QCOW2"]);
+        let c = e
+            .upload(
+                &q(bytes.len(), &sha).replace("UBUNTU_64", "DOS"),
+                bytes.clone(),
+            )
+            .await;
+        assert_err(&c, 22000400, &["query.os_name"]);
+        let c = e.upload("name=x", bytes.clone()).await;
+        assert_err(&c, 22000400, &["query.size", "required"]);
+        // an upload cut off half way
+        {
+            use std::io::Write;
+            let addr = e.s.base.trim_start_matches("http://").to_string();
+            let mut tcp = std::net::TcpStream::connect(&addr).unwrap();
+            write!(
+                tcp,
+                "POST /v1/osFile/upload?{} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {}\r\nContent-Length: {}\r\n\r\n",
+                q(bytes.len(), &sha),
+                e.t,
+                bytes.len()
+            )
+            .unwrap();
+            tcp.write_all(&bytes[..100_000]).unwrap();
+            tcp.flush().unwrap();
+            let end = Instant::now() + Duration::from_secs(10);
+            loop {
+                let files = e.files().await;
+                if files.iter().any(|f| f["image_file_state"] == "UPLOADING") {
+                    assert_eq!(files.len(), 4);
+                    break;
+                }
+                assert!(Instant::now() < end, "no UPLOADING file: {files:?}");
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            assert_eq!(listing(&dir).len(), 1, "the part file");
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        assert_eq!(
+            e.files().await.len(),
+            3,
+            "{db:?}: no UPLOADING or AVAILABLE file left"
+        );
+        assert!(listing(&dir).is_empty(), "{:?}", listing(&dir));
+
+        // a good upload: AVAILABLE, bytes in the pool's directory, virtual size from the header
+        let c = e.upload(&q(bytes.len(), &sha), bytes.clone()).await;
+        assert_eq!(c["code"], 0, "{c}");
+        let fid = c["data"]["id"].as_str().unwrap().to_string();
+        let f = e
+            .files()
+            .await
+            .into_iter()
+            .find(|f| f["id"] == json!(fid))
+            .unwrap();
+        assert_eq!(f["image_file_state"], "AVAILABLE");
+        assert_eq!(
+            (f["image_file_size"].clone(), f["virtual_size"].clone()),
+            (json!(bytes.len()), json!(40 * GIB))
+        );
+        assert_eq!(
+            (f["sha256"].clone(), f["cbb_image_format"].clone()),
+            (json!(sha), json!("QCOW2"))
+        );
+        assert_eq!(listing(&dir), [format!("{fid}.qcow2")]);
+        assert_eq!(
+            std::fs::read(dir.join(format!("{fid}.qcow2"))).unwrap(),
+            bytes
+        );
+        // an image is built on it; the file cannot go while it is
+        let c = e
+            .call(
+                "POST",
+                "/v1/image/create",
+                json!({"image_name": "uploaded", "os_file_id": fid}),
+            )
+            .await;
+        assert_eq!(e.wait(&c).await["task_status"], "FINISHED");
+        let img = c["data"]["id"].as_str().unwrap().to_string();
+        let c = e
+            .call("POST", "/v1/osFile/delete", json!({"id": fid}))
+            .await;
+        assert_err(&c, 23010000, &["still used by 1 images (uploaded)"]);
+        let c = e
+            .call("POST", "/v1/rccp/storage_pool/delete", json!({"id": pid}))
+            .await;
+        assert_err(&c, 23010000, &["still used by 1 OS files"]);
+        let c = e.call("POST", "/v1/image/delete", json!({"id": img})).await;
+        assert_eq!(e.wait(&c).await["task_status"], "FINISHED");
+        e.ok("POST", "/v1/osFile/delete", json!({"id": fid})).await;
+        assert!(listing(&dir).is_empty());
+        assert_eq!(e.files().await.len(), 3);
+        e.ok("POST", "/v1/rccp/storage_pool/delete", json!({"id": pid}))
+            .await;
+    }
+}

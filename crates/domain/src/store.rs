@@ -328,6 +328,18 @@ pub trait Store: Send + Sync + 'static {
     /// Removes a DELETING image; false when there is none.
     async fn remove_image(&self, id: &str) -> Result<bool>;
 
+    // OS files (extensions).
+    /// Inserts an UPLOADING file; `NotFound` for an unknown pool.
+    async fn insert_os_file(&self, file: &OsFile) -> Result<()>;
+    /// UPLOADING → AVAILABLE with its virtual size; false otherwise.
+    async fn finish_os_file(&self, id: &str, virtual_size_bytes: i64) -> Result<bool>;
+    /// Removes an upload that did not complete (only while UPLOADING).
+    async fn drop_upload(&self, id: &str) -> Result<bool>;
+    /// → DELETING unless images are built on it (`Refused`); false when it is gone.
+    async fn begin_os_file_delete(&self, id: &str) -> Result<bool>;
+    /// Removes a DELETING file's row.
+    async fn remove_os_file(&self, id: &str) -> Result<bool>;
+
     // ---------------------------------------------------------------------------------------
     // Terminal registry (6.6).
     // ---------------------------------------------------------------------------------------

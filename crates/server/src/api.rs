@@ -500,6 +500,28 @@ fn inventory_routes() -> Vec<Route> {
 fn management_routes() -> Vec<Route> {
     vec![
         Route {
+            path: "/v1/osFile/upload",
+            methods: &[Method::POST],
+            operation_id: "uploadOsFile",
+            summary: "Upload a QCOW2 or ISO file as the raw body (query: name, format, disk_type, os_name, size, sha256, storage_pool_id); UPLOADING, then AVAILABLE once size and SHA-256 match",
+            section: None,
+            auth: true,
+            request: None,
+            response: schema::<Reply<IdData>>,
+            handler: |f| on(f, inventory::os_files::upload),
+        },
+        Route {
+            path: "/v1/osFile/delete",
+            methods: &[Method::POST],
+            operation_id: "deleteOsFile",
+            summary: "Delete an OS file no image is built on",
+            section: None,
+            auth: true,
+            request: Some(schema::<Request<IdRequest>>),
+            response: schema::<Reply<()>>,
+            handler: |f| on(f, inventory::os_files::delete),
+        },
+        Route {
             path: "/v1/image/create",
             methods: &[Method::POST],
             operation_id: "createImage",

@@ -641,6 +641,26 @@ impl Store for SqlStore {
         platform::remove_image(&self.pool, self.backend, id).await
     }
 
+    async fn insert_os_file(&self, f: &OsFile) -> Result<()> {
+        platform::insert_os_file(&self.pool, self.backend, f).await
+    }
+
+    async fn finish_os_file(&self, id: &str, virtual_size: i64) -> Result<bool> {
+        platform::finish_os_file(&self.pool, self.backend, id, virtual_size).await
+    }
+
+    async fn drop_upload(&self, id: &str) -> Result<bool> {
+        platform::drop_upload(&self.pool, self.backend, id).await
+    }
+
+    async fn begin_os_file_delete(&self, id: &str) -> Result<bool> {
+        platform::begin_os_file_delete(&self.pool, self.backend, id).await
+    }
+
+    async fn remove_os_file(&self, id: &str) -> Result<bool> {
+        platform::remove_os_file(&self.pool, self.backend, id).await
+    }
+
     // Terminal registry (6.6).
 
     async fn register_terminal(&self, t: &Terminal) -> Result<bool> {

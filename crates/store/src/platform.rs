@@ -904,3 +904,120 @@ pub async fn remove_image(pool: &AnyPool, b: Backend, id: &str) -> Result<bool> 
     tx.commit().await.map_err(db_err)?;
     Ok(true)
 }
+
+// ------------------------------------------------------------------------------------------
+// OS files (extensions): streamed upload and delete.
+// ------------------------------------------------------------------------------------------
+
+/// Inserts an UPLOADING OS file on an existing pool.
+pub async fn insert_os_file(pool: &AnyPool, b: Backend, f: &OsFile) -> Result<()> {
+    let mut tx = begin(pool).await?;
+    if row(
+        &mut *tx,
+        b,
+        "SELECT id FROM storage_pools WHERE id = ?",
+        args![&f.storage_pool_id],
+    )
+    .await?
+    .is_none()
+    {
+        return Err(Error::not_found(Missing::StoragePool, &f.storage_pool_id));
+    }
+    insert(
+        &mut *tx,
+        b,
+        "os_files",
+        vec![
+            ("id", f.id.as_str().into()),
+            ("name", f.name.as_str().into()),
+            ("format", f.format.as_str().into()),
+            ("disk_type", f.disk_type.as_str().into()),
+            ("os_name", f.os_name.as_str().into()),
+            ("size_bytes", f.size_bytes.into()),
+            ("virtual_size_bytes", f.virtual_size_bytes.into()),
+            ("sha256", f.sha256.as_str().into()),
+            ("state", f.state.as_str().into()),
+            ("storage_pool_id", f.storage_pool_id.as_str().into()),
+            ("created_at", f.created_at.into()),
+        ],
+    )
+    .await?;
+    tx.commit().await.map_err(db_err)
+}
+
+/// UPLOADING → AVAILABLE with the virtual size read from the file.
+pub async fn finish_os_file(
+    pool: &AnyPool,
+    b: Backend,
+    id: &str,
+    virtual_size: i64,
+) -> Result<bool> {
+    let n = exec(
+        pool,
+        b,
+        "UPDATE os_files SET state = 'AVAILABLE', virtual_size_bytes = ? WHERE id = ? AND state = 'UPLOADING'",
+        args![virtual_size, id],
+    )
+    .await?;
+    Ok(n == 1)
+}
+
+/// Forgets an upload that did not complete (only while it is UPLOADING).
+pub async fn drop_upload(pool: &AnyPool, b: Backend, id: &str) -> Result<bool> {
+    let n = exec(
+        pool,
+        b,
+        "DELETE FROM os_files WHERE id = ? AND state = 'UPLOADING'",
+        args![id],
+    )
+    .await?;
+    Ok(n == 1)
+}
+
+/// AVAILABLE → DELETING unless images are built on it; false when it is gone.
+pub async fn begin_os_file_delete(pool: &AnyPool, b: Backend, id: &str) -> Result<bool> {
+    let mut tx = begin(pool).await?;
+    let Some(r) = row(
+        &mut *tx,
+        b,
+        "SELECT name, state FROM os_files WHERE id = ?",
+        args![id],
+    )
+    .await?
+    else {
+        return Ok(false);
+    };
+    let (name, state) = (r.text("name")?, r.text("state")?);
+    if state != "AVAILABLE" && state != "DELETING" {
+        return Err(Error::Refused(format!("OS file `{name}` is {state}")));
+    }
+    refuse_if_used(
+        &mut tx,
+        b,
+        &format!("OS file `{name}`"),
+        &[("images", "os_file_id", "images")],
+        id,
+    )
+    .await?;
+    exec(
+        &mut *tx,
+        b,
+        "UPDATE os_files SET state = 'DELETING' WHERE id = ?",
+        args![id],
+    )
+    .await?;
+    tx.commit().await.map_err(db_err)?;
+    Ok(true)
+}
+
+/// Removes a DELETING OS file's row.
+pub async fn remove_os_file(pool: &AnyPool, b: Backend, id: &str) -> Result<bool> {
+    let n = exec(
+        pool,
+        b,
+        "DELETE FROM os_files WHERE id = ? AND state = 'DELETING'",
+        args![id],
+    )
+    .await?;
+    Ok(n == 1)
+}

@@ -1,5 +1,6 @@
 //! The platform inventory (chapters 6.3–6.10) and its management extensions (DECISIONS D10):
-//! `catalog` the image and network lists, `images` the image-version extensions, `ccp` the RG-CCP cluster, compute, storage and host
+//! `catalog` the image and network lists, `images` the image-version extensions,
+//! `os_files` the streamed OS-file upload, `ccp` the RG-CCP cluster, compute, storage and host
 //! endpoints, `capacity` the file-system figures of directory-backed pools, `manage` the
 //! create/edit/delete extensions and `terminals` the terminal registry of 6.6.
 
@@ -8,6 +9,7 @@ pub mod catalog;
 pub mod ccp;
 pub mod images;
 pub mod manage;
+pub mod os_files;
 pub mod terminals;
 
 use axum::extract::{FromRequest, Request};
