@@ -1146,14 +1146,15 @@ async fn os_files_stream_into_their_pool_and_failed_uploads_leave_nothing() {
             )
             .await;
         assert_err(&c, 22000400, &["query.format", "not QCOW2"]);
+        // (refused before the body is read: a small body, so the client is done sending)
         let c = e
             .upload(
                 &q(bytes.len(), &sha).replace("UBUNTU_64", "DOS"),
-                bytes.clone(),
+                vec![1; 8],
             )
             .await;
         assert_err(&c, 22000400, &["query.os_name"]);
-        let c = e.upload("name=x", bytes.clone()).await;
+        let c = e.upload("name=x", vec![1; 8]).await;
         assert_err(&c, 22000400, &["query.size", "required"]);
         // an upload cut off half way
         {

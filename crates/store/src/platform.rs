@@ -706,10 +706,11 @@ pub async fn insert_image(pool: &AnyPool, b: Backend, i: &Image) -> Result<bool>
         let family = rows(
             &mut *tx,
             b,
-            "SELECT version, state FROM images WHERE root_image_id = ?",
-            args![&i.root_image_id],
+            "SELECT version, state FROM images WHERE root_image_id = ? AND id <> ?",
+            args![&i.root_image_id, &i.id],
         )
         .await?;
+        // (this version itself is left out: its other writer may have committed meanwhile)
         if family.is_empty() {
             return Err(Error::not_found(Missing::Image, &i.root_image_id));
         }
