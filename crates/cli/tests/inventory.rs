@@ -507,7 +507,10 @@ async fn strategies_and_networks_are_managed_and_refused_while_in_use() {
 #[tokio::test]
 async fn clusters_hosts_and_pools_are_managed_and_draining_hosts_take_no_desks() {
     for db in Db::all().await {
-        let e = Env::start(db.clone()).await;
+        // a one-second simulated teardown makes DELETING observable
+        let s = Server::start(db.clone(), &["--sim-latency-ms", "1000"]);
+        let t = s.admin_token().await;
+        let e = Env { s, t };
         let desks = e.desks().await;
         let demo = desks[0]["cluster_id"].as_str().unwrap().to_string();
 
@@ -577,27 +580,38 @@ async fn clusters_hosts_and_pools_are_managed_and_draining_hosts_take_no_desks()
             12000200,
             &["content.cpu_overcommit", "between 1 and 16"],
         );
+        // delete: DELETING (nothing new may join), then gone with its empty host
         let c = e
             .call("POST", "/v1/rccp/cluster/delete", json!({"id": cid}))
             .await;
-        assert_err(
-            &c,
-            23010000,
-            &["cluster `lab` is still used by 1 hosts (lab-1)"],
-        );
-        e.ok("POST", "/v1/rccp/host/delete", json!({"id": hid}))
+        assert_eq!(c["data"]["id"], json!(cid), "{c}");
+        let listed = e
+            .items(
+                "/v1/rccp/cluster:pagequery",
+                json!({"match_arr": [eq("id", json!([cid]))]}),
+            )
             .await;
-        e.ok("POST", "/v1/rccp/cluster/delete", json!({"id": cid}))
-            .await;
+        assert_eq!(listed[0]["cluster_state"], "DELETING", "{db:?}");
+        let mut late = host.clone();
+        late["host_name"] = json!("lab-2");
+        let refused = e.call("POST", "/v1/rccp/host/create", late).await;
+        assert_err(&refused, 23010000, &["cluster `lab` is DELETING"]);
+        assert_eq!(e.wait(&c).await["task_status"], "FINISHED");
         let left = e.ok("PUT", "/v1/rccp/cluster:pagequery", json!({})).await;
         assert_eq!(left["total"], 1);
+        let hosts_left = e.items("/v1/rccp/host:pagequery", json!({})).await;
+        assert_eq!(hosts_left.len(), 3, "{hosts_left:?}");
+        assert!(
+            hosts_left.iter().all(|h| h["id"] != json!(hid)),
+            "lab-1 went with its cluster"
+        );
         let c = e
             .call("POST", "/v1/rccp/cluster/delete", json!({"id": demo}))
             .await;
         assert_err(
             &c,
             23010000,
-            &["3 hosts", "2 networks", "1 storage pools", "desks"],
+            &["cluster `demo-cluster` is still used by", "desks"],
         );
 
         // hosts: shrinking below the desks' promises is refused; draining stops placements

@@ -293,9 +293,12 @@ pub trait Store: Send + Sync + 'static {
     async fn delete_network(&self, id: &str) -> Result<bool>;
     async fn create_cluster(&self, c: &Cluster) -> Result<()>;
     async fn update_cluster(&self, c: &Cluster) -> Result<bool>;
-    /// Marks the cluster DELETING and removes it once nothing refers to it; `Refused` naming
-    /// what still does (the state is left as it was); false when it is gone.
-    async fn delete_cluster(&self, id: &str) -> Result<bool>;
+    /// → DELETING unless desks, images on its networks or OS files in its pools need it
+    /// (`Refused` naming them); nothing new may join a DELETING cluster. False when it is gone.
+    async fn begin_cluster_delete(&self, id: &str) -> Result<bool>;
+    /// Removes a DELETING cluster with its (empty) hosts, networks and pools; false when there
+    /// is none.
+    async fn remove_cluster(&self, id: &str) -> Result<bool>;
     /// `NotFound` for an unknown cluster.
     async fn create_host(&self, h: &Host) -> Result<()>;
     /// `Refused` when the new capacity is below what its desks were promised.

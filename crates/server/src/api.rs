@@ -529,7 +529,7 @@ fn management_routes() -> Vec<Route> {
             section: None,
             auth: true,
             request: Some(schema::<Request<ImageCreateRequest>>),
-            response: schema::<Reply<ImageTaskData>>,
+            response: schema::<Reply<InventoryTaskData>>,
             handler: |f| on(f, inventory::images::create),
         },
         Route {
@@ -540,7 +540,7 @@ fn management_routes() -> Vec<Route> {
             section: None,
             auth: true,
             request: Some(schema::<Request<ImagePublishRequest>>),
-            response: schema::<Reply<ImageTaskData>>,
+            response: schema::<Reply<InventoryTaskData>>,
             handler: |f| on(f, inventory::images::publish),
         },
         Route {
@@ -573,7 +573,7 @@ fn management_routes() -> Vec<Route> {
             section: None,
             auth: true,
             request: Some(schema::<Request<IdRequest>>),
-            response: schema::<Reply<ImageTaskData>>,
+            response: schema::<Reply<InventoryTaskData>>,
             handler: |f| on(f, inventory::images::delete),
         },
         Route {
@@ -690,11 +690,11 @@ fn management_routes() -> Vec<Route> {
             path: "/v1/rccp/cluster/delete",
             methods: &[Method::POST],
             operation_id: "deleteCluster",
-            summary: "Delete a compute cluster that holds no hosts, networks, pools or desks",
+            summary: "Delete a compute cluster with its empty hosts, networks and pools (DELETING, then gone; asynchronous)",
             section: None,
             auth: true,
             request: Some(schema::<Request<IdRequest>>),
-            response: schema::<Reply<()>>,
+            response: schema::<Reply<InventoryTaskData>>,
             handler: |f| on(f, inventory::manage::delete_cluster),
         },
         Route {

@@ -164,6 +164,7 @@ pub async fn assemble(cfg: ServerConfig) -> anyhow::Result<Parts> {
     desks::ops::register(&mut registry, Arc::new(ops));
     users::ops::register(&mut registry, store.clone());
     inventory::images::register(&mut registry, store.clone(), cfg.sim_latency);
+    inventory::manage::register(&mut registry, store.clone(), cfg.sim_latency);
     let engine = Engine::new(store.clone(), registry, engine_cfg);
     let state = AppState {
         store,

@@ -582,8 +582,12 @@ impl Store for SqlStore {
         self.after_desk_write(platform::update_cluster(&self.pool, self.backend, c).await)
     }
 
-    async fn delete_cluster(&self, id: &str) -> Result<bool> {
-        platform::delete_cluster(&self.pool, self.backend, id).await
+    async fn begin_cluster_delete(&self, id: &str) -> Result<bool> {
+        platform::begin_cluster_delete(&self.pool, self.backend, id).await
+    }
+
+    async fn remove_cluster(&self, id: &str) -> Result<bool> {
+        platform::remove_cluster(&self.pool, self.backend, id).await
     }
 
     async fn create_host(&self, h: &Host) -> Result<()> {

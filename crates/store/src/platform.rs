@@ -287,18 +287,25 @@ async fn begin(pool: &AnyPool) -> Result<Tx> {
     pool.begin().await.map_err(db_err)
 }
 
+/// The cluster must exist and not be DELETING: nothing new goes into a cluster being removed.
 async fn cluster_must_exist(tx: &mut Tx, b: Backend, id: &str) -> Result<()> {
-    match row(
+    let r = row(
         &mut **tx,
         b,
-        "SELECT id FROM clusters WHERE id = ?",
+        "SELECT name, state FROM clusters WHERE id = ?",
         args![id],
     )
-    .await?
-    {
-        Some(_) => Ok(()),
-        None => Err(Error::not_found(Missing::Cluster, id)),
+    .await?;
+    let Some(r) = r else {
+        return Err(Error::not_found(Missing::Cluster, id));
+    };
+    if r.text("state")? == "DELETING" {
+        return Err(Error::Refused(format!(
+            "cluster `{}` is DELETING",
+            r.text("name")?
+        )));
     }
+    Ok(())
 }
 
 /// Deletes row `id` of `table` after `checks` found nothing referring to it.
@@ -498,14 +505,108 @@ pub async fn update_cluster(pool: &AnyPool, b: Backend, c: &Cluster) -> Result<b
     Ok(n == 1)
 }
 
-pub async fn delete_cluster(pool: &AnyPool, b: Backend, id: &str) -> Result<bool> {
-    let checks = [
-        ("hosts", "cluster_id", "hosts"),
-        ("networks", "cluster_id", "networks"),
-        ("storage_pools", "cluster_id", "storage pools"),
-        ("desks", "cluster_id", "desks"),
-    ];
-    delete_unused(pool, b, "clusters", "cluster", &checks, id).await
+/// `SELECT COUNT(*) AS n …` with one argument.
+async fn count(tx: &mut Tx, b: Backend, sql: &str, id: &str) -> Result<i64> {
+    row(&mut **tx, b, sql, args![id])
+        .await?
+        .map(|r| r.int("n"))
+        .transpose()
+        .map(|n| n.unwrap_or(0))
+}
+
+/// What keeps a cluster from being removed: desks, images on its networks, OS files in its
+/// pools. Its empty hosts, networks and pools go with it.
+async fn cluster_blockers(tx: &mut Tx, b: Backend, id: &str, label: &str) -> Result<()> {
+    refuse_if_used(tx, b, label, &[("desks", "cluster_id", "desks")], id).await?;
+    let images = count(
+        tx,
+        b,
+        "SELECT COUNT(*) AS n FROM images WHERE network_id IN (SELECT id FROM networks WHERE cluster_id = ?)",
+        id,
+    )
+    .await?;
+    let files = count(
+        tx,
+        b,
+        "SELECT COUNT(*) AS n FROM os_files WHERE storage_pool_id IN (SELECT id FROM storage_pools WHERE cluster_id = ?)",
+        id,
+    )
+    .await?;
+    if images + files > 0 {
+        return Err(Error::Refused(format!(
+            "{label} is still used by {images} images on its networks and {files} OS files in its pools"
+        )));
+    }
+    Ok(())
+}
+
+/// ENABLED/DISABLED → DELETING unless something still needs the cluster; true when it is
+/// DELETING now (or was); false when it is gone.
+pub async fn begin_cluster_delete(pool: &AnyPool, b: Backend, id: &str) -> Result<bool> {
+    let mut tx = begin(pool).await?;
+    let Some(r) = row(
+        &mut *tx,
+        b,
+        "SELECT name, state FROM clusters WHERE id = ?",
+        args![id],
+    )
+    .await?
+    else {
+        return Ok(false);
+    };
+    if r.text("state")? == "DELETING" {
+        return Ok(true);
+    }
+    cluster_blockers(&mut tx, b, id, &format!("cluster `{}`", r.text("name")?)).await?;
+    exec(
+        &mut *tx,
+        b,
+        "UPDATE clusters SET state = 'DELETING', updated_at = ? WHERE id = ?",
+        args![now_ms(), id],
+    )
+    .await?;
+    tx.commit().await.map_err(db_err)?;
+    Ok(true)
+}
+
+/// Removes a DELETING cluster with its hosts, networks and pools. When something came to need
+/// it meanwhile, the cluster is ENABLED again and the refusal names what.
+pub async fn remove_cluster(pool: &AnyPool, b: Backend, id: &str) -> Result<bool> {
+    let mut tx = begin(pool).await?;
+    crate::desks::lock_placement(&mut tx, b).await?;
+    let Some(r) = row(
+        &mut *tx,
+        b,
+        "SELECT name FROM clusters WHERE id = ? AND state = 'DELETING'",
+        args![id],
+    )
+    .await?
+    else {
+        return Ok(false);
+    };
+    if let Err(e) =
+        cluster_blockers(&mut tx, b, id, &format!("cluster `{}`", r.text("name")?)).await
+    {
+        exec(
+            &mut *tx,
+            b,
+            "UPDATE clusters SET state = 'ENABLED', updated_at = ? WHERE id = ?",
+            args![now_ms(), id],
+        )
+        .await?;
+        tx.commit().await.map_err(db_err)?;
+        return Err(e);
+    }
+    for sql in [
+        "DELETE FROM networks WHERE cluster_id = ?",
+        "DELETE FROM storage_pools WHERE cluster_id = ?",
+        "DELETE FROM hosts WHERE cluster_id = ?",
+        "DELETE FROM clusters WHERE id = ?",
+    ] {
+        exec(&mut *tx, b, sql, args![id]).await?;
+    }
+    tx.commit().await.map_err(db_err)?;
+    Ok(true)
 }
 
 pub async fn create_host(pool: &AnyPool, b: Backend, h: &Host) -> Result<()> {

@@ -121,8 +121,19 @@ async fn deletes_refuse_while_something_refers_to_the_row() {
             s.delete_pool(&inv.storage_pools[0].id).await.unwrap_err(),
             "OS files",
         );
-        let e = s.delete_cluster(&inv.clusters[0].id).await.unwrap_err();
-        refused(e, "3 hosts");
+        let e = s
+            .begin_cluster_delete(&inv.clusters[0].id)
+            .await
+            .unwrap_err();
+        refused(e, "desks");
+        assert_eq!(
+            s.get_cluster(&inv.clusters[0].id)
+                .await
+                .unwrap()
+                .unwrap()
+                .state,
+            ClusterState::ENABLED
+        );
         assert!(!s.delete_host("nope").await.unwrap());
         // A strategy nothing uses goes.
         let free = Strategy {
@@ -236,8 +247,40 @@ async fn an_empty_cluster_is_deleted_and_its_edit_is_timestamped() {
         };
         assert!(s.update_cluster(&edited).await.unwrap());
         assert_eq!(s.get_cluster(&c.id).await.unwrap().unwrap(), edited);
-        assert!(s.delete_cluster(&c.id).await.unwrap());
+        let host = Host {
+            id: uuid::Uuid::new_v4().to_string(),
+            cluster_id: c.id.clone(),
+            name: "second-1".into(),
+            ip: "10.0.0.1".into(),
+            cpu_cores: 8,
+            memory_gb: 8,
+            storage_gb: 100,
+            cpu_overcommit: 1.0,
+            memory_overcommit: 1.0,
+            state: HostState::ENABLED,
+            created_at: 1,
+        };
+        s.create_host(&host).await.unwrap();
+        assert!(s.begin_cluster_delete(&c.id).await.unwrap());
+        assert_eq!(
+            s.get_cluster(&c.id).await.unwrap().unwrap().state,
+            ClusterState::DELETING
+        );
+        let late = Host {
+            id: uuid::Uuid::new_v4().to_string(),
+            name: "second-2".into(),
+            ..host.clone()
+        };
+        assert!(
+            matches!(s.create_host(&late).await, Err(Error::Refused(m)) if m.contains("DELETING"))
+        );
+        assert!(s.remove_cluster(&c.id).await.unwrap());
         assert!(s.get_cluster(&c.id).await.unwrap().is_none());
+        assert!(
+            s.get_host(&host.id).await.unwrap().is_none(),
+            "its empty host went with it"
+        );
+        assert!(!s.remove_cluster(&c.id).await.unwrap());
     }
 }
 

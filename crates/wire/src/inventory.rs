@@ -418,10 +418,10 @@ pub struct ImagePublishRequest {
     pub note: Option<String>,
 }
 
-/// `data` of an asynchronous image call: the image version and the task that builds or
-/// removes it.
+/// `data` of an asynchronous inventory call: the resource (image version, cluster) and the
+/// task that builds or removes it.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
-pub struct ImageTaskData {
+pub struct InventoryTaskData {
     pub id: String,
     pub task_id: String,
 }

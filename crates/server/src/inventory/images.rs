@@ -39,7 +39,7 @@ pub mod kinds {
 const MIN_SYSTEM_GB: i64 = 20;
 const GIB: i64 = 1 << 30;
 
-type Started = ApiResult<Json<Reply<ImageTaskData>>>;
+type Started = ApiResult<Json<Reply<InventoryTaskData>>>;
 
 /// Fills and checks the shape fields every version carries.
 fn shape(
@@ -169,7 +169,7 @@ async fn start_build(app: &AppState, img: Image) -> Started {
     app.tasks.submit(&task).await?;
     app.store.insert_image(&img).await?;
     tracing::info!(image = %img.name, version = img.version, "image build started");
-    Ok(Json(Reply::data(ImageTaskData {
+    Ok(Json(Reply::data(InventoryTaskData {
         id: img.id,
         task_id: task.id,
     })))
@@ -227,7 +227,7 @@ pub async fn delete(State(app): State<AppState>, Content(r): Content<IdRequest>)
         )],
     };
     app.tasks.submit(&task).await?;
-    Ok(Json(Reply::data(ImageTaskData {
+    Ok(Json(Reply::data(InventoryTaskData {
         id,
         task_id: task.id,
     })))

@@ -3,12 +3,19 @@
 //! fields to change. Everything is checked before anything is written, the store re-checks
 //! references in the write's transaction, and every refusal names its reason.
 
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
 use axum::extract::State;
 use axum::Json;
 use deskd_domain::enums::*;
 use deskd_domain::error::{Error, Missing, Result};
 use deskd_domain::model::*;
 use deskd_domain::platform::{self as rules, required, within};
+use deskd_domain::store::Store;
+use deskd_domain::task::{Claim, ItemOutcome, NewItem, NewTask};
+use deskd_tasks::{ItemHandler, Registry};
 use deskd_wire::envelope::Reply;
 use deskd_wire::inventory::*;
 
@@ -294,14 +301,54 @@ pub async fn edit_cluster(
     done(found, Missing::Cluster, &id)
 }
 
-/// `POST /v1/rccp/cluster/delete`: refused while hosts, networks, pools or desks belong to it.
+/// `POST /v1/rccp/cluster/delete`: DELETING now (refused while desks, images on its networks
+/// or OS files in its pools need it); a task item then removes it with its empty hosts,
+/// networks and pools.
 pub async fn delete_cluster(
     State(app): State<AppState>,
     CcpContent(r): CcpContent<IdRequest>,
-) -> Done {
+) -> ApiResult<Json<Reply<InventoryTaskData>>> {
     let id = id_of(Some(&r.id)).map_err(Error::for_ccp)?;
-    let found = app.store.delete_cluster(&id).await?;
-    done(found, Missing::Cluster, &id)
+    if !app.store.begin_cluster_delete(&id).await? {
+        return Err(Error::not_found(Missing::Cluster, id).into());
+    }
+    let task = NewTask {
+        id: new_id(),
+        kind: CLUSTER_DELETE.into(),
+        cluster_id: None,
+        items: vec![NewItem::run(id.clone(), None, serde_json::Value::Null)],
+    };
+    app.tasks.submit(&task).await?;
+    Ok(Json(Reply::data(InventoryTaskData {
+        id,
+        task_id: task.id,
+    })))
+}
+
+/// Task kind of a cluster removal.
+pub const CLUSTER_DELETE: &str = "cluster.delete";
+
+/// Registers the cluster removal item; `teardown` is how long the simulated teardown takes.
+pub fn register(registry: &mut Registry, store: Arc<dyn Store>, teardown: Duration) {
+    registry.register(CLUSTER_DELETE, Arc::new(RemoveCluster { store, teardown }));
+}
+
+struct RemoveCluster {
+    store: Arc<dyn Store>,
+    teardown: Duration,
+}
+
+#[async_trait]
+impl ItemHandler for RemoveCluster {
+    async fn run(&self, c: &Claim) -> ItemOutcome {
+        tokio::time::sleep(self.teardown).await;
+        let mut o = match self.store.remove_cluster(&c.item_id).await {
+            Ok(_) => ItemOutcome::success(format!("删除集群[{}]成功", c.item_id)),
+            Err(e) => ItemOutcome::failure(format!("删除集群[{}]失败：{e}", c.item_id)),
+        };
+        o.biz_data = Some(serde_json::json!({ "cluster_id": c.item_id }));
+        o
+    }
 }
 
 // ---- hosts --------------------------------------------------------------------------------
