@@ -1252,6 +1252,26 @@ async fn os_files_stream_into_their_pool_and_failed_uploads_leave_nothing() {
         e.ok("POST", "/v1/osFile/delete", json!({"id": fid})).await;
         assert!(listing(&dir).is_empty());
         assert_eq!(e.files().await.len(), 3);
+        // a pool whose directory is gone shows ERROR and no capacity
+        std::fs::remove_dir(&dir).unwrap();
+        let pools = e
+            .items(
+                "/v1/rccp/storage_pool:pagequery",
+                json!({"match_arr": [eq("id", json!([pid]))]}),
+            )
+            .await;
+        assert_eq!(
+            pools[0]["storage_pool_health_state"], "ERROR",
+            "{}",
+            pools[0]
+        );
+        assert_eq!(
+            (
+                pools[0]["total_capacity"].clone(),
+                pools[0]["used_capacity"].clone()
+            ),
+            (json!(0), json!(0))
+        );
         e.ok("POST", "/v1/rccp/storage_pool/delete", json!({"id": pid}))
             .await;
     }
