@@ -1036,6 +1036,36 @@ async fn images_are_built_published_disabled_and_deleted_through_their_states() 
         e.ok("PUT", "/v1/image/enable", json!({"id": v2})).await;
         assert_eq!(image(&e, &v2).await.unwrap()["image_state"], "AVAILABLE");
 
+        // edit: EDITING with the new values, then back to AVAILABLE
+        let c = e
+            .call(
+                "PUT",
+                "/v1/image/edit",
+                json!({"id": v2, "image_name": "exam-image v2b", "cpu": 6, "network_id": ""}),
+            )
+            .await;
+        let editing = image(&e, &v2).await.unwrap();
+        assert_eq!(editing["image_state"], "EDITING", "{editing}");
+        assert_eq!(editing["image_name"], "exam-image v2b");
+        let again = e
+            .call("PUT", "/v1/image/edit", json!({"id": v2, "cpu": 2}))
+            .await;
+        assert_err(&again, 23010000, &["is EDITING", "AVAILABLE or DISABLED"]);
+        assert_eq!(e.wait(&c).await["task_status"], "FINISHED");
+        let edited = image(&e, &v2).await.unwrap();
+        assert_eq!(
+            (
+                edited["image_state"].clone(),
+                edited["cpu"].clone(),
+                edited["network_id"].clone()
+            ),
+            (json!("AVAILABLE"), json!(6), Value::Null)
+        );
+        let c = e
+            .call("PUT", "/v1/image/edit", json!({"id": v2, "cpu": 99}))
+            .await;
+        assert_err(&c, 22000400, &["content.cpu", "between 1 and 64"]);
+
         // delete: refused while desks or later versions use it; DELETING, then gone
         let c = e
             .call(
@@ -1046,7 +1076,7 @@ async fn images_are_built_published_disabled_and_deleted_through_their_states() 
             .await;
         assert_err(&c, 23010000, &["still used by", "desks"]);
         let c = e.call("POST", "/v1/image/delete", json!({"id": id})).await;
-        assert_err(&c, 23010000, &["root of 1 later version", "exam-image v2"]);
+        assert_err(&c, 23010000, &["root of 1 later version", "exam-image v2b"]);
         let c = e.call("POST", "/v1/image/delete", json!({"id": v2})).await;
         assert_eq!(image(&e, &v2).await.unwrap()["image_state"], "DELETING");
         assert_eq!(e.wait(&c).await["task_status"], "FINISHED");

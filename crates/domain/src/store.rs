@@ -325,6 +325,9 @@ pub trait Store: Send + Sync + 'static {
         from: &[crate::enums::ImageState],
         to: crate::enums::ImageState,
     ) -> Result<bool>;
+    /// Writes an edit of an AVAILABLE or DISABLED (or already EDITING) version and marks it
+    /// EDITING (`Refused` naming any other state).
+    async fn begin_image_edit(&self, image: &Image) -> Result<bool>;
     /// → DELETING unless desks use it or later versions name it as root (`Refused`, naming
     /// them); false when it is gone.
     async fn begin_image_delete(&self, id: &str) -> Result<bool>;

@@ -544,6 +544,17 @@ fn management_routes() -> Vec<Route> {
             handler: |f| on(f, inventory::images::publish),
         },
         Route {
+            path: "/v1/image/edit",
+            methods: &[Method::PUT],
+            operation_id: "editImage",
+            summary: "Edit an image version's name, CPU, memory, system disk, network or note (EDITING, then its previous state; asynchronous)",
+            section: None,
+            auth: true,
+            request: Some(schema::<Request<ImageEditRequest>>),
+            response: schema::<Reply<InventoryTaskData>>,
+            handler: |f| on(f, inventory::images::edit),
+        },
+        Route {
             path: "/v1/image/disable",
             methods: &[Method::PUT],
             operation_id: "disableImage",

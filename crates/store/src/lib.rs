@@ -637,6 +637,11 @@ impl Store for SqlStore {
         platform::set_image_state(&self.pool, self.backend, id, from, to).await
     }
 
+    async fn begin_image_edit(&self, image: &Image) -> Result<bool> {
+        // A desk record shows its image's name.
+        self.after_desk_write(platform::begin_image_edit(&self.pool, self.backend, image).await)
+    }
+
     async fn begin_image_delete(&self, id: &str) -> Result<bool> {
         platform::begin_image_delete(&self.pool, self.backend, id).await
     }

@@ -1123,3 +1123,50 @@ pub async fn remove_os_file(pool: &AnyPool, b: Backend, id: &str) -> Result<bool
     .await?;
     Ok(n == 1)
 }
+
+/// Writes an edit of an AVAILABLE or DISABLED version and marks it EDITING; true when it is
+/// EDITING now with these values (also when it already was). `Refused` naming the state
+/// otherwise; `NotFound` for an unknown image or network.
+pub async fn begin_image_edit(pool: &AnyPool, b: Backend, i: &Image) -> Result<bool> {
+    let mut tx = begin(pool).await?;
+    if let Some(n) = &i.network_id {
+        if row(
+            &mut *tx,
+            b,
+            "SELECT id FROM networks WHERE id = ?",
+            args![n],
+        )
+        .await?
+        .is_none()
+        {
+            return Err(Error::not_found(Missing::Network, n));
+        }
+    }
+    let Some(r) = row(
+        &mut *tx,
+        b,
+        "SELECT state FROM images WHERE id = ?",
+        args![&i.id],
+    )
+    .await?
+    else {
+        return Err(Error::not_found(Missing::Image, &i.id));
+    };
+    let state = r.text("state")?;
+    if !matches!(state.as_str(), "AVAILABLE" | "DISABLED" | "EDITING") {
+        return Err(Error::Refused(format!(
+            "image `{}` is {state}; it can be edited when AVAILABLE or DISABLED",
+            i.name
+        )));
+    }
+    exec(
+        &mut *tx,
+        b,
+        "UPDATE images SET name = ?, cpu_cores = ?, memory_gb = ?, system_disk_gb = ?, network_id = ?, \
+         description = ?, state = 'EDITING' WHERE id = ?",
+        args![&i.name, i.cpu_cores, i.memory_gb, i.system_disk_gb, i.network_id.clone(), &i.description, &i.id],
+    )
+    .await?;
+    tx.commit().await.map_err(db_err)?;
+    Ok(true)
+}

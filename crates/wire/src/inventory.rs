@@ -425,3 +425,23 @@ pub struct InventoryTaskData {
     pub id: String,
     pub task_id: String,
 }
+
+/// `PUT /v1/image/edit` (extension): changes an AVAILABLE or DISABLED version (EDITING, then
+/// its previous state; asynchronous). Absent fields keep their value; `network_id` "" removes it.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+pub struct ImageEditRequest {
+    #[serde(default)]
+    pub id: String,
+    #[serde(default)]
+    pub image_name: Option<String>,
+    #[serde(default)]
+    pub cpu: Option<i64>,
+    #[serde(default)]
+    pub memory: Option<i64>,
+    #[serde(default)]
+    pub image_system_size: Option<i64>,
+    #[serde(default)]
+    pub network_id: Option<String>,
+    #[serde(default)]
+    pub note: Option<String>,
+}

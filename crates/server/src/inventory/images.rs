@@ -1,6 +1,7 @@
 //! Image versions (extensions, D10): build from an OS file (CREATING → AVAILABLE), publish a new
-//! version (PUBLISHING → AVAILABLE; the previous version stops being the newest), disable and
-//! enable, delete (DELETING → gone; refused while desks use it).
+//! version (PUBLISHING → AVAILABLE; the previous version stops being the newest), edit
+//! (EDITING → the previous state), disable and enable, delete (DELETING → gone; refused while
+//! desks use it).
 //!
 //! Building and removing run as durable task items (`image.build`, `image.delete`). The task is
 //! recorded first; then the handler inserts the version so a refusal reaches the caller at once.
@@ -32,6 +33,7 @@ use crate::AppState;
 /// Task kinds of the image calls.
 pub mod kinds {
     pub const BUILD: &str = "image.build";
+    pub const EDIT: &str = "image.edit";
     pub const DELETE: &str = "image.delete";
 }
 
@@ -175,6 +177,66 @@ async fn start_build(app: &AppState, img: Image) -> Started {
     })))
 }
 
+/// `PUT /v1/image/edit`: EDITING with the new values now, back to AVAILABLE or DISABLED when
+/// the task item has applied them.
+pub async fn edit(State(app): State<AppState>, Content(r): Content<ImageEditRequest>) -> Started {
+    let id = id_of(Some(&r.id))?;
+    let cur = app
+        .store
+        .get_image(&id)
+        .await?
+        .ok_or_else(|| Error::not_found(Missing::Image, &id))?;
+    let restore = match cur.state {
+        ImageState::AVAILABLE | ImageState::DISABLED => cur.state,
+        s => {
+            return Err(Error::Refused(format!(
+                "image `{}` is {s}; it can be edited when AVAILABLE or DISABLED",
+                cur.name
+            ))
+            .into())
+        }
+    };
+    let file = os_file(&app, &cur.os_file_id).await?;
+    let mut img = Image {
+        name: rules::name(
+            r.image_name.as_deref().unwrap_or(&cur.name),
+            "content.image_name",
+        )?,
+        description: rules::description(
+            r.note.as_deref().unwrap_or(&cur.description),
+            "content.note",
+        )?,
+        network_id: match r.network_id.as_deref().map(str::trim) {
+            Some("") => None,
+            Some(n) => Some(n.to_string()),
+            None => cur.network_id.clone(),
+        },
+        state: ImageState::EDITING,
+        ..cur
+    };
+    shape(&mut img, r.cpu, r.memory, r.image_system_size, &file)?;
+    let payload =
+        serde_json::json!({ "image": ImagePayload::from(&img), "restore": restore.as_str() });
+    let task = NewTask {
+        id: new_id(),
+        kind: kinds::EDIT.into(),
+        cluster_id: None,
+        items: vec![NewItem::run(id.clone(), Some(id.clone()), payload)],
+    };
+    // EDITING first: an item that ran before this write would leave the version EDITING.
+    app.store.begin_image_edit(&img).await?;
+    if let Err(e) = app.tasks.submit(&task).await {
+        app.store
+            .set_image_state(&id, &[ImageState::EDITING], restore)
+            .await?;
+        return Err(e.into());
+    }
+    Ok(Json(Reply::data(InventoryTaskData {
+        id,
+        task_id: task.id,
+    })))
+}
+
 /// `PUT /v1/image/disable`: AVAILABLE → DISABLED (no new desks from it).
 pub async fn disable(
     State(app): State<AppState>,
@@ -231,6 +293,13 @@ pub async fn delete(State(app): State<AppState>, Content(r): Content<IdRequest>)
         id,
         task_id: task.id,
     })))
+}
+
+/// What an edit item applies, and the state the version returns to.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+struct EditPayload {
+    image: ImagePayload,
+    restore: String,
 }
 
 /// The version a build item inserts and completes.
@@ -297,7 +366,7 @@ impl ImagePayload {
 
 /// Registers the image task kinds. `build_time` is how long a simulated build or removal takes.
 pub fn register(registry: &mut Registry, store: Arc<dyn Store>, build_time: Duration) {
-    for kind in [kinds::BUILD, kinds::DELETE] {
+    for kind in [kinds::BUILD, kinds::EDIT, kinds::DELETE] {
         registry.register(
             kind,
             Arc::new(Items {
@@ -318,6 +387,14 @@ struct Items {
 #[async_trait]
 impl ItemHandler for Items {
     async fn run(&self, c: &Claim) -> ItemOutcome {
+        if self.kind == kinds::EDIT {
+            let mut o = match self.edit(c).await {
+                Ok(()) => ItemOutcome::success(format!("编辑镜像[{}]成功", c.item_id)),
+                Err(e) => ItemOutcome::failure(format!("编辑镜像[{}]失败：{e}", c.item_id)),
+            };
+            o.biz_data = Some(serde_json::json!({ "image_id": c.item_id }));
+            return o;
+        }
         let verb = if self.kind == kinds::BUILD {
             "构建"
         } else {
@@ -360,6 +437,30 @@ impl ItemHandler for Items {
 }
 
 impl Items {
+    /// Applies the edit (again, after a crash it matters), takes the build time, and returns
+    /// the version to the state it had.
+    async fn edit(&self, c: &Claim) -> Result<()> {
+        let p: EditPayload = serde_json::from_value(c.payload.clone())
+            .map_err(|e| Error::internal(format!("payload: {e}")))?;
+        let restore = ImageState::parse(&p.restore, "payload.restore")?;
+        self.store.begin_image_edit(&p.image.image()?).await?;
+        tokio::time::sleep(self.build_time).await;
+        if self
+            .store
+            .set_image_state(&c.item_id, &[ImageState::EDITING], restore)
+            .await?
+        {
+            return Ok(());
+        }
+        match self.store.get_image(&c.item_id).await? {
+            Some(i) if i.state == restore => Ok(()),
+            other => Err(Error::Refused(format!(
+                "image is {}",
+                other.map(|i| i.state.as_str()).unwrap_or("gone")
+            ))),
+        }
+    }
+
     /// Inserts the version unless the handler (or an earlier run) did.
     async fn insert(&self, c: &Claim) -> Result<()> {
         let p: ImagePayload = serde_json::from_value(c.payload.clone())
