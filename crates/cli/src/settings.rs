@@ -100,6 +100,9 @@ pub struct ServeArgs {
     /// Prometheus rule file (default: <data-dir>/rules.yaml, created with deskd's defaults).
     #[arg(long, env = "DESKD_RULES_FILE")]
     rules_file: Option<PathBuf>,
+    /// A terminal counts as online this many seconds after its last heartbeat (default 180).
+    #[arg(long, env = "DESKD_TERMINAL_ONLINE_SECS")]
+    terminal_online_secs: Option<u64>,
 }
 
 /// The TOML file: the same settings, all optional.
@@ -126,6 +129,7 @@ struct FileConfig {
     desk_shutdown_timeout_secs: Option<u64>,
     scrape_interval_secs: Option<u64>,
     rules_file: Option<PathBuf>,
+    terminal_online_secs: Option<u64>,
 }
 
 impl ServeArgs {
@@ -193,6 +197,11 @@ impl ServeArgs {
             file.desk_shutdown_timeout_secs,
             cfg.desk_shutdown_timeout,
         );
+        cfg.terminal_online = secs(
+            self.terminal_online_secs,
+            file.terminal_online_secs,
+            cfg.terminal_online,
+        );
         if let Some(p) = self.placement_policy.or(file.placement_policy) {
             cfg.placement_policy =
                 deskd_domain::scheduler::Policy::parse(&p).map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -212,6 +221,10 @@ impl ServeArgs {
         anyhow::ensure!(
             cfg.token_ttl.as_secs() > 0,
             "token_ttl_secs must be positive"
+        );
+        anyhow::ensure!(
+            cfg.terminal_online.as_secs() > 0,
+            "terminal_online_secs must be positive"
         );
         anyhow::ensure!(
             cfg.task_concurrency > 0,

@@ -18,6 +18,7 @@ pub fn inventory(now: i64, password_hash: &str) -> Inventory {
         state: ClusterState::ENABLED,
         description: "deskd demo cluster".into(),
         created_at: now,
+        updated_at: now,
     };
     let hosts: Vec<Host> = (1..=3)
         .map(|i| Host {
@@ -44,8 +45,8 @@ pub fn inventory(now: i64, password_hash: &str) -> Inventory {
         health: PoolHealth::HEALTHY,
         created_at: now,
     };
-    let (os_files, images) = images(now, &pool.id);
     let networks = networks(now, &cluster.id);
+    let (os_files, images) = images(now, &pool.id, &networks[0].id);
     let strategies = strategies(now);
     let (groups, users) = users(now, password_hash);
     let desks = desks(
@@ -71,7 +72,7 @@ pub fn inventory(now: i64, password_hash: &str) -> Inventory {
     }
 }
 
-fn images(now: i64, pool_id: &str) -> (Vec<OsFile>, Vec<Image>) {
+fn images(now: i64, pool_id: &str, network_id: &str) -> (Vec<OsFile>, Vec<Image>) {
     let specs = [
         (
             "VDI Windows 10",
@@ -125,6 +126,9 @@ fn images(now: i64, pool_id: &str) -> (Vec<OsFile>, Vec<Image>) {
             os_file_id: file_id,
             state: ImageState::AVAILABLE,
             system_disk_gb: disk,
+            cpu_cores: 2,
+            memory_gb: 4,
+            network_id: Some(network_id.into()),
             description: format!("demo image built from {file}"),
             created_at: at,
         });

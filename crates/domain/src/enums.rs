@@ -109,6 +109,11 @@ wire_enum!(
 );
 
 wire_enum!(
+    /// Terminal category (6.6): cloud-office client, IDV, PC, cloud-application client, VDI, TCI.
+    TerminalCategory { app, idv, pc, rca, vdi, voi }
+);
+
+wire_enum!(
     /// Asynchronous task status.
     TaskStatus { RUNNING, FINISHED, ERROR }
 );

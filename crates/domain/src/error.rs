@@ -18,6 +18,7 @@ pub enum Missing {
     StoragePool,
     OsFile,
     Account,
+    Terminal,
 }
 
 impl Missing {
@@ -35,6 +36,7 @@ impl Missing {
             Missing::StoragePool => "storage pool",
             Missing::OsFile => "OS file",
             Missing::Account => "API account",
+            Missing::Terminal => "terminal",
         }
     }
 }
@@ -90,6 +92,9 @@ pub enum Error {
     /// A desk configuration value out of range or unfit for the desk (6.1.4, code 23010701).
     #[error("invalid desk parameter `{field}`: {rule}")]
     DeskParam { field: String, rule: String },
+    /// Bad input to an RG-CCP (`/v1/rccp`) endpoint (code 12000200).
+    #[error("invalid parameter `{field}`: {rule}")]
+    CcpParam { field: String, rule: String },
     /// A `match_rule`/`type` other than EQ/EXACT.
     #[error("invalid query condition `{field}`: {rule}")]
     QueryRule {
@@ -155,6 +160,17 @@ impl Error {
         Error::User {
             refusal,
             detail: detail.into(),
+        }
+    }
+
+    /// The same refusal as an RG-CCP parameter error: the `/v1/rccp` endpoints answer bad input
+    /// with 12000200 (section a.5) instead of 22000400.
+    pub fn for_ccp(self) -> Self {
+        match self {
+            Error::Invalid { field, rule } | Error::QueryRule { field, rule, .. } => {
+                Error::CcpParam { field, rule }
+            }
+            e => e,
         }
     }
 

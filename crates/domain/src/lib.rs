@@ -9,6 +9,7 @@ pub mod error;
 pub mod ipam;
 pub mod model;
 pub mod naming;
+pub mod platform;
 pub mod query;
 pub mod resources;
 pub mod scheduler;

@@ -12,6 +12,7 @@ pub struct Cluster {
     pub state: ClusterState,
     pub description: String,
     pub created_at: i64,
+    pub updated_at: i64,
 }
 
 /// A compute host. Over-commit ratios bound what the scheduler may promise.
@@ -72,6 +73,11 @@ pub struct Image {
     pub os_file_id: String,
     pub state: ImageState,
     pub system_disk_gb: i64,
+    /// What a desk built from the image gets by default.
+    pub cpu_cores: i64,
+    pub memory_gb: i64,
+    /// The network its desks use by default, if any.
+    pub network_id: Option<String>,
     pub description: String,
     pub created_at: i64,
 }
@@ -92,6 +98,29 @@ pub struct Network {
     pub state: String,
     pub creator: String,
     pub created_at: i64,
+}
+
+/// A registered terminal (6.6). Times are epoch ms; `first_login_at` 0 = no desktop user has
+/// logged in from it yet.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Terminal {
+    pub id: String,
+    pub name: String,
+    pub category: TerminalCategory,
+    pub ip: String,
+    pub mac: String,
+    pub registered_at: i64,
+    pub last_heartbeat_at: i64,
+    pub first_login_at: i64,
+}
+
+/// Terminal counts of one category: all, heartbeat within the online window, never logged in.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TerminalTally {
+    pub category: TerminalCategory,
+    pub total: i64,
+    pub online: i64,
+    pub never_login: i64,
 }
 
 /// A desk strategy: the template of a desk's hardware and access rules.

@@ -258,6 +258,226 @@ pub const USERS: Resource = Resource {
     id_column: "u.id",
 };
 
+/// Page size of the RG-CCP lists whose request tables are lost (DECISIONS D11).
+const CCP_PAGING: Paging = Paging::Defaults { limit: 100 };
+const IMAGE_STATES: &[&str] = &[
+    "AVAILABLE",
+    "DELETING",
+    "EDITING",
+    "CREATING",
+    "ERROR",
+    "DISABLED",
+    "PUBLISHING",
+];
+
+/// 6.3.1 `PUT /v1/image:pagequery` (the document lost the allowed keys; these are deskd's).
+pub const IMAGES: Resource = Resource {
+    target: QueryTarget::Other,
+    fields: &[
+        Field {
+            name: "id",
+            column: "i.id",
+            kind: FieldKind::Text,
+        },
+        Field {
+            name: "imageName",
+            column: "i.name",
+            kind: FieldKind::Text,
+        },
+        Field {
+            name: "imageState",
+            column: "i.state",
+            kind: FieldKind::Enum(IMAGE_STATES),
+        },
+        Field {
+            name: "imageType",
+            column: "i.category",
+            kind: FieldKind::Enum(DESK_CATEGORIES),
+        },
+        Field {
+            name: "rootImageId",
+            column: "i.root_image_id",
+            kind: FieldKind::Text,
+        },
+        Field {
+            name: "newestVersion",
+            column: "i.newest",
+            kind: FieldKind::Bool,
+        },
+        Field {
+            name: "osName",
+            column: "i.os_name",
+            kind: FieldKind::Text,
+        },
+        Field {
+            name: "clusterId",
+            column: "p.cluster_id",
+            kind: FieldKind::Text,
+        },
+        Field {
+            name: "storagePoolId",
+            column: "f.storage_pool_id",
+            kind: FieldKind::Text,
+        },
+        Field {
+            name: "createTime",
+            column: "i.created_at",
+            kind: FieldKind::Int,
+        },
+    ],
+    sortable: true,
+    paging: Paging::Required,
+    created_column: "i.created_at",
+    id_column: "i.id",
+};
+
+/// 6.4 `PUT /v1/desk_network:pagequery`: `deskNetworkName` is the document's; the others are deskd's.
+pub const NETWORKS: Resource = Resource {
+    target: QueryTarget::Other,
+    fields: &[
+        Field {
+            name: "deskNetworkName",
+            column: "n.name",
+            kind: FieldKind::Text,
+        },
+        Field {
+            name: "id",
+            column: "n.id",
+            kind: FieldKind::Text,
+        },
+        Field {
+            name: "clusterId",
+            column: "n.cluster_id",
+            kind: FieldKind::Text,
+        },
+        Field {
+            name: "ipCidr",
+            column: "n.cidr",
+            kind: FieldKind::Text,
+        },
+        Field {
+            name: "createTime",
+            column: "n.created_at",
+            kind: FieldKind::Int,
+        },
+    ],
+    sortable: true,
+    paging: Paging::Required,
+    created_column: "n.created_at",
+    id_column: "n.id",
+};
+
+/// 6.5, 6.8 and 6.9: compute clusters (keys are deskd's; paging optional, DECISIONS D11).
+pub const CLUSTERS: Resource = Resource {
+    target: QueryTarget::Other,
+    fields: &[
+        Field {
+            name: "id",
+            column: "c.id",
+            kind: FieldKind::Text,
+        },
+        Field {
+            name: "clusterName",
+            column: "c.name",
+            kind: FieldKind::Text,
+        },
+        Field {
+            name: "clusterState",
+            column: "c.state",
+            kind: FieldKind::Enum(&["ENABLED", "DISABLED", "DELETING"]),
+        },
+        Field {
+            name: "createTime",
+            column: "c.created_at",
+            kind: FieldKind::Int,
+        },
+    ],
+    sortable: true,
+    paging: CCP_PAGING,
+    created_column: "c.created_at",
+    id_column: "c.id",
+};
+
+/// 6.10 `PUT /v1/rccp/storage_pool:pagequery`: sorting is not supported, as the document says.
+pub const STORAGE_POOLS: Resource = Resource {
+    target: QueryTarget::Other,
+    fields: &[
+        Field {
+            name: "id",
+            column: "p.id",
+            kind: FieldKind::Text,
+        },
+        Field {
+            name: "name",
+            column: "p.name",
+            kind: FieldKind::Text,
+        },
+        Field {
+            name: "clusterId",
+            column: "p.cluster_id",
+            kind: FieldKind::Text,
+        },
+        Field {
+            name: "redundancyStrategy",
+            column: "p.redundancy_strategy",
+            kind: FieldKind::Enum(&[
+                "RAID1_1D0B",
+                "CARBON_2B",
+                "CARBON_3B",
+                "EC_2D1P",
+                "EC_4D1P",
+                "EC_4D2P",
+                "EC_8D2P",
+            ]),
+        },
+        Field {
+            name: "storagePoolHealthState",
+            column: "p.health",
+            kind: FieldKind::Enum(&["HEALTHY", "WARNING", "ERROR"]),
+        },
+    ],
+    sortable: false,
+    paging: CCP_PAGING,
+    created_column: "p.created_at",
+    id_column: "p.id",
+};
+
+/// `PUT /v1/rccp/host:pagequery` (extension).
+pub const HOSTS: Resource = Resource {
+    target: QueryTarget::Other,
+    fields: &[
+        Field {
+            name: "id",
+            column: "h.id",
+            kind: FieldKind::Text,
+        },
+        Field {
+            name: "hostName",
+            column: "h.name",
+            kind: FieldKind::Text,
+        },
+        Field {
+            name: "clusterId",
+            column: "h.cluster_id",
+            kind: FieldKind::Text,
+        },
+        Field {
+            name: "hostState",
+            column: "h.state",
+            kind: FieldKind::Enum(&["ENABLED", "DRAINING", "DISABLED"]),
+        },
+        Field {
+            name: "createTime",
+            column: "h.created_at",
+            kind: FieldKind::Int,
+        },
+    ],
+    sortable: true,
+    paging: CCP_PAGING,
+    created_column: "h.created_at",
+    id_column: "h.id",
+};
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -274,5 +494,10 @@ mod tests {
             .map(|c| c.as_str())
             .collect();
         assert_eq!(states, DESK_STATES);
+        let images: Vec<_> = crate::enums::ImageState::ALL
+            .iter()
+            .map(|c| c.as_str())
+            .collect();
+        assert_eq!(images, IMAGE_STATES);
     }
 }

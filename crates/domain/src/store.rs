@@ -25,6 +25,56 @@ pub struct StrategyRow {
     pub desk_num: i64,
 }
 
+/// An image version with what 6.3.1 shows beside it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ImageRow {
+    pub image: Image,
+    pub root_image_name: String,
+    /// The cluster and pool of the OS file the image is built on.
+    pub cluster_id: String,
+    pub storage_pool_id: String,
+    /// Desks using this version, by desk type.
+    pub personal: i64,
+    pub recoverable: i64,
+    pub app_layer: i64,
+}
+
+/// A network with the number of its pool's addresses given to desks.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NetworkRow {
+    pub network: Network,
+    pub ref_count: i64,
+}
+
+/// A cluster's hosts and what the desks placed on them use (6.5).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ComputeRow {
+    pub cluster: Cluster,
+    pub host_num: i64,
+    pub total_cpu_cores: i64,
+    pub total_memory_gb: i64,
+    pub desk_num: i64,
+    pub allocated_cpu_cores: i64,
+    pub allocated_memory_gb: i64,
+}
+
+/// A storage pool with the bytes the inventory keeps on it (its OS files and the disks of the
+/// desks built from them): the use of a simulated pool.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PoolRow {
+    pub pool: StoragePool,
+    pub inventory_bytes: i64,
+}
+
+/// A host with the desks placed on it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HostRow {
+    pub host: Host,
+    pub allocated_cpu_cores: i64,
+    pub allocated_memory_gb: i64,
+    pub desk_num: i64,
+}
+
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     /// `sqlite` or `postgres`.
@@ -215,7 +265,8 @@ pub trait Store: Send + Sync + 'static {
     /// Replaces the password hash and clears failures and lock.
     async fn set_user_password(&self, id: &str, password_hash: &str) -> Result<bool>;
     /// Records a desktop-user login (clears failures); with a terminal, that terminal's login
-    /// lives until `terminal_until`.
+    /// lives until `terminal_until`, and a registered terminal counts as alive and logged in
+    /// from (6.6).
     async fn record_user_login(
         &self,
         id: &str,
@@ -227,4 +278,99 @@ pub trait Store: Send + Sync + 'static {
     async fn terminal_user(&self, terminal_id: &str, now: i64) -> Result<Option<String>>;
     /// A user's desks with image, OS, proxy flag and cluster name, by creation.
     async fn user_desks(&self, user_id: &str) -> Result<Vec<UserDesk>>;
+
+    // ---------------------------------------------------------------------------------------
+    // Platform inventory (6.3–6.10) and its management extensions (D10). Writes that change
+    // what a desk record shows (names, strategies) invalidate the desk pages.
+    // ---------------------------------------------------------------------------------------
+    async fn list_images(&self, query: &ListQuery) -> Result<Page<ImageRow>>;
+    async fn list_networks(&self, query: &ListQuery) -> Result<Page<NetworkRow>>;
+    async fn list_clusters(&self, query: &ListQuery) -> Result<Page<Cluster>>;
+    async fn get_cluster(&self, id: &str) -> Result<Option<Cluster>>;
+    async fn compute_summary(&self, query: &ListQuery) -> Result<Page<ComputeRow>>;
+    async fn list_pools(&self, query: &ListQuery) -> Result<Page<PoolRow>>;
+    /// The pools of these clusters, oldest first.
+    async fn pools_of_clusters(&self, cluster_ids: &[String]) -> Result<Vec<PoolRow>>;
+    async fn list_host_rows(&self, query: &ListQuery) -> Result<Page<HostRow>>;
+    async fn get_host(&self, id: &str) -> Result<Option<Host>>;
+    async fn get_pool(&self, id: &str) -> Result<Option<StoragePool>>;
+
+    /// `Refused` when the name is taken.
+    async fn create_strategy(&self, s: &Strategy) -> Result<()>;
+    /// False when the strategy is gone.
+    async fn update_strategy(&self, s: &Strategy) -> Result<bool>;
+    /// `Refused` naming the desks that still use it; false when it is gone.
+    async fn delete_strategy(&self, id: &str) -> Result<bool>;
+    /// `NotFound` for an unknown cluster; `Refused` when the name is taken.
+    async fn create_network(&self, n: &Network) -> Result<()>;
+    /// `Refused` when an address given to a desk would fall outside the new pool, in the same
+    /// transaction as the write; false when the network is gone.
+    async fn update_network(&self, n: &Network) -> Result<bool>;
+    /// `Refused` while desks or images use it; false when it is gone.
+    async fn delete_network(&self, id: &str) -> Result<bool>;
+    async fn create_cluster(&self, c: &Cluster) -> Result<()>;
+    async fn update_cluster(&self, c: &Cluster) -> Result<bool>;
+    /// → DELETING unless desks, images on its networks or OS files in its pools need it
+    /// (`Refused` naming them); nothing new may join a DELETING cluster. False when it is gone.
+    async fn begin_cluster_delete(&self, id: &str) -> Result<bool>;
+    /// Removes a DELETING cluster with its (empty) hosts, networks and pools; false when there
+    /// is none.
+    async fn remove_cluster(&self, id: &str) -> Result<bool>;
+    /// `NotFound` for an unknown cluster.
+    async fn create_host(&self, h: &Host) -> Result<()>;
+    /// `Refused` when the new capacity is below what its desks were promised.
+    async fn update_host(&self, h: &Host) -> Result<bool>;
+    /// `Refused` while desks are placed on it.
+    async fn delete_host(&self, id: &str) -> Result<bool>;
+    async fn create_pool(&self, p: &StoragePool) -> Result<()>;
+    async fn update_pool(&self, p: &StoragePool) -> Result<bool>;
+    /// `Refused` while OS files are kept on it.
+    async fn delete_pool(&self, id: &str) -> Result<bool>;
+
+    // Image versions (extensions).
+    async fn get_os_file(&self, id: &str) -> Result<Option<OsFile>>;
+    /// Inserts a CREATING or PUBLISHING version after checking its OS file (AVAILABLE, SYSTEM),
+    /// network and root (a later version gets the family's next number; refused while another
+    /// version is in progress). False when the id exists (a repeated task item).
+    async fn insert_image(&self, image: &Image) -> Result<bool>;
+    /// CREATING or PUBLISHING → AVAILABLE, and the newest of its family; false otherwise.
+    async fn complete_image(&self, id: &str) -> Result<bool>;
+    /// Compare-and-set of an image's state.
+    async fn set_image_state(
+        &self,
+        id: &str,
+        from: &[crate::enums::ImageState],
+        to: crate::enums::ImageState,
+    ) -> Result<bool>;
+    /// Writes an edit of an AVAILABLE or DISABLED (or already EDITING) version and marks it
+    /// EDITING (`Refused` naming any other state).
+    async fn begin_image_edit(&self, image: &Image) -> Result<bool>;
+    /// → DELETING unless desks use it or later versions name it as root (`Refused`, naming
+    /// them); false when it is gone.
+    async fn begin_image_delete(&self, id: &str) -> Result<bool>;
+    /// Removes a DELETING image; false when there is none.
+    async fn remove_image(&self, id: &str) -> Result<bool>;
+
+    // OS files (extensions).
+    /// Inserts an UPLOADING file; `NotFound` for an unknown pool.
+    async fn insert_os_file(&self, file: &OsFile) -> Result<()>;
+    /// UPLOADING → AVAILABLE with its virtual size; false otherwise.
+    async fn finish_os_file(&self, id: &str, virtual_size_bytes: i64) -> Result<bool>;
+    /// Removes an upload that did not complete (only while UPLOADING).
+    async fn drop_upload(&self, id: &str) -> Result<bool>;
+    /// → DELETING unless images are built on it (`Refused`); false when it is gone.
+    async fn begin_os_file_delete(&self, id: &str) -> Result<bool>;
+    /// Removes a DELETING file's row.
+    async fn remove_os_file(&self, id: &str) -> Result<bool>;
+
+    // ---------------------------------------------------------------------------------------
+    // Terminal registry (6.6).
+    // ---------------------------------------------------------------------------------------
+    /// Registers a terminal, or updates its name, category and addresses when the id is known
+    /// (registration time and first login are kept). True when it is new.
+    async fn register_terminal(&self, t: &Terminal) -> Result<bool>;
+    /// Records a heartbeat; false when the terminal is not registered.
+    async fn terminal_heartbeat(&self, id: &str, now: i64) -> Result<bool>;
+    /// Counts per category; online = last heartbeat at or after `online_since`.
+    async fn terminal_tallies(&self, online_since: i64) -> Result<Vec<TerminalTally>>;
 }

@@ -40,6 +40,8 @@ pub struct ServerConfig {
     pub scrape_interval: Duration,
     /// Prometheus rule file; `None` means `<data-dir>/rules.yaml`, created with the defaults.
     pub rules_file: Option<PathBuf>,
+    /// A terminal is online while its last heartbeat is younger than this (6.6).
+    pub terminal_online: Duration,
 }
 
 impl ServerConfig {
@@ -68,6 +70,7 @@ impl ServerConfig {
             page_cache: true,
             scrape_interval: Duration::from_secs(15),
             rules_file: None,
+            terminal_online: Duration::from_secs(180),
         }
     }
 }

@@ -57,6 +57,7 @@ fn noun_zh(what: Missing) -> &'static str {
         Missing::StoragePool => "存储池",
         Missing::OsFile => "镜像文件",
         Missing::Account => "API 账号",
+        Missing::Terminal => "终端",
     }
 }
 
@@ -83,6 +84,12 @@ pub fn translate(e: &ApiError) -> Translated {
                 codes::BAD_REQUEST,
                 d.to_string(),
                 format!("参数错误：{field}（{rule}）"),
+            ),
+            Error::CcpParam { field, rule } => t(
+                ok,
+                codes::CCP_PARAM,
+                d.to_string(),
+                format!("参数检查不通过：{field}（{rule}）"),
             ),
             Error::DeskParam { field, rule } => t(
                 ok,
@@ -275,6 +282,10 @@ mod tests {
             (200, 22000400)
         );
         assert_eq!(row(d(Error::Unauthenticated("x".into()))), (401, 22000401));
+        assert_eq!(
+            row(d(Error::invalid("content.limit", "r").for_ccp())),
+            (200, 12000200)
+        );
         assert_eq!(
             row(d(Error::DeskParam {
                 field: "content.memory".into(),

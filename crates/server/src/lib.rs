@@ -11,6 +11,7 @@ pub mod error;
 pub mod extract;
 pub mod fleet;
 pub mod handlers;
+pub mod inventory;
 pub mod keys;
 pub mod monitoring;
 pub mod openapi;
@@ -202,6 +203,8 @@ pub async fn assemble(cfg: ServerConfig) -> anyhow::Result<Parts> {
     };
     desks::ops::register(&mut registry, Arc::new(ops));
     users::ops::register(&mut registry, store.clone());
+    inventory::images::register(&mut registry, store.clone(), cfg.sim_latency);
+    inventory::manage::register(&mut registry, store.clone(), cfg.sim_latency);
     let engine = Engine::new(store.clone(), registry, engine_cfg);
     let metrics = open_metrics(&cfg)?;
     let rules = Arc::new(monitoring::open_rules(&cfg, metrics.clone())?);

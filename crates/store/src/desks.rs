@@ -133,7 +133,8 @@ where
         .collect()
 }
 
-async fn lock_placement(tx: &mut Transaction<'_, Any>, b: Backend) -> Result<()> {
+/// Serializes placements (and host edits) on PostgreSQL; SQLite has one writer anyway.
+pub(crate) async fn lock_placement(tx: &mut Transaction<'_, Any>, b: Backend) -> Result<()> {
     if b == Backend::Postgres {
         exec(
             &mut **tx,

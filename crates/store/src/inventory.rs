@@ -50,6 +50,7 @@ pub async fn load(pool: &AnyPool, b: Backend, inv: &Inventory) -> Result<()> {
                 ("state", c.state.as_str().into()),
                 ("description", c.description.as_str().into()),
                 ("created_at", c.created_at.into()),
+                ("updated_at", c.updated_at.into()),
             ],
         )
         .await?;
@@ -130,6 +131,9 @@ pub async fn load(pool: &AnyPool, b: Backend, inv: &Inventory) -> Result<()> {
                 ("os_file_id", i.os_file_id.as_str().into()),
                 ("state", i.state.as_str().into()),
                 ("system_disk_gb", i.system_disk_gb.into()),
+                ("cpu_cores", i.cpu_cores.into()),
+                ("memory_gb", i.memory_gb.into()),
+                ("network_id", i.network_id.clone().into()),
                 ("description", i.description.as_str().into()),
                 ("created_at", i.created_at.into()),
             ],
@@ -394,23 +398,27 @@ where
 
 pub async fn image(pool: &AnyPool, b: Backend, id: &str) -> Result<Option<Image>> {
     let r = row(pool, b, "SELECT * FROM images WHERE id = ?", args![id]).await?;
-    r.map(|r| {
-        Ok(Image {
-            id: r.text("id")?,
-            name: r.text("name")?,
-            root_image_id: r.text("root_image_id")?,
-            version: r.int("version")?,
-            newest: r.flag("newest")?,
-            category: DeskCategory::parse(&r.text("category")?, "images.category")?,
-            os_name: OsName::parse(&r.text("os_name")?, "images.os_name")?,
-            os_file_id: r.text("os_file_id")?,
-            state: ImageState::parse(&r.text("state")?, "images.state")?,
-            system_disk_gb: r.int("system_disk_gb")?,
-            description: r.text("description")?,
-            created_at: r.int("created_at")?,
-        })
+    r.map(|r| image_row(&r)).transpose()
+}
+
+pub fn image_row(r: &AnyRow) -> Result<Image> {
+    Ok(Image {
+        id: r.text("id")?,
+        name: r.text("name")?,
+        root_image_id: r.text("root_image_id")?,
+        version: r.int("version")?,
+        newest: r.flag("newest")?,
+        category: DeskCategory::parse(&r.text("category")?, "images.category")?,
+        os_name: OsName::parse(&r.text("os_name")?, "images.os_name")?,
+        os_file_id: r.text("os_file_id")?,
+        state: ImageState::parse(&r.text("state")?, "images.state")?,
+        system_disk_gb: r.int("system_disk_gb")?,
+        cpu_cores: r.int("cpu_cores")?,
+        memory_gb: r.int("memory_gb")?,
+        network_id: r.opt_text("network_id")?,
+        description: r.text("description")?,
+        created_at: r.int("created_at")?,
     })
-    .transpose()
 }
 
 pub fn network_row(r: &AnyRow) -> Result<Network> {
@@ -458,6 +466,13 @@ pub async fn user_by_name(pool: &AnyPool, b: Backend, name: &str) -> Result<Opti
 pub async fn os_files(pool: &AnyPool, b: Backend, q: &ListQuery) -> Result<Page<OsFile>> {
     const FROM: &str = "FROM os_files f";
     paging::page(pool, b, q, "f.*", FROM, FROM, os_file_row).await
+}
+
+pub async fn os_file(pool: &AnyPool, b: Backend, id: &str) -> Result<Option<OsFile>> {
+    row(pool, b, "SELECT * FROM os_files WHERE id = ?", args![id])
+        .await?
+        .map(|r| os_file_row(&r))
+        .transpose()
 }
 
 fn os_file_row(r: &AnyRow) -> Result<OsFile> {

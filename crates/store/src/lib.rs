@@ -7,7 +7,9 @@ mod desks;
 mod inventory;
 pub mod migrate;
 mod paging;
+mod platform;
 mod tasks;
+mod terminals;
 pub mod testing;
 mod users;
 
@@ -16,7 +18,9 @@ use deskd_domain::enums::{DeskState, UserState};
 use deskd_domain::error::{Error, Result};
 use deskd_domain::model::*;
 use deskd_domain::query::{ListQuery, Page};
-use deskd_domain::store::{Store, StrategyRow, TokenRecord};
+use deskd_domain::store::{
+    ComputeRow, HostRow, ImageRow, NetworkRow, PoolRow, Store, StrategyRow, TokenRecord,
+};
 use deskd_domain::task::{Claim, Event, ItemOutcome, NewTask, TaskRecord};
 use sqlx::any::AnyRow;
 use sqlx::AnyPool;
@@ -542,6 +546,184 @@ impl Store for SqlStore {
 
     async fn user_desks(&self, user_id: &str) -> Result<Vec<UserDesk>> {
         users::user_desks(&self.read, self.backend, user_id).await
+    }
+
+    // Platform inventory (6.3–6.10) and its management extensions.
+
+    async fn list_images(&self, q: &ListQuery) -> Result<Page<ImageRow>> {
+        platform::images(&self.read, self.backend, q).await
+    }
+
+    async fn list_networks(&self, q: &ListQuery) -> Result<Page<NetworkRow>> {
+        platform::networks(&self.read, self.backend, q).await
+    }
+
+    async fn list_clusters(&self, q: &ListQuery) -> Result<Page<Cluster>> {
+        platform::clusters(&self.read, self.backend, q).await
+    }
+
+    async fn get_cluster(&self, id: &str) -> Result<Option<Cluster>> {
+        platform::cluster(&self.read, self.backend, id).await
+    }
+
+    async fn compute_summary(&self, q: &ListQuery) -> Result<Page<ComputeRow>> {
+        platform::compute(&self.read, self.backend, q).await
+    }
+
+    async fn list_pools(&self, q: &ListQuery) -> Result<Page<PoolRow>> {
+        platform::pools(&self.read, self.backend, q).await
+    }
+
+    async fn pools_of_clusters(&self, cluster_ids: &[String]) -> Result<Vec<PoolRow>> {
+        platform::pools_of(&self.read, self.backend, cluster_ids).await
+    }
+
+    async fn list_host_rows(&self, q: &ListQuery) -> Result<Page<HostRow>> {
+        platform::host_rows(&self.read, self.backend, q).await
+    }
+
+    async fn get_host(&self, id: &str) -> Result<Option<Host>> {
+        platform::host_by_id(&self.read, self.backend, id).await
+    }
+
+    async fn get_pool(&self, id: &str) -> Result<Option<StoragePool>> {
+        platform::pool_by_id(&self.read, self.backend, id).await
+    }
+
+    async fn create_strategy(&self, s: &Strategy) -> Result<()> {
+        platform::create_strategy(&self.pool, self.backend, s).await
+    }
+
+    async fn update_strategy(&self, s: &Strategy) -> Result<bool> {
+        // A desk record shows its strategy's proxy flag.
+        self.after_desk_write(platform::update_strategy(&self.pool, self.backend, s).await)
+    }
+
+    async fn delete_strategy(&self, id: &str) -> Result<bool> {
+        platform::delete_strategy(&self.pool, self.backend, id).await
+    }
+
+    async fn create_network(&self, n: &Network) -> Result<()> {
+        platform::create_network(&self.pool, self.backend, n).await
+    }
+
+    async fn update_network(&self, n: &Network) -> Result<bool> {
+        self.after_desk_write(platform::update_network(&self.pool, self.backend, n).await)
+    }
+
+    async fn delete_network(&self, id: &str) -> Result<bool> {
+        platform::delete_network(&self.pool, self.backend, id).await
+    }
+
+    async fn create_cluster(&self, c: &Cluster) -> Result<()> {
+        platform::create_cluster(&self.pool, self.backend, c).await
+    }
+
+    async fn update_cluster(&self, c: &Cluster) -> Result<bool> {
+        // A desk record shows its cluster's name.
+        self.after_desk_write(platform::update_cluster(&self.pool, self.backend, c).await)
+    }
+
+    async fn begin_cluster_delete(&self, id: &str) -> Result<bool> {
+        platform::begin_cluster_delete(&self.pool, self.backend, id).await
+    }
+
+    async fn remove_cluster(&self, id: &str) -> Result<bool> {
+        platform::remove_cluster(&self.pool, self.backend, id).await
+    }
+
+    async fn create_host(&self, h: &Host) -> Result<()> {
+        platform::create_host(&self.pool, self.backend, h).await
+    }
+
+    async fn update_host(&self, h: &Host) -> Result<bool> {
+        // A desk record shows its host's name.
+        self.after_desk_write(platform::update_host(&self.pool, self.backend, h).await)
+    }
+
+    async fn delete_host(&self, id: &str) -> Result<bool> {
+        platform::delete_host(&self.pool, self.backend, id).await
+    }
+
+    async fn create_pool(&self, p: &StoragePool) -> Result<()> {
+        platform::create_pool(&self.pool, self.backend, p).await
+    }
+
+    async fn update_pool(&self, p: &StoragePool) -> Result<bool> {
+        platform::update_pool(&self.pool, self.backend, p).await
+    }
+
+    async fn delete_pool(&self, id: &str) -> Result<bool> {
+        platform::delete_pool(&self.pool, self.backend, id).await
+    }
+
+    async fn get_os_file(&self, id: &str) -> Result<Option<OsFile>> {
+        inventory::os_file(&self.read, self.backend, id).await
+    }
+
+    async fn insert_image(&self, image: &Image) -> Result<bool> {
+        platform::insert_image(&self.pool, self.backend, image).await
+    }
+
+    async fn complete_image(&self, id: &str) -> Result<bool> {
+        // A desk record shows its image's name; the newest flag moves.
+        self.after_desk_write(platform::complete_image(&self.pool, self.backend, id).await)
+    }
+
+    async fn set_image_state(
+        &self,
+        id: &str,
+        from: &[deskd_domain::enums::ImageState],
+        to: deskd_domain::enums::ImageState,
+    ) -> Result<bool> {
+        platform::set_image_state(&self.pool, self.backend, id, from, to).await
+    }
+
+    async fn begin_image_edit(&self, image: &Image) -> Result<bool> {
+        // A desk record shows its image's name.
+        self.after_desk_write(platform::begin_image_edit(&self.pool, self.backend, image).await)
+    }
+
+    async fn begin_image_delete(&self, id: &str) -> Result<bool> {
+        platform::begin_image_delete(&self.pool, self.backend, id).await
+    }
+
+    async fn remove_image(&self, id: &str) -> Result<bool> {
+        platform::remove_image(&self.pool, self.backend, id).await
+    }
+
+    async fn insert_os_file(&self, f: &OsFile) -> Result<()> {
+        platform::insert_os_file(&self.pool, self.backend, f).await
+    }
+
+    async fn finish_os_file(&self, id: &str, virtual_size: i64) -> Result<bool> {
+        platform::finish_os_file(&self.pool, self.backend, id, virtual_size).await
+    }
+
+    async fn drop_upload(&self, id: &str) -> Result<bool> {
+        platform::drop_upload(&self.pool, self.backend, id).await
+    }
+
+    async fn begin_os_file_delete(&self, id: &str) -> Result<bool> {
+        platform::begin_os_file_delete(&self.pool, self.backend, id).await
+    }
+
+    async fn remove_os_file(&self, id: &str) -> Result<bool> {
+        platform::remove_os_file(&self.pool, self.backend, id).await
+    }
+
+    // Terminal registry (6.6).
+
+    async fn register_terminal(&self, t: &Terminal) -> Result<bool> {
+        terminals::register(&self.pool, self.backend, t).await
+    }
+
+    async fn terminal_heartbeat(&self, id: &str, now: i64) -> Result<bool> {
+        terminals::heartbeat(&self.pool, self.backend, id, now).await
+    }
+
+    async fn terminal_tallies(&self, online_since: i64) -> Result<Vec<TerminalTally>> {
+        terminals::tallies(&self.read, self.backend, online_since).await
     }
 }
 

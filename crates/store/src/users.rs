@@ -448,6 +448,7 @@ pub async fn record_login(
             args![t, id, now, until],
         )
         .await?;
+        crate::terminals::logged_in(&mut *tx, b, t, now).await?;
     }
     tx.commit().await.map_err(db_err)
 }

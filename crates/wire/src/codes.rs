@@ -13,6 +13,8 @@ pub const UNAUTHENTICATED: u32 = 22000401;
 pub const TOO_MANY_REQUESTS: u32 = 22000429;
 /// 服务内部错误: unexpected server failure.
 pub const INTERNAL: u32 = 22000500;
+/// 参数检查不通过: RG-CCP (`/v1/rccp`) parameter check failed.
+pub const CCP_PARAM: u32 = 12000200;
 /// 其他错误: catch-all business failure.
 pub const OTHER: u32 = 23010000;
 /// Batch of users larger than 1000 items.
