@@ -15,6 +15,8 @@ use super::exposition::{Kind, Scrape};
 const GB: f64 = 1024.0 * 1024.0 * 1024.0;
 /// Simulated storage latency per completed operation, for `pos_cluster_*_time_seconds_total`.
 const SIM_OP_SECONDS: f64 = 0.0005;
+/// Most `cpu` series per host (the largest real hosts have this many threads).
+const MAX_CPUS: i64 = 256;
 /// The port a node exporter answers on, for `instance`.
 const NODE_PORT: u16 = 9100;
 
@@ -439,8 +441,10 @@ fn host_samples(s: &mut Scrape, h: &Host, st: Option<&HostStats>) {
     let Some(st) = st else {
         return;
     };
-    // Per CPU, as node_exporter reports: the catalogue averages the idle rate over CPUs.
-    let cpus = h.cpu_cores.max(1);
+    // Per CPU, as node_exporter reports: the catalogue averages the idle rate over CPUs. An
+    // inventory may declare more cores than any real host has; the split stops at MAX_CPUS
+    // series, which keeps the average right.
+    let cpus = h.cpu_cores.clamp(1, MAX_CPUS);
     for cpu in 0..cpus {
         let cpu = cpu.to_string();
         for (mode, secs) in &st.cpu_seconds_by_mode {
