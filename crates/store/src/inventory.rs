@@ -56,25 +56,7 @@ pub async fn load(pool: &AnyPool, b: Backend, inv: &Inventory) -> Result<()> {
         .await?;
     }
     for h in &inv.hosts {
-        insert(
-            &mut *tx,
-            b,
-            "hosts",
-            vec![
-                ("id", h.id.as_str().into()),
-                ("cluster_id", h.cluster_id.as_str().into()),
-                ("name", h.name.as_str().into()),
-                ("ip", h.ip.as_str().into()),
-                ("cpu_cores", h.cpu_cores.into()),
-                ("memory_gb", h.memory_gb.into()),
-                ("storage_gb", h.storage_gb.into()),
-                ("cpu_overcommit", h.cpu_overcommit.into()),
-                ("memory_overcommit", h.memory_overcommit.into()),
-                ("state", h.state.as_str().into()),
-                ("created_at", h.created_at.into()),
-            ],
-        )
-        .await?;
+        insert(&mut *tx, b, "hosts", crate::platform::host_values(h)).await?;
     }
     for p in &inv.storage_pools {
         insert(
@@ -116,52 +98,10 @@ pub async fn load(pool: &AnyPool, b: Backend, inv: &Inventory) -> Result<()> {
         .await?;
     }
     for i in &inv.images {
-        insert(
-            &mut *tx,
-            b,
-            "images",
-            vec![
-                ("id", i.id.as_str().into()),
-                ("name", i.name.as_str().into()),
-                ("root_image_id", i.root_image_id.as_str().into()),
-                ("version", i.version.into()),
-                ("newest", i.newest.into()),
-                ("category", i.category.as_str().into()),
-                ("os_name", i.os_name.as_str().into()),
-                ("os_file_id", i.os_file_id.as_str().into()),
-                ("state", i.state.as_str().into()),
-                ("system_disk_gb", i.system_disk_gb.into()),
-                ("cpu_cores", i.cpu_cores.into()),
-                ("memory_gb", i.memory_gb.into()),
-                ("network_id", i.network_id.clone().into()),
-                ("description", i.description.as_str().into()),
-                ("created_at", i.created_at.into()),
-            ],
-        )
-        .await?;
+        insert(&mut *tx, b, "images", crate::platform::image_values(i)).await?;
     }
     for n in &inv.networks {
-        insert(
-            &mut *tx,
-            b,
-            "networks",
-            vec![
-                ("id", n.id.as_str().into()),
-                ("cluster_id", n.cluster_id.as_str().into()),
-                ("name", n.name.as_str().into()),
-                ("cidr", n.cidr.as_str().into()),
-                ("gateway", n.gateway.as_str().into()),
-                ("dns_primary", n.dns_primary.as_str().into()),
-                ("dns_secondary", n.dns_secondary.as_str().into()),
-                ("vlan", n.vlan.into()),
-                ("pool_start", n.pool_start.as_str().into()),
-                ("pool_end", n.pool_end.as_str().into()),
-                ("state", n.state.as_str().into()),
-                ("creator", n.creator.as_str().into()),
-                ("created_at", n.created_at.into()),
-            ],
-        )
-        .await?;
+        insert(&mut *tx, b, "networks", crate::platform::network_values(n)).await?;
     }
     for s in &inv.strategies {
         insert_strategy(&mut *tx, b, s).await?;

@@ -377,7 +377,8 @@ pub async fn delete_strategy(pool: &AnyPool, b: Backend, id: &str) -> Result<boo
     delete_unused(pool, b, "desk_strategies", "desk strategy", &checks, id).await
 }
 
-fn network_values(n: &Network) -> Vec<(&'static str, Arg)> {
+/// The column values of a network row (create, edit and the inventory load share them).
+pub(crate) fn network_values(n: &Network) -> Vec<(&'static str, Arg)> {
     vec![
         ("id", n.id.as_str().into()),
         ("cluster_id", n.cluster_id.as_str().into()),
@@ -609,29 +610,29 @@ pub async fn remove_cluster(pool: &AnyPool, b: Backend, id: &str) -> Result<bool
     Ok(true)
 }
 
+/// The column values of a host row (create and the inventory load share them).
+pub(crate) fn host_values(h: &Host) -> Vec<(&'static str, Arg)> {
+    vec![
+        ("id", h.id.as_str().into()),
+        ("cluster_id", h.cluster_id.as_str().into()),
+        ("name", h.name.as_str().into()),
+        ("ip", h.ip.as_str().into()),
+        ("cpu_cores", h.cpu_cores.into()),
+        ("memory_gb", h.memory_gb.into()),
+        ("storage_gb", h.storage_gb.into()),
+        ("cpu_overcommit", h.cpu_overcommit.into()),
+        ("memory_overcommit", h.memory_overcommit.into()),
+        ("state", h.state.as_str().into()),
+        ("created_at", h.created_at.into()),
+    ]
+}
+
 pub async fn create_host(pool: &AnyPool, b: Backend, h: &Host) -> Result<()> {
     let mut tx = begin(pool).await?;
     cluster_must_exist(&mut tx, b, &h.cluster_id).await?;
-    insert(
-        &mut *tx,
-        b,
-        "hosts",
-        vec![
-            ("id", h.id.as_str().into()),
-            ("cluster_id", h.cluster_id.as_str().into()),
-            ("name", h.name.as_str().into()),
-            ("ip", h.ip.as_str().into()),
-            ("cpu_cores", h.cpu_cores.into()),
-            ("memory_gb", h.memory_gb.into()),
-            ("storage_gb", h.storage_gb.into()),
-            ("cpu_overcommit", h.cpu_overcommit.into()),
-            ("memory_overcommit", h.memory_overcommit.into()),
-            ("state", h.state.as_str().into()),
-            ("created_at", h.created_at.into()),
-        ],
-    )
-    .await
-    .map_err(name_taken("host", &h.name))?;
+    insert(&mut *tx, b, "hosts", host_values(h))
+        .await
+        .map_err(name_taken("host", &h.name))?;
     tx.commit().await.map_err(db_err)
 }
 
@@ -845,7 +846,8 @@ pub async fn insert_image(pool: &AnyPool, b: Backend, i: &Image) -> Result<bool>
     Ok(true)
 }
 
-fn image_values(i: &Image) -> Vec<(&'static str, Arg)> {
+/// The column values of an image row (create, publish and the inventory load share them).
+pub(crate) fn image_values(i: &Image) -> Vec<(&'static str, Arg)> {
     vec![
         ("id", i.id.as_str().into()),
         ("name", i.name.as_str().into()),
