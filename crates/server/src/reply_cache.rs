@@ -7,54 +7,33 @@
 //! bumps: a page is never served after a local write. Writes by another replica sharing the
 //! database show within [`REPLY_TTL`], the bound already accepted for cached totals.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
-
 use bytes::Bytes;
+use deskd_store::fresh::FreshCache;
 
 /// How long a reply may be reused when no local write invalidated it.
-pub const REPLY_TTL: Duration = Duration::from_secs(1);
+pub const REPLY_TTL: std::time::Duration = std::time::Duration::from_secs(1);
 /// Entries kept; the cache starts over when full (queries repeat, so it refills with the hot ones).
 const MAX_ENTRIES: usize = 1024;
 
-struct Entry {
-    generation: u64,
-    at: Instant,
-    body: Bytes,
-}
+/// Rendered replies by query, the same generation-stamped cache that keeps the store's totals.
+pub struct ReplyCache(FreshCache<Bytes>);
 
-#[derive(Default)]
-pub struct ReplyCache {
-    entries: Mutex<HashMap<String, Entry>>,
+impl Default for ReplyCache {
+    fn default() -> Self {
+        ReplyCache(FreshCache::new(REPLY_TTL, MAX_ENTRIES))
+    }
 }
 
 impl ReplyCache {
     /// The body rendered for `key` at `generation`, if still fresh.
     pub fn get(&self, key: &str, generation: u64) -> Option<Bytes> {
-        let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
-        entries
-            .get(key)
-            .filter(|e| e.generation == generation && e.at.elapsed() < REPLY_TTL)
-            .map(|e| e.body.clone())
+        self.0.get(key, generation)
     }
 
     /// Keeps `body`, rendered from data read at `generation` (read before the query ran, so a
     /// write that raced the query makes the entry stale at once).
     pub fn put(&self, key: String, generation: u64, body: Bytes) {
-        let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
-        if entries.len() >= MAX_ENTRIES && !entries.contains_key(&key) {
-            entries.clear();
-        }
-        let at = Instant::now();
-        entries.insert(
-            key,
-            Entry {
-                generation,
-                at,
-                body,
-            },
-        );
+        self.0.put(key, generation, body)
     }
 }
 

@@ -4,6 +4,7 @@
 
 pub mod db;
 mod desks;
+pub mod fresh;
 mod inventory;
 pub mod migrate;
 mod paging;

@@ -8,20 +8,29 @@ use sqlx::any::AnyRow;
 use sqlx::AnyPool;
 
 use crate::db::{row, rows, Arg, Backend, Col};
+use crate::fresh::FreshCache;
 
 /// Totals of recent list queries. Counting every matching row is the part of a page query that
 /// grows with the table; the total only changes when a row does, so it is kept until this
 /// process writes the table (exact on one node) or for [`COUNT_TTL`] (what another replica's
 /// writes may take to show).
-#[derive(Default)]
 pub struct CountCache {
     generation: std::sync::atomic::AtomicU64,
-    entries: std::sync::Mutex<std::collections::HashMap<String, (u64, std::time::Instant, i64)>>,
+    totals: FreshCache<i64>,
 }
 
 /// How long a cached total may be reused.
 pub const COUNT_TTL: std::time::Duration = std::time::Duration::from_secs(1);
 const COUNT_CACHE_ENTRIES: usize = 1024;
+
+impl Default for CountCache {
+    fn default() -> Self {
+        CountCache {
+            generation: Default::default(),
+            totals: FreshCache::new(COUNT_TTL, COUNT_CACHE_ENTRIES),
+        }
+    }
+}
 
 impl CountCache {
     /// The number of table changes seen so far.
@@ -37,15 +46,8 @@ impl CountCache {
 
     async fn count(&self, pool: &AnyPool, b: Backend, sql: &str, args: Vec<Arg>) -> Result<i64> {
         let key = format!("{sql}|{args:?}");
-        let generation = self.generation.load(std::sync::atomic::Ordering::SeqCst);
-        let hit = {
-            let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
-            entries
-                .get(&key)
-                .filter(|(g, at, _)| *g == generation && at.elapsed() < COUNT_TTL)
-                .map(|e| e.2)
-        };
-        if let Some(n) = hit {
+        let generation = self.generation();
+        if let Some(n) = self.totals.get(&key, generation) {
             return Ok(n);
         }
         let n = row(pool, b, sql, args)
@@ -53,11 +55,7 @@ impl CountCache {
             .map(|r| r.int("n"))
             .transpose()?
             .unwrap_or(0);
-        let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
-        if entries.len() >= COUNT_CACHE_ENTRIES {
-            entries.clear();
-        }
-        entries.insert(key, (generation, std::time::Instant::now(), n));
+        self.totals.put(key, generation, n);
         Ok(n)
     }
 }

@@ -565,8 +565,8 @@ fn bucket_quantile(q: f64, mut b: Vec<(f64, f64)>) -> f64 {
     lo + (hi - lo) * (rank / count)
 }
 
-/// Days since 1970-01-01 to (year, month, day), proleptic Gregorian.
-fn civil(days: i64) -> (i64, u32, u32) {
+/// Days since 1970-01-01 to (year, month, day), proleptic Gregorian (also for rule timestamps).
+pub(crate) fn civil(days: i64) -> (i64, u32, u32) {
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z.rem_euclid(146_097);

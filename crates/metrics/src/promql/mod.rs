@@ -3,7 +3,7 @@
 mod aggregate;
 mod binary;
 pub mod eval;
-mod functions;
+pub(crate) mod functions;
 pub mod value;
 
 pub use eval::{parse, Engine, EngineOptions};

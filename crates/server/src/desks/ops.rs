@@ -213,20 +213,20 @@ impl DeskOps {
         let t0 = std::time::Instant::now();
         let (desk, owner, ours) = match self.store.reserve_desk(&reservation).await {
             Ok(Reserved::New(d)) => (d, plan.user_name.clone(), true),
-            // The item id already produced a desk: report that desk, with its own owner. It is
-            // this task's own when an earlier run of this item made it before a crash.
-            // Reserved when the batch was submitted (or by an earlier run of this item).
+            // This task's own desk: reserved when the batch was submitted, or by an earlier
+            // run of this item before a crash.
             Ok(Reserved::Existing { desk, task_id }) if task_id == c.task_id => {
                 (desk, plan.user_name.clone(), true)
             }
-            Ok(Reserved::Existing { desk, task_id }) => {
+            // Another task's desk (the caller repeated an item id): reported, never ours.
+            Ok(Reserved::Existing { desk, .. }) => {
                 let owner = self
                     .store
                     .desk_view(&desk.id)
                     .await?
                     .map(|v| v.user_name)
                     .unwrap_or_default();
-                (desk, owner, task_id == c.task_id)
+                (desk, owner, false)
             }
             Err(e) => return Ok(ItemOutcome::failure(format!("{CREATE_FAILED}{e}"))),
         };
