@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Args;
-use deskd_server::config::{default_database_url, ServerConfig};
+use deskd_server::config::{default_database_url, Accel, QemuSettings, ServerConfig};
 use serde::Deserialize;
 
 /// Where the database is: shared by `serve` and `account`.
@@ -103,6 +103,15 @@ pub struct ServeArgs {
     /// A terminal counts as online this many seconds after its last heartbeat (default 180).
     #[arg(long, env = "DESKD_TERMINAL_ONLINE_SECS")]
     terminal_online_secs: Option<u64>,
+    /// Run real VMs with QEMU on this machine for hosts created with `"driver": "qemu"`.
+    #[arg(long, env = "DESKD_QEMU")]
+    qemu: bool,
+    /// QEMU accelerator: auto (KVM when it can boot guests, else TCG), kvm or tcg.
+    #[arg(long, env = "DESKD_QEMU_ACCEL")]
+    qemu_accel: Option<String>,
+    /// The qemu-system-x86_64 to run (default: found on PATH).
+    #[arg(long, env = "DESKD_QEMU_BINARY")]
+    qemu_binary: Option<PathBuf>,
 }
 
 /// The TOML file: the same settings, all optional.
@@ -130,6 +139,9 @@ struct FileConfig {
     scrape_interval_secs: Option<u64>,
     rules_file: Option<PathBuf>,
     terminal_online_secs: Option<u64>,
+    qemu: Option<bool>,
+    qemu_accel: Option<String>,
+    qemu_binary: Option<PathBuf>,
 }
 
 impl ServeArgs {
@@ -230,6 +242,21 @@ impl ServeArgs {
             cfg.task_concurrency > 0,
             "task_concurrency must be positive"
         );
+        if self.qemu || file.qemu.unwrap_or(false) {
+            let mut q = QemuSettings::default();
+            if let Some(a) = self.qemu_accel.or(file.qemu_accel) {
+                q.accel = match a.as_str() {
+                    "auto" => Accel::Auto,
+                    "kvm" => Accel::Kvm,
+                    "tcg" => Accel::Tcg,
+                    other => anyhow::bail!("qemu_accel: `{other}` is not one of auto, kvm, tcg"),
+                };
+            }
+            if let Some(b) = self.qemu_binary.or(file.qemu_binary) {
+                q.binary = b;
+            }
+            cfg.qemu = Some(q);
+        }
         Ok(cfg)
     }
 }

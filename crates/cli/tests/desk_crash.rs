@@ -37,6 +37,7 @@ async fn seed_room(store: &deskd_store::SqlStore) -> String {
         cpu_overcommit: 1.0,
         memory_overcommit: 1.0,
         state: HostState::ENABLED,
+        driver: HostDriver::Sim,
         created_at: now,
     };
     let net = Network {

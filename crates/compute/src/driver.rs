@@ -13,11 +13,41 @@ use std::time::Duration;
 /// Identifier of a VM: the id (a UUID string) of the desk it backs.
 pub type VmId = String;
 
+/// Which driver runs a host's VMs (the host record's `driver`).
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, PartialEq, Eq, Hash)]
+#[serde(rename_all = "lowercase")]
+pub enum DriverKind {
+    /// The simulated hypervisor: demos, tests, benchmarks.
+    #[default]
+    Sim,
+    /// One QEMU process per running VM on the machine deskd runs on.
+    Qemu,
+}
+
+impl DriverKind {
+    pub const ALL: [DriverKind; 2] = [DriverKind::Sim, DriverKind::Qemu];
+
+    /// The name hosts are configured with: "sim" | "qemu".
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DriverKind::Sim => "sim",
+            DriverKind::Qemu => "qemu",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<DriverKind> {
+        DriverKind::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+}
+
 /// A physical host the hypervisor may place VMs on.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct HostSpec {
     pub host_id: String,
     pub name: String,
+    /// which driver runs this host's VMs (only [`crate::HostRouter`] looks at it)
+    #[serde(default)]
+    pub driver: DriverKind,
     pub cpu_cores: u32,
     pub memory_mb: u64,
     pub storage_gb: u64,
@@ -270,4 +300,20 @@ pub trait Hypervisor: Send + Sync + 'static {
 
     /// Monitoring figures of one host; `UnknownHost` when not added.
     async fn host_stats(&self, host_id: &str) -> Result<HostStats, DriverError>;
+
+    /// Makes this image version's base disk from an uploaded OS file; idempotent.
+    async fn import_image(
+        &self,
+        image: &DiskImage,
+        source: &std::path::Path,
+    ) -> Result<(), DriverError> {
+        let _ = (image, source);
+        Ok(())
+    }
+
+    /// Deletes the image version's base disk; refused while a VM uses it.
+    async fn remove_image(&self, image: &DiskImage) -> Result<(), DriverError> {
+        let _ = image;
+        Ok(())
+    }
 }

@@ -12,7 +12,7 @@
 //!
 //! # tokio::runtime::Runtime::new().unwrap().block_on(async {
 //! let hv = SimDriver::new(SimConfig::instant());
-//! hv.add_host(HostSpec { host_id: "h1".into(), name: "h1".into(), cpu_cores: 8,
+//! hv.add_host(HostSpec { host_id: "h1".into(), name: "h1".into(), driver: Default::default(), cpu_cores: 8,
 //!     memory_mb: 16_384, storage_gb: 500, memory_overcommit: 1.5 }).await?;
 //! let spec = VmSpec { vm_id: "desk-1".into(), name: "alice".into(), host_id: "h1".into(),
 //!     cpu_cores: 2, memory_mb: 4096, system_disk_gb: 60, data_disk_gb: Some(20),
@@ -29,13 +29,15 @@ pub mod driver;
 pub mod fault;
 pub mod qemu;
 pub mod reconcile;
+pub mod router;
 pub mod sim;
 
 pub use driver::{
-    DiskImage, DriverError, HostSpec, HostStats, HostUsage, Hypervisor, PowerState,
+    DiskImage, DriverError, DriverKind, HostSpec, HostStats, HostUsage, Hypervisor, PowerState,
     ShutdownOutcome, VmId, VmInfo, VmSpec, VmStats,
 };
 pub use fault::{wildcard_match, FaultInjector, FaultRule, Op};
 pub use qemu::{Accel, QemuConfig, QemuDriver};
 pub use reconcile::{plan, DesiredVm, Expect, Repair};
+pub use router::HostRouter;
 pub use sim::{SimConfig, SimDriver};

@@ -98,6 +98,7 @@ impl Lab {
         hv.add_host(HostSpec {
             host_id: "h1".into(),
             name: "h1".into(),
+            driver: deskd_compute::DriverKind::Qemu,
             cpu_cores: 2,
             memory_mb: 4096,
             storage_gb: 100,

@@ -32,6 +32,7 @@ pub fn inventory(now: i64, password_hash: &str) -> Inventory {
             cpu_overcommit: 4.0,
             memory_overcommit: 1.5,
             state: HostState::ENABLED,
+            driver: HostDriver::Sim,
             created_at: now + i,
         })
         .collect();

@@ -98,6 +98,37 @@ wire_enum!(
     HostState { ENABLED, DRAINING, DISABLED }
 );
 
+/// Which hypervisor driver runs a host's desks (deskd extension): `sim` | `qemu`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum HostDriver {
+    /// The simulated hypervisor.
+    #[default]
+    Sim,
+    /// QEMU on the machine deskd runs on.
+    Qemu,
+}
+
+impl HostDriver {
+    pub const ALL: &'static [HostDriver] = &[HostDriver::Sim, HostDriver::Qemu];
+
+    /// The wire spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HostDriver::Sim => "sim",
+            HostDriver::Qemu => "qemu",
+        }
+    }
+
+    /// Parses the wire spelling; the error names `field` and lists the allowed values.
+    pub fn parse(value: &str, field: &str) -> Result<Self, Error> {
+        Self::ALL
+            .iter()
+            .copied()
+            .find(|d| d.as_str() == value)
+            .ok_or_else(|| Error::invalid(field, format!("`{value}` is not one of sim, qemu")))
+    }
+}
+
 wire_enum!(
     /// Storage-pool redundancy strategy.
     RedundancyStrategy { RAID1_1D0B, CARBON_2B, CARBON_3B, EC_2D1P, EC_4D1P, EC_4D2P, EC_8D2P }

@@ -28,6 +28,8 @@ pub struct Host {
     pub cpu_overcommit: f64,
     pub memory_overcommit: f64,
     pub state: HostState,
+    /// which hypervisor driver runs this host's desks; fixed at creation
+    pub driver: HostDriver,
     pub created_at: i64,
 }
 

@@ -370,6 +370,7 @@ mod tests {
             cpu_overcommit: 4.0,
             memory_overcommit: 1.5,
             state: HostState::DRAINING,
+            driver: crate::enums::HostDriver::Sim,
             created_at: 0,
         };
         let l = HostLoad::from_host(&h, 8, 16, 100);

@@ -42,6 +42,26 @@ pub struct ServerConfig {
     pub rules_file: Option<PathBuf>,
     /// A terminal is online while its last heartbeat is younger than this (6.6).
     pub terminal_online: Duration,
+    /// The QEMU driver for hosts created with `driver = "qemu"`; `None` leaves it off.
+    pub qemu: Option<QemuSettings>,
+}
+
+pub use deskd_compute::Accel;
+
+/// How the QEMU driver runs; its VMs and image base files live in `<data-dir>/qemu`.
+#[derive(Debug, Clone)]
+pub struct QemuSettings {
+    pub accel: Accel,
+    pub binary: PathBuf,
+}
+
+impl Default for QemuSettings {
+    fn default() -> Self {
+        QemuSettings {
+            accel: Accel::Auto,
+            binary: PathBuf::from("qemu-system-x86_64"),
+        }
+    }
 }
 
 impl ServerConfig {
@@ -71,6 +91,7 @@ impl ServerConfig {
             scrape_interval: Duration::from_secs(15),
             rules_file: None,
             terminal_online: Duration::from_secs(180),
+            qemu: None,
         }
     }
 }

@@ -6,11 +6,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use deskd_compute::{
-    plan, DesiredVm, DiskImage, Expect, HostSpec, Hypervisor, PowerState, Repair, VmSpec,
+    plan, DesiredVm, DiskImage, DriverKind, Expect, HostSpec, Hypervisor, PowerState, Repair,
+    VmSpec,
 };
-use deskd_domain::enums::{DeskState, DeskType};
+use deskd_domain::enums::{DeskState, DeskType, HostDriver};
 use deskd_domain::error::{Error, Result};
-use deskd_domain::model::{now_ms, Desk, Host};
+use deskd_domain::model::{now_ms, Desk, Host, Image};
 use deskd_domain::store::Store;
 use deskd_domain::task::Event;
 use tokio::sync::watch;
@@ -24,10 +25,23 @@ pub fn host_spec(h: &Host) -> HostSpec {
     HostSpec {
         host_id: h.id.clone(),
         name: h.name.clone(),
+        driver: match h.driver {
+            HostDriver::Sim => DriverKind::Sim,
+            HostDriver::Qemu => DriverKind::Qemu,
+        },
         cpu_cores: h.cpu_cores as u32,
         memory_mb: h.memory_gb as u64 * 1024,
         storage_gb: h.storage_gb as u64,
         memory_overcommit: h.memory_overcommit,
+    }
+}
+
+/// The driver's name for an image version's base disk.
+pub fn disk_image(i: &Image) -> DiskImage {
+    DiskImage {
+        image_id: i.id.clone(),
+        version: i.version as u32,
+        size_gb: i.system_disk_gb as u64,
     }
 }
 
@@ -45,11 +59,7 @@ pub async fn vm_spec(store: &dyn Store, d: &Desk) -> Result<VmSpec> {
         memory_mb: d.memory_gb as u64 * 1024,
         system_disk_gb: d.system_disk_gb as u64,
         data_disk_gb: (d.data_disk_gb > 0).then_some(d.data_disk_gb as u64),
-        image: DiskImage {
-            image_id: image.id,
-            version: image.version as u32,
-            size_gb: image.system_disk_gb as u64,
-        },
+        image: disk_image(&image),
         recoverable: d.desk_type == DeskType::RECOVERABLE,
     })
 }

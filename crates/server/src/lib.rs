@@ -27,7 +27,9 @@ use axum::http::HeaderName;
 use axum::middleware;
 use axum::routing::get;
 use axum::{Json, Router};
-use deskd_compute::{Hypervisor, SimConfig, SimDriver};
+use deskd_compute::{
+    DriverKind, HostRouter, Hypervisor, QemuConfig, QemuDriver, SimConfig, SimDriver,
+};
 use deskd_domain::store::Store;
 use deskd_store::SqlStore;
 use deskd_tasks::{Engine, EngineConfig, Registry, Tasks};
@@ -182,7 +184,7 @@ pub async fn assemble(cfg: ServerConfig) -> anyhow::Result<Parts> {
         state_file: Some(cfg.data_dir.join("sim-state.json")),
         ..SimConfig::default()
     };
-    let driver: Arc<dyn Hypervisor> = Arc::new(SimDriver::try_new(sim)?);
+    let driver = open_drivers(&cfg, sim).await?;
     fleet::register_hosts(store.as_ref(), driver.as_ref()).await?;
     if first.demo_loaded {
         fleet::adopt_inventory(store.as_ref(), driver.as_ref()).await?;
@@ -203,7 +205,13 @@ pub async fn assemble(cfg: ServerConfig) -> anyhow::Result<Parts> {
     };
     desks::ops::register(&mut registry, Arc::new(ops));
     users::ops::register(&mut registry, store.clone());
-    inventory::images::register(&mut registry, store.clone(), cfg.sim_latency);
+    inventory::images::register(
+        &mut registry,
+        store.clone(),
+        driver.clone(),
+        cfg.data_dir.clone(),
+        cfg.sim_latency,
+    );
     inventory::manage::register(&mut registry, store.clone(), cfg.sim_latency);
     let engine = Engine::new(store.clone(), registry, engine_cfg);
     let metrics = open_metrics(&cfg)?;
@@ -225,6 +233,27 @@ pub async fn assemble(cfg: ServerConfig) -> anyhow::Result<Parts> {
         first_start: first,
         lock,
     })
+}
+
+/// The simulated driver, and the QEMU driver when configured, behind one [`HostRouter`] that
+/// sends each host's calls to the driver its record names.
+async fn open_drivers(cfg: &ServerConfig, sim: SimConfig) -> anyhow::Result<Arc<dyn Hypervisor>> {
+    let mut drivers: Vec<(DriverKind, Arc<dyn Hypervisor>)> =
+        vec![(DriverKind::Sim, Arc::new(SimDriver::try_new(sim)?))];
+    if let Some(q) = &cfg.qemu {
+        let dir = cfg.data_dir.join("qemu");
+        let mut qc = QemuConfig::new(dir.join("vms"), dir.join("images"));
+        qc.accel = q.accel;
+        qc.qemu_binary = q.binary.clone();
+        let qemu = QemuDriver::open(qc)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot open the QEMU driver: {e}"))?;
+        drivers.push((DriverKind::Qemu, Arc::new(qemu)));
+    }
+    let router = HostRouter::open(drivers)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot list the hypervisors' VMs: {e}"))?;
+    Ok(Arc::new(router))
 }
 
 /// The metrics store in `<data-dir>/metrics` (its log and snapshots) and the query engine on it.

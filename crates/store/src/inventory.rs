@@ -221,6 +221,7 @@ pub fn host(r: &AnyRow) -> Result<Host> {
         cpu_overcommit: r.float("cpu_overcommit")?,
         memory_overcommit: r.float("memory_overcommit")?,
         state: HostState::parse(&r.text("state")?, "hosts.state")?,
+        driver: HostDriver::parse(&r.text("driver")?, "hosts.driver")?,
         created_at: r.int("created_at")?,
     })
 }

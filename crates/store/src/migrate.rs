@@ -53,6 +53,13 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: "",
         postgres: "",
     },
+    Migration {
+        version: 6,
+        name: "host_driver",
+        sql: include_str!("../migrations/0006_host_driver.sql"),
+        sqlite: "",
+        postgres: "",
+    },
 ];
 
 /// Applies the migrations the database lacks; returns how many ran.

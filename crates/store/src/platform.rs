@@ -623,6 +623,7 @@ pub(crate) fn host_values(h: &Host) -> Vec<(&'static str, Arg)> {
         ("cpu_overcommit", h.cpu_overcommit.into()),
         ("memory_overcommit", h.memory_overcommit.into()),
         ("state", h.state.as_str().into()),
+        ("driver", h.driver.as_str().into()),
         ("created_at", h.created_at.into()),
     ]
 }

@@ -201,6 +201,7 @@ async fn host_capacity_cannot_drop_below_what_its_desks_were_promised() {
         );
         let draining = Host {
             state: HostState::DRAINING,
+            driver: HostDriver::Sim,
             ..h.clone()
         };
         assert!(s.update_host(&draining).await.unwrap());
@@ -258,6 +259,7 @@ async fn an_empty_cluster_is_deleted_and_its_edit_is_timestamped() {
             cpu_overcommit: 1.0,
             memory_overcommit: 1.0,
             state: HostState::ENABLED,
+            driver: HostDriver::Sim,
             created_at: 1,
         };
         s.create_host(&host).await.unwrap();

@@ -289,6 +289,9 @@ pub struct HostRequest {
     /// ENABLED | DRAINING | DISABLED
     #[serde(default)]
     pub host_state: Option<String>,
+    /// Hypervisor driver of the host's desks: sim (default) | qemu; fixed after creation.
+    #[serde(default)]
+    pub driver: Option<String>,
 }
 
 /// One host of `PUT /v1/rccp/host:pagequery` (extension).
@@ -307,6 +310,8 @@ pub struct HostItem {
     pub memory_overcommit: f64,
     /// ENABLED | DRAINING | DISABLED
     pub host_state: String,
+    /// sim | qemu
+    pub driver: String,
     /// cores promised to the desks placed here
     pub allocated_cpu_cores: i64,
     /// GB promised to the desks placed here

@@ -217,6 +217,7 @@ mod tests {
             spec: HostSpec {
                 host_id: "h".into(),
                 name: "h".into(),
+                driver: Default::default(),
                 cpu_cores: 4,
                 memory_mb: 1024,
                 storage_gb: 10,

@@ -15,6 +15,7 @@ pub fn host(
     HostSpec {
         host_id: id.into(),
         name: format!("{id}.lab"),
+        driver: Default::default(),
         cpu_cores,
         memory_mb,
         storage_gb,

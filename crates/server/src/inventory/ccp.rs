@@ -157,6 +157,7 @@ fn host_item(r: HostRow) -> HostItem {
         cpu_overcommit: h.cpu_overcommit,
         memory_overcommit: h.memory_overcommit,
         host_state: h.state.as_str().into(),
+        driver: h.driver.as_str().into(),
         allocated_cpu_cores: r.allocated_cpu_cores,
         allocated_memory: r.allocated_memory_gb,
         desk_num: r.desk_num,

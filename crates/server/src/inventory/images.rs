@@ -9,6 +9,7 @@
 //! (the simulator's latency) and completes it, so a crash resumes the build instead of leaving a
 //! version CREATING for ever.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -28,7 +29,9 @@ use deskd_wire::inventory::*;
 use super::{id_of, new_id};
 use crate::error::ApiResult;
 use crate::extract::Content;
+use crate::fleet::disk_image;
 use crate::AppState;
+use deskd_compute::Hypervisor;
 
 /// Task kinds of the image calls.
 pub mod kinds {
@@ -364,13 +367,22 @@ impl ImagePayload {
     }
 }
 
-/// Registers the image task kinds. `build_time` is how long a simulated build or removal takes.
-pub fn register(registry: &mut Registry, store: Arc<dyn Store>, build_time: Duration) {
+/// Registers the image task kinds. `build_time` is how long a simulated build or removal takes;
+/// the driver gets each built version's base disk from its OS file (under `data_dir`).
+pub fn register(
+    registry: &mut Registry,
+    store: Arc<dyn Store>,
+    driver: Arc<dyn Hypervisor>,
+    data_dir: PathBuf,
+    build_time: Duration,
+) {
     for kind in [kinds::BUILD, kinds::EDIT, kinds::DELETE] {
         registry.register(
             kind,
             Arc::new(Items {
                 store: store.clone(),
+                driver: driver.clone(),
+                data_dir: data_dir.clone(),
                 kind,
                 build_time,
             }),
@@ -380,6 +392,8 @@ pub fn register(registry: &mut Registry, store: Arc<dyn Store>, build_time: Dura
 
 struct Items {
     store: Arc<dyn Store>,
+    driver: Arc<dyn Hypervisor>,
+    data_dir: PathBuf,
     kind: &'static str,
     build_time: Duration,
 }
@@ -408,6 +422,15 @@ impl ItemHandler for Items {
             }
         }
         tokio::time::sleep(self.build_time).await;
+        let driver_side = match self.kind {
+            kinds::BUILD => self.import(&c.item_id).await,
+            _ => self.unimport(&c.item_id).await,
+        };
+        if let Err(e) = driver_side {
+            let mut o = ItemOutcome::failure(format!("{verb}镜像[{}]失败：{e}", c.item_id));
+            o.biz_data = Some(serde_json::json!({ "image_id": c.item_id }));
+            return o;
+        }
         let done = match self.kind {
             kinds::BUILD => self.store.complete_image(&c.item_id).await,
             _ => self.store.remove_image(&c.item_id).await,
@@ -459,6 +482,38 @@ impl Items {
                 other.map(|i| i.state.as_str()).unwrap_or("gone")
             ))),
         }
+    }
+
+    /// Hands the version's OS file to the driver as its base disk; a file the driver refuses
+    /// leaves the version ERROR.
+    async fn import(&self, id: &str) -> Result<()> {
+        let Some(img) = self.store.get_image(id).await? else {
+            return Ok(());
+        };
+        if img.state == ImageState::AVAILABLE {
+            return Ok(());
+        }
+        let source =
+            super::os_files::location(self.store.as_ref(), &self.data_dir, &img.os_file_id).await?;
+        let Err(e) = self.driver.import_image(&disk_image(&img), &source).await else {
+            return Ok(());
+        };
+        let building = [ImageState::CREATING, ImageState::PUBLISHING];
+        self.store
+            .set_image_state(id, &building, ImageState::ERROR)
+            .await?;
+        Err(Error::Refused(format!("hypervisor: {e}")))
+    }
+
+    /// Removes the version's base disk from the driver before the row goes.
+    async fn unimport(&self, id: &str) -> Result<()> {
+        let Some(img) = self.store.get_image(id).await? else {
+            return Ok(());
+        };
+        self.driver
+            .remove_image(&disk_image(&img))
+            .await
+            .map_err(|e| Error::Refused(format!("hypervisor: {e}")))
     }
 
     /// Inserts the version unless the handler (or an earlier run) did.

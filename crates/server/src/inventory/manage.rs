@@ -386,6 +386,14 @@ fn host_from(r: &HostRequest, mut h: Host) -> Result<Host> {
     h.state = or(r.host_state.as_deref(), h.state, |v| {
         HostState::parse(v, "content.host_state")
     })?;
+    if let Some(d) = r.driver.as_deref() {
+        if HostDriver::parse(d, "content.driver")? != h.driver {
+            return Err(Error::invalid(
+                "content.driver",
+                "is fixed when the host is created",
+            ));
+        }
+    }
     Ok(h)
 }
 
@@ -408,16 +416,32 @@ pub async fn create_host(
             cpu_overcommit: 1.0,
             memory_overcommit: 1.0,
             state: HostState::ENABLED,
+            driver: match r.driver.as_deref() {
+                Some(d) => HostDriver::parse(d, "content.driver")?,
+                None => HostDriver::Sim,
+            },
             created_at: now_ms(),
         })
     };
     let h = blank()
         .and_then(|b| host_from(&r, b))
+        .and_then(|h| driver_enabled(&app, h))
         .map_err(Error::for_ccp)?;
     app.store.create_host(&h).await?;
     announce(&app, &h).await?;
     tracing::info!(host = %h.name, "created host");
     Ok(created(h.id))
+}
+
+/// A QEMU host needs the QEMU driver, which `--qemu` turns on.
+fn driver_enabled(app: &AppState, h: Host) -> Result<Host> {
+    if h.driver == HostDriver::Qemu && app.cfg.qemu.is_none() {
+        return Err(Error::invalid(
+            "content.driver",
+            "qemu needs a server started with --qemu",
+        ));
+    }
+    Ok(h)
 }
 
 async fn announce(app: &AppState, h: &Host) -> Result<()> {

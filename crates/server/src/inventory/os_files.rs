@@ -6,7 +6,7 @@
 //! then the file is renamed and the row becomes AVAILABLE. A failed or interrupted upload
 //! removes the part file and the row, so it never leaves an AVAILABLE file.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use axum::body::Body;
 use axum::extract::rejection::QueryRejection;
@@ -94,9 +94,14 @@ fn file_of(p: &UploadParams) -> Result<OsFile> {
 
 /// The file's place: its pool's directory, or the data directory for a simulated pool.
 fn path_of(app: &AppState, pool: &StoragePool, f: &OsFile) -> PathBuf {
+    place(&app.cfg.data_dir, pool, f)
+}
+
+/// Where an OS file's bytes are, given the data directory.
+fn place(data_dir: &Path, pool: &StoragePool, f: &OsFile) -> PathBuf {
     let dir = match &pool.directory {
         Some(d) => PathBuf::from(d),
-        None => app.cfg.data_dir.join(SIMULATED_POOL_DIR),
+        None => data_dir.join(SIMULATED_POOL_DIR),
     };
     dir.join(format!(
         "{}.{}",
@@ -300,4 +305,17 @@ mod tests {
         };
         assert_eq!(virtual_size(&iso, &[]).unwrap(), 64);
     }
+}
+
+/// Where the bytes of OS file `id` are (image builds hand them to the hypervisor driver).
+pub(crate) async fn location(store: &dyn Store, data_dir: &Path, id: &str) -> Result<PathBuf> {
+    let file = store
+        .get_os_file(id)
+        .await?
+        .ok_or_else(|| Error::not_found(Missing::OsFile, id))?;
+    let pool = store
+        .get_pool(&file.storage_pool_id)
+        .await?
+        .ok_or_else(|| Error::not_found(Missing::StoragePool, &file.storage_pool_id))?;
+    Ok(place(data_dir, &pool, &file))
 }

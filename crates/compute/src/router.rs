@@ -1,0 +1,198 @@
+//! One [`Hypervisor`] over several drivers, chosen per host (`driver = "sim" | "qemu"`).
+//!
+//! The rest of deskd holds a single `Arc<dyn Hypervisor>`; [`HostRouter`] sends each call to the
+//! driver of the host involved: `add_host` and `define` by the spec's host, VM operations by the
+//! driver that defined the VM (learnt at `define` and from every driver's `list` when opened).
+
+use crate::driver::{
+    DiskImage, DriverError, DriverKind, HostSpec, HostStats, HostUsage, Hypervisor,
+    ShutdownOutcome, VmId, VmInfo, VmSpec, VmStats,
+};
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+/// Routes hypervisor calls to the driver of each host.
+pub struct HostRouter {
+    drivers: Vec<(DriverKind, Arc<dyn Hypervisor>)>,
+    hosts: Mutex<HashMap<String, DriverKind>>,
+    vms: Mutex<HashMap<VmId, DriverKind>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl HostRouter {
+    /// Builds the router over `drivers` (at most one per kind) and learns which driver holds
+    /// each VM they already define.
+    pub async fn open(
+        drivers: Vec<(DriverKind, Arc<dyn Hypervisor>)>,
+    ) -> Result<HostRouter, DriverError> {
+        let mut vms = HashMap::new();
+        for (kind, d) in &drivers {
+            for vm in d.list().await? {
+                vms.insert(vm.spec.vm_id, *kind);
+            }
+        }
+        Ok(HostRouter {
+            drivers,
+            hosts: Mutex::default(),
+            vms: Mutex::new(vms),
+        })
+    }
+
+    /// Whether a driver of this kind is configured.
+    pub fn has(&self, kind: DriverKind) -> bool {
+        self.drivers.iter().any(|(k, _)| *k == kind)
+    }
+
+    fn driver(&self, kind: DriverKind) -> Result<&Arc<dyn Hypervisor>, DriverError> {
+        self.drivers
+            .iter()
+            .find(|(k, _)| *k == kind)
+            .map(|(_, d)| d)
+            .ok_or_else(|| {
+                DriverError::Invalid(format!(
+                    "the {} driver is not enabled on this server",
+                    kind.as_str()
+                ))
+            })
+    }
+
+    fn of_host(&self, host_id: &str) -> Result<&Arc<dyn Hypervisor>, DriverError> {
+        let kind = lock(&self.hosts).get(host_id).copied();
+        self.driver(kind.ok_or_else(|| DriverError::UnknownHost(host_id.to_string()))?)
+    }
+
+    fn of_vm(&self, vm: &str) -> Result<&Arc<dyn Hypervisor>, DriverError> {
+        let kind = lock(&self.vms).get(vm).copied();
+        self.driver(kind.ok_or_else(|| DriverError::NotFound(vm.to_string()))?)
+    }
+}
+
+#[async_trait::async_trait]
+impl Hypervisor for HostRouter {
+    fn kind(&self) -> &'static str {
+        "router"
+    }
+
+    async fn add_host(&self, host: HostSpec) -> Result<(), DriverError> {
+        let kind = host.driver;
+        let id = host.host_id.clone();
+        self.driver(kind)?.add_host(host).await?;
+        lock(&self.hosts).insert(id, kind);
+        Ok(())
+    }
+
+    async fn define(&self, spec: &VmSpec) -> Result<VmInfo, DriverError> {
+        let kind = lock(&self.hosts).get(&spec.host_id).copied();
+        let kind = kind.ok_or_else(|| DriverError::UnknownHost(spec.host_id.clone()))?;
+        let info = self.driver(kind)?.define(spec).await?;
+        lock(&self.vms).insert(spec.vm_id.clone(), kind);
+        Ok(info)
+    }
+
+    async fn start(&self, vm: &str) -> Result<(), DriverError> {
+        self.of_vm(vm)?.start(vm).await
+    }
+
+    async fn shutdown(&self, vm: &str, grace: Duration) -> Result<ShutdownOutcome, DriverError> {
+        self.of_vm(vm)?.shutdown(vm, grace).await
+    }
+
+    async fn power_off(&self, vm: &str) -> Result<(), DriverError> {
+        self.of_vm(vm)?.power_off(vm).await
+    }
+
+    async fn reset(&self, vm: &str) -> Result<(), DriverError> {
+        self.of_vm(vm)?.reset(vm).await
+    }
+
+    async fn pause(&self, vm: &str) -> Result<(), DriverError> {
+        self.of_vm(vm)?.pause(vm).await
+    }
+
+    async fn resume(&self, vm: &str) -> Result<(), DriverError> {
+        self.of_vm(vm)?.resume(vm).await
+    }
+
+    async fn resize(
+        &self,
+        vm: &str,
+        cpu_cores: u32,
+        memory_mb: u64,
+        system_disk_gb: u64,
+        data_disk_gb: Option<u64>,
+    ) -> Result<(), DriverError> {
+        self.of_vm(vm)?
+            .resize(vm, cpu_cores, memory_mb, system_disk_gb, data_disk_gb)
+            .await
+    }
+
+    async fn revert_system_disk(&self, vm: &str) -> Result<(), DriverError> {
+        self.of_vm(vm)?.revert_system_disk(vm).await
+    }
+
+    /// Missing is Ok, as for every driver: a VM no driver knows has nothing to remove.
+    async fn destroy(&self, vm: &str) -> Result<(), DriverError> {
+        let driver = match self.of_vm(vm) {
+            Ok(d) => d,
+            Err(DriverError::NotFound(_)) => return Ok(()),
+            Err(e) => return Err(e),
+        };
+        driver.destroy(vm).await?;
+        lock(&self.vms).remove(vm);
+        Ok(())
+    }
+
+    async fn info(&self, vm: &str) -> Result<Option<VmInfo>, DriverError> {
+        match self.of_vm(vm) {
+            Ok(d) => d.info(vm).await,
+            Err(DriverError::NotFound(_)) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn list(&self) -> Result<Vec<VmInfo>, DriverError> {
+        let mut all = Vec::new();
+        for (_, d) in &self.drivers {
+            all.extend(d.list().await?);
+        }
+        all.sort_by(|a, b| a.spec.vm_id.cmp(&b.spec.vm_id));
+        Ok(all)
+    }
+
+    async fn vm_stats(&self, vm: &str) -> Result<VmStats, DriverError> {
+        self.of_vm(vm)?.vm_stats(vm).await
+    }
+
+    async fn host_usage(&self) -> Result<Vec<HostUsage>, DriverError> {
+        let mut all = Vec::new();
+        for (_, d) in &self.drivers {
+            all.extend(d.host_usage().await?);
+        }
+        all.sort_by(|a, b| a.host_id.cmp(&b.host_id));
+        Ok(all)
+    }
+
+    async fn host_stats(&self, host_id: &str) -> Result<HostStats, DriverError> {
+        self.of_host(host_id)?.host_stats(host_id).await
+    }
+
+    /// Every driver gets the base: a host of any kind may run the image's desks.
+    async fn import_image(&self, image: &DiskImage, source: &Path) -> Result<(), DriverError> {
+        for (_, d) in &self.drivers {
+            d.import_image(image, source).await?;
+        }
+        Ok(())
+    }
+
+    async fn remove_image(&self, image: &DiskImage) -> Result<(), DriverError> {
+        for (_, d) in &self.drivers {
+            d.remove_image(image).await?;
+        }
+        Ok(())
+    }
+}
