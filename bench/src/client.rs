@@ -85,12 +85,18 @@ impl Client {
         path: &str,
         body: &Value,
     ) -> anyhow::Result<Answer> {
-        let req = request(
-            method,
-            path,
-            self.authorization.as_ref(),
-            Bytes::from(serde_json::to_vec(body)?),
-        )?;
+        self.send(method, path, Bytes::from(serde_json::to_vec(body)?))
+            .await
+    }
+
+    /// Sends raw bytes (an upload) to `method path` and reads the whole answer.
+    pub async fn send(
+        &mut self,
+        method: Method,
+        path: &str,
+        body: Bytes,
+    ) -> anyhow::Result<Answer> {
+        let req = request(method, path, self.authorization.as_ref(), body)?;
         let sender = self.sender().await?;
         sender.ready().await?;
         let resp = sender.send_request(req).await?;

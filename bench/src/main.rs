@@ -6,15 +6,7 @@
 //! PostgreSQL, then batch creation. It prints one Markdown table with each target beside its
 //! figure. See `bench/README.md`.
 
-mod ceiling;
-mod client;
-mod db;
-mod load;
-mod report;
-mod scenarios;
-mod seed;
-mod server;
-mod stats;
+use deskd_bench::{ceiling, db, load, report, scenarios, stats};
 
 use std::time::Duration;
 

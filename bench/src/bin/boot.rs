@@ -1,0 +1,440 @@
+//! deskd-bench-boot: how long a real desk takes to boot through deskd, beside the same QEMU
+//! command line launched by hand, in one run; then a boot storm behind the boot-storm guard.
+//!
+//! deskd runs in-process with `--qemu` and a QEMU host; the test guest's bootable disk
+//! (scripts/build-test-guest.sh) is uploaded as an OS file and built into an image, exactly as a
+//! client would do it. "Ready" is the guest's `DESKD-GUEST-READY` line on its serial console.
+//! The direct launch reuses the argv deskd gave QEMU (read from /proc), so both sides boot the
+//! same guest from the same overlay with the same options; runs alternate to share the noise.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, bail, ensure, Context};
+use bytes::Bytes;
+use clap::Parser;
+use deskd_bench::client::{Answer, Client};
+use deskd_bench::report::load_average;
+use deskd_bench::server::{deskd_config, Listening, ServerThread};
+use deskd_server::config::{Accel, QemuSettings};
+use hyper::Method;
+use serde_json::{json, Value};
+use sha2::Digest;
+
+const MARKER: &str = "DESKD-GUEST-READY boot=";
+const BOOT_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// Measure desk boots through deskd against direct QEMU launches.
+#[derive(Debug, Parser)]
+#[command(name = "deskd-bench-boot", version)]
+struct Args {
+    /// Boots measured on each side (deskd and direct), alternating.
+    #[arg(long, default_value_t = 3)]
+    runs: usize,
+    /// Desks in the boot storm.
+    #[arg(long, default_value_t = 5)]
+    storm: usize,
+    /// Boot-storm guard: driver starts at once per host during the storm.
+    #[arg(long, default_value_t = 2)]
+    max_starts_per_host: usize,
+    /// The bootable guest disk [default: $TMPDIR/deskd-test-guest/disk.qcow2, built if missing].
+    #[arg(long)]
+    disk: Option<PathBuf>,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    ensure!(
+        args.runs > 0 && args.storm > 0,
+        "--runs and --storm must be positive"
+    );
+    let disk = guest_disk(args.disk.clone())?;
+    let dir = PathBuf::from(format!(
+        "/tmp/dqb{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..8]
+    ));
+    std::fs::create_dir_all(&dir)?;
+    let result = run(&args, &disk, &dir).await;
+    let _ = std::fs::remove_dir_all(&dir);
+    println!("{}", result?);
+    Ok(())
+}
+
+async fn run(args: &Args, disk: &Path, dir: &Path) -> anyhow::Result<String> {
+    let server = start(dir, args.max_starts_per_host).await?;
+    let mut c = Client::new(server.addr());
+    c.login().await?;
+    let lab = Lab::build(&mut c, dir, disk, args.storm + 1).await?;
+    progress("single boots");
+    let single = &lab.desks[0];
+    let (mut via_deskd, mut direct) = (Vec::new(), Vec::new());
+    for _ in 0..args.runs {
+        let (t, argv) = boot_via_deskd(&mut c, &lab, single).await?;
+        via_deskd.push(t);
+        act(&mut c, single, "powerOff").await?;
+        direct.push(boot_direct(&lab, single, &argv).await?);
+    }
+    progress("boot storm");
+    let storm = boot_storm(&mut c, &lab, &lab.desks[1..]).await?;
+    let load = load_average();
+    for d in &lab.desks[1..] {
+        act(&mut c, d, "powerOff").await?;
+    }
+    server.stop().await?;
+    Ok(report(args, &via_deskd, &direct, &storm, &load))
+}
+
+fn progress(what: &str) {
+    eprintln!("deskd-bench-boot: {what}…");
+}
+
+/// The guest disk, built by the repository's script when it is missing.
+fn guest_disk(given: Option<PathBuf>) -> anyhow::Result<PathBuf> {
+    if let Some(d) = given {
+        return Ok(d);
+    }
+    let dir = std::env::temp_dir().join("deskd-test-guest");
+    let disk = dir.join("disk.qcow2");
+    if !disk.is_file() {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/build-test-guest.sh");
+        let ok = Command::new("bash").arg(script).arg(&dir).status()?;
+        ensure!(ok.success(), "scripts/build-test-guest.sh failed");
+    }
+    Ok(disk)
+}
+
+/// deskd in-process with the QEMU driver (TCG: KVM cannot boot guests on these machines).
+async fn start(dir: &Path, max_starts_per_host: usize) -> anyhow::Result<ServerThread> {
+    let mut cfg = deskd_config(dir, None);
+    // the demo's desktop users own the desks; its simulated desks stay idle
+    cfg.demo = true;
+    cfg.qemu = Some(QemuSettings {
+        accel: Accel::Tcg,
+        ..QemuSettings::default()
+    });
+    cfg.max_starts_per_host = max_starts_per_host;
+    ServerThread::spawn("deskd", move |stop, ready| async move {
+        let parts = deskd_server::assemble(cfg).await.context("assemble")?;
+        let shutdown = async move {
+            let _ = stop.await;
+        };
+        deskd_server::serve(parts, shutdown, move |addr| {
+            let _ = ready.send(Listening {
+                addr,
+                notes: Vec::new(),
+                reconcile_pass: Duration::ZERO,
+            });
+        })
+        .await
+    })
+    .await
+}
+
+/// A QEMU host and what desks on it need, and the desks themselves (all PERSONAL, owned by
+/// the demo user `user01`).
+struct Lab {
+    vms: PathBuf,
+    desks: Vec<String>,
+}
+
+impl Lab {
+    async fn build(c: &mut Client, dir: &Path, disk: &Path, desks: usize) -> anyhow::Result<Lab> {
+        progress("cluster, host, network, image");
+        let cluster = create(
+            c,
+            "/v1/rccp/cluster/create",
+            json!({"cluster_name": "bench"}),
+        )
+        .await?;
+        create(
+            c,
+            "/v1/rccp/host/create",
+            json!({"host_name": "this-machine", "cluster_id": cluster, "ip": "127.0.0.1",
+                   "cpu_cores": 16, "memory": 32, "storage": 500, "driver": "qemu"}),
+        )
+        .await?;
+        let network = create(
+            c,
+            "/v1/desk_network/create",
+            json!({"desk_network_name": "bench-net", "cluster_id": cluster,
+                   "ip_cidr": "10.78.0.0/24", "gateway": "10.78.0.1", "dns_primary": "10.78.0.53",
+                   "ip_pool_start": "10.78.0.10", "ip_pool_end": "10.78.0.200"}),
+        )
+        .await?;
+        let strategy = create(
+            c,
+            "/v1/desk_strategy/create",
+            json!({"desk_strategy_name": "tiny", "desk_category": "VDI", "desk_type": "PERSONAL",
+                   "cpu_cores": 1, "memory": 1, "system_disk": 20}),
+        )
+        .await?;
+        let files = dir.join("files");
+        std::fs::create_dir_all(&files)?;
+        let pool = create(
+            c,
+            "/v1/rccp/storage_pool/create",
+            json!({"name": "files", "cluster_id": cluster, "directory": files}),
+        )
+        .await?;
+        let file = upload(c, disk, &pool).await?;
+        let body = json!({"image_name": "tiny-guest", "os_file_id": file, "cpu": 1, "memory": 1,
+                          "network_id": network});
+        let built = c
+            .call(Method::POST, "/v1/image/create", &json!({"content": body}))
+            .await?;
+        let image = built.data()["id"].as_str().unwrap_or_default().to_string();
+        wait(c, &built).await?;
+        progress("desks");
+        let items: Vec<Value> = (0..desks)
+            .map(|i| {
+                json!({"id": format!("B{i}"), "user_name": "user01", "image_id": image,
+                       "desk_strategy_id": strategy, "network_id": network})
+            })
+            .collect();
+        let body = json!({"content": {"fail_rollback": true, "desk_info_arr": items}});
+        let created = c.call(Method::POST, "/v1/desk/batch/create", &body).await?;
+        let task = wait(c, &created).await?;
+        let desks = task["task_item_list"]
+            .as_array()
+            .map(|items| {
+                items
+                    .iter()
+                    .filter_map(|i| i["item_biz_data"]["desk_id"].as_str().map(str::to_string))
+                    .collect::<Vec<_>>()
+            })
+            .unwrap_or_default();
+        ensure!(
+            desks.len() == items.len(),
+            "batch create made {} desks: {task}",
+            desks.len()
+        );
+        Ok(Lab {
+            vms: dir.join("qemu/vms"),
+            desks,
+        })
+    }
+
+    fn serial(&self, desk: &str) -> PathBuf {
+        self.vms.join(desk).join("serial.log")
+    }
+
+    fn pid(&self, desk: &str) -> Option<u32> {
+        let text = std::fs::read_to_string(self.vms.join(desk).join("qemu.pid")).ok()?;
+        text.trim().parse().ok()
+    }
+}
+
+async fn create(c: &mut Client, path: &str, body: Value) -> anyhow::Result<String> {
+    let a = c
+        .call(Method::POST, path, &json!({"content": body}))
+        .await?;
+    ensure!(a.ok(), "POST {path}: {a}");
+    a.data()["id"]
+        .as_str()
+        .map(str::to_string)
+        .ok_or_else(|| anyhow!("POST {path} answered no id: {a}"))
+}
+
+async fn upload(c: &mut Client, disk: &Path, pool: &str) -> anyhow::Result<String> {
+    let bytes = std::fs::read(disk).with_context(|| format!("read {}", disk.display()))?;
+    let sha: String = sha2::Sha256::digest(&bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let path = format!(
+        "/v1/osFile/upload?name=tiny-guest.qcow2&format=QCOW2&disk_type=SYSTEM&os_name=UBUNTU_64&size={}&sha256={sha}&storage_pool_id={pool}",
+        bytes.len()
+    );
+    let a = c.send(Method::POST, &path, Bytes::from(bytes)).await?;
+    ensure!(a.ok(), "upload: {a}");
+    a.data()["id"]
+        .as_str()
+        .map(str::to_string)
+        .ok_or_else(|| anyhow!("upload answered no id: {a}"))
+}
+
+/// Polls the task of `submitted` until it ends; an ERROR task is an error.
+async fn wait(c: &mut Client, submitted: &Answer) -> anyhow::Result<Value> {
+    ensure!(submitted.ok(), "{submitted}");
+    let id = submitted.data()["task_id"]
+        .as_str()
+        .ok_or_else(|| anyhow!("no task_id: {submitted}"))?
+        .to_string();
+    let end = Instant::now() + BOOT_TIMEOUT;
+    loop {
+        let a = c
+            .call(Method::GET, &format!("/v1/task/{id}/detail"), &json!({}))
+            .await?;
+        let status = a.data()["task_status"].as_str().unwrap_or_default();
+        match status {
+            "RUNNING" => {}
+            "FINISHED" => return Ok(a.data().clone()),
+            _ => bail!("task {id} ended {status}: {a}"),
+        }
+        ensure!(Instant::now() < end, "task {id} still running");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+async fn act(c: &mut Client, desk: &str, verb: &str) -> anyhow::Result<()> {
+    let a = c
+        .call(Method::PUT, &format!("/v1/desk/{desk}:{verb}"), &json!({}))
+        .await?;
+    wait(c, &a).await.map(drop)
+}
+
+/// Waits until the serial log shows the ready marker; returns when it appeared.
+async fn ready(log: &Path) -> anyhow::Result<Instant> {
+    let end = Instant::now() + BOOT_TIMEOUT;
+    loop {
+        if std::fs::read_to_string(log).is_ok_and(|t| t.contains(MARKER)) {
+            return Ok(Instant::now());
+        }
+        ensure!(Instant::now() < end, "no ready marker in {}", log.display());
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// One start request through deskd until the marker; also returns QEMU's argv.
+async fn boot_via_deskd(
+    c: &mut Client,
+    lab: &Lab,
+    desk: &str,
+) -> anyhow::Result<(Duration, Vec<String>)> {
+    let t0 = Instant::now();
+    let a = c
+        .call(Method::PUT, &format!("/v1/desk/{desk}:start"), &json!({}))
+        .await?;
+    ensure!(a.ok(), "start: {a}");
+    let at = ready(&lab.serial(desk)).await?;
+    wait(c, &a).await?;
+    let pid = lab
+        .pid(desk)
+        .ok_or_else(|| anyhow!("no pid file for {desk}"))?;
+    let raw = std::fs::read(format!("/proc/{pid}/cmdline"))?;
+    let argv = raw
+        .split(|b| *b == 0)
+        .filter(|a| !a.is_empty())
+        .map(|a| String::from_utf8_lossy(a).into_owned())
+        .collect();
+    Ok((at - t0, argv))
+}
+
+/// The same QEMU command line started by hand, until the marker; then the process is stopped.
+async fn boot_direct(lab: &Lab, desk: &str, argv: &[String]) -> anyhow::Result<Duration> {
+    let (program, rest) = argv.split_first().ok_or_else(|| anyhow!("empty argv"))?;
+    let log = lab.serial(desk);
+    std::fs::write(&log, b"")?;
+    let t0 = Instant::now();
+    let mut child = tokio::process::Command::new(program).args(rest).spawn()?;
+    let at = ready(&log).await?;
+    // -daemonize: the launcher has exited, the VM runs under the pid file's pid
+    let _ = child.wait().await;
+    if let Some(pid) = lab.pid(desk) {
+        stop_process(pid).await;
+    }
+    Ok(at - t0)
+}
+
+async fn stop_process(pid: u32) {
+    let _ = Command::new("kill").arg(pid.to_string()).status();
+    for _ in 0..200 {
+        if !Path::new(&format!("/proc/{pid}")).exists() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
+}
+
+/// Starts every desk at once; returns each desk's time from its request to its marker.
+async fn boot_storm(c: &mut Client, lab: &Lab, desks: &[String]) -> anyhow::Result<Vec<Duration>> {
+    let t0 = Instant::now();
+    let mut tasks = Vec::new();
+    for d in desks {
+        let a = c
+            .call(Method::PUT, &format!("/v1/desk/{d}:start"), &json!({}))
+            .await?;
+        ensure!(a.ok(), "start {d}: {a}");
+        tasks.push(a);
+    }
+    let marks = desks.iter().map(|d| ready_owned(lab.serial(d)));
+    let marks = futures_join(marks.collect()).await?;
+    for a in &tasks {
+        wait(c, a).await?;
+    }
+    Ok(marks.into_iter().map(|at| at - t0).collect())
+}
+
+async fn ready_owned(log: PathBuf) -> anyhow::Result<Instant> {
+    ready(&log).await
+}
+
+/// Awaits all the futures concurrently.
+async fn futures_join<F>(futs: Vec<F>) -> anyhow::Result<Vec<Instant>>
+where
+    F: std::future::Future<Output = anyhow::Result<Instant>> + Send + 'static,
+{
+    let handles: Vec<_> = futs.into_iter().map(tokio::spawn).collect();
+    let mut out = Vec::new();
+    for h in handles {
+        out.push(h.await??);
+    }
+    Ok(out)
+}
+
+fn median(v: &[Duration]) -> Duration {
+    let mut s = v.to_vec();
+    s.sort();
+    s[s.len() / 2]
+}
+
+fn secs(d: Duration) -> String {
+    format!("{:.2}", d.as_secs_f64())
+}
+
+fn report(
+    args: &Args,
+    deskd: &[Duration],
+    direct: &[Duration],
+    storm: &[Duration],
+    load: &str,
+) -> String {
+    let ratio = median(deskd).as_secs_f64() / median(direct).as_secs_f64();
+    let verdict = if ratio <= 1.1 { "PASS" } else { "MISS" };
+    let list = |v: &[Duration]| v.iter().map(|d| secs(*d)).collect::<Vec<_>>().join(", ");
+    let total = storm.iter().max().copied().unwrap_or_default();
+    let mut out = String::new();
+    out.push_str("## deskd-bench-boot (QEMU, TCG)\n\n");
+    out.push_str(&format!(
+        "{} boots per side, alternating; storm of {} desks, at most {} starts per host at once; load average after the storm: {load}\n\n",
+        args.runs, args.storm, args.max_starts_per_host
+    ));
+    out.push_str("| row | median (s) | runs (s) | target |\n|---|---|---|---|\n");
+    out.push_str(&format!(
+        "| start request → ready, through deskd | {} | {} | |\n",
+        secs(median(deskd)),
+        list(deskd)
+    ));
+    out.push_str(&format!(
+        "| same qemu argv launched directly → ready | {} | {} | |\n",
+        secs(median(direct)),
+        list(direct)
+    ));
+    out.push_str(&format!(
+        "| ratio deskd / direct | {ratio:.3}× | | ≤ 1.1× {verdict} |\n"
+    ));
+    out.push_str(&format!(
+        "| boot storm: per-desk request → ready | {} | {} | |\n",
+        secs(median(storm)),
+        list(storm)
+    ));
+    out.push_str(&format!(
+        "| boot storm: all {} ready | {} | | |\n",
+        storm.len(),
+        secs(total)
+    ));
+    out
+}

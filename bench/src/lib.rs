@@ -1,0 +1,14 @@
+//! The parts of deskd's benchmarks: servers under test on their own runtimes, the load
+//! generator, the JSON client, seeding, the scenarios and the report. The binaries are
+//! `deskd-bench` (desk queries and batches, `main.rs`), `deskd-bench-metrics` (the metrics
+//! engine against Prometheus) and `deskd-bench-boot` (QEMU desks booted through deskd).
+
+pub mod ceiling;
+pub mod client;
+pub mod db;
+pub mod load;
+pub mod report;
+pub mod scenarios;
+pub mod seed;
+pub mod server;
+pub mod stats;
