@@ -40,7 +40,7 @@ fn guest() -> Option<PathBuf> {
         return Some(dir.clone());
     }
     let dir = std::env::temp_dir().join("deskd-test-guest");
-    if !dir.join("initrd.gz").is_file() {
+    if !dir.join("disk.qcow2").is_file() {
         let script =
             Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/build-test-guest.sh");
         let ok = Command::new("bash")
