@@ -47,7 +47,7 @@ mkdir -p $R/bin $R/proc $R/sys $R/dev $R/tmp $R/etc/acpi/PWRF $R/lib/modules
 cp bb/bin/busybox $R/bin/busybox
 ln -s busybox $R/bin/sh
 MODS="acpi/button input/evdev virtio/virtio_ring virtio/virtio virtio/virtio_pci_modern_dev
-      virtio/virtio_pci_legacy_dev virtio/virtio_pci block/virtio_blk"
+      virtio/virtio_pci_legacy_dev virtio/virtio_pci virtio/virtio_balloon block/virtio_blk"
 for m in $MODS; do cp "k/lib/modules/$KVER/kernel/drivers/$m.ko" $R/lib/modules/; done
 
 cat >$R/etc/acpi/PWRF/00000080 <<'SH'
@@ -65,7 +65,7 @@ mount -t proc proc /proc
 mount -t sysfs sys /sys
 mount -t devtmpfs dev /dev
 # Debian ships no modules.dep in the .deb: load in dependency order.
-for m in button evdev virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci virtio_blk; do
+for m in button evdev virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci virtio_balloon virtio_blk; do
   insmod /lib/modules/$m.ko 2>/dev/null || echo "DESKD-GUEST: insmod $m failed" >/dev/console
 done
 acpid -c /etc/acpi -l /tmp/acpid.log

@@ -4,7 +4,8 @@
 //! Layout on disk, so a restarted deskd finds everything again:
 //! * `images_dir/<image_id>/<version>/disk.qcow2` — the image's base file;
 //!   optional `vmlinux` or `vmlinuz`, `initrd.gz` and `cmdline` beside it make
-//!   QEMU boot that kernel directly (the test guest has no bootloader).
+//!   QEMU boot that kernel directly; without them SeaBIOS boots the disk
+//!   itself (an uploaded OS image, made by `import_image`).
 //! * `state_dir/<vm_id>/` — `vm.json` (spec and counters), `system.qcow2`
 //!   (overlay of the base), `data.qcow2`, `serial.log` (truncated at each
 //!   launch), `qmp.sock`, `vnc.sock`, `qemu.pid`.
@@ -16,7 +17,7 @@ mod ops;
 mod proc;
 mod qmp;
 
-use crate::driver::{DriverError, HostSpec, PowerState, VmId, VmInfo, VmSpec};
+use crate::driver::{DiskImage, DriverError, HostSpec, PowerState, VmId, VmInfo, VmSpec};
 use live::{Counters, Exit, Live};
 use qmp::lock;
 use serde::{Deserialize, Serialize};
@@ -179,7 +180,11 @@ impl QemuDriver {
     }
 
     fn image_dir(&self, spec: &VmSpec) -> PathBuf {
-        let img = &spec.image;
+        self.image_path(&spec.image)
+    }
+
+    /// `images_dir/<image_id>/<version>`.
+    fn image_path(&self, img: &DiskImage) -> PathBuf {
         self.cfg
             .images_dir
             .join(&img.image_id)
