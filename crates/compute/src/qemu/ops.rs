@@ -1,5 +1,6 @@
 //! The [`Hypervisor`] operations of the QEMU driver.
 
+use super::accel::Verdict;
 use super::live::{Counters, Live};
 use super::qmp::lock;
 use super::{disk, proc, write_record, Entry, QemuDriver, Record};
@@ -11,13 +12,48 @@ use serde_json::Value;
 use std::sync::Arc;
 use std::time::Duration;
 
+/// How often a guest launched under KVM by auto is checked for console output.
+const PROGRESS_POLL: Duration = Duration::from_millis(100);
+
 /// Smallest memory the test guest (a stock Debian kernel) boots with.
 const MIN_MEMORY_MB: u64 = 96;
 
 impl QemuDriver {
     /// Launches QEMU for a VM that has no process, unless a QEMU of ours
     /// already serves its disks (then that one is adopted).
-    async fn launch(&self, spec: &VmSpec) -> Result<Live, DriverError> {
+    /// [`Self::launch`] under the accelerator in force. With auto having
+    /// chosen KVM, waits until the guest writes to its serial console; a
+    /// guest silent for `kvm_progress_timeout` is relaunched under TCG, and
+    /// TCG is kept from then on.
+    async fn launch_watched(&self, spec: &VmSpec) -> Result<Live, DriverError> {
+        let accel = self.accel.current();
+        let live = self.launch(spec, accel).await?;
+        if !self.accel.watching() {
+            return Ok(live);
+        }
+        let log = self.serial_log(&spec.vm_id);
+        let t = std::time::Instant::now();
+        loop {
+            let bytes = std::fs::metadata(&log).map(|m| m.len()).unwrap_or(0);
+            match self.accel.verdict_for(accel, bytes, t.elapsed()) {
+                Verdict::Keep => return Ok(live),
+                Verdict::Wait if live.exit().is_some() => return Ok(live),
+                Verdict::Wait => tokio::time::sleep(PROGRESS_POLL).await,
+                Verdict::FallBack => {
+                    tracing::warn!(
+                        vm = %spec.vm_id,
+                        waited_ms = t.elapsed().as_millis() as u64,
+                        "no serial output under KVM: relaunching under TCG, TCG from now on"
+                    );
+                    self.accel.fall_back();
+                    self.stop_process(&live).await;
+                    return self.launch(spec, self.accel.current()).await;
+                }
+            }
+        }
+    }
+
+    async fn launch(&self, spec: &VmSpec, accel: &str) -> Result<Live, DriverError> {
         let dir = self.vm_dir(&spec.vm_id);
         let (pidfile, qmp_sock) = (dir.join("qemu.pid"), dir.join("qmp.sock"));
         if let Some(pid) = proc::read_pid(&pidfile).filter(|p| proc::is_our_qemu(*p, &qmp_sock)) {
@@ -27,7 +63,7 @@ impl QemuDriver {
             let _ = std::fs::remove_file(stale);
         }
         let out = tokio::process::Command::new(&self.cfg.qemu_binary)
-            .args(self.qemu_args(spec))
+            .args(self.qemu_args(spec, accel))
             .output()
             .await
             .map_err(|e| DriverError::Io(format!("{}: {e}", self.cfg.qemu_binary.display())))?;
@@ -48,14 +84,14 @@ impl QemuDriver {
 
     /// The command line; `-daemonize` makes QEMU report start-up errors
     /// before returning and leaves a process that outlives deskd.
-    fn qemu_args(&self, spec: &VmSpec) -> Vec<String> {
+    fn qemu_args(&self, spec: &VmSpec, accel: &str) -> Vec<String> {
         let dir = self.vm_dir(&spec.vm_id);
         let p = |name: &str| dir.join(name).to_string_lossy().into_owned();
         let mut a: Vec<String> = vec![
             "-name".into(),
             format!("deskd-{}", spec.vm_id),
             "-accel".into(),
-            self.accel.into(),
+            accel.into(),
             "-m".into(),
             spec.memory_mb.to_string(),
             "-smp".into(),
@@ -338,7 +374,7 @@ impl Hypervisor for QemuDriver {
         if info.spec.recoverable {
             self.fresh_overlay(&info.spec).await?;
         }
-        let live = Arc::new(self.launch(&info.spec).await?);
+        let live = Arc::new(self.launch_watched(&info.spec).await?);
         let mut vms = lock(&self.vms);
         let entry = vms
             .get_mut(vm)
@@ -403,7 +439,7 @@ impl Hypervisor for QemuDriver {
         self.stop_process(&live).await;
         self.settle(vm);
         self.fresh_overlay(&info.spec).await?;
-        let live = Arc::new(self.launch(&info.spec).await?);
+        let live = Arc::new(self.launch_watched(&info.spec).await?);
         let mut vms = lock(&self.vms);
         let entry = vms
             .get_mut(vm)
