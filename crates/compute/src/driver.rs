@@ -233,6 +233,14 @@ impl DriverError {
     }
 }
 
+/// The refusal of `remove_image` while `vm` still uses `image`.
+pub(crate) fn image_in_use(image: &DiskImage, vm: &str) -> DriverError {
+    DriverError::Invalid(format!(
+        "image {} v{} is still used by vm {vm}",
+        image.image_id, image.version
+    ))
+}
+
 /// A hypervisor driver. Implementations are shared as `Arc<dyn Hypervisor>`
 /// by many tasks at once, so every method takes `&self`.
 #[async_trait::async_trait]
@@ -301,19 +309,19 @@ pub trait Hypervisor: Send + Sync + 'static {
     /// Monitoring figures of one host; `UnknownHost` when not added.
     async fn host_stats(&self, host_id: &str) -> Result<HostStats, DriverError>;
 
-    /// Makes this image version's base disk from an uploaded OS file; idempotent.
+    // Image storage: kept together at the end of the trait.
+
+    /// Makes this image version's base disk from an uploaded OS file (a raw
+    /// or qcow2 disk image). Idempotent: an existing base -> Ok, untouched.
+    /// `Invalid` (with the reason) when `source` is missing or not a usable
+    /// disk image.
     async fn import_image(
         &self,
         image: &DiskImage,
         source: &std::path::Path,
-    ) -> Result<(), DriverError> {
-        let _ = (image, source);
-        Ok(())
-    }
+    ) -> Result<(), DriverError>;
 
-    /// Deletes the image version's base disk; refused while a VM uses it.
-    async fn remove_image(&self, image: &DiskImage) -> Result<(), DriverError> {
-        let _ = image;
-        Ok(())
-    }
+    /// Deletes this image version's base; missing -> Ok. `Invalid`, naming
+    /// one of them, while a defined VM still uses the version.
+    async fn remove_image(&self, image: &DiskImage) -> Result<(), DriverError>;
 }

@@ -580,3 +580,28 @@ async fn concurrent_tasks_never_overcommit() {
     assert_eq!(usage[0].memory_allocated_mb, 10_240);
     assert_eq!(usage[0].defined_vms, 20);
 }
+
+#[tokio::test]
+async fn images_import_from_an_existing_file_and_stay_while_used() {
+    let d = driver().await;
+    let image = vm("vm-1", "alice").image;
+    let source = std::env::temp_dir().join(format!("sim-os-{}.qcow2", std::process::id()));
+    std::fs::write(&source, b"an uploaded OS file").unwrap();
+    d.import_image(&image, &source).await.unwrap();
+    d.import_image(&image, &source).await.unwrap();
+    let missing = d.import_image(&image, &source.with_extension("gone")).await;
+    assert!(
+        matches!(missing, Err(DriverError::Invalid(_))),
+        "{missing:?}"
+    );
+    let _ = std::fs::remove_file(&source);
+
+    d.define(&vm("vm-1", "alice")).await.unwrap();
+    let used = d.remove_image(&image).await;
+    assert!(
+        matches!(&used, Err(DriverError::Invalid(m)) if m.contains("vm-1")),
+        "{used:?}"
+    );
+    d.destroy("vm-1").await.unwrap();
+    d.remove_image(&image).await.unwrap();
+}

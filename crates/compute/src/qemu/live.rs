@@ -14,6 +14,22 @@ use tokio::sync::watch;
 /// How often a process whose QMP socket closed is checked for its exit.
 const POLL: Duration = Duration::from_millis(25);
 
+/// The `id` of the virtio balloon device every VM is launched with.
+pub(crate) const BALLOON_ID: &str = "balloon0";
+
+/// Seconds between two memory reports of the guest's balloon driver.
+const BALLOON_STATS_INTERVAL: u64 = 2;
+
+/// Memory figures QEMU knows beyond the process's RSS.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub(crate) struct Memory {
+    /// the balloon's `actual`: memory the guest may use now
+    pub actual: Option<u64>,
+    /// free memory as the guest's balloon driver last reported it; None
+    /// until a guest with the driver loaded has answered
+    pub guest_free: Option<u64>,
+}
+
 /// Counters last read from a live process, folded into the VM's totals when
 /// it stops so `*_total` figures never go down.
 #[derive(Clone, Copy, Debug, Default, serde::Serialize, serde::Deserialize, PartialEq)]
@@ -119,6 +135,15 @@ impl Live {
         let qmp = Qmp::connect(qmp_socket, shared.clone()).await?;
         let status = qmp.execute("query-status", None).await?;
         lock(&shared.state).paused = status.get("running").and_then(Value::as_bool) == Some(false);
+        // guest memory reports; a QEMU launched without the balloon just says no
+        let polling = serde_json::json!({
+            "path": balloon_path(),
+            "property": "guest-stats-polling-interval",
+            "value": BALLOON_STATS_INTERVAL,
+        });
+        if let Err(err) = qmp.execute("qom-set", Some(polling)).await {
+            tracing::debug!(pid, %err, "no balloon statistics");
+        }
         Ok(Live {
             pid,
             shared,
@@ -166,6 +191,24 @@ impl Live {
         gone
     }
 
+    /// The balloon's size and the guest's own free-memory report.
+    pub(crate) async fn memory(&self) -> Memory {
+        let actual = self
+            .qmp
+            .execute("query-balloon", None)
+            .await
+            .ok()
+            .and_then(|b| b.get("actual").and_then(Value::as_u64));
+        let args = serde_json::json!({ "path": balloon_path(), "property": "guest-stats" });
+        let guest_free = self
+            .qmp
+            .execute("qom-get", Some(args))
+            .await
+            .ok()
+            .and_then(|g| guest_free(&g));
+        Memory { actual, guest_free }
+    }
+
     pub(crate) fn record_counters(&self, c: Counters) {
         lock(&self.shared.state).last = c;
     }
@@ -179,5 +222,41 @@ impl Drop for Live {
     /// The process keeps running; only the watch on it ends.
     fn drop(&mut self) {
         self.shared.detached.store(true, Ordering::Relaxed);
+    }
+}
+
+fn balloon_path() -> String {
+    format!("/machine/peripheral/{BALLOON_ID}")
+}
+
+/// `stat-free-memory` of a `guest-stats` answer, once the guest has sent a
+/// report (`last-update` > 0); statistics the guest does not report are -1.
+pub(crate) fn guest_free(stats: &Value) -> Option<u64> {
+    if stats
+        .get("last-update")
+        .and_then(Value::as_u64)
+        .unwrap_or(0)
+        == 0
+    {
+        return None;
+    }
+    stats.get("stats")?.get("stat-free-memory")?.as_u64()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::guest_free;
+    use serde_json::json;
+
+    #[test]
+    fn guest_free_memory_needs_a_report() {
+        let report = json!({"last-update": 1700000000u64,
+            "stats": {"stat-free-memory": 52_000_000u64, "stat-total-memory": 90_000_000u64}});
+        assert_eq!(guest_free(&report), Some(52_000_000));
+        let none_yet = json!({"last-update": 0, "stats": {"stat-free-memory": -1}});
+        assert_eq!(guest_free(&none_yet), None);
+        let unsupported = json!({"last-update": 1700000000u64, "stats": {"stat-free-memory": -1}});
+        assert_eq!(guest_free(&unsupported), None);
+        assert_eq!(guest_free(&json!({})), None);
     }
 }

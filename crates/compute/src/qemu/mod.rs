@@ -4,11 +4,13 @@
 //! Layout on disk, so a restarted deskd finds everything again:
 //! * `images_dir/<image_id>/<version>/disk.qcow2` — the image's base file;
 //!   optional `vmlinux` or `vmlinuz`, `initrd.gz` and `cmdline` beside it make
-//!   QEMU boot that kernel directly (the test guest has no bootloader).
+//!   QEMU boot that kernel directly; without them SeaBIOS boots the disk
+//!   itself (an uploaded OS image, made by `import_image`).
 //! * `state_dir/<vm_id>/` — `vm.json` (spec and counters), `system.qcow2`
 //!   (overlay of the base), `data.qcow2`, `serial.log` (truncated at each
 //!   launch), `qmp.sock`, `vnc.sock`, `qemu.pid`.
 
+mod accel;
 mod disk;
 mod host;
 mod live;
@@ -16,7 +18,7 @@ mod ops;
 mod proc;
 mod qmp;
 
-use crate::driver::{DriverError, HostSpec, PowerState, VmId, VmInfo, VmSpec};
+use crate::driver::{DiskImage, DriverError, HostSpec, PowerState, VmId, VmInfo, VmSpec};
 use live::{Counters, Exit, Live};
 use qmp::lock;
 use serde::{Deserialize, Serialize};
@@ -47,6 +49,11 @@ pub struct QemuConfig {
     pub qemu_binary: PathBuf,
     /// How long `quit` may take before the process is killed.
     pub stop_timeout: Duration,
+    /// With `Auto` having chosen KVM: a guest that writes nothing to its
+    /// serial console within this bound is relaunched under TCG, and the
+    /// driver stays on TCG. None disables the fallback (guests that never use
+    /// the serial console would otherwise trip it).
+    pub kvm_progress_timeout: Option<Duration>,
 }
 
 impl QemuConfig {
@@ -57,6 +64,7 @@ impl QemuConfig {
             accel: Accel::Auto,
             qemu_binary: PathBuf::from("qemu-system-x86_64"),
             stop_timeout: Duration::from_secs(5),
+            kvm_progress_timeout: Some(Duration::from_secs(30)),
         }
     }
 }
@@ -81,7 +89,7 @@ struct Entry {
 /// The QEMU hypervisor driver; share it as `Arc<dyn Hypervisor>`.
 pub struct QemuDriver {
     cfg: QemuConfig,
-    accel: &'static str,
+    accel: accel::AccelChoice,
     hosts: Mutex<BTreeMap<String, HostSpec>>,
     vms: Mutex<BTreeMap<VmId, Entry>>,
     /// one operation at a time per VM, so two launches never race for a disk
@@ -102,7 +110,11 @@ impl QemuDriver {
             }
             std::fs::create_dir_all(dir).map_err(|e| io(dir, e))?;
         }
-        let accel = resolve_accel(cfg.accel);
+        let accel = accel::AccelChoice::new(
+            resolve_accel(cfg.accel),
+            cfg.accel == Accel::Auto,
+            cfg.kvm_progress_timeout,
+        );
         let driver = QemuDriver {
             cfg,
             accel,
@@ -119,9 +131,9 @@ impl QemuDriver {
         Ok(driver)
     }
 
-    /// The accelerator QEMU is launched with: "kvm" or "tcg".
+    /// The accelerator QEMU is launched with now: "kvm" or "tcg".
     pub fn accel(&self) -> &'static str {
-        self.accel
+        self.accel.current()
     }
 
     /// Where the serial console of `vm` is logged.
@@ -179,7 +191,11 @@ impl QemuDriver {
     }
 
     fn image_dir(&self, spec: &VmSpec) -> PathBuf {
-        let img = &spec.image;
+        self.image_path(&spec.image)
+    }
+
+    /// `images_dir/<image_id>/<version>`.
+    fn image_path(&self, img: &DiskImage) -> PathBuf {
         self.cfg
             .images_dir
             .join(&img.image_id)

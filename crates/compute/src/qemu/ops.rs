@@ -1,15 +1,19 @@
 //! The [`Hypervisor`] operations of the QEMU driver.
 
+use super::accel::Verdict;
 use super::live::{Counters, Live};
 use super::qmp::lock;
 use super::{disk, proc, write_record, Entry, QemuDriver, Record};
 use crate::driver::{
-    DriverError, HostSpec, HostStats, HostUsage, Hypervisor, PowerState, ShutdownOutcome, VmInfo,
-    VmSpec, VmStats,
+    image_in_use, DiskImage, DriverError, HostSpec, HostStats, HostUsage, Hypervisor, PowerState,
+    ShutdownOutcome, VmInfo, VmSpec, VmStats,
 };
 use serde_json::Value;
 use std::sync::Arc;
 use std::time::Duration;
+
+/// How often a guest launched under KVM by auto is checked for console output.
+const PROGRESS_POLL: Duration = Duration::from_millis(100);
 
 /// Smallest memory the test guest (a stock Debian kernel) boots with.
 const MIN_MEMORY_MB: u64 = 96;
@@ -17,7 +21,39 @@ const MIN_MEMORY_MB: u64 = 96;
 impl QemuDriver {
     /// Launches QEMU for a VM that has no process, unless a QEMU of ours
     /// already serves its disks (then that one is adopted).
-    async fn launch(&self, spec: &VmSpec) -> Result<Live, DriverError> {
+    /// [`Self::launch`] under the accelerator in force. With auto having
+    /// chosen KVM, waits until the guest writes to its serial console; a
+    /// guest silent for `kvm_progress_timeout` is relaunched under TCG, and
+    /// TCG is kept from then on.
+    async fn launch_watched(&self, spec: &VmSpec) -> Result<Live, DriverError> {
+        let accel = self.accel.current();
+        let live = self.launch(spec, accel).await?;
+        if !self.accel.watching() {
+            return Ok(live);
+        }
+        let log = self.serial_log(&spec.vm_id);
+        let t = std::time::Instant::now();
+        loop {
+            let bytes = std::fs::metadata(&log).map(|m| m.len()).unwrap_or(0);
+            match self.accel.verdict_for(accel, bytes, t.elapsed()) {
+                Verdict::Keep => return Ok(live),
+                Verdict::Wait if live.exit().is_some() => return Ok(live),
+                Verdict::Wait => tokio::time::sleep(PROGRESS_POLL).await,
+                Verdict::FallBack => {
+                    tracing::warn!(
+                        vm = %spec.vm_id,
+                        waited_ms = t.elapsed().as_millis() as u64,
+                        "no serial output under KVM: relaunching under TCG, TCG from now on"
+                    );
+                    self.accel.fall_back();
+                    self.stop_process(&live).await;
+                    return self.launch(spec, self.accel.current()).await;
+                }
+            }
+        }
+    }
+
+    async fn launch(&self, spec: &VmSpec, accel: &str) -> Result<Live, DriverError> {
         let dir = self.vm_dir(&spec.vm_id);
         let (pidfile, qmp_sock) = (dir.join("qemu.pid"), dir.join("qmp.sock"));
         if let Some(pid) = proc::read_pid(&pidfile).filter(|p| proc::is_our_qemu(*p, &qmp_sock)) {
@@ -27,7 +63,7 @@ impl QemuDriver {
             let _ = std::fs::remove_file(stale);
         }
         let out = tokio::process::Command::new(&self.cfg.qemu_binary)
-            .args(self.qemu_args(spec))
+            .args(self.qemu_args(spec, accel))
             .output()
             .await
             .map_err(|e| DriverError::Io(format!("{}: {e}", self.cfg.qemu_binary.display())))?;
@@ -48,14 +84,14 @@ impl QemuDriver {
 
     /// The command line; `-daemonize` makes QEMU report start-up errors
     /// before returning and leaves a process that outlives deskd.
-    fn qemu_args(&self, spec: &VmSpec) -> Vec<String> {
+    fn qemu_args(&self, spec: &VmSpec, accel: &str) -> Vec<String> {
         let dir = self.vm_dir(&spec.vm_id);
         let p = |name: &str| dir.join(name).to_string_lossy().into_owned();
         let mut a: Vec<String> = vec![
             "-name".into(),
             format!("deskd-{}", spec.vm_id),
             "-accel".into(),
-            self.accel.into(),
+            accel.into(),
             "-m".into(),
             spec.memory_mb.to_string(),
             "-smp".into(),
@@ -77,7 +113,7 @@ impl QemuDriver {
             p("qemu.pid"),
             "-daemonize".into(),
             "-device".into(),
-            "virtio-balloon-pci".into(),
+            format!("virtio-balloon-pci,id={}", super::live::BALLOON_ID),
             "-drive".into(),
             format!("file={},if=virtio,format=qcow2", p("system.qcow2")),
         ];
@@ -87,7 +123,12 @@ impl QemuDriver {
                 format!("file={},if=virtio,format=qcow2", p("data.qcow2")),
             ]);
         }
-        a.extend(self.kernel_args(spec));
+        let kernel = self.kernel_args(spec);
+        if kernel.is_empty() {
+            // an uploaded bootable disk: SeaBIOS boots the system disk
+            a.extend(["-boot".into(), "order=c".into()]);
+        }
+        a.extend(kernel);
         a
     }
 
@@ -248,12 +289,7 @@ fn validate(spec: &VmSpec) -> Result<(), DriverError> {
             "data disk must be at least 1 GB".into(),
         ));
     }
-    let safe = |s: &str| {
-        !s.is_empty()
-            && s.chars()
-                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
-    };
-    if !safe(&spec.vm_id) || spec.vm_id.starts_with('.') || !safe(&spec.image.image_id) {
+    if !plain_name(&spec.vm_id) || !plain_name(&spec.image.image_id) {
         return Err(DriverError::Invalid(
             "vm_id and image_id must be plain file names".into(),
         ));
@@ -298,6 +334,9 @@ impl Hypervisor for QemuDriver {
         validate(spec)?;
         self.check_socket_path(&spec.vm_id)?;
         self.check_storage(&spec.host_id, spec.storage_gb())?;
+        // remove_image must not delete the base under an overlay being made
+        let image_lock = self.op_lock(&image_key(&spec.image));
+        let _image = image_lock.lock().await;
         let dir = self.vm_dir(&spec.vm_id);
         std::fs::create_dir_all(&dir).map_err(|e| super::io(&dir, e))?;
         let made = self.create_disks(spec).await;
@@ -335,7 +374,7 @@ impl Hypervisor for QemuDriver {
         if info.spec.recoverable {
             self.fresh_overlay(&info.spec).await?;
         }
-        let live = Arc::new(self.launch(&info.spec).await?);
+        let live = Arc::new(self.launch_watched(&info.spec).await?);
         let mut vms = lock(&self.vms);
         let entry = vms
             .get_mut(vm)
@@ -400,7 +439,7 @@ impl Hypervisor for QemuDriver {
         self.stop_process(&live).await;
         self.settle(vm);
         self.fresh_overlay(&info.spec).await?;
-        let live = Arc::new(self.launch(&info.spec).await?);
+        let live = Arc::new(self.launch_watched(&info.spec).await?);
         let mut vms = lock(&self.vms);
         let entry = vms
             .get_mut(vm)
@@ -504,6 +543,10 @@ impl Hypervisor for QemuDriver {
             .collect())
     }
 
+    /// CPU time from /proc, disk counters from `query-blockstats`, memory
+    /// from the balloon (`actual`) and the guest's own report of free memory
+    /// (the process RSS, capped at the total, until the guest reports). VMs
+    /// are launched with `-nic none`, so the network counters stay 0.
     async fn vm_stats(&self, vm: &str) -> Result<VmStats, DriverError> {
         let (info, live) = self.current(vm)?;
         let mut totals = lock(&self.vms)
@@ -516,7 +559,15 @@ impl Hypervisor for QemuDriver {
         };
         if let Some(live) = live {
             totals.add(&self.read_counters(&live).await);
-            stats.memory_used_bytes = proc::rss_bytes(live.pid).unwrap_or(0);
+            let memory = live.memory().await;
+            if let Some(actual) = memory.actual.filter(|a| *a > 0) {
+                stats.memory_total_bytes = actual;
+            }
+            let total = stats.memory_total_bytes;
+            stats.memory_used_bytes = match memory.guest_free {
+                Some(free) => total.saturating_sub(free),
+                None => proc::rss_bytes(live.pid).unwrap_or(0).min(total),
+            };
             stats.uptime_seconds = proc::uptime_seconds(live.pid).unwrap_or(0.0);
         }
         stats.cpu_seconds_total = totals.cpu_seconds;
@@ -536,6 +587,104 @@ impl Hypervisor for QemuDriver {
         self.host(host_id)?;
         Ok(super::host::stats(host_id, &self.cfg.state_dir))
     }
+
+    async fn import_image(
+        &self,
+        image: &DiskImage,
+        source: &std::path::Path,
+    ) -> Result<(), DriverError> {
+        check_image(image)?;
+        let lock = self.op_lock(&image_key(image));
+        let _lock = lock.lock().await;
+        let base = self.image_path(image).join("disk.qcow2");
+        if base.is_file() {
+            return Ok(());
+        }
+        // absolute, so qemu-img never reads "proto:..." as a protocol
+        let source = std::fs::canonicalize(source)
+            .map_err(|e| DriverError::Invalid(format!("source {}: {e}", source.display())))?;
+        if !source.is_file() {
+            return Err(DriverError::Invalid(format!(
+                "source {} is not a file",
+                source.display()
+            )));
+        }
+        let probe = disk::probe(&source).await?;
+        let limit = image.size_gb.saturating_mul(1 << 30);
+        if probe.virtual_size > limit {
+            return Err(DriverError::Invalid(format!(
+                "{}: disk of {} bytes does not fit image {} v{} of {} GB",
+                source.display(),
+                probe.virtual_size,
+                image.image_id,
+                image.version,
+                image.size_gb
+            )));
+        }
+        let t = std::time::Instant::now();
+        disk::import(&source, &probe.format, &base).await?;
+        tracing::info!(
+            image = %image.image_id,
+            version = image.version,
+            format = %probe.format,
+            ms = t.elapsed().as_millis() as u64,
+            "qemu driver: image imported"
+        );
+        Ok(())
+    }
+
+    async fn remove_image(&self, image: &DiskImage) -> Result<(), DriverError> {
+        check_image(image)?;
+        let lock = self.op_lock(&image_key(image));
+        let _lock = lock.lock().await;
+        let user = vm_using_image(self, image);
+        if let Some(vm) = user {
+            return Err(image_in_use(image, &vm));
+        }
+        let dir = self.image_path(image);
+        match std::fs::remove_dir_all(&dir) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(super::io(&dir, e)),
+        }
+        // the image's directory goes with its last version
+        if let Some(parent) = dir.parent() {
+            let _ = std::fs::remove_dir(parent);
+        }
+        Ok(())
+    }
+}
+
+/// The first VM (by id) whose system disk is an overlay of `image`.
+fn vm_using_image(driver: &QemuDriver, image: &DiskImage) -> Option<String> {
+    lock(&driver.vms)
+        .values()
+        .find(|e| {
+            e.rec.spec.image.image_id == image.image_id && e.rec.spec.image.version == image.version
+        })
+        .map(|e| e.rec.spec.vm_id.clone())
+}
+
+/// The per-operation lock key of an image version; VM ids have no '/'.
+fn image_key(image: &DiskImage) -> String {
+    format!("image/{}/{}", image.image_id, image.version)
+}
+
+fn check_image(image: &DiskImage) -> Result<(), DriverError> {
+    if !plain_name(&image.image_id) {
+        return Err(DriverError::Invalid(
+            "image_id must be a plain file name".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Letters, digits, '-', '_', '.'; not empty, not starting with '.'.
+fn plain_name(s: &str) -> bool {
+    !s.is_empty()
+        && !s.starts_with('.')
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
 }
 
 impl QemuDriver {

@@ -12,8 +12,8 @@ mod persist;
 mod table;
 
 use crate::driver::{
-    DriverError, HostSpec, HostStats, HostUsage, Hypervisor, ShutdownOutcome, VmId, VmInfo, VmSpec,
-    VmStats,
+    image_in_use, DiskImage, DriverError, HostSpec, HostStats, HostUsage, Hypervisor,
+    ShutdownOutcome, VmId, VmInfo, VmSpec, VmStats,
 };
 use crate::fault::{wildcard_match, FaultInjector, FaultRule};
 use persist::{load_state, set_aside, Saver};
@@ -307,6 +307,37 @@ impl Hypervisor for SimDriver {
 
     async fn host_stats(&self, host_id: &str) -> Result<HostStats, DriverError> {
         self.read(|inner| inner.host_stats(host_id))
+    }
+
+    /// Simulated images have no bytes: a source that exists is accepted and
+    /// nothing is recorded.
+    async fn import_image(
+        &self,
+        image: &DiskImage,
+        source: &std::path::Path,
+    ) -> Result<(), DriverError> {
+        self.delay().await;
+        if !source.is_file() {
+            return Err(DriverError::Invalid(format!(
+                "image {} v{}: source {} is not a file",
+                image.image_id,
+                image.version,
+                source.display()
+            )));
+        }
+        Ok(())
+    }
+
+    async fn remove_image(&self, image: &DiskImage) -> Result<(), DriverError> {
+        self.delay().await;
+        self.read(|inner| {
+            match inner.vms.values().find(|vm| {
+                vm.spec.image.image_id == image.image_id && vm.spec.image.version == image.version
+            }) {
+                Some(vm) => Err(image_in_use(image, &vm.spec.vm_id)),
+                None => Ok(()),
+            }
+        })
     }
 }
 
