@@ -125,6 +125,7 @@ impl Lab {
                        "desk_type": "PERSONAL", "cpu_cores": 1, "memory": 1, "system_disk": 20}),
             )
             .await;
+        std::fs::create_dir_all(lab.s.data_dir.join("files")).unwrap();
         let pool = lab
             .create(
                 "/v1/rccp/storage_pool/create",
@@ -169,7 +170,6 @@ impl Lab {
 
     /// Uploads the guest disk as a QCOW2 SYSTEM OS file; returns its id.
     async fn upload(&self, disk: &Path, pool: &str) -> String {
-        std::fs::create_dir_all(self.s.data_dir.join("files")).unwrap();
         let bytes = std::fs::read(disk).unwrap();
         let sha = {
             use sha2::Digest;
