@@ -586,7 +586,23 @@ async fn refuses_what_is_not_a_disk(hv: &QemuDriver, lab: &Lab) {
         "these are not the sectors you are looking for\n".repeat(40),
     )
     .expect("write");
-    for source in [text, lab.root.join("missing.qcow2")] {
+    // a qcow2 that reads another file, and one larger than the image's 1 GB
+    let backed = lab.root.join("backed.qcow2");
+    let big = lab.root.join("big.qcow2");
+    for args in [
+        vec!["create", "-q", "-f", "qcow2", "-F", "raw", "-b"],
+        vec!["create", "-q", "-f", "qcow2"],
+    ] {
+        let mut cmd = Command::new("qemu-img");
+        cmd.args(&args);
+        if args.contains(&"-b") {
+            cmd.arg(&text).arg(&backed).arg("64M");
+        } else {
+            cmd.arg(&big).arg("2G");
+        }
+        assert!(cmd.status().is_ok_and(|s| s.success()), "qemu-img {args:?}");
+    }
+    for source in [text, backed, big, lab.root.join("missing.qcow2")] {
         let err = hv
             .import_image(&uploaded(1), &source)
             .await

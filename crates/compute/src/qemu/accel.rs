@@ -6,6 +6,14 @@
 //! CPU shows vmx/svm; should a guest under KVM still write nothing to its
 //! serial console within a bound, the driver relaunches it under TCG and
 //! keeps TCG for the rest of its lifetime.
+//!
+//! Any byte counts as progress, so a bootloader that writes to the serial
+//! console (a GRUB with `terminal serial`) hides a kernel that then hangs, and
+//! a guest that never uses the serial console trips the bound on a good KVM:
+//! set `kvm_progress_timeout` to None for such images. Checked by hand on a
+//! PVM host with auto forced to KVM: the test guest (PVH direct boot, and the
+//! disk boot through syslinux) stayed silent, was relaunched under TCG after
+//! the bound and booted.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;

@@ -19,8 +19,6 @@ const PROGRESS_POLL: Duration = Duration::from_millis(100);
 const MIN_MEMORY_MB: u64 = 96;
 
 impl QemuDriver {
-    /// Launches QEMU for a VM that has no process, unless a QEMU of ours
-    /// already serves its disks (then that one is adopted).
     /// [`Self::launch`] under the accelerator in force. With auto having
     /// chosen KVM, waits until the guest writes to its serial console; a
     /// guest silent for `kvm_progress_timeout` is relaunched under TCG, and
@@ -53,6 +51,8 @@ impl QemuDriver {
         }
     }
 
+    /// Launches QEMU for a VM that has no process, unless a QEMU of ours
+    /// already serves its disks (then that one is adopted).
     async fn launch(&self, spec: &VmSpec, accel: &str) -> Result<Live, DriverError> {
         let dir = self.vm_dir(&spec.vm_id);
         let (pidfile, qmp_sock) = (dir.join("qemu.pid"), dir.join("qmp.sock"));
