@@ -9,9 +9,19 @@
 
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncWrite};
 
 /// Identifier of a VM: the id (a UUID string) of the desk it backs.
 pub type VmId = String;
+
+/// A byte stream that can be read and written, so a console can be boxed as one trait object.
+pub trait ConsoleIo: AsyncRead + AsyncWrite + Unpin + Send {}
+
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> ConsoleIo for T {}
+
+/// A connection to a VM's graphical console: the RFB (VNC) protocol from its first byte, the
+/// server's `ProtocolVersion`, as a client such as noVNC expects it. Dropping it disconnects.
+pub type ConsoleStream = Box<dyn ConsoleIo>;
 
 /// A physical host the hypervisor may place VMs on.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -270,4 +280,8 @@ pub trait Hypervisor: Send + Sync + 'static {
 
     /// Monitoring figures of one host; `UnknownHost` when not added.
     async fn host_stats(&self, host_id: &str) -> Result<HostStats, DriverError>;
+
+    /// Connects to the graphical console (RFB) of a Running VM; `InvalidState` otherwise,
+    /// `NotFound` when it is not defined. Each call is a new, independent connection.
+    async fn console(&self, vm: &str) -> Result<ConsoleStream, DriverError>;
 }

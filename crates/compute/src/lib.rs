@@ -32,8 +32,8 @@ pub mod reconcile;
 pub mod sim;
 
 pub use driver::{
-    DiskImage, DriverError, HostSpec, HostStats, HostUsage, Hypervisor, PowerState,
-    ShutdownOutcome, VmId, VmInfo, VmSpec, VmStats,
+    ConsoleIo, ConsoleStream, DiskImage, DriverError, HostSpec, HostStats, HostUsage, Hypervisor,
+    PowerState, ShutdownOutcome, VmId, VmInfo, VmSpec, VmStats,
 };
 pub use fault::{wildcard_match, FaultInjector, FaultRule, Op};
 pub use qemu::{Accel, QemuConfig, QemuDriver};
