@@ -112,6 +112,13 @@ pub struct ServeArgs {
     /// The qemu-system-x86_64 to run (default: found on PATH).
     #[arg(long, env = "DESKD_QEMU_BINARY")]
     qemu_binary: Option<PathBuf>,
+    /// host:port clients reach this server at for desk consoles (6.2.11 proxy_ip/proxy_port;
+    /// default: the address the caller used).
+    #[arg(long, env = "DESKD_PUBLIC_ADDRESS")]
+    public_address: Option<String>,
+    /// Console ticket lifetime in ms (tests only; default 60 s).
+    #[arg(long, env = "DESKD_CONSOLE_TICKET_TTL_MS", hide = true)]
+    console_ticket_ttl_ms: Option<u64>,
 }
 
 /// The TOML file: the same settings, all optional.
@@ -142,6 +149,7 @@ struct FileConfig {
     qemu: Option<bool>,
     qemu_accel: Option<String>,
     qemu_binary: Option<PathBuf>,
+    public_address: Option<String>,
 }
 
 impl ServeArgs {
@@ -214,6 +222,16 @@ impl ServeArgs {
             file.terminal_online_secs,
             cfg.terminal_online,
         );
+        cfg.public_address = self.public_address.or(file.public_address);
+        if let Some(a) = &cfg.public_address {
+            anyhow::ensure!(
+                deskd_server::config::split_host_port(a).is_some(),
+                "public_address must be host:port, not `{a}`"
+            );
+        }
+        if let Some(ms) = self.console_ticket_ttl_ms {
+            cfg.console_ticket_ttl = Duration::from_millis(ms);
+        }
         if let Some(p) = self.placement_policy.or(file.placement_policy) {
             cfg.placement_policy =
                 deskd_domain::scheduler::Policy::parse(&p).map_err(|e| anyhow::anyhow!("{e}"))?;

@@ -823,6 +823,12 @@ async fn login_and_the_user_desktop_list() {
                 (Some("127.0.0.1"), Some(port)),
                 "{d}"
             );
+            // the console proxy is this server too (no public_address set)
+            assert_eq!(
+                (d["proxy_ip"].as_str(), d["proxy_port"].as_str()),
+                (Some("127.0.0.1"), Some(port)),
+                "{d}"
+            );
         }
         let c = e.post("/v1/user/desktop/list", json!({"user_name": "user01", "terminal_id": "term-1", "desktop_category_list": ["IDV"]})).await;
         err(&c, 23010802, &["VDI"]);

@@ -9,6 +9,7 @@
 
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncWrite};
 
 /// Identifier of a VM: the id (a UUID string) of the desk it backs.
 pub type VmId = String;
@@ -39,6 +40,14 @@ impl DriverKind {
         DriverKind::ALL.into_iter().find(|k| k.as_str() == s)
     }
 }
+/// A byte stream that can be read and written, so a console can be boxed as one trait object.
+pub trait ConsoleIo: AsyncRead + AsyncWrite + Unpin + Send {}
+
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> ConsoleIo for T {}
+
+/// A connection to a VM's graphical console: the RFB (VNC) protocol from its first byte, the
+/// server's `ProtocolVersion`, as a client such as noVNC expects it. Dropping it disconnects.
+pub type ConsoleStream = Box<dyn ConsoleIo>;
 
 /// A physical host the hypervisor may place VMs on.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -324,4 +333,7 @@ pub trait Hypervisor: Send + Sync + 'static {
     /// Deletes this image version's base; missing -> Ok. `Invalid`, naming
     /// one of them, while a defined VM still uses the version.
     async fn remove_image(&self, image: &DiskImage) -> Result<(), DriverError>;
+    /// Connects to the graphical console (RFB) of a Running VM; `InvalidState` otherwise,
+    /// `NotFound` when it is not defined. Each call is a new, independent connection.
+    async fn console(&self, vm: &str) -> Result<ConsoleStream, DriverError>;
 }

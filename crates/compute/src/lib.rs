@@ -33,8 +33,8 @@ pub mod router;
 pub mod sim;
 
 pub use driver::{
-    DiskImage, DriverError, DriverKind, HostSpec, HostStats, HostUsage, Hypervisor, PowerState,
-    ShutdownOutcome, VmId, VmInfo, VmSpec, VmStats,
+    ConsoleIo, ConsoleStream, DiskImage, DriverError, DriverKind, HostSpec, HostStats, HostUsage,
+    Hypervisor, PowerState, ShutdownOutcome, VmId, VmInfo, VmSpec, VmStats,
 };
 pub use fault::{wildcard_match, FaultInjector, FaultRule, Op};
 pub use qemu::{Accel, QemuConfig, QemuDriver};

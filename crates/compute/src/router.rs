@@ -5,7 +5,7 @@
 //! driver that defined the VM (learnt at `define` and from every driver's `list` when opened).
 
 use crate::driver::{
-    DiskImage, DriverError, DriverKind, HostSpec, HostStats, HostUsage, Hypervisor,
+    ConsoleStream, DiskImage, DriverError, DriverKind, HostSpec, HostStats, HostUsage, Hypervisor,
     ShutdownOutcome, VmId, VmInfo, VmSpec, VmStats,
 };
 use std::collections::HashMap;
@@ -179,6 +179,10 @@ impl Hypervisor for HostRouter {
 
     async fn host_stats(&self, host_id: &str) -> Result<HostStats, DriverError> {
         self.of_host(host_id)?.host_stats(host_id).await
+    }
+
+    async fn console(&self, vm: &str) -> Result<ConsoleStream, DriverError> {
+        self.of_vm(vm)?.console(vm).await
     }
 
     /// Every driver gets the base: a host of any kind may run the image's desks.

@@ -663,3 +663,72 @@ async fn guest_stats(hv: &QemuDriver, vm: &str) -> deskd_compute::VmStats {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
+
+/// `Hypervisor::console` is QEMU's own VNC server: a full RFB 3.8 handshake and one update.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_console_speaks_rfb_from_qemus_display() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let _one = SERIAL.lock().await;
+    let Some(guest) = guest() else { return };
+    let lab = Lab::new("console", &guest);
+    let hv = lab.driver().await;
+    hv.define(&spec("c1", false, None)).await.expect("define");
+    let stopped = hv.console("c1").await.err();
+    assert!(
+        matches!(
+            stopped,
+            Some(DriverError::InvalidState { op: "console", .. })
+        ),
+        "{stopped:?}"
+    );
+    assert!(matches!(
+        hv.console("nope").await.err(),
+        Some(DriverError::NotFound(_))
+    ));
+    hv.start("c1").await.expect("start");
+
+    let mut s = hv.console("c1").await.expect("console");
+    let limit = Duration::from_secs(30);
+    let mut buf = vec![0u8; 12];
+    let read = tokio::time::timeout(limit, s.read_exact(&mut buf)).await;
+    assert!(matches!(read, Ok(Ok(_))), "{read:?}");
+    assert_eq!(&buf, b"RFB 003.008\n");
+    s.write_all(b"RFB 003.008\n").await.expect("version");
+    let mut n = [0u8; 1];
+    s.read_exact(&mut n).await.expect("security count");
+    let mut types = vec![0u8; usize::from(n[0])];
+    s.read_exact(&mut types).await.expect("security types");
+    assert!(types.contains(&1), "security None offered: {types:?}");
+    s.write_all(&[1]).await.expect("choose None");
+    let mut result = [0u8; 4];
+    s.read_exact(&mut result).await.expect("SecurityResult");
+    assert_eq!(result, [0, 0, 0, 0]);
+    s.write_all(&[1]).await.expect("ClientInit");
+    let mut init = [0u8; 24];
+    s.read_exact(&mut init).await.expect("ServerInit");
+    let (w, h) = (
+        u16::from_be_bytes([init[0], init[1]]),
+        u16::from_be_bytes([init[2], init[3]]),
+    );
+    assert!(w > 0 && h > 0, "{w}x{h}");
+    let len = u32::from_be_bytes([init[20], init[21], init[22], init[23]]) as usize;
+    let mut name = vec![0u8; len];
+    s.read_exact(&mut name).await.expect("name");
+    println!("qemu console: {w}x{h} {:?}", String::from_utf8_lossy(&name));
+    // one non-incremental update of the top-left pixel, in the server's own format
+    s.write_all(&[3, 0, 0, 0, 0, 0, 0, 1, 0, 1])
+        .await
+        .expect("request");
+    let mut head = [0u8; 4];
+    let read = tokio::time::timeout(limit, s.read_exact(&mut head)).await;
+    assert!(matches!(read, Ok(Ok(_))), "{read:?}");
+    assert_eq!(head[0], 0, "FramebufferUpdate");
+    drop(s);
+
+    hv.power_off("c1").await.expect("power off");
+    assert!(matches!(
+        hv.console("c1").await.err(),
+        Some(DriverError::InvalidState { .. })
+    ));
+    hv.destroy("c1").await.expect("destroy");
+}

@@ -20,6 +20,10 @@ use deskd_wire::inventory::*;
 use deskd_wire::paging::{PageData, PageQuery};
 use deskd_wire::user::*;
 
+/// Routes whose credential is a one-time ticket in the query string (`?ticket=`) instead of a
+/// Bearer token: browsers cannot put headers on a websocket.
+pub const TICKET_ROUTES: &[&str] = &[desks::console::WEBSOCKET_PATH];
+
 /// Produces the JSON schema of a body type.
 pub type SchemaFn = fn(&mut SchemaGenerator) -> Schema;
 
@@ -156,6 +160,30 @@ pub fn routes() -> Vec<Route> {
             request: Some(schema::<Request<DeskActionRequest>>),
             response: schema::<Reply<DeskDetail>>,
             handler: |f| on(f, desks::api::detail),
+        },
+        Route {
+            path: "/v1/desk/{desk_id}/console",
+            methods: &[Method::PUT],
+            operation_id: "issueDeskConsoleTicket",
+            summary:
+                "Get a one-time ticket (60 s) for a RUNNING desk's console websocket (issue 8)",
+            section: None,
+            auth: true,
+            request: Some(schema::<Request<DeskActionRequest>>),
+            response: schema::<Reply<ConsoleTicket>>,
+            handler: |f| on(f, desks::console::ticket),
+        },
+        Route {
+            path: desks::console::WEBSOCKET_PATH,
+            methods: &[Method::GET],
+            operation_id: "openDeskConsole",
+            summary: "Open a desk's console: `?ticket=` from the console ticket, then a websocket \
+                (101; subprotocol `binary`) carrying RFB (VNC) in binary frames; no Bearer token",
+            section: None,
+            auth: false,
+            request: None,
+            response: schema::<Reply<()>>,
+            handler: |f| on(f, desks::console::websocket),
         },
         Route {
             path: "/v1/osFile:pagequery",

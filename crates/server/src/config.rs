@@ -44,6 +44,11 @@ pub struct ServerConfig {
     pub terminal_online: Duration,
     /// The QEMU driver for hosts created with `driver = "qemu"`; `None` leaves it off.
     pub qemu: Option<QemuSettings>,
+    /// `host:port` clients reach this server at for desk consoles (6.2.11 `proxy_ip` /
+    /// `proxy_port`); `None`: the address the caller used, else the listening address.
+    pub public_address: Option<String>,
+    /// Lifetime of a console ticket; [`crate::desks::console::TICKET_TTL`] except in tests.
+    pub console_ticket_ttl: Duration,
 }
 
 pub use deskd_compute::Accel;
@@ -92,11 +97,40 @@ impl ServerConfig {
             rules_file: None,
             terminal_online: Duration::from_secs(180),
             qemu: None,
+            public_address: None,
+            console_ticket_ttl: crate::desks::console::TICKET_TTL,
         }
     }
+}
+
+/// Splits `host:port` (`[v6]:port` for IPv6); None unless both parts are there.
+pub fn split_host_port(addr: &str) -> Option<(String, u16)> {
+    let (host, port) = addr.trim().rsplit_once(':')?;
+    let port = port.parse().ok()?;
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    if host.is_empty() || host.contains(char::is_whitespace) {
+        return None;
+    }
+    Some((host.to_string(), port))
 }
 
 /// `sqlite://<data_dir>/deskd.db`, created when missing.
 pub fn default_database_url(data_dir: &std::path::Path) -> String {
     format!("sqlite://{}?mode=rwc", data_dir.join("deskd.db").display())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::split_host_port;
+
+    #[test]
+    fn host_port_pairs() {
+        let ok = |s: &str, h: &str, p: u16| assert_eq!(split_host_port(s), Some((h.into(), p)));
+        ok("console.example:7443", "console.example", 7443);
+        ok("10.0.0.5:9390", "10.0.0.5", 9390);
+        ok("[fd00::1]:443", "fd00::1", 443);
+        for bad in ["no-port", ":80", "host:", "host:99999", "a b:80"] {
+            assert_eq!(split_host_port(bad), None, "{bad}");
+        }
+    }
 }

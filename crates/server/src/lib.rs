@@ -58,6 +58,8 @@ pub struct AppState {
     pub scraped: Arc<monitoring::Latest>,
     /// Recording and alerting rules on the metrics engine (`/api/v1/rules`, `/api/v1/alerts`).
     pub rules: Arc<deskd_metrics::rules::Rules>,
+    /// One-time console tickets issued by this process (per replica).
+    pub consoles: Arc<desks::console::Tickets>,
 }
 
 const REQUEST_ID: &str = "x-request-id";
@@ -216,10 +218,12 @@ pub async fn assemble(cfg: ServerConfig) -> anyhow::Result<Parts> {
     let engine = Engine::new(store.clone(), registry, engine_cfg);
     let metrics = open_metrics(&cfg)?;
     let rules = Arc::new(monitoring::open_rules(&cfg, metrics.clone())?);
+    let consoles = Arc::new(desks::console::Tickets::new(cfg.console_ticket_ttl));
     let state = AppState {
         store,
         driver,
         tasks: engine.tasks(),
+        consoles,
         cfg: Arc::new(cfg),
         tokens: Arc::default(),
         desk_pages: Arc::default(),

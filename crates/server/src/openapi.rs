@@ -47,7 +47,10 @@ pub fn document() -> Value {
         "servers": [{"url": "https://localhost:9390"}],
         "paths": paths,
         "components": {
-            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer"},
+                "console_ticket": {"type": "apiKey", "in": "query", "name": "ticket"},
+            },
             "schemas": schemas,
         },
     })
@@ -86,6 +89,9 @@ fn operation(r: &Route, method_index: usize, gen: &mut schemars::gen::SchemaGene
     }
     op["security"] = if r.auth {
         json!([{"bearer": []}])
+    } else if crate::api::TICKET_ROUTES.contains(&r.path) {
+        op["responses"]["101"] = json!({"description": "switching to the websocket"});
+        json!([{"console_ticket": []}])
     } else {
         json!([])
     };

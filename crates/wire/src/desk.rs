@@ -198,3 +198,18 @@ pub struct DeskDetail {
     pub error_message: String,
     pub create_time: i64,
 }
+
+/// `data` of `PUT /v1/desk/{desk_id}/console` (extension, issue 8): a one-time credential for
+/// the desk's graphical console. Open `websocket_path` on this server (no Bearer token: the
+/// ticket is the credential) before `expire_time`; the socket carries RFB (VNC), as noVNC
+/// expects, in binary frames.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+pub struct ConsoleTicket {
+    /// Used once: the websocket upgrade consumes it.
+    pub ticket: String,
+    /// epoch ms after which the ticket is refused
+    pub expire_time: i64,
+    /// Path and query of the console websocket, ticket included.
+    pub websocket_path: String,
+    pub desk_id: String,
+}

@@ -212,6 +212,12 @@ pub struct UserDesktop {
     pub cluster_ip: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cluster_port: Option<String>,
+    /// Unified login only: where the desk's console is served (`PUT /v1/desk/{desk_id}/console`
+    /// and its websocket): the `public_address` setting, else as `cluster_ip`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proxy_ip: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proxy_port: Option<String>,
 }
 
 /// 6.2.12 create user group.

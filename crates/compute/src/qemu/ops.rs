@@ -5,8 +5,8 @@ use super::live::{Counters, Live};
 use super::qmp::lock;
 use super::{disk, proc, write_record, Entry, QemuDriver, Record};
 use crate::driver::{
-    image_in_use, DiskImage, DriverError, HostSpec, HostStats, HostUsage, Hypervisor, PowerState,
-    ShutdownOutcome, VmInfo, VmSpec, VmStats,
+    image_in_use, ConsoleStream, DiskImage, DriverError, HostSpec, HostStats, HostUsage,
+    Hypervisor, PowerState, ShutdownOutcome, VmInfo, VmSpec, VmStats,
 };
 use serde_json::Value;
 use std::sync::Arc;
@@ -581,6 +581,19 @@ impl Hypervisor for QemuDriver {
     async fn host_usage(&self) -> Result<Vec<HostUsage>, DriverError> {
         let hosts: Vec<HostSpec> = lock(&self.hosts).values().cloned().collect();
         Ok(hosts.iter().map(|h| self.usage_of(h)).collect())
+    }
+
+    async fn console(&self, vm: &str) -> Result<ConsoleStream, DriverError> {
+        let (info, _) = self.current(vm)?;
+        if info.power != PowerState::Running {
+            return Err(invalid(&info, "console", "Running"));
+        }
+        // QEMU serves RFB on the socket named by `-vnc unix:` in `qemu_args`
+        let path = self.vnc_socket(vm);
+        let stream = tokio::net::UnixStream::connect(&path)
+            .await
+            .map_err(|e| super::io(&path, e))?;
+        Ok(Box::new(stream))
     }
 
     async fn host_stats(&self, host_id: &str) -> Result<HostStats, DriverError> {

@@ -5,15 +5,17 @@
 //! take time, resources are accounted per host and refused beyond the
 //! limits, recoverable desks get fresh system disks, counters grow
 //! plausibly, faults can be injected, drift can be provoked for the
-//! reconciler, and the VM table can survive a controller restart.
+//! reconciler, and the VM table can survive a controller restart. A running VM's console is
+//! a small in-process RFB server ([`rfb`]).
 
 mod metrics;
 mod persist;
+pub mod rfb;
 mod table;
 
 use crate::driver::{
-    image_in_use, DiskImage, DriverError, HostSpec, HostStats, HostUsage, Hypervisor,
-    ShutdownOutcome, VmId, VmInfo, VmSpec, VmStats,
+    image_in_use, ConsoleStream, DiskImage, DriverError, HostSpec, HostStats, HostUsage,
+    Hypervisor, PowerState, ShutdownOutcome, VmId, VmInfo, VmSpec, VmStats,
 };
 use crate::fault::{wildcard_match, FaultInjector, FaultRule};
 use persist::{load_state, set_aside, Saver};
@@ -338,6 +340,17 @@ impl Hypervisor for SimDriver {
                 None => Ok(()),
             }
         })
+    }
+
+    async fn console(&self, vm: &str) -> Result<ConsoleStream, DriverError> {
+        let name = self.read(|inner| {
+            let vm = inner.vm(vm)?;
+            match vm.power {
+                PowerState::Running => Ok(vm.spec.name.clone()),
+                _ => Err(vm.invalid("console", "Running")),
+            }
+        })?;
+        Ok(rfb::open(&name))
     }
 }
 

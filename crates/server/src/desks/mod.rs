@@ -1,7 +1,9 @@
 //! Cloud desktops (chapter 6.1): the HTTP handlers ([`api`]), the task items that carry out
-//! every desk operation ([`ops`]) and the boot-storm guard ([`guard`]).
+//! every desk operation ([`ops`]), the boot-storm guard ([`guard`]) and the consoles
+//! ([`console`]: tickets and the RFB websocket proxy, issue 8).
 
 pub mod api;
+pub mod console;
 pub mod guard;
 pub mod ops;
 

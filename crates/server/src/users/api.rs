@@ -417,22 +417,35 @@ async fn check_terminal(app: &AppState, terminal: &str, user: &User) -> Result<(
     }
 }
 
-/// This controller's address as the caller reached it (`Host`), else the listening address.
+/// This controller's address as the caller reached it (`Host`), else the listening address;
+/// the console proxy (this server too) at the `public_address` setting, else at the same.
 fn origin(headers: &HeaderMap, app: &AppState) -> rules::Origin {
     let listen = app.cfg.listen;
     let authority = headers
         .get(header::HOST)
         .and_then(|v| v.to_str().ok())
         .and_then(|h| h.parse::<Authority>().ok());
-    match authority {
-        Some(a) => rules::Origin {
-            ip: a.host().trim_matches(|c| c == '[' || c == ']').to_string(),
-            port: a.port_u16().unwrap_or(listen.port()).to_string(),
-        },
-        None => rules::Origin {
-            ip: listen.ip().to_string(),
-            port: listen.port().to_string(),
-        },
+    let (ip, port) = match authority {
+        Some(a) => (
+            a.host().trim_matches(|c| c == '[' || c == ']').to_string(),
+            a.port_u16().unwrap_or(listen.port()).to_string(),
+        ),
+        None => (listen.ip().to_string(), listen.port().to_string()),
+    };
+    let public = app
+        .cfg
+        .public_address
+        .as_deref()
+        .and_then(crate::config::split_host_port);
+    let (proxy_ip, proxy_port) = match public {
+        Some((host, port)) => (host, port.to_string()),
+        None => (ip.clone(), port.clone()),
+    };
+    rules::Origin {
+        ip,
+        port,
+        proxy_ip,
+        proxy_port,
     }
 }
 

@@ -246,11 +246,14 @@ pub fn item(v: &UserView, now: i64) -> UserItem {
     }
 }
 
-/// The address a unified-login desk list reports for this controller's cluster.
+/// The addresses a unified-login desk list reports for this controller's cluster: the API
+/// (`cluster_ip`/`cluster_port`) and the console proxy (`proxy_ip`/`proxy_port`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Origin {
     pub ip: String,
     pub port: String,
+    pub proxy_ip: String,
+    pub proxy_port: String,
 }
 
 /// One 6.2.11 desktop; with unified login (`origin`) it carries its cluster.
@@ -271,5 +274,7 @@ pub fn desktop(d: UserDesk, origin: Option<&Origin>) -> UserDesktop {
         cluster_name: unified.then_some(d.cluster_name),
         cluster_ip: origin.map(|o| o.ip.clone()),
         cluster_port: origin.map(|o| o.port.clone()),
+        proxy_ip: origin.map(|o| o.proxy_ip.clone()),
+        proxy_port: origin.map(|o| o.proxy_port.clone()),
     }
 }
