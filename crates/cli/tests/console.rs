@@ -4,18 +4,12 @@
 
 mod common;
 
-use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
+use common::console::*;
 use common::*;
-use futures::{SinkExt, StreamExt};
 use serde_json::{json, Value};
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use tokio_tungstenite::tungstenite::http::HeaderValue;
-use tokio_tungstenite::tungstenite::{Error as WsError, Message};
-
-type Ws =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+use tokio_tungstenite::tungstenite::Error as WsError;
 
 /// Every wait in these tests ends by this deadline.
 const LIMIT: Duration = Duration::from_secs(30);
@@ -88,42 +82,16 @@ impl Env {
         }
     }
 
-    fn ws_url(&self, websocket_path: &str) -> String {
-        let base = self.s.base.replacen("http://", "ws://", 1);
-        format!("{base}{websocket_path}")
-    }
-
-    /// Opens the websocket offering subprotocol `binary`, as noVNC does.
-    async fn connect(&self, websocket_path: &str) -> Result<Ws, WsError> {
-        let mut req = self.ws_url(websocket_path).into_client_request()?;
-        req.headers_mut()
-            .insert("sec-websocket-protocol", HeaderValue::from_static("binary"));
-        let (ws, resp) = tokio::time::timeout(LIMIT, tokio_tungstenite::connect_async(req))
-            .await
-            .expect("the server answers the upgrade")?;
-        assert_eq!(
-            resp.headers()
-                .get("sec-websocket-protocol")
-                .and_then(|v| v.to_str().ok()),
-            Some("binary"),
-            "the server picks the offered subprotocol"
-        );
-        Ok(ws)
-    }
-
     /// A new ticket for `desk_id` and its console, upgraded.
     async fn open(&self, desk_id: &str) -> Rfb {
         let data = self.good_ticket(desk_id).await;
         let path = data["websocket_path"].as_str().expect("websocket_path");
-        Rfb {
-            ws: self.connect(path).await.expect("upgrade"),
-            buf: VecDeque::new(),
-        }
+        Rfb::new(connect(&self.s, path).await.expect("upgrade"))
     }
 
     /// An upgrade the server must refuse: its HTTP status and JSON body.
     async fn refused(&self, websocket_path: &str) -> (u16, Value) {
-        match self.connect(websocket_path).await {
+        match connect(&self.s, websocket_path).await {
             Ok(_) => panic!("{websocket_path} was accepted"),
             Err(WsError::Http(resp)) => {
                 let body = resp.body().clone().unwrap_or_default();
@@ -133,75 +101,6 @@ impl Env {
             Err(other) => panic!("{websocket_path}: {other}"),
         }
     }
-}
-
-/// The RFB byte stream inside the websocket's binary frames.
-struct Rfb {
-    ws: Ws,
-    buf: VecDeque<u8>,
-}
-
-impl Rfb {
-    async fn read_n(&mut self, n: usize) -> Vec<u8> {
-        while self.buf.len() < n {
-            let msg = tokio::time::timeout(LIMIT, self.ws.next())
-                .await
-                .expect("the console sends")
-                .expect("the websocket stays open")
-                .expect("a frame");
-            match msg {
-                Message::Binary(b) => self.buf.extend(b.iter()),
-                Message::Ping(_) | Message::Pong(_) => {}
-                other => panic!("unexpected frame {other:?}"),
-            }
-        }
-        self.buf.drain(..n).collect()
-    }
-
-    async fn send(&mut self, bytes: &[u8]) {
-        self.ws
-            .send(Message::Binary(bytes.to_vec().into()))
-            .await
-            .expect("send");
-    }
-
-    /// Waits for the server's Close frame (or the end of the stream).
-    async fn closed_by_server(&mut self) {
-        loop {
-            let msg = tokio::time::timeout(LIMIT, self.ws.next())
-                .await
-                .expect("the server closes the websocket");
-            match msg {
-                None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return,
-                Some(Ok(_)) => {}
-            }
-        }
-    }
-}
-
-fn u16_at(b: &[u8], i: usize) -> u16 {
-    u16::from_be_bytes([b[i], b[i + 1]])
-}
-
-fn u32_at(b: &[u8], i: usize) -> u32 {
-    u32::from_be_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]])
-}
-
-/// RFB 3.8 through the proxy: version, security None, SecurityResult, ClientInit; returns
-/// ServerInit's width, height and name.
-async fn handshake(rfb: &mut Rfb) -> (u16, u16, String) {
-    assert_eq!(rfb.read_n(12).await, b"RFB 003.008\n");
-    rfb.send(b"RFB 003.008\n").await;
-    let count = rfb.read_n(1).await[0];
-    assert_eq!(rfb.read_n(usize::from(count)).await, [1], "security None");
-    rfb.send(&[1]).await;
-    assert_eq!(u32_at(&rfb.read_n(4).await, 0), 0, "SecurityResult OK");
-    rfb.send(&[1]).await;
-    let init = rfb.read_n(24).await;
-    assert_eq!(&init[4..8], [32, 24, 0, 1], "32 bpp true colour");
-    let name_len = u32_at(&init, 20) as usize;
-    let name = String::from_utf8(rfb.read_n(name_len).await).expect("utf-8 name");
-    (u16_at(&init, 0), u16_at(&init, 2), name)
 }
 
 #[track_caller]
@@ -249,11 +148,8 @@ async fn a_ticket_opens_a_running_desks_display_once() {
     assert_eq!((status, code(&b)), (200, 22000400), "{b}");
 
     // RFB 3.8 through the websocket, then one framebuffer update
-    let ws = e.connect(&path).await.expect("upgrade");
-    let mut rfb = Rfb {
-        ws,
-        buf: VecDeque::new(),
-    };
+    let ws = connect(&e.s, &path).await.expect("upgrade");
+    let mut rfb = Rfb::new(ws);
     let (w, h, name) = handshake(&mut rfb).await;
     assert_eq!((w, h), (800, 600));
     assert_eq!(name, "user01_1");

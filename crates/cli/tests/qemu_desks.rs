@@ -1,8 +1,8 @@
 //! Real desktops end to end (issue 8): a deskd started with `--qemu` runs the test guest of
 //! scripts/build-test-guest.sh on a `driver = "qemu"` host, driven only over HTTP — OS-file
-//! upload, image build, batch create, start, ACPI shutdown, console, metrics, delete — and keeps
-//! its desks across a SIGKILL. Without QEMU these tests print SKIPPED, unless CI is set: then a
-//! missing QEMU or guest fails them.
+//! upload, image build, batch create, start, ACPI shutdown, the console's RFB through the
+//! websocket proxy, metrics, delete — and keeps its desks across a SIGKILL. Without QEMU these
+//! tests print SKIPPED, unless CI is set: then a missing QEMU or guest fails them.
 
 mod common;
 
@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use common::console::{connect, handshake, Rfb};
 use common::*;
 use serde_json::{json, Value};
 
@@ -378,6 +379,20 @@ async fn personal_desks_keep_their_disk_recoverable_ones_start_clean() {
                 .query(&format!("vm_mem_used_bytes{{vm_id=\"{}\"}}", desks[0]))
                 .await;
             assert!(!used.is_empty(), "vm_mem_used_bytes");
+            // QEMU's own display through the console endpoint, as noVNC reaches it
+            let c = lab
+                .call("PUT", &format!("/v1/desk/{}/console", desks[0]), json!({}))
+                .await;
+            assert_eq!(c["code"], 0, "console ticket: {c}");
+            let path = c["data"]["websocket_path"]
+                .as_str()
+                .expect("websocket_path");
+            let mut rfb = Rfb::new(connect(&lab.s, path).await.expect("upgrade"));
+            let (w, h, name) = handshake(&mut rfb).await;
+            assert!(w > 0 && h > 0 && !name.is_empty(), "{w}x{h} {name}");
+            // one non-incremental update of the top-left pixel
+            rfb.send(&[3, 0, 0, 0, 0, 0, 0, 1, 0, 1]).await;
+            assert_eq!(rfb.read_n(1).await, [0], "FramebufferUpdate");
         }
         for d in &desks {
             lab.act(d, "shutdown").await;

@@ -1,6 +1,8 @@
 //! Boots the real `deskd` binary on an ephemeral port and talks HTTP to it.
 #![allow(dead_code)]
 
+pub mod console;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
