@@ -38,6 +38,7 @@ async fn seed_room(store: &deskd_store::SqlStore) -> String {
         memory_overcommit: 1.0,
         state: HostState::ENABLED,
         created_at: now,
+        exporter_url: None,
     };
     let net = Network {
         id: uuid::Uuid::new_v4().to_string(),

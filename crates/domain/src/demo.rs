@@ -33,6 +33,7 @@ pub fn inventory(now: i64, password_hash: &str) -> Inventory {
             memory_overcommit: 1.5,
             state: HostState::ENABLED,
             created_at: now + i,
+            exporter_url: None,
         })
         .collect();
     let pool = StoragePool {

@@ -29,6 +29,9 @@ pub struct Host {
     pub memory_overcommit: f64,
     pub state: HostState,
     pub created_at: i64,
+    /// A Prometheus exporter (node_exporter) on the host, scraped into the metrics engine with
+    /// the host's `host_id` and `ip_addr`; `None` means the host's figures are simulated.
+    pub exporter_url: Option<String>,
 }
 
 /// A storage pool: `directory` set means real file-system figures, otherwise simulated.

@@ -56,6 +56,10 @@ pub struct AppState {
     pub scraped: Arc<monitoring::Latest>,
     /// Recording and alerting rules on the metrics engine (`/api/v1/rules`, `/api/v1/alerts`).
     pub rules: Arc<deskd_metrics::rules::Rules>,
+    /// The external Prometheus of `metrics_backend = prometheus`, which answers the read API.
+    pub prometheus: Option<Arc<monitoring::proxy::Upstream>>,
+    /// The simulated driver itself, for its fault-injection extension (`/v1/sim/…`).
+    pub sim: Option<Arc<SimDriver>>,
 }
 
 const REQUEST_ID: &str = "x-request-id";
@@ -92,18 +96,23 @@ pub fn router(state: AppState) -> Router {
         }
         app = app.route(&mount, mr);
     }
-    // The Prometheus HTTP API (D9) answers in Prometheus's own JSON, behind the same Bearer check.
-    let prometheus = deskd_metrics::http::router(state.metrics.clone())
-        .merge(deskd_metrics::rules::router(state.rules.clone()))
-        .route_layer(middleware::from_fn_with_state(
-            state.clone(),
-            auth::require_token,
-        ));
+    // The Prometheus HTTP API (D9) answers in Prometheus's own JSON, behind the same Bearer
+    // check; its reads and /metrics may be opened to scrapers (`auth::metrics_access`). With an
+    // external Prometheus the reads are forwarded to it.
+    let prometheus = match &state.prometheus {
+        None => deskd_metrics::http::router(state.metrics.clone())
+            .merge(deskd_metrics::rules::router(state.rules.clone())),
+        Some(up) => monitoring::proxy::router(up.clone()),
+    }
+    .route_layer(middleware::from_fn_with_state(
+        state.clone(),
+        auth::metrics_access,
+    ));
     let exposition = Router::new()
         .route("/metrics", get(metrics_exposition))
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
-            auth::require_token,
+            auth::metrics_access,
         ))
         .with_state(state.clone());
     let request_id = HeaderName::from_static(REQUEST_ID);
@@ -182,7 +191,8 @@ pub async fn assemble(cfg: ServerConfig) -> anyhow::Result<Parts> {
         state_file: Some(cfg.data_dir.join("sim-state.json")),
         ..SimConfig::default()
     };
-    let driver: Arc<dyn Hypervisor> = Arc::new(SimDriver::try_new(sim)?);
+    let sim = Arc::new(SimDriver::try_new(sim)?);
+    let driver: Arc<dyn Hypervisor> = sim.clone();
     fleet::register_hosts(store.as_ref(), driver.as_ref()).await?;
     if first.demo_loaded {
         fleet::adopt_inventory(store.as_ref(), driver.as_ref()).await?;
@@ -206,7 +216,24 @@ pub async fn assemble(cfg: ServerConfig) -> anyhow::Result<Parts> {
     inventory::images::register(&mut registry, store.clone(), cfg.sim_latency);
     inventory::manage::register(&mut registry, store.clone(), cfg.sim_latency);
     let engine = Engine::new(store.clone(), registry, engine_cfg);
-    let metrics = open_metrics(&cfg)?;
+    let (metrics, prometheus) = match cfg.metrics_backend {
+        config::MetricsBackend::Embedded => (open_metrics(&cfg)?, None),
+        config::MetricsBackend::Prometheus => {
+            // The collections are stored by the external engine; this in-memory one stays
+            // empty and only carries the (idle) rule set.
+            let url = cfg.prometheus_url.as_deref().ok_or_else(|| {
+                anyhow::anyhow!("metrics_backend = prometheus needs prometheus_url")
+            })?;
+            let up = monitoring::proxy::Upstream::new(url, cfg.prometheus_timeout)
+                .map_err(|e| anyhow::anyhow!(e))?;
+            let storage = deskd_metrics::storage::Storage::new(Default::default());
+            let engine = deskd_metrics::promql::Engine::new(
+                Arc::new(storage),
+                deskd_metrics::promql::EngineOptions::default(),
+            );
+            (Arc::new(engine), Some(Arc::new(up)))
+        }
+    };
     let rules = Arc::new(monitoring::open_rules(&cfg, metrics.clone())?);
     let state = AppState {
         store,
@@ -218,6 +245,8 @@ pub async fn assemble(cfg: ServerConfig) -> anyhow::Result<Parts> {
         metrics,
         scraped: Arc::default(),
         rules,
+        prometheus,
+        sim: Some(sim),
     };
     Ok(Parts {
         state,
@@ -270,15 +299,19 @@ pub async fn serve(
     let cfg = state.cfg.clone();
     let (stop_tx, stop_rx) = watch::channel(false);
     let engine_task = tokio::spawn(engine.run(stop_rx.clone(), cfg.shutdown_grace));
-    let monitoring = tokio::spawn(monitoring::run(
-        state.store.clone(),
-        state.driver.clone(),
-        state.metrics.clone(),
-        state.scraped.clone(),
-        cfg.scrape_interval,
-        stop_rx.clone(),
-    ));
-    let rule_evaluation = state.rules.clone().spawn();
+    let monitor = monitoring::Monitor {
+        store: state.store.clone(),
+        driver: state.driver.clone(),
+        engine: state.metrics.clone(),
+        latest: state.scraped.clone(),
+        cfg: cfg.clone(),
+    };
+    let monitoring = tokio::spawn(monitoring::run(monitor, stop_rx.clone()));
+    // An external Prometheus evaluates its own rules.
+    let rule_evaluation = state
+        .prometheus
+        .is_none()
+        .then(|| state.rules.clone().spawn());
     let metrics_upkeep = deskd_metrics::storage::spawn_maintenance(
         state.metrics.storage().clone(),
         METRICS_SNAPSHOT_EVERY,
@@ -293,6 +326,15 @@ pub async fn serve(
         .with_context(|| format!("cannot listen on {}", cfg.listen))?;
     listener.set_nonblocking(true)?;
     let addr = listener.local_addr()?;
+    let scheme = if cfg.http { "http" } else { "https" };
+    let notifier = match (&cfg.alertmanager_url, &state.prometheus) {
+        (Some(url), None) => Some(monitoring::notify::spawn(
+            state.rules.clone(),
+            url,
+            &format!("{scheme}://{addr}/api/v1/query"),
+        )),
+        _ => None,
+    };
     let handle = axum_server::Handle::new();
     let grace = cfg.shutdown_grace;
     let h = handle.clone();
@@ -312,7 +354,7 @@ pub async fn serve(
             .await?,
         ),
     };
-    let app = router(state.clone()).into_make_service();
+    let app = router(state.clone()).into_make_service_with_connect_info::<std::net::SocketAddr>();
     on_listen(addr);
     match tls {
         None => {
@@ -335,7 +377,9 @@ pub async fn serve(
     let _ = reconciler.await;
     let _ = monitoring.await;
     metrics_upkeep.abort();
-    rule_evaluation.abort();
+    for task in [rule_evaluation, notifier].into_iter().flatten() {
+        task.abort();
+    }
     if let Err(e) = state.metrics.storage().sync() {
         tracing::error!(error = %e, "cannot flush the metrics log");
     }

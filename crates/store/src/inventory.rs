@@ -222,6 +222,7 @@ pub fn host(r: &AnyRow) -> Result<Host> {
         memory_overcommit: r.float("memory_overcommit")?,
         state: HostState::parse(&r.text("state")?, "hosts.state")?,
         created_at: r.int("created_at")?,
+        exporter_url: r.opt_text("exporter_url")?,
     })
 }
 

@@ -386,6 +386,9 @@ fn host_from(r: &HostRequest, mut h: Host) -> Result<Host> {
     h.state = or(r.host_state.as_deref(), h.state, |v| {
         HostState::parse(v, "content.host_state")
     })?;
+    if let Some(v) = &r.exporter_url {
+        h.exporter_url = crate::monitoring::scrape::exporter_url(v, "content.exporter_url")?;
+    }
     Ok(h)
 }
 
@@ -409,6 +412,7 @@ pub async fn create_host(
             memory_overcommit: 1.0,
             state: HostState::ENABLED,
             created_at: now_ms(),
+            exporter_url: None,
         })
     };
     let h = blank()
