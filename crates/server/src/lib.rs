@@ -134,7 +134,7 @@ pub fn router(state: AppState) -> Router {
 }
 
 /// `GET /metrics`: the fleet's latest scrape in the Prometheus text format, for an external
-/// Prometheus (send the Bearer token in its scrape config).
+/// Prometheus (opened to it with `metrics_open_to` or `metrics_token`, or an API token).
 async fn metrics_exposition(
     axum::extract::State(app): axum::extract::State<AppState>,
 ) -> axum::response::Response {

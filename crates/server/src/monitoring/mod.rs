@@ -86,11 +86,12 @@ pub async fn run(m: Monitor, mut shutdown: watch::Receiver<bool>) {
                 scraper.scrape(targets, deskd_domain::model::now_ms())
             );
             let scrape = Arc::new(fleet);
-            let mut batch = collector.batch(&scrape);
-            batch.extend(exporters.samples);
-            let mut metadata = scrape.metadata();
-            metadata.extend(exporters.metadata);
-            store(&m.engine, batch, metadata).await;
+            // Two batches: an exporter whose series the engine refuses (say, a duplicate)
+            // costs only its own samples, never the fleet's.
+            store(&m.engine, collector.batch(&scrape), scrape.metadata()).await;
+            if !exporters.samples.is_empty() {
+                store(&m.engine, exporters.samples, exporters.metadata).await;
+            }
             scrape
         } else {
             Arc::new(fleet.await)

@@ -119,6 +119,9 @@ pub fn targets(configured: &[ScrapeTarget], hosts: &[Host]) -> Vec<Target> {
             ],
         });
     }
+    // The same exporter listed twice with the same labels is scraped once.
+    let mut seen = HashSet::new();
+    out.retain(|t| seen.insert(t.clone()));
     out
 }
 
