@@ -131,20 +131,31 @@ async fn exporters_are_scraped_relabelled_and_go_stale() {
     let on_host = FakeExporter::start(Behaviour::Serve(node_text(0.5, false))).await;
     let configured = FakeExporter::start(Behaviour::Serve(node_text(1.5, true))).await;
     let slow = FakeExporter::start(Behaviour::Hang(Duration::from_secs(5))).await;
+    // One target on the command line, one in the TOML file.
     let cfg_target = format!("{},host_id=rack-7,ip_addr=10.9.9.9", configured.url);
-    let slow_target = format!("{},job=slow", slow.url);
-    let s = Server::start(
+    let dir = fresh_dir();
+    let toml = dir.join("deskd.toml");
+    std::fs::write(
+        &toml,
+        format!(
+            "scrape_timeout_ms = 400\n[[scrape_targets]]\nurl = \"{}\"\njob = \"slow\"\n",
+            slow.url
+        ),
+    )
+    .unwrap();
+    let toml = toml.display().to_string();
+    let s = Server::start_in(
+        dir,
         Db::Sqlite,
         &[
+            "--config",
+            &toml,
             "--scrape-interval-secs",
             "1",
-            "--scrape-timeout-ms",
-            "400",
             "--scrape-target",
             &cfg_target,
-            "--scrape-target",
-            &slow_target,
         ],
+        true,
     );
     let t = s.admin_token().await;
     let hosts = demo_hosts(&s, &t).await;
@@ -239,21 +250,43 @@ async fn exporters_are_scraped_relabelled_and_go_stale() {
         &format!("node_cpu_seconds_total{{host_id='{hid}'}}"),
     )
     .await;
+
+    // The host drops its exporter: the target's own series go stale, the simulation is back.
+    let (_, v) = s
+        .call(
+            "PUT",
+            "/v1/rccp/host/edit",
+            Some(json!({"content": {"id": hid, "exporter_url": ""}})),
+            Some(&t),
+        )
+        .await;
+    assert_eq!(code(&v), 0, "{v}");
+    let gone = format!("up{{host_id='{hid}',instance='{}'}}", on_host.instance());
+    none(&s, &t, &gone).await;
+    let up = one(&s, &t, &format!("up{{host_id='{hid}',job='node'}}")).await;
+    assert_eq!(sample_value(&up), 1.0, "simulated again: {up}");
+    assert_eq!(up["metric"]["instance"], json!(format!("{ip}:9100")));
 }
 
 #[tokio::test]
 async fn metrics_reads_open_to_loopback_and_to_the_scrape_token() {
     let token = "scrape-token-0123456789";
-    let s = Server::start(
+    let dir = fresh_dir();
+    let toml = dir.join("deskd.toml");
+    std::fs::write(&toml, "metrics_open_to = [\"127.0.0.0/8\", \"::1/128\"]\n").unwrap();
+    let toml = toml.display().to_string();
+    let s = Server::start_in(
+        dir,
         Db::Sqlite,
         &[
+            "--config",
+            &toml,
             "--scrape-interval-secs",
             "1",
-            "--metrics-open-to",
-            "127.0.0.0/8",
             "--metrics-token",
             token,
         ],
+        true,
     );
     let metrics = eventually(WAIT, "/metrics without a token", || async {
         let r = reqwest::get(s.url("/metrics")).await.unwrap();
