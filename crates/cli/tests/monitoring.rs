@@ -235,6 +235,29 @@ async fn exporters_are_scraped_relabelled_and_go_stale() {
     // A target slower than the scrape timeout is down.
     let up = one(&s, &t, "up{job='slow'}").await;
     assert_eq!(sample_value(&up), 0.0, "{up}");
+    // `/api/v1/targets` tells how each exporter's latest scrape went.
+    let (status, v) = s.call("GET", "/api/v1/targets", None, Some(&t)).await;
+    assert_eq!(status, 200, "{v}");
+    let active = v["data"]["activeTargets"].as_array().unwrap().clone();
+    assert_eq!(active.len(), 3, "{v}");
+    let by_url = |u: &str| {
+        active
+            .iter()
+            .find(|x| x["scrapeUrl"] == json!(u))
+            .unwrap()
+            .clone()
+    };
+    let slow_state = by_url(&slow.url);
+    assert_eq!(slow_state["health"], "down");
+    assert!(
+        slow_state["lastError"]
+            .as_str()
+            .unwrap()
+            .contains("timed out"),
+        "{slow_state}"
+    );
+    assert_eq!(by_url(&configured.url)["health"], "up");
+    assert_eq!(by_url(&on_host.url)["labels"]["host_id"], json!(hid));
 
     // The host's exporter stops: up 0, its series stale.
     on_host.stop();

@@ -660,7 +660,7 @@ fn go_exp(v: f64) -> String {
 }
 
 /// Epoch ms as RFC 3339 in UTC with milliseconds.
-fn rfc3339(ms: i64) -> String {
+pub fn rfc3339(ms: i64) -> String {
     let (secs, milli) = (ms.div_euclid(1000), ms.rem_euclid(1000));
     let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
     let (y, m, d) = crate::promql::functions::civil(days);

@@ -54,6 +54,8 @@ pub struct AppState {
     pub metrics: Arc<deskd_metrics::promql::Engine>,
     /// The fleet's latest scrape, served on `/metrics`.
     pub scraped: Arc<monitoring::Latest>,
+    /// How each exporter's latest scrape went (`/api/v1/targets`).
+    pub targets: Arc<monitoring::scrape::Health>,
     /// Recording and alerting rules on the metrics engine (`/api/v1/rules`, `/api/v1/alerts`).
     pub rules: Arc<deskd_metrics::rules::Rules>,
     /// The external Prometheus of `metrics_backend = prometheus`, which answers the read API.
@@ -101,7 +103,8 @@ pub fn router(state: AppState) -> Router {
     // external Prometheus the reads are forwarded to it.
     let prometheus = match &state.prometheus {
         None => deskd_metrics::http::router(state.metrics.clone())
-            .merge(deskd_metrics::rules::router(state.rules.clone())),
+            .merge(deskd_metrics::rules::router(state.rules.clone()))
+            .merge(monitoring::router(state.targets.clone())),
         Some(up) => monitoring::proxy::router(up.clone()),
     }
     .route_layer(middleware::from_fn_with_state(
@@ -244,6 +247,7 @@ pub async fn assemble(cfg: ServerConfig) -> anyhow::Result<Parts> {
         desk_pages: Arc::default(),
         metrics,
         scraped: Arc::default(),
+        targets: Arc::default(),
         rules,
         prometheus,
         sim: Some(sim),
@@ -304,6 +308,7 @@ pub async fn serve(
         driver: state.driver.clone(),
         engine: state.metrics.clone(),
         latest: state.scraped.clone(),
+        health: state.targets.clone(),
         cfg: cfg.clone(),
     };
     let monitoring = tokio::spawn(monitoring::run(monitor, stop_rx.clone()));

@@ -38,6 +38,28 @@ pub fn open_rules(
     Ok(deskd_metrics::rules::Rules::open(engine, &path)?)
 }
 
+/// Routes of the embedded metrics API that the server itself answers.
+pub const ENDPOINTS: &[deskd_metrics::http::Endpoint] = &[deskd_metrics::http::Endpoint {
+    path: "/api/v1/targets",
+    methods: &["GET"],
+    summary: "The exporters scraped and how their latest scrape went",
+    section: None,
+}];
+
+/// `/api/v1/targets` over the exporters' health.
+pub fn router(health: Arc<scrape::Health>) -> axum::Router {
+    axum::Router::new()
+        .route(
+            "/api/v1/targets",
+            axum::routing::get(
+                |axum::extract::State(h): axum::extract::State<Arc<scrape::Health>>| async move {
+                    axum::Json(serde_json::json!({"status": "success", "data": h.targets_json()}))
+                },
+            ),
+        )
+        .with_state(health)
+}
+
 /// The latest scrape, for `/metrics`.
 #[derive(Default)]
 pub struct Latest(Mutex<Option<Arc<Scrape>>>);
@@ -58,6 +80,7 @@ pub struct Monitor {
     pub driver: Arc<dyn Hypervisor>,
     pub engine: Arc<Engine>,
     pub latest: Arc<Latest>,
+    pub health: Arc<scrape::Health>,
     pub cfg: Arc<crate::config::ServerConfig>,
 }
 
@@ -83,7 +106,7 @@ pub async fn run(m: Monitor, mut shutdown: watch::Receiver<bool>) {
             let targets = scrape::targets(&m.cfg.scrape_targets, &hosts);
             let (fleet, exporters) = tokio::join!(
                 fleet,
-                scraper.scrape(targets, deskd_domain::model::now_ms())
+                scraper.scrape(targets, deskd_domain::model::now_ms(), &m.health)
             );
             let scrape = Arc::new(fleet);
             // Two batches: an exporter whose series the engine refuses (say, a duplicate)

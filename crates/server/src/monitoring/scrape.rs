@@ -132,6 +132,46 @@ pub struct Scraped {
     pub metadata: Vec<(String, Metadata)>,
 }
 
+/// The state of every target after the latest scrape, for `/api/v1/targets`.
+#[derive(Default)]
+pub struct Health(std::sync::Mutex<Vec<serde_json::Value>>);
+
+impl Health {
+    /// `data` of `/api/v1/targets`, in Prometheus's shape.
+    pub fn targets_json(&self) -> serde_json::Value {
+        let active = self.0.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        serde_json::json!({"activeTargets": active, "droppedTargets": []})
+    }
+
+    fn set(&self, v: Vec<serde_json::Value>) {
+        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = v;
+    }
+}
+
+/// One target's entry of `/api/v1/targets`.
+fn target_json(t: &Target, at_ms: i64, took: Duration, error: Option<&str>) -> serde_json::Value {
+    let labels: serde_json::Map<String, serde_json::Value> = t
+        .labels
+        .iter()
+        .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
+        .collect();
+    let job = t
+        .labels
+        .iter()
+        .find(|(k, _)| k == "job")
+        .map_or("", |(_, v)| v.as_str());
+    serde_json::json!({
+        "labels": labels,
+        "scrapePool": job,
+        "scrapeUrl": t.url,
+        "globalUrl": t.url,
+        "lastError": error.unwrap_or(""),
+        "lastScrape": deskd_metrics::rules::rfc3339(at_ms),
+        "lastScrapeDuration": took.as_secs_f64(),
+        "health": if error.is_none() { "up" } else { "down" },
+    })
+}
+
 /// Scrapes targets and remembers each target's series for staleness.
 pub struct Scraper {
     client: reqwest::Client,
@@ -154,8 +194,10 @@ impl Scraper {
         }
     }
 
-    /// Scrapes every target at once; samples are stamped `at_ms`.
-    pub async fn scrape(&mut self, targets: Vec<Target>, at_ms: i64) -> Scraped {
+    /// Scrapes every target at once; samples are stamped `at_ms`. Each target's outcome goes
+    /// to `health`.
+    pub async fn scrape(&mut self, targets: Vec<Target>, at_ms: i64, health: &Health) -> Scraped {
+        let mut states = Vec::with_capacity(targets.len());
         let fetches = targets.iter().map(|t| self.fetch(&t.url));
         let bodies = futures::future::join_all(fetches).await;
         let mut out = Scraped::default();
@@ -165,6 +207,12 @@ impl Scraper {
                 deskd_metrics::text::parse(&text).map_err(|e| format!("bad exposition: {e}"))
             });
             let mut series = HashSet::new();
+            states.push(target_json(
+                &t,
+                at_ms,
+                took,
+                parsed.as_ref().err().map(String::as_str),
+            ));
             let (up, count) = match parsed {
                 Ok(exp) => {
                     let n = exp.samples.len();
@@ -205,6 +253,7 @@ impl Scraper {
             }
         }
         self.previous = seen;
+        health.set(states);
         out
     }
 
@@ -221,7 +270,7 @@ impl Scraper {
                 )
                 .send()
                 .await
-                .map_err(|e| e.to_string())?;
+                .map_err(|e| describe(&e, self.timeout))?;
             if !resp.status().is_success() {
                 return Err(format!("HTTP {}", resp.status()));
             }
@@ -231,7 +280,7 @@ impl Scraper {
             {
                 return Err("body too large".into());
             }
-            let bytes = resp.bytes().await.map_err(|e| e.to_string())?;
+            let bytes = resp.bytes().await.map_err(|e| describe(&e, self.timeout))?;
             if bytes.len() > MAX_BODY_BYTES {
                 return Err("body too large".into());
             }
@@ -241,6 +290,21 @@ impl Scraper {
         .unwrap_or_else(|_| Err(format!("timed out after {:?}", self.timeout)));
         (result, started.elapsed())
     }
+}
+
+/// A failed request with its causes (reqwest's own message leaves them out).
+fn describe(e: &reqwest::Error, timeout: Duration) -> String {
+    if e.is_timeout() {
+        return format!("timed out after {timeout:?}");
+    }
+    let mut msg = e.to_string();
+    let mut cause = std::error::Error::source(e);
+    while let Some(c) = cause {
+        msg.push_str(": ");
+        msg.push_str(&c.to_string());
+        cause = c.source();
+    }
+    msg
 }
 
 /// The target's labels over the sample's; a sample label they would replace is kept as
