@@ -119,6 +119,60 @@ pub struct ServeArgs {
     /// Console ticket lifetime in ms (tests only; default 60 s).
     #[arg(long, env = "DESKD_CONSOLE_TICKET_TTL_MS", hide = true)]
     console_ticket_ttl_ms: Option<u64>,
+    #[command(flatten)]
+    monitoring: MonitoringArgs,
+}
+
+/// The monitoring settings (kept apart so they resolve together).
+#[derive(Args, Debug, Default)]
+pub struct MonitoringArgs {
+    /// An external Prometheus exporter to scrape: URL[,host_id=ID][,ip_addr=IP][,job=JOB]
+    /// (job default node); repeatable, adds to the file's [[scrape_targets]].
+    #[arg(
+        long = "scrape-target",
+        env = "DESKD_SCRAPE_TARGETS",
+        value_delimiter = ' '
+    )]
+    scrape_targets: Vec<String>,
+    /// Milliseconds one exporter scrape may take (default 10000, at most the scrape interval).
+    #[arg(long, env = "DESKD_SCRAPE_TIMEOUT_MS")]
+    scrape_timeout_ms: Option<u64>,
+    /// Networks (CIDR) whose peers read /metrics and the Prometheus read API without a token,
+    /// e.g. 127.0.0.1/32; repeatable (default: none, a Bearer token is required).
+    #[arg(
+        long = "metrics-open-to",
+        env = "DESKD_METRICS_OPEN_TO",
+        value_delimiter = ','
+    )]
+    metrics_open_to: Vec<String>,
+    /// A long-lived Bearer token for /metrics and the Prometheus read API (16+ characters).
+    #[arg(long, env = "DESKD_METRICS_TOKEN")]
+    metrics_token: Option<String>,
+    /// Where the Prometheus API's data lives: embedded (default) or prometheus.
+    #[arg(long, env = "DESKD_METRICS_BACKEND")]
+    metrics_backend: Option<String>,
+    /// The external Prometheus of --metrics-backend prometheus (http://host:port).
+    #[arg(long, env = "DESKD_PROMETHEUS_URL")]
+    prometheus_url: Option<String>,
+    /// Seconds a request forwarded to the external Prometheus may take (default 30).
+    #[arg(long, env = "DESKD_PROMETHEUS_TIMEOUT_SECS")]
+    prometheus_timeout_secs: Option<u64>,
+    /// Alertmanager notified of firing and resolved alerts (http://host:port).
+    #[arg(long, env = "DESKD_ALERTMANAGER_URL")]
+    alertmanager_url: Option<String>,
+}
+
+/// The monitoring part of the TOML file.
+#[derive(Debug, Default)]
+struct FileMonitoring {
+    scrape_targets: Vec<deskd_server::config::ScrapeTarget>,
+    scrape_timeout_ms: Option<u64>,
+    metrics_open_to: Vec<String>,
+    metrics_token: Option<String>,
+    metrics_backend: Option<String>,
+    prometheus_url: Option<String>,
+    prometheus_timeout_secs: Option<u64>,
+    alertmanager_url: Option<String>,
 }
 
 /// The TOML file: the same settings, all optional.
@@ -150,12 +204,22 @@ struct FileConfig {
     qemu_accel: Option<String>,
     qemu_binary: Option<PathBuf>,
     public_address: Option<String>,
+    #[serde(default)]
+    scrape_targets: Vec<deskd_server::config::ScrapeTarget>,
+    scrape_timeout_ms: Option<u64>,
+    #[serde(default)]
+    metrics_open_to: Vec<String>,
+    metrics_token: Option<String>,
+    metrics_backend: Option<String>,
+    prometheus_url: Option<String>,
+    prometheus_timeout_secs: Option<u64>,
+    alertmanager_url: Option<String>,
 }
 
 impl ServeArgs {
     /// Merges flags/environment over the file over the defaults.
     pub fn resolve(self) -> anyhow::Result<ServerConfig> {
-        let file = match &self.config {
+        let mut file = match &self.config {
             Some(p) => {
                 let text = std::fs::read_to_string(p)
                     .with_context(|| format!("cannot read {}", p.display()))?;
@@ -163,6 +227,16 @@ impl ServeArgs {
                     .with_context(|| format!("invalid config file {}", p.display()))?
             }
             None => FileConfig::default(),
+        };
+        let file_monitoring = FileMonitoring {
+            scrape_targets: std::mem::take(&mut file.scrape_targets),
+            scrape_timeout_ms: file.scrape_timeout_ms,
+            metrics_open_to: std::mem::take(&mut file.metrics_open_to),
+            metrics_token: file.metrics_token.take(),
+            metrics_backend: file.metrics_backend.take(),
+            prometheus_url: file.prometheus_url.take(),
+            prometheus_timeout_secs: file.prometheus_timeout_secs,
+            alertmanager_url: file.alertmanager_url.take(),
         };
         let data_dir = self
             .db
@@ -275,6 +349,78 @@ impl ServeArgs {
             }
             cfg.qemu = Some(q);
         }
+        self.monitoring.resolve(file_monitoring, &mut cfg)?;
         Ok(cfg)
+    }
+}
+
+impl MonitoringArgs {
+    /// The exporters, the metrics API's openings and its backend.
+    fn resolve(self, file: FileMonitoring, cfg: &mut ServerConfig) -> anyhow::Result<()> {
+        use deskd_server::config::{Cidr, MetricsBackend, ScrapeTarget};
+        let bad = |e: String| anyhow::anyhow!(e);
+        for t in &file.scrape_targets {
+            t.check().map_err(bad)?;
+        }
+        cfg.scrape_targets = file.scrape_targets;
+        for t in self.scrape_targets.iter().filter(|t| !t.trim().is_empty()) {
+            cfg.scrape_targets
+                .push(ScrapeTarget::parse(t).map_err(bad)?);
+        }
+        cfg.scrape_timeout = match self.scrape_timeout_ms.or(file.scrape_timeout_ms) {
+            Some(ms) => {
+                let t = Duration::from_millis(ms);
+                anyhow::ensure!(
+                    !t.is_zero() && t <= cfg.scrape_interval,
+                    "scrape_timeout_ms must be positive and at most the scrape interval ({} ms)",
+                    cfg.scrape_interval.as_millis()
+                );
+                t
+            }
+            None => cfg.scrape_timeout.min(cfg.scrape_interval),
+        };
+        let open = if self.metrics_open_to.is_empty() {
+            file.metrics_open_to
+        } else {
+            self.metrics_open_to
+        };
+        cfg.metrics_open_to = open
+            .iter()
+            .filter(|c| !c.trim().is_empty())
+            .map(|c| Cidr::parse(c))
+            .collect::<Result<_, _>>()
+            .map_err(bad)?;
+        cfg.metrics_token = self.metrics_token.or(file.metrics_token);
+        if let Some(t) = &cfg.metrics_token {
+            anyhow::ensure!(
+                t.len() >= 16 && !t.contains(char::is_whitespace),
+                "metrics_token must be at least 16 characters without spaces"
+            );
+        }
+        if let Some(b) = self.metrics_backend.or(file.metrics_backend) {
+            cfg.metrics_backend = MetricsBackend::parse(&b).map_err(bad)?;
+        }
+        cfg.prometheus_url = self.prometheus_url.or(file.prometheus_url);
+        if let Some(u) = &cfg.prometheus_url {
+            deskd_server::monitoring::scrape::check_url(u)
+                .map_err(|e| anyhow::anyhow!("prometheus_url `{u}`: {e}"))?;
+        }
+        anyhow::ensure!(
+            cfg.metrics_backend != MetricsBackend::Prometheus || cfg.prometheus_url.is_some(),
+            "metrics_backend = prometheus needs prometheus_url"
+        );
+        if let Some(s) = self
+            .prometheus_timeout_secs
+            .or(file.prometheus_timeout_secs)
+        {
+            anyhow::ensure!(s > 0, "prometheus_timeout_secs must be positive");
+            cfg.prometheus_timeout = Duration::from_secs(s);
+        }
+        cfg.alertmanager_url = self.alertmanager_url.or(file.alertmanager_url);
+        if let Some(u) = &cfg.alertmanager_url {
+            deskd_server::monitoring::scrape::check_url(u)
+                .map_err(|e| anyhow::anyhow!("alertmanager_url `{u}`: {e}"))?;
+        }
+        Ok(())
     }
 }

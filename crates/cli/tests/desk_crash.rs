@@ -39,6 +39,7 @@ async fn seed_room(store: &deskd_store::SqlStore) -> String {
         state: HostState::ENABLED,
         driver: HostDriver::Sim,
         created_at: now,
+        exporter_url: None,
     };
     let net = Network {
         id: uuid::Uuid::new_v4().to_string(),

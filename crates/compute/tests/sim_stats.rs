@@ -168,3 +168,15 @@ async fn host_memory_available_clamps_at_zero_under_overcommit() {
     let s = d.host_stats(HOST).await.unwrap();
     assert_eq!(s.memory_available_bytes, 0);
 }
+
+#[tokio::test]
+async fn an_unreachable_host_has_no_stats_until_it_is_back() {
+    let d = driver().await;
+    running(&d, "a").await;
+    d.set_host_reachable(HOST, false);
+    let e = d.host_stats(HOST).await.unwrap_err();
+    assert!(e.to_string().contains("unreachable"), "{e}");
+    assert!(d.vm_stats("a").await.is_ok(), "VMs are not touched");
+    d.set_host_reachable(HOST, true);
+    assert!(d.host_stats(HOST).await.is_ok());
+}

@@ -34,6 +34,7 @@ pub fn inventory(now: i64, password_hash: &str) -> Inventory {
             state: HostState::ENABLED,
             driver: HostDriver::Sim,
             created_at: now + i,
+            exporter_url: None,
         })
         .collect();
     let pool = StoragePool {

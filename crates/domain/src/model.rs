@@ -31,6 +31,9 @@ pub struct Host {
     /// which hypervisor driver runs this host's desks; fixed at creation
     pub driver: HostDriver,
     pub created_at: i64,
+    /// A Prometheus exporter (node_exporter) on the host, scraped into the metrics engine with
+    /// the host's `host_id` and `ip_addr`; `None` means the host's figures are simulated.
+    pub exporter_url: Option<String>,
 }
 
 /// A storage pool: `directory` set means real file-system figures, otherwise simulated.

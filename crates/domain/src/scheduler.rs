@@ -372,6 +372,7 @@ mod tests {
             state: HostState::DRAINING,
             driver: crate::enums::HostDriver::Sim,
             created_at: 0,
+            exporter_url: None,
         };
         let l = HostLoad::from_host(&h, 8, 16, 100);
         assert_eq!((l.host_id.as_str(), l.name.as_str()), ("h1", "demo-host-1"));

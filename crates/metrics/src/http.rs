@@ -1,7 +1,7 @@
 //! The Prometheus HTTP API (chapter 7, D9) as an axum `Router`.
 //!
 //! The router does no authentication: deskd's server mounts it behind its Bearer layer (D9),
-//! which is the seam where a loopback-scraper exemption would go too.
+//! which also opens the reads to configured networks and a scrape token.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

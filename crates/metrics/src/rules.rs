@@ -89,6 +89,8 @@ struct Alert {
     state: AlertState,
     active_at_ms: i64,
     value: f64,
+    /// When it was last sent to the notifier (0: never).
+    sent_ms: i64,
 }
 
 #[derive(Debug, Clone)]
@@ -244,11 +246,25 @@ fn stable_id(group: &str, name: &str) -> String {
     format!("{h:016x}")
 }
 
+/// Alertmanager notifications: which alerts to send, collected at evaluation.
+struct Outbox {
+    /// Where `generatorURL` points: this base plus `?query=<expr>`.
+    generator: String,
+    /// A firing alert is sent again after this long (Prometheus: one minute).
+    resend_ms: i64,
+    /// Alerts in Alertmanager's JSON, waiting for [`Rules::take_notifications`].
+    queue: Vec<J>,
+}
+
+/// Most alerts kept waiting for a notifier that does not come to fetch them.
+const MAX_QUEUED: usize = 10_000;
+
 /// The rule files' groups and their evaluation state.
 pub struct Rules {
     engine: Arc<Engine>,
     path: PathBuf,
     groups: Mutex<Vec<Group>>,
+    outbox: Mutex<Option<Outbox>>,
 }
 
 impl Rules {
@@ -258,6 +274,7 @@ impl Rules {
             engine,
             path: path.to_path_buf(),
             groups: Mutex::new(Vec::new()),
+            outbox: Mutex::new(None),
         };
         rules.reload()?;
         Ok(rules)
@@ -296,16 +313,42 @@ impl Rules {
         self.groups.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// Collects Alertmanager notifications from now on: firing alerts when they start firing
+    /// and every `resend` while they fire, resolved alerts once. `generator` is the base of
+    /// each alert's `generatorURL` (`<generator>?query=<expr>`).
+    pub fn enable_notifications(&self, generator: &str, resend: Duration) {
+        *self.outbox.lock().unwrap_or_else(|p| p.into_inner()) = Some(Outbox {
+            generator: generator.to_string(),
+            resend_ms: i64::try_from(resend.as_millis()).unwrap_or(i64::MAX),
+            queue: Vec::new(),
+        });
+    }
+
+    /// The notifications collected so far, in Alertmanager's `POST /api/v2/alerts` form.
+    pub fn take_notifications(&self) -> Vec<J> {
+        let mut outbox = self.outbox.lock().unwrap_or_else(|p| p.into_inner());
+        outbox
+            .as_mut()
+            .map(|o| std::mem::take(&mut o.queue))
+            .unwrap_or_default()
+    }
+
     /// Evaluates every group that is due at `now_ms`.
     pub fn evaluate_due(&self, now_ms: i64) {
         let mut groups = self.lock();
         let mut out = Vec::new();
+        let mut outbox = self.outbox.lock().unwrap_or_else(|p| p.into_inner());
         for g in groups.iter_mut().filter(|g| g.next_due_ms <= now_ms) {
             g.next_due_ms = now_ms + g.interval_ms;
             for r in &mut g.rules {
-                evaluate(&self.engine, r, now_ms, &mut out);
+                let mut resolved = Vec::new();
+                evaluate(&self.engine, r, now_ms, &mut out, &mut resolved);
+                if let Some(o) = outbox.as_mut() {
+                    o.collect(r, g.interval_ms, now_ms, resolved);
+                }
             }
         }
+        drop(outbox);
         drop(groups);
         if !out.is_empty() {
             if let Err(e) = self.engine.storage().append(&out) {
@@ -347,6 +390,55 @@ impl Rules {
     }
 }
 
+impl Outbox {
+    /// Queues `r`'s alerts that are due: newly firing, firing and not sent for `resend_ms`,
+    /// and the `resolved` ones that had been firing.
+    fn collect(&mut self, r: &mut Rule, interval_ms: i64, now: i64, resolved: Vec<Alert>) {
+        let Kind::Alerting { alerts, .. } = &mut r.kind else {
+            return;
+        };
+        // As Prometheus: a firing alert is valid for four resend periods unless renewed.
+        let valid_until = now + 4 * self.resend_ms.max(interval_ms);
+        let url = format!(
+            "{}?query={}",
+            self.generator,
+            form_urlencoded::byte_serialize(r.query.as_bytes()).collect::<String>()
+        );
+        for a in alerts
+            .values_mut()
+            .filter(|a| a.state == AlertState::Firing)
+        {
+            if a.sent_ms == 0 || now - a.sent_ms >= self.resend_ms {
+                a.sent_ms = now;
+                self.queue
+                    .push(notification(a, &r.sendby, valid_until, &url));
+            }
+        }
+        for a in resolved.iter().filter(|a| a.state == AlertState::Firing) {
+            self.queue.push(notification(a, &r.sendby, now, &url));
+        }
+        if self.queue.len() > MAX_QUEUED {
+            let extra = self.queue.len() - MAX_QUEUED;
+            self.queue.drain(..extra);
+        }
+    }
+}
+
+/// One alert as Alertmanager's API v2 takes it; `sendby` rides along as an annotation.
+fn notification(a: &Alert, sendby: &str, ends_ms: i64, url: &str) -> J {
+    let mut annotations = a.annotations.clone();
+    if !sendby.is_empty() {
+        annotations.insert("sendby".into(), sendby.into());
+    }
+    json!({
+        "labels": a.labels,
+        "annotations": annotations,
+        "startsAt": rfc3339(a.active_at_ms),
+        "endsAt": rfc3339(ends_ms),
+        "generatorURL": url,
+    })
+}
+
 fn find<'a>(groups: &'a [Group], group: &str, name: &str) -> Option<&'a Rule> {
     groups
         .iter()
@@ -367,8 +459,15 @@ fn carry_over(old: &Rule, new: &mut Rule) {
 }
 
 /// Runs one rule at `now`, updating its alerts or adding its recorded samples to `out`
-/// (alerting rules add their `ALERTS` series, as Prometheus does).
-fn evaluate(engine: &Engine, r: &mut Rule, now: i64, out: &mut Vec<(Labels, i64, f64)>) {
+/// (alerting rules add their `ALERTS` series, as Prometheus does); alerts that ended go to
+/// `resolved`.
+fn evaluate(
+    engine: &Engine,
+    r: &mut Rule,
+    now: i64,
+    out: &mut Vec<(Labels, i64, f64)>,
+    resolved: &mut Vec<Alert>,
+) {
     let started = std::time::Instant::now();
     let result = engine.instant(&r.query, now);
     r.last_eval_ms = now;
@@ -410,6 +509,7 @@ fn evaluate(engine: &Engine, r: &mut Rule, now: i64, out: &mut Vec<(Labels, i64,
                 set.insert("alertname".into(), r.name.clone());
                 let key: Vec<(String, String)> = set.clone().into_iter().collect();
                 let active_at = alerts.get(&key).map_or(now, |a| a.active_at_ms);
+                let sent_ms = alerts.get(&key).map_or(0, |a| a.sent_ms);
                 let state = if now - active_at >= *for_ms {
                     AlertState::Firing
                 } else {
@@ -427,10 +527,16 @@ fn evaluate(engine: &Engine, r: &mut Rule, now: i64, out: &mut Vec<(Labels, i64,
                         state,
                         active_at_ms: active_at,
                         value: v,
+                        sent_ms,
                     },
                 );
             }
-            *alerts = seen;
+            let old = std::mem::replace(alerts, seen);
+            resolved.extend(
+                old.into_iter()
+                    .filter(|(k, _)| !alerts.contains_key(k))
+                    .map(|(_, a)| a),
+            );
             for a in alerts.values() {
                 let mut pairs: Vec<(String, String)> = a.labels.clone().into_iter().collect();
                 pairs.push(("__name__".into(), "ALERTS".into()));
@@ -554,7 +660,7 @@ fn go_exp(v: f64) -> String {
 }
 
 /// Epoch ms as RFC 3339 in UTC with milliseconds.
-fn rfc3339(ms: i64) -> String {
+pub fn rfc3339(ms: i64) -> String {
     let (secs, milli) = (ms.div_euclid(1000), ms.rem_euclid(1000));
     let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
     let (y, m, d) = crate::promql::functions::civil(days);
@@ -651,5 +757,65 @@ mod tests {
         assert_eq!(e.line, 3, "{e}");
         let e = load_text("r.yaml", "groups:\n- name: g\n  rules:\n  - expr: up\n").unwrap_err();
         assert!(e.reason.contains("exactly one"), "{e}");
+    }
+}
+
+#[cfg(test)]
+mod notification_tests {
+    use super::*;
+    use crate::promql::EngineOptions;
+    use crate::storage::{Storage, StorageConfig};
+
+    #[test]
+    fn firing_alerts_are_sent_then_resent_and_resolved_once() {
+        let storage = Arc::new(Storage::new(StorageConfig::default()));
+        let engine = Arc::new(Engine::new(storage.clone(), EngineOptions::default()));
+        let path = std::env::temp_dir().join(format!("deskd-rules-{}.yaml", std::process::id()));
+        std::fs::write(
+            &path,
+            "groups:\n- name: g\n  interval: 1s\n  rules:\n  - alert: Down\n    expr: up == 0\n    sendby: email\n",
+        )
+        .unwrap();
+        let rules = Rules::open(engine, &path).unwrap();
+        let _ = std::fs::remove_file(&path);
+        rules.enable_notifications("http://deskd/api/v1/query", Duration::from_secs(60));
+        let up = |v: f64, t: i64| {
+            let l = Labels::new(vec![
+                ("__name__".into(), "up".into()),
+                ("job".into(), "node".into()),
+            ]);
+            storage.append(&[(l, t, v)]).unwrap();
+        };
+        let t0 = 1_700_000_000_000;
+        up(0.0, t0);
+        rules.evaluate_due(t0);
+        let sent = rules.take_notifications();
+        assert_eq!(sent.len(), 1, "{sent:?}");
+        assert_eq!(sent[0]["labels"]["alertname"], "Down");
+        assert_eq!(sent[0]["annotations"]["sendby"], "email");
+        assert_eq!(sent[0]["startsAt"], "2023-11-14T22:13:20.000Z");
+        assert!(sent[0]["generatorURL"]
+            .as_str()
+            .unwrap()
+            .ends_with("?query=up+%3D%3D+0"));
+        up(0.0, t0 + 1_000);
+        rules.evaluate_due(t0 + 1_000);
+        assert!(
+            rules.take_notifications().is_empty(),
+            "not again before the resend"
+        );
+        up(0.0, t0 + 61_000);
+        rules.evaluate_due(t0 + 61_000);
+        assert_eq!(rules.take_notifications().len(), 1, "resent after a minute");
+        up(1.0, t0 + 62_000);
+        rules.evaluate_due(t0 + 62_000);
+        let sent = rules.take_notifications();
+        assert_eq!(sent.len(), 1);
+        assert_eq!(
+            sent[0]["endsAt"], "2023-11-14T22:14:22.000Z",
+            "resolved now"
+        );
+        rules.evaluate_due(t0 + 63_000);
+        assert!(rules.take_notifications().is_empty());
     }
 }

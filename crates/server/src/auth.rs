@@ -110,6 +110,47 @@ pub async fn require_token(
     Ok(next.run(req).await)
 }
 
+/// `/metrics` and the Prometheus read API: open to peers in `metrics_open_to` and to the
+/// `metrics_token`, otherwise [`require_token`]. Writes (`/api/v1/import/…`, `/api/v1/write`,
+/// `/-/reload`) always need an API token.
+pub async fn metrics_access(
+    State(app): State<AppState>,
+    req: Request,
+    next: Next,
+) -> Result<Response, ApiError> {
+    if is_metrics_read(req.method(), req.uri().path()) {
+        let peer = req
+            .extensions()
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|c| c.0.ip());
+        if peer.is_some_and(|ip| app.cfg.metrics_open_to.iter().any(|n| n.contains(ip))) {
+            return Ok(next.run(req).await);
+        }
+        if let (Some(want), Some(got)) = (&app.cfg.metrics_token, bearer(&req)) {
+            if constant_time_eq(want.as_bytes(), got.as_bytes()) {
+                return Ok(next.run(req).await);
+            }
+        }
+    }
+    require_token(State(app), req, next).await
+}
+
+fn is_metrics_read(method: &axum::http::Method, path: &str) -> bool {
+    let read = path == "/metrics"
+        || (path.starts_with("/api/v1/")
+            && !path.starts_with("/api/v1/import/")
+            && path != "/api/v1/write");
+    read && (method == axum::http::Method::GET || method == axum::http::Method::POST)
+}
+
+/// Compares without stopping at the first difference (the length still shows).
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
 /// `POST /v1/auth/token`: account name and password (plaintext or AES) → a 30-minute token.
 pub async fn issue_token(
     State(app): State<AppState>,
@@ -168,4 +209,26 @@ pub async fn revoke_token(
     app.tokens.forget(&caller.token_hash);
     tracing::info!(account = %caller.account, "revoked token");
     Ok(Json(Reply::empty()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_reads_are_opened_to_scrapers() {
+        let get = axum::http::Method::GET;
+        assert!(is_metrics_read(&get, "/metrics"));
+        assert!(is_metrics_read(&get, "/api/v1/query"));
+        assert!(is_metrics_read(&axum::http::Method::POST, "/api/v1/query"));
+        assert!(!is_metrics_read(
+            &axum::http::Method::POST,
+            "/api/v1/import/prometheus"
+        ));
+        assert!(!is_metrics_read(&axum::http::Method::POST, "/api/v1/write"));
+        assert!(!is_metrics_read(&axum::http::Method::POST, "/-/reload"));
+        assert!(constant_time_eq(b"abc", b"abc"));
+        assert!(!constant_time_eq(b"abc", b"abd"));
+        assert!(!constant_time_eq(b"abc", b"ab"));
+    }
 }

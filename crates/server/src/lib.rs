@@ -56,10 +56,16 @@ pub struct AppState {
     pub metrics: Arc<deskd_metrics::promql::Engine>,
     /// The fleet's latest scrape, served on `/metrics`.
     pub scraped: Arc<monitoring::Latest>,
+    /// How each exporter's latest scrape went (`/api/v1/targets`).
+    pub targets: Arc<monitoring::scrape::Health>,
     /// Recording and alerting rules on the metrics engine (`/api/v1/rules`, `/api/v1/alerts`).
     pub rules: Arc<deskd_metrics::rules::Rules>,
     /// One-time console tickets issued by this process (per replica).
     pub consoles: Arc<desks::console::Tickets>,
+    /// The external Prometheus of `metrics_backend = prometheus`, which answers the read API.
+    pub prometheus: Option<Arc<monitoring::proxy::Upstream>>,
+    /// The simulated driver itself, for its fault-injection extension (`/v1/sim/…`).
+    pub sim: Option<Arc<SimDriver>>,
 }
 
 const REQUEST_ID: &str = "x-request-id";
@@ -96,18 +102,24 @@ pub fn router(state: AppState) -> Router {
         }
         app = app.route(&mount, mr);
     }
-    // The Prometheus HTTP API (D9) answers in Prometheus's own JSON, behind the same Bearer check.
-    let prometheus = deskd_metrics::http::router(state.metrics.clone())
-        .merge(deskd_metrics::rules::router(state.rules.clone()))
-        .route_layer(middleware::from_fn_with_state(
-            state.clone(),
-            auth::require_token,
-        ));
+    // The Prometheus HTTP API (D9) answers in Prometheus's own JSON, behind the same Bearer
+    // check; its reads and /metrics may be opened to scrapers (`auth::metrics_access`). With an
+    // external Prometheus the reads are forwarded to it.
+    let prometheus = match &state.prometheus {
+        None => deskd_metrics::http::router(state.metrics.clone())
+            .merge(deskd_metrics::rules::router(state.rules.clone()))
+            .merge(monitoring::router(state.targets.clone())),
+        Some(up) => monitoring::proxy::router(up.clone()),
+    }
+    .route_layer(middleware::from_fn_with_state(
+        state.clone(),
+        auth::metrics_access,
+    ));
     let exposition = Router::new()
         .route("/metrics", get(metrics_exposition))
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
-            auth::require_token,
+            auth::metrics_access,
         ))
         .with_state(state.clone());
     let request_id = HeaderName::from_static(REQUEST_ID);
@@ -129,7 +141,7 @@ pub fn router(state: AppState) -> Router {
 }
 
 /// `GET /metrics`: the fleet's latest scrape in the Prometheus text format, for an external
-/// Prometheus (send the Bearer token in its scrape config).
+/// Prometheus (opened to it with `metrics_open_to` or `metrics_token`, or an API token).
 async fn metrics_exposition(
     axum::extract::State(app): axum::extract::State<AppState>,
 ) -> axum::response::Response {
@@ -186,7 +198,8 @@ pub async fn assemble(cfg: ServerConfig) -> anyhow::Result<Parts> {
         state_file: Some(cfg.data_dir.join("sim-state.json")),
         ..SimConfig::default()
     };
-    let driver = open_drivers(&cfg, sim).await?;
+    let sim = Arc::new(SimDriver::try_new(sim)?);
+    let driver = open_drivers(&cfg, sim.clone()).await?;
     fleet::register_hosts(store.as_ref(), driver.as_ref()).await?;
     if first.demo_loaded {
         fleet::adopt_inventory(store.as_ref(), driver.as_ref()).await?;
@@ -216,7 +229,24 @@ pub async fn assemble(cfg: ServerConfig) -> anyhow::Result<Parts> {
     );
     inventory::manage::register(&mut registry, store.clone(), cfg.sim_latency);
     let engine = Engine::new(store.clone(), registry, engine_cfg);
-    let metrics = open_metrics(&cfg)?;
+    let (metrics, prometheus) = match cfg.metrics_backend {
+        config::MetricsBackend::Embedded => (open_metrics(&cfg)?, None),
+        config::MetricsBackend::Prometheus => {
+            // The collections are stored by the external engine; this in-memory one stays
+            // empty and only carries the (idle) rule set.
+            let url = cfg.prometheus_url.as_deref().ok_or_else(|| {
+                anyhow::anyhow!("metrics_backend = prometheus needs prometheus_url")
+            })?;
+            let up = monitoring::proxy::Upstream::new(url, cfg.prometheus_timeout)
+                .map_err(|e| anyhow::anyhow!(e))?;
+            let storage = deskd_metrics::storage::Storage::new(Default::default());
+            let engine = deskd_metrics::promql::Engine::new(
+                Arc::new(storage),
+                deskd_metrics::promql::EngineOptions::default(),
+            );
+            (Arc::new(engine), Some(Arc::new(up)))
+        }
+    };
     let rules = Arc::new(monitoring::open_rules(&cfg, metrics.clone())?);
     let consoles = Arc::new(desks::console::Tickets::new(cfg.console_ticket_ttl));
     let state = AppState {
@@ -229,7 +259,10 @@ pub async fn assemble(cfg: ServerConfig) -> anyhow::Result<Parts> {
         desk_pages: Arc::default(),
         metrics,
         scraped: Arc::default(),
+        targets: Arc::default(),
         rules,
+        prometheus,
+        sim: Some(sim),
     };
     Ok(Parts {
         state,
@@ -241,9 +274,11 @@ pub async fn assemble(cfg: ServerConfig) -> anyhow::Result<Parts> {
 
 /// The simulated driver, and the QEMU driver when configured, behind one [`HostRouter`] that
 /// sends each host's calls to the driver its record names.
-async fn open_drivers(cfg: &ServerConfig, sim: SimConfig) -> anyhow::Result<Arc<dyn Hypervisor>> {
-    let mut drivers: Vec<(DriverKind, Arc<dyn Hypervisor>)> =
-        vec![(DriverKind::Sim, Arc::new(SimDriver::try_new(sim)?))];
+async fn open_drivers(
+    cfg: &ServerConfig,
+    sim: Arc<SimDriver>,
+) -> anyhow::Result<Arc<dyn Hypervisor>> {
+    let mut drivers: Vec<(DriverKind, Arc<dyn Hypervisor>)> = vec![(DriverKind::Sim, sim)];
     if let Some(q) = &cfg.qemu {
         let dir = cfg.data_dir.join("qemu");
         let mut qc = QemuConfig::new(dir.join("vms"), dir.join("images"));
@@ -303,15 +338,20 @@ pub async fn serve(
     let cfg = state.cfg.clone();
     let (stop_tx, stop_rx) = watch::channel(false);
     let engine_task = tokio::spawn(engine.run(stop_rx.clone(), cfg.shutdown_grace));
-    let monitoring = tokio::spawn(monitoring::run(
-        state.store.clone(),
-        state.driver.clone(),
-        state.metrics.clone(),
-        state.scraped.clone(),
-        cfg.scrape_interval,
-        stop_rx.clone(),
-    ));
-    let rule_evaluation = state.rules.clone().spawn();
+    let monitor = monitoring::Monitor {
+        store: state.store.clone(),
+        driver: state.driver.clone(),
+        engine: state.metrics.clone(),
+        latest: state.scraped.clone(),
+        health: state.targets.clone(),
+        cfg: cfg.clone(),
+    };
+    let monitoring = tokio::spawn(monitoring::run(monitor, stop_rx.clone()));
+    // An external Prometheus evaluates its own rules.
+    let rule_evaluation = state
+        .prometheus
+        .is_none()
+        .then(|| state.rules.clone().spawn());
     let metrics_upkeep = deskd_metrics::storage::spawn_maintenance(
         state.metrics.storage().clone(),
         METRICS_SNAPSHOT_EVERY,
@@ -326,6 +366,15 @@ pub async fn serve(
         .with_context(|| format!("cannot listen on {}", cfg.listen))?;
     listener.set_nonblocking(true)?;
     let addr = listener.local_addr()?;
+    let scheme = if cfg.http { "http" } else { "https" };
+    let notifier = match (&cfg.alertmanager_url, &state.prometheus) {
+        (Some(url), None) => Some(monitoring::notify::spawn(
+            state.rules.clone(),
+            url,
+            &format!("{scheme}://{addr}/api/v1/query"),
+        )),
+        _ => None,
+    };
     let handle = axum_server::Handle::new();
     let grace = cfg.shutdown_grace;
     let h = handle.clone();
@@ -345,7 +394,7 @@ pub async fn serve(
             .await?,
         ),
     };
-    let app = router(state.clone()).into_make_service();
+    let app = router(state.clone()).into_make_service_with_connect_info::<std::net::SocketAddr>();
     on_listen(addr);
     match tls {
         None => {
@@ -368,7 +417,9 @@ pub async fn serve(
     let _ = reconciler.await;
     let _ = monitoring.await;
     metrics_upkeep.abort();
-    rule_evaluation.abort();
+    for task in [rule_evaluation, notifier].into_iter().flatten() {
+        task.abort();
+    }
     if let Err(e) = state.metrics.storage().sync() {
         tracing::error!(error = %e, "cannot flush the metrics log");
     }

@@ -23,7 +23,8 @@ pub fn document() -> Value {
     }
     let prometheus = deskd_metrics::http::ENDPOINTS
         .iter()
-        .chain(deskd_metrics::rules::ENDPOINTS);
+        .chain(deskd_metrics::rules::ENDPOINTS)
+        .chain(crate::monitoring::ENDPOINTS);
     for e in prometheus {
         let item = paths.entry(e.path.to_string()).or_insert_with(|| json!({}));
         for (i, m) in e.methods.iter().enumerate() {

@@ -223,6 +223,7 @@ pub fn host(r: &AnyRow) -> Result<Host> {
         state: HostState::parse(&r.text("state")?, "hosts.state")?,
         driver: HostDriver::parse(&r.text("driver")?, "hosts.driver")?,
         created_at: r.int("created_at")?,
+        exporter_url: r.opt_text("exporter_url")?,
     })
 }
 

@@ -60,6 +60,13 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: "",
         postgres: "",
     },
+    Migration {
+        version: 7,
+        name: "host_exporter",
+        sql: include_str!("../migrations/0007_host_exporter.sql"),
+        sqlite: "",
+        postgres: "",
+    },
 ];
 
 /// Applies the migrations the database lacks; returns how many ran.

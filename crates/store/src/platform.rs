@@ -625,6 +625,7 @@ pub(crate) fn host_values(h: &Host) -> Vec<(&'static str, Arg)> {
         ("state", h.state.as_str().into()),
         ("driver", h.driver.as_str().into()),
         ("created_at", h.created_at.into()),
+        ("exporter_url", h.exporter_url.clone().into()),
     ]
 }
 
@@ -678,7 +679,7 @@ pub async fn update_host(pool: &AnyPool, b: Backend, h: &Host) -> Result<bool> {
         &mut *tx,
         b,
         "UPDATE hosts SET name = ?, ip = ?, cpu_cores = ?, memory_gb = ?, storage_gb = ?, \
-         cpu_overcommit = ?, memory_overcommit = ?, state = ? WHERE id = ?",
+         cpu_overcommit = ?, memory_overcommit = ?, state = ?, exporter_url = ? WHERE id = ?",
         args![
             &h.name,
             &h.ip,
@@ -688,6 +689,7 @@ pub async fn update_host(pool: &AnyPool, b: Backend, h: &Host) -> Result<bool> {
             h.cpu_overcommit,
             h.memory_overcommit,
             h.state.as_str(),
+            h.exporter_url.clone(),
             &h.id
         ],
     )

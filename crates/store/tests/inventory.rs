@@ -261,8 +261,16 @@ async fn an_empty_cluster_is_deleted_and_its_edit_is_timestamped() {
             state: HostState::ENABLED,
             driver: HostDriver::Sim,
             created_at: 1,
+            exporter_url: Some("http://10.0.0.1:9100/metrics".into()),
         };
         s.create_host(&host).await.unwrap();
+        assert_eq!(s.get_host(&host.id).await.unwrap().as_ref(), Some(&host));
+        let no_exporter = Host {
+            exporter_url: None,
+            ..host.clone()
+        };
+        assert!(s.update_host(&no_exporter).await.unwrap());
+        assert_eq!(s.get_host(&host.id).await.unwrap(), Some(no_exporter));
         assert!(s.begin_cluster_delete(&c.id).await.unwrap());
         assert_eq!(
             s.get_cluster(&c.id).await.unwrap().unwrap().state,

@@ -292,6 +292,11 @@ pub struct HostRequest {
     /// Hypervisor driver of the host's desks: sim (default) | qemu; fixed after creation.
     #[serde(default)]
     pub driver: Option<String>,
+    /// http(s) URL of a Prometheus exporter on the host (node_exporter, e.g.
+    /// `http://10.0.0.5:9100/metrics`), scraped with the host's `host_id` and `ip_addr`; `""`
+    /// on edit removes it
+    #[serde(default)]
+    pub exporter_url: Option<String>,
 }
 
 /// One host of `PUT /v1/rccp/host:pagequery` (extension).
@@ -319,6 +324,9 @@ pub struct HostItem {
     pub desk_num: i64,
     /// epoch ms
     pub create_time: i64,
+    /// the host's Prometheus exporter, when it registered one
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exporter_url: Option<String>,
 }
 
 /// Create or edit a storage pool (extension). A pool with `directory` reports that file

@@ -248,3 +248,105 @@ pub fn sqlite_url(dir: &Path) -> String {
 pub fn code(v: &Value) -> i64 {
     v["content"]["code"].as_i64().unwrap_or(-1)
 }
+
+/// Percent-encodes a PromQL expression for a query string.
+pub fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'_' | b'.' | b'-' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// `GET /api/v1/query?query=…` at now (with `token`, or none on an opened metrics API); the
+/// result vector, or the error body.
+pub async fn try_instant(
+    s: &Server,
+    token: Option<&str>,
+    query: &str,
+) -> Result<Vec<Value>, Value> {
+    let q = format!("/api/v1/query?query={}", urlencode(query));
+    let (status, v) = s.call("GET", &q, None, token).await;
+    if status != 200 {
+        return Err(v);
+    }
+    Ok(v["data"]["result"].as_array().cloned().unwrap_or_default())
+}
+
+/// Like [`try_instant`], failing the test on an error.
+pub async fn instant(s: &Server, token: Option<&str>, query: &str) -> Vec<Value> {
+    try_instant(s, token, query)
+        .await
+        .unwrap_or_else(|e| panic!("{query}: {e}"))
+}
+
+/// A sample's value as a number.
+pub fn sample_value(row: &Value) -> f64 {
+    row["value"][1]
+        .as_str()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(f64::NAN)
+}
+
+/// Polls `probe` every 200 ms until it yields a value or `limit` passes (then panics with
+/// `what`).
+pub async fn eventually<T, F, Fut>(limit: Duration, what: &str, mut probe: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let end = std::time::Instant::now() + limit;
+    loop {
+        if let Some(v) = probe().await {
+            return v;
+        }
+        assert!(std::time::Instant::now() < end, "gave up waiting: {what}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// What a catalogue query must answer.
+#[derive(Clone, Copy, Debug)]
+pub enum Expect {
+    /// At least one sample.
+    Some,
+    /// At least one sample, each a percentage (0..=100).
+    Percent,
+    /// At most this many samples.
+    AtMost(usize),
+    /// Exactly this many samples.
+    Exactly(usize),
+}
+
+/// The metric catalogue of API.md (d.1): the document's queries, as a dashboard sends them.
+pub const CATALOGUE: &[(&str, &str, Expect)] = &[
+    ("host CPU %", "max without (compute_cluster_id) ((1 - avg(rate(node_cpu_seconds_total{host_id=~'.*',mode='idle'}[5m])) by (host_id,instance,ip_addr))*100)", Expect::Percent),
+    ("host system disk %", "(1- node_filesystem_free_bytes{host_id=~'.*',mountpoint=~'/|/opt',fstype=~'ext4|xfs'} /node_filesystem_size_bytes{host_id=~'.*',mountpoint=~'/|/opt',fstype=~'ext4|xfs'})*100", Expect::Percent),
+    ("host clock source", "node_ntp_dispersion_state{host_id=~'.*'}", Expect::Some),
+    ("VM memory %", "max without (host_id,instance,ip_addr) (vm_mem_used_bytes{vm_id=~'.*'}/(vm_mem_used_bytes{vm_id=~'.*'}+vm_mem_avai_bytes{vm_id=~'.*'})*100)", Expect::Percent),
+    ("top 10 VM memory %", "topk(10, vm_mem_used_bytes{host_id=~'.*',vm_id=~'.*'}/(vm_mem_used_bytes{host_id=~'.*',vm_id=~'.*'}+vm_mem_avai_bytes{host_id=~'.*',vm_id=~'.*'})*100)", Expect::AtMost(10)),
+    ("storage capacity", "max without (instance,ip_addr) (pos_cluster_capacity_used{})", Expect::Some),
+    ("storage IOPS", "max without (instance,ip_addr) (rate(pos_cluster_reads_completed_total{}[5m]))", Expect::Some),
+    ("service status", "max without (host_id,instance,ip_addr,docker_id, docker_addr) (docker_status{docker_name=~'.*'})", Expect::Exactly(4)),
+    ("hosts up", "up{host_id=~'.*',job='node'} == 1", Expect::Some),
+];
+
+/// Whether `rows` satisfy `expect` (a reason when not).
+pub fn check_expect(rows: &[Value], expect: Expect) -> Result<(), String> {
+    match expect {
+        Expect::Some if rows.is_empty() => Err("no samples".into()),
+        Expect::Percent if rows.is_empty() => Err("no samples".into()),
+        Expect::Percent => match rows
+            .iter()
+            .map(sample_value)
+            .find(|v| !(0.0..=100.0).contains(v))
+        {
+            Some(v) => Err(format!("{v} is not a percentage")),
+            None => Ok(()),
+        },
+        Expect::AtMost(n) if rows.len() > n => Err(format!("{} samples > {n}", rows.len())),
+        Expect::Exactly(n) if rows.len() != n => Err(format!("{} samples, not {n}", rows.len())),
+        _ => Ok(()),
+    }
+}

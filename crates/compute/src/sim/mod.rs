@@ -72,6 +72,8 @@ pub struct SimDriver {
     ignore_acpi_pattern: Option<String>,
     inner: Mutex<Inner>,
     saver: Option<Saver>,
+    /// Hosts made unreachable by [`SimDriver::set_host_reachable`] (not persisted).
+    unreachable: Mutex<std::collections::BTreeSet<String>>,
 }
 
 impl SimDriver {
@@ -117,6 +119,18 @@ impl SimDriver {
             ignore_acpi_pattern: cfg.ignore_acpi_pattern,
             inner: Mutex::new(inner),
             saver: cfg.state_file.map(Saver::new),
+            unreachable: Mutex::default(),
+        }
+    }
+
+    /// Fault injection for monitoring: while a host is unreachable its `host_stats` fails, as
+    /// a real host's agent would when the host is down. VMs are not touched.
+    pub fn set_host_reachable(&self, host_id: &str, reachable: bool) {
+        let mut down = lock(&self.unreachable);
+        if reachable {
+            down.remove(host_id);
+        } else {
+            down.insert(host_id.to_string());
         }
     }
 
@@ -308,6 +322,9 @@ impl Hypervisor for SimDriver {
     }
 
     async fn host_stats(&self, host_id: &str) -> Result<HostStats, DriverError> {
+        if lock(&self.unreachable).contains(host_id) {
+            return Err(DriverError::Io(format!("host {host_id} is unreachable")));
+        }
         self.read(|inner| inner.host_stats(host_id))
     }
 

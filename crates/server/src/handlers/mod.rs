@@ -1,6 +1,7 @@
 //! Endpoint handlers, one module per resource. Each decodes the wire type, calls the domain or
 //! the store, and wraps the result in the envelope; none waits for a VM.
 
+pub mod sim;
 pub mod strategy;
 pub mod task;
 pub mod usage;

@@ -53,6 +53,13 @@ pub async fn resource_usage(
 }
 
 async fn vector(app: &AppState, query: &'static str, at: i64) -> Result<PromVector, Error> {
+    if let Some(up) = &app.prometheus {
+        let data = up
+            .instant(query, at)
+            .await
+            .map_err(|e| Error::internal(format!("resource usage query: {e}")))?;
+        return Ok(external_vector(&data, at));
+    }
     let engine = app.metrics.clone();
     let value = tokio::task::spawn_blocking(move || engine.instant(query, at))
         .await
@@ -78,4 +85,71 @@ async fn vector(app: &AppState, query: &'static str, at: i64) -> Result<PromVect
         result,
         result_type: "vector".into(),
     })
+}
+
+/// The `data` of an external engine's instant query as the document's vector: its samples, or
+/// a scalar as one sample without labels.
+fn external_vector(data: &serde_json::Value, at: i64) -> PromVector {
+    let show = |v: &serde_json::Value| match v {
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    let pair = |v: &serde_json::Value| {
+        let t = v[0].as_f64().unwrap_or(at as f64 / 1e3);
+        (format!("{t:.3}"), show(&v[1]))
+    };
+    let result = match data["resultType"].as_str() {
+        Some("vector") => data["result"]
+            .as_array()
+            .map(|rows| {
+                rows.iter()
+                    .map(|r| PromSample {
+                        metric: r["metric"]
+                            .as_object()
+                            .map(|m| {
+                                m.iter()
+                                    .filter(|(k, _)| k.as_str() != "__name__")
+                                    .map(|(k, v)| (k.clone(), show(v)))
+                                    .collect()
+                            })
+                            .unwrap_or_default(),
+                        value: pair(&r["value"]),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
+        Some("scalar") => vec![PromSample {
+            metric: Default::default(),
+            value: pair(&data["result"]),
+        }],
+        _ => Vec::new(),
+    };
+    PromVector {
+        result,
+        result_type: "vector".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_external_answer_becomes_the_documents_vector() {
+        let data = serde_json::json!({"resultType": "vector", "result": [
+            {"metric": {"__name__": "x", "host_id": "h1"}, "value": [1700000000.5, "42"]}]});
+        let v = external_vector(&data, 0);
+        assert_eq!(v.result.len(), 1);
+        assert_eq!(v.result[0].value, ("1700000000.500".into(), "42".into()));
+        assert_eq!(
+            v.result[0].metric.get("host_id").map(String::as_str),
+            Some("h1")
+        );
+        assert!(!v.result[0].metric.contains_key("__name__"));
+        let s = external_vector(
+            &serde_json::json!({"resultType": "scalar", "result": [1.0, "7"]}),
+            0,
+        );
+        assert_eq!(s.result[0].value.1, "7");
+    }
 }

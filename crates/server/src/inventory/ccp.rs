@@ -162,5 +162,6 @@ fn host_item(r: HostRow) -> HostItem {
         allocated_memory: r.allocated_memory_gb,
         desk_num: r.desk_num,
         create_time: h.created_at,
+        exporter_url: h.exporter_url,
     }
 }

@@ -394,6 +394,9 @@ fn host_from(r: &HostRequest, mut h: Host) -> Result<Host> {
             ));
         }
     }
+    if let Some(v) = &r.exporter_url {
+        h.exporter_url = crate::monitoring::scrape::exporter_url(v, "content.exporter_url")?;
+    }
     Ok(h)
 }
 
@@ -421,6 +424,7 @@ pub async fn create_host(
                 None => HostDriver::Sim,
             },
             created_at: now_ms(),
+            exporter_url: None,
         })
     };
     let h = blank()

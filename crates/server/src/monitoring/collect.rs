@@ -55,7 +55,8 @@ impl Collector {
                 Vec::new()
             }
         };
-        for h in &hosts {
+        // A host with its own exporter is scraped from it (`scrape`), not simulated.
+        for h in hosts.iter().filter(|h| h.exporter_url.is_none()) {
             let stats = driver.host_stats(&h.id).await.ok();
             host_samples(&mut s, h, stats.as_ref());
         }

@@ -5,9 +5,11 @@
 
 pub mod collect;
 pub mod exposition;
+pub mod notify;
+pub mod proxy;
+pub mod scrape;
 
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use deskd_compute::Hypervisor;
 use deskd_domain::store::Store;
@@ -36,6 +38,28 @@ pub fn open_rules(
     Ok(deskd_metrics::rules::Rules::open(engine, &path)?)
 }
 
+/// Routes of the embedded metrics API that the server itself answers.
+pub const ENDPOINTS: &[deskd_metrics::http::Endpoint] = &[deskd_metrics::http::Endpoint {
+    path: "/api/v1/targets",
+    methods: &["GET"],
+    summary: "The exporters scraped and how their latest scrape went",
+    section: None,
+}];
+
+/// `/api/v1/targets` over the exporters' health.
+pub fn router(health: Arc<scrape::Health>) -> axum::Router {
+    axum::Router::new()
+        .route(
+            "/api/v1/targets",
+            axum::routing::get(
+                |axum::extract::State(h): axum::extract::State<Arc<scrape::Health>>| async move {
+                    axum::Json(serde_json::json!({"status": "success", "data": h.targets_json()}))
+                },
+            ),
+        )
+        .with_state(health)
+}
+
 /// The latest scrape, for `/metrics`.
 #[derive(Default)]
 pub struct Latest(Mutex<Option<Arc<Scrape>>>);
@@ -50,40 +74,71 @@ impl Latest {
     }
 }
 
-/// Scrapes the fleet every `interval` into the engine until shutdown. Series that vanish from
-/// one scrape to the next (a desk that stopped) get a staleness marker, as Prometheus writes.
-pub async fn run(
-    store: Arc<dyn Store>,
-    driver: Arc<dyn Hypervisor>,
-    engine: Arc<Engine>,
-    latest: Arc<Latest>,
-    interval: Duration,
-    mut shutdown: watch::Receiver<bool>,
-) {
+/// What the monitoring loop works with.
+pub struct Monitor {
+    pub store: Arc<dyn Store>,
+    pub driver: Arc<dyn Hypervisor>,
+    pub engine: Arc<Engine>,
+    pub latest: Arc<Latest>,
+    pub health: Arc<scrape::Health>,
+    pub cfg: Arc<crate::config::ServerConfig>,
+}
+
+/// Scrapes the fleet and the exporters every scrape interval into the engine until shutdown.
+/// Series that vanish from one scrape to the next (a desk that stopped, a target that went
+/// down) get a staleness marker, as Prometheus writes. With an external Prometheus
+/// (`metrics_backend = prometheus`) nothing is stored: the scrape is only served on `/metrics`,
+/// and that Prometheus scrapes the exporters itself.
+pub async fn run(m: Monitor, mut shutdown: watch::Receiver<bool>) {
+    let embedded = m.cfg.metrics_backend == crate::config::MetricsBackend::Embedded;
     let mut collector = Collector::default();
-    let mut tick = tokio::time::interval(interval);
+    let mut scraper = scrape::Scraper::new(m.cfg.scrape_timeout);
+    let mut tick = tokio::time::interval(m.cfg.scrape_interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     while !*shutdown.borrow() {
         tokio::select! {
             _ = tick.tick() => {}
             _ = shutdown.changed() => continue,
         }
-        let scrape = Arc::new(collector.collect(store.as_ref(), driver.as_ref()).await);
-        let batch = collector.batch(&scrape);
-        let storage = engine.storage().clone();
-        let metadata = scrape.metadata();
-        let stored = tokio::task::spawn_blocking(move || {
-            for (family, meta) in metadata {
-                storage.set_metadata(&family, meta);
+        let fleet = collector.collect(m.store.as_ref(), m.driver.as_ref());
+        let scrape = if embedded {
+            let hosts = m.store.list_hosts().await.unwrap_or_default();
+            let targets = scrape::targets(&m.cfg.scrape_targets, &hosts);
+            let (fleet, exporters) = tokio::join!(
+                fleet,
+                scraper.scrape(targets, deskd_domain::model::now_ms(), &m.health)
+            );
+            let scrape = Arc::new(fleet);
+            // Two batches: an exporter whose series the engine refuses (say, a duplicate)
+            // costs only its own samples, never the fleet's.
+            store(&m.engine, collector.batch(&scrape), scrape.metadata()).await;
+            if !exporters.samples.is_empty() {
+                store(&m.engine, exporters.samples, exporters.metadata).await;
             }
-            storage.append(&batch).map(drop)
-        })
-        .await;
-        match stored {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => tracing::warn!(error = %e, "metrics scrape not stored"),
-            Err(e) => tracing::error!(error = %e, "metrics store task failed"),
+            scrape
+        } else {
+            Arc::new(fleet.await)
+        };
+        m.latest.set(scrape);
+    }
+}
+
+async fn store(
+    engine: &Arc<Engine>,
+    batch: Vec<(deskd_metrics::labels::Labels, i64, f64)>,
+    metadata: Vec<(String, deskd_metrics::storage::Metadata)>,
+) {
+    let storage = engine.storage().clone();
+    let stored = tokio::task::spawn_blocking(move || {
+        for (family, meta) in metadata {
+            storage.set_metadata(&family, meta);
         }
-        latest.set(scrape);
+        storage.append(&batch).map(drop)
+    })
+    .await;
+    match stored {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => tracing::warn!(error = %e, "metrics scrape not stored"),
+        Err(e) => tracing::error!(error = %e, "metrics store task failed"),
     }
 }
