@@ -307,8 +307,13 @@ mod tests {
     }
 }
 
-/// Where the bytes of OS file `id` are (image builds hand them to the hypervisor driver).
-pub(crate) async fn location(store: &dyn Store, data_dir: &Path, id: &str) -> Result<PathBuf> {
+/// Where the bytes of OS file `id` are (image builds hand them to the hypervisor driver), and
+/// whether its pool is simulated (no directory: the demo's files are records without bytes).
+pub(crate) async fn location(
+    store: &dyn Store,
+    data_dir: &Path,
+    id: &str,
+) -> Result<(PathBuf, bool)> {
     let file = store
         .get_os_file(id)
         .await?
@@ -317,5 +322,5 @@ pub(crate) async fn location(store: &dyn Store, data_dir: &Path, id: &str) -> Re
         .get_pool(&file.storage_pool_id)
         .await?
         .ok_or_else(|| Error::not_found(Missing::StoragePool, &file.storage_pool_id))?;
-    Ok(place(data_dir, &pool, &file))
+    Ok((place(data_dir, &pool, &file), pool.directory.is_none()))
 }
