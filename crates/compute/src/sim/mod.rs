@@ -111,6 +111,7 @@ impl SimDriver {
             vms,
             faults: FaultInjector::new(cfg.faults, cfg.seed),
             last_tick: Instant::now(),
+            tick_cost: Duration::ZERO,
             save_seq,
         };
         SimDriver {

@@ -14,7 +14,7 @@ use crate::driver::{
 };
 use crate::fault::{FaultInjector, Op};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::time::Instant;
 
 /// New shape requested by `resize`.
@@ -46,6 +46,9 @@ pub(super) struct Inner {
     pub(super) faults: FaultInjector,
     /// When counters were last advanced.
     pub(super) last_tick: Instant,
+    /// How long the last advance took: the next one waits at least 20× that, so advancing
+    /// stays a small share of the time however many VMs there are.
+    pub(super) tick_cost: std::time::Duration,
     /// Bumped per snapshot so an older snapshot never overwrites a newer one.
     pub(super) save_seq: u64,
 }
@@ -59,26 +62,31 @@ impl Inner {
         let elapsed = now.saturating_duration_since(self.last_tick);
         // Advancing touches every VM: calls closer together than this (a collector reading
         // each VM's figures in turn) share one advance, and the time is not lost, only deferred.
-        if elapsed < TICK_GRANULARITY {
+        if elapsed < TICK_GRANULARITY.max(self.tick_cost * 20) {
             return;
         }
         let dt = elapsed.as_secs_f64();
         self.last_tick = now;
-        let loads = self.loads();
+        let loads: Vec<HostLoad> = {
+            let by_host = self.loads();
+            let load = |id: &String| by_host.get(id.as_str()).copied().unwrap_or_default();
+            self.hosts.keys().map(load).collect()
+        };
         for vm in self.vms.values_mut() {
             vm.advance(dt);
         }
-        for (id, host) in self.hosts.iter_mut() {
-            host.advance(&loads.get(id).copied().unwrap_or_default(), dt);
+        for (host, load) in self.hosts.values_mut().zip(&loads) {
+            host.advance(load, dt);
         }
+        self.tick_cost = now.elapsed();
     }
 
     /// Current demand that VMs put on each host.
-    pub(super) fn loads(&self) -> BTreeMap<String, HostLoad> {
-        let mut loads: BTreeMap<String, HostLoad> = BTreeMap::new();
+    pub(super) fn loads(&self) -> HashMap<&str, HostLoad> {
+        let mut loads: HashMap<&str, HostLoad> = HashMap::new();
         for vm in self.vms.values() {
             if vm.power.holds_resources() {
-                let load = loads.entry(vm.spec.host_id.clone()).or_default();
+                let load = loads.entry(vm.spec.host_id.as_str()).or_default();
                 load.add(&vm.rates());
                 load.active_vms += 1;
             }
