@@ -320,6 +320,13 @@ pub trait Hypervisor: Send + Sync + 'static {
 
     // Image storage: kept together at the end of the trait.
 
+    /// A number that changes whenever a VM's state may have changed (operations, crashes,
+    /// drift), so the reconciler can skip a pass when neither it nor the database moved.
+    /// `None`: the driver cannot tell (state may change unobserved); always reconcile.
+    fn state_generation(&self) -> Option<u64> {
+        None
+    }
+
     /// Makes this image version's base disk from an uploaded OS file (a raw
     /// or qcow2 disk image). Idempotent: an existing base -> Ok, untouched.
     /// `Invalid` (with the reason) when `source` is missing or not a usable

@@ -181,6 +181,15 @@ impl Hypervisor for HostRouter {
         self.of_host(host_id)?.host_stats(host_id).await
     }
 
+    /// The drivers' generations summed; unknown when any driver cannot tell.
+    fn state_generation(&self) -> Option<u64> {
+        let mut sum = 0u64;
+        for (_, d) in &self.drivers {
+            sum = sum.wrapping_add(d.state_generation()?);
+        }
+        Some(sum)
+    }
+
     async fn console(&self, vm: &str) -> Result<ConsoleStream, DriverError> {
         self.of_vm(vm)?.console(vm).await
     }

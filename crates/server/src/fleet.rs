@@ -219,6 +219,33 @@ async fn apply(
     Ok(applied)
 }
 
+/// A full pass at least every this many intervals, even when nothing seems to have changed:
+/// another replica's desk writes do not move this process's desk generation.
+const FULL_PASS_EVERY: u32 = 10;
+
+/// When a pass may be skipped: the database's desk generation and the driver's state
+/// generation are both where the last pass saw them (a driver that cannot tell never skips).
+#[derive(Default)]
+struct Quiet {
+    last: Option<(u64, u64)>,
+    skipped: u32,
+}
+
+impl Quiet {
+    fn may_skip(&mut self, (desks, driver): (u64, Option<u64>)) -> bool {
+        let same = driver.is_some_and(|g| self.last == Some((desks, g)));
+        if same && self.skipped + 1 < FULL_PASS_EVERY {
+            self.skipped += 1;
+            return true;
+        }
+        false
+    }
+
+    fn passed(&mut self, (desks, driver): (u64, Option<u64>)) {
+        self.last = driver.map(|g| (desks, g));
+        self.skipped = 0;
+    }
+}
 /// Runs [`reconcile_once`] every `interval` until shutdown.
 pub async fn run_reconciler(
     store: Arc<dyn Store>,
@@ -226,15 +253,49 @@ pub async fn run_reconciler(
     interval: Duration,
     mut shutdown: watch::Receiver<bool>,
 ) {
+    let mut quiet = Quiet::default();
     while !*shutdown.borrow() {
-        match reconcile_once(store.as_ref(), driver.as_ref()).await {
-            Ok(r) if !r.is_empty() => tracing::info!(repairs = r.len(), "reconciliation pass"),
-            Ok(_) => {}
-            Err(e) => tracing::error!(error = %e, "reconciliation pass failed"),
+        // read before the pass, so a change made during it brings the next pass
+        let seen = (store.desk_generation(), driver.state_generation());
+        if quiet.may_skip(seen) {
+            tracing::debug!("reconciliation skipped: nothing changed");
+        } else {
+            match reconcile_once(store.as_ref(), driver.as_ref()).await {
+                Ok(r) if !r.is_empty() => {
+                    tracing::info!(repairs = r.len(), "reconciliation pass")
+                }
+                Ok(_) => {}
+                Err(e) => tracing::error!(error = %e, "reconciliation pass failed"),
+            }
+            quiet.passed(seen);
         }
         tokio::select! {
             _ = tokio::time::sleep(interval) => {}
             _ = shutdown.changed() => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod quiet_tests {
+    use super::{Quiet, FULL_PASS_EVERY};
+
+    #[test]
+    fn skips_only_while_nothing_moved_and_never_for_long() {
+        let mut q = Quiet::default();
+        assert!(!q.may_skip((1, Some(7))), "the first pass always runs");
+        q.passed((1, Some(7)));
+        for _ in 1..FULL_PASS_EVERY {
+            assert!(q.may_skip((1, Some(7))));
+        }
+        assert!(
+            !q.may_skip((1, Some(7))),
+            "a full pass every FULL_PASS_EVERY"
+        );
+        q.passed((1, Some(7)));
+        assert!(!q.may_skip((2, Some(7))), "a desk write");
+        assert!(!q.may_skip((1, Some(8))), "a driver change");
+        q.passed((1, None));
+        assert!(!q.may_skip((1, None)), "a driver that cannot tell");
     }
 }

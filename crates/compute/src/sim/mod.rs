@@ -112,6 +112,7 @@ impl SimDriver {
             faults: FaultInjector::new(cfg.faults, cfg.seed),
             last_tick: Instant::now(),
             tick_cost: Duration::ZERO,
+            changes: 0,
             save_seq,
         };
         SimDriver {
@@ -181,7 +182,9 @@ impl SimDriver {
         let (out, seq) = {
             let mut inner = lock(&self.inner);
             inner.tick();
-            let out = change(&mut inner)?;
+            let out = change(&mut inner);
+            inner.changes += 1;
+            let out = out?;
             let (Some(saver), Some(vm)) = (&self.saver, vm) else {
                 return Ok(out);
             };
@@ -218,6 +221,10 @@ impl SimDriver {
 impl Hypervisor for SimDriver {
     fn kind(&self) -> &'static str {
         "simulated"
+    }
+
+    fn state_generation(&self) -> Option<u64> {
+        Some(lock(&self.inner).changes)
     }
 
     async fn add_host(&self, host: HostSpec) -> Result<(), DriverError> {

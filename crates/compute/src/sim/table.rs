@@ -49,6 +49,8 @@ pub(super) struct Inner {
     /// How long the last advance took: the next one waits at least 20× that, so advancing
     /// stays a small share of the time however many VMs there are.
     pub(super) tick_cost: std::time::Duration,
+    /// Bumped by every change (and attempted change) of the VM table or the hosts.
+    pub(super) changes: u64,
     /// Bumped per snapshot so an older snapshot never overwrites a newer one.
     pub(super) save_seq: u64,
 }

@@ -27,7 +27,9 @@ impl Kind {
 struct Family {
     kind: Kind,
     help: &'static str,
-    samples: Vec<(Vec<(String, String)>, f64)>,
+    /// Full label sets (`__name__` included), built once: the engine and the staleness
+    /// bookkeeping share them (`Labels` clones are reference counts).
+    samples: Vec<(Labels, f64)>,
 }
 
 /// The samples of one scrape, taken at `at_ms`.
@@ -59,11 +61,10 @@ impl Scrape {
             help,
             samples: Vec::new(),
         });
-        let pairs = labels
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        f.samples.push((pairs, value));
+        let mut pairs: Vec<(String, String)> = Vec::with_capacity(labels.len() + 1);
+        pairs.extend(labels.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        pairs.push(("__name__".to_string(), name.to_string()));
+        f.samples.push((Labels::new(pairs), value));
     }
 
     /// How many samples the scrape holds.
@@ -77,13 +78,9 @@ impl Scrape {
 
     /// Every sample as a full label set (`__name__` included) with its value.
     pub fn series(&self) -> impl Iterator<Item = (Labels, f64)> + '_ {
-        self.families.iter().flat_map(|(name, f)| {
-            f.samples.iter().map(move |(pairs, v)| {
-                let mut all = pairs.clone();
-                all.push(("__name__".to_string(), name.to_string()));
-                (Labels::new(all), *v)
-            })
-        })
+        self.families
+            .values()
+            .flat_map(|f| f.samples.iter().map(|(l, v)| (l.clone(), *v)))
     }
 
     /// `# TYPE` and `# HELP` of each family.
@@ -107,11 +104,12 @@ impl Scrape {
         for (name, f) in &self.families {
             let _ = writeln!(out, "# HELP {name} {}", escape_help(f.help));
             let _ = writeln!(out, "# TYPE {name} {}", f.kind.as_str());
-            for (pairs, v) in &f.samples {
+            for (labels, v) in &f.samples {
                 out.push_str(name);
-                if !pairs.is_empty() {
+                let mut pairs = labels.iter().filter(|(k, _)| *k != "__name__").peekable();
+                if pairs.peek().is_some() {
                     out.push('{');
-                    for (i, (k, val)) in pairs.iter().enumerate() {
+                    for (i, (k, val)) in pairs.enumerate() {
                         if i > 0 {
                             out.push(',');
                         }
@@ -165,7 +163,7 @@ mod tests {
         let parsed = deskd_metrics::text::parse(&text).expect("parses");
         assert_eq!(parsed.samples.len(), 2);
         assert!(
-            text.contains(r#"up{job="node",host_id="h\"1"} 1"#),
+            text.contains(r#"up{host_id="h\"1",job="node"} 1"#),
             "{text}"
         );
         assert_eq!(s.series().count(), 2);

@@ -100,6 +100,7 @@ pub async fn run(m: Monitor, mut shutdown: watch::Receiver<bool>) {
             _ = tick.tick() => {}
             _ = shutdown.changed() => continue,
         }
+        let started = std::time::Instant::now();
         let fleet = collector.collect(m.store.as_ref(), m.driver.as_ref());
         let scrape = if embedded {
             let hosts = m.store.list_hosts().await.unwrap_or_default();
@@ -119,6 +120,11 @@ pub async fn run(m: Monitor, mut shutdown: watch::Receiver<bool>) {
         } else {
             Arc::new(fleet.await)
         };
+        tracing::debug!(
+            ms = started.elapsed().as_millis() as u64,
+            series = scrape.len(),
+            "fleet scraped"
+        );
         m.latest.set(scrape);
     }
 }
