@@ -275,6 +275,24 @@ pub async fn delete(
     Ok(Json(Reply::empty()))
 }
 
+/// Where the bytes of OS file `id` are (image builds hand them to the hypervisor driver), and
+/// whether its pool is simulated (no directory: the demo's files are records without bytes).
+pub(crate) async fn location(
+    store: &dyn Store,
+    data_dir: &Path,
+    id: &str,
+) -> Result<(PathBuf, bool)> {
+    let file = store
+        .get_os_file(id)
+        .await?
+        .ok_or_else(|| Error::not_found(Missing::OsFile, id))?;
+    let pool = store
+        .get_pool(&file.storage_pool_id)
+        .await?
+        .ok_or_else(|| Error::not_found(Missing::StoragePool, &file.storage_pool_id))?;
+    Ok((place(data_dir, &pool, &file), pool.directory.is_none()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -305,22 +323,4 @@ mod tests {
         };
         assert_eq!(virtual_size(&iso, &[]).unwrap(), 64);
     }
-}
-
-/// Where the bytes of OS file `id` are (image builds hand them to the hypervisor driver), and
-/// whether its pool is simulated (no directory: the demo's files are records without bytes).
-pub(crate) async fn location(
-    store: &dyn Store,
-    data_dir: &Path,
-    id: &str,
-) -> Result<(PathBuf, bool)> {
-    let file = store
-        .get_os_file(id)
-        .await?
-        .ok_or_else(|| Error::not_found(Missing::OsFile, id))?;
-    let pool = store
-        .get_pool(&file.storage_pool_id)
-        .await?
-        .ok_or_else(|| Error::not_found(Missing::StoragePool, &file.storage_pool_id))?;
-    Ok((place(data_dir, &pool, &file), pool.directory.is_none()))
 }
