@@ -42,7 +42,57 @@ pub struct Collector {
     own_cpu: Option<(f64, f64)>,
     /// The series of the previous scrape, to mark the vanished ones stale.
     previous: HashSet<Labels>,
+    /// Per running VM: the label sets of its series.
+    vm_labels: HashMap<String, VmLabels>,
 }
+
+/// A VM's label sets and the host they name.
+struct VmLabels {
+    host_id: String,
+    ip: String,
+    sets: Vec<Labels>,
+}
+
+/// The `vm_*` families of the catalogue, in the order `vm_samples` computes their values.
+const VM_FAMILIES: [(&str, Kind, &str); 9] = [
+    (
+        "vm_cpu_usage_ratio",
+        Kind::Gauge,
+        "Share of the VM's vCPUs in use (0..1).",
+    ),
+    (
+        "vm_cpu_seconds_total",
+        Kind::Counter,
+        "CPU time the VM used.",
+    ),
+    ("vm_mem_used_bytes", Kind::Gauge, "Guest memory in use."),
+    ("vm_mem_avai_bytes", Kind::Gauge, "Guest memory available."),
+    (
+        "vm_disk_reads_completed_total",
+        Kind::Counter,
+        "Disk reads completed.",
+    ),
+    (
+        "vm_disk_writes_completed_total",
+        Kind::Counter,
+        "Disk writes completed.",
+    ),
+    (
+        "vm_disk_usage_total",
+        Kind::Gauge,
+        "Disk bytes allocated to the VM.",
+    ),
+    (
+        "vm_network_receive_bytes_total",
+        Kind::Counter,
+        "Bytes received.",
+    ),
+    (
+        "vm_network_transmit_bytes_total",
+        Kind::Counter,
+        "Bytes sent.",
+    ),
+];
 
 impl Collector {
     /// Scrapes every host, every running VM, the clusters and deskd itself.
@@ -62,14 +112,18 @@ impl Collector {
         }
         let vms = driver.list().await.unwrap_or_default();
         let by_id: HashMap<&str, &Host> = hosts.iter().map(|h| (h.id.as_str(), h)).collect();
+        let mut running = HashSet::new();
         for vm in vms.iter().filter(|v| v.power == PowerState::Running) {
             let Some(host) = by_id.get(vm.spec.host_id.as_str()) else {
                 continue;
             };
             if let Ok(stats) = driver.vm_stats(&vm.spec.vm_id).await {
                 self.vm_samples(&mut s, vm, host, &stats);
+                running.insert(vm.spec.vm_id.as_str());
             }
         }
+        let defined = vms.iter().map(|v| v.spec.vm_id.as_str()).collect();
+        self.prune(&running, &defined);
         self.cluster_samples(&mut s, &hosts, &vms);
         self.own_samples(&mut s);
         control_plane_samples(&mut s, store).await;
@@ -90,84 +144,74 @@ impl Collector {
 
     fn vm_samples(&mut self, s: &mut Scrape, vm: &VmInfo, host: &Host, st: &VmStats) {
         let id = vm.spec.vm_id.as_str();
-        let instance = format!("{}:{NODE_PORT}", host.ip);
-        let l = [
-            ("vm_id", id),
-            ("host_id", host.id.as_str()),
-            ("instance", instance.as_str()),
-            ("ip_addr", host.ip.as_str()),
-            ("job", "vm"),
-        ];
         let ratio = self.cpu_ratio(id, st, vm.spec.cpu_cores);
-        s.add(
-            "vm_cpu_usage_ratio",
-            Kind::Gauge,
-            "Share of the VM's vCPUs in use (0..1).",
-            &l,
-            ratio,
-        );
-        s.add(
-            "vm_cpu_seconds_total",
-            Kind::Counter,
-            "CPU time the VM used.",
-            &l,
-            st.cpu_seconds_total,
-        );
-        let used = st.memory_used_bytes as f64;
-        let avail = st.memory_total_bytes.saturating_sub(st.memory_used_bytes) as f64;
-        s.add(
-            "vm_mem_used_bytes",
-            Kind::Gauge,
-            "Guest memory in use.",
-            &l,
-            used,
-        );
-        s.add(
-            "vm_mem_avai_bytes",
-            Kind::Gauge,
-            "Guest memory available.",
-            &l,
-            avail,
-        );
-        let reads = st.disk_read_ops_total as f64;
-        let writes = st.disk_write_ops_total as f64;
-        s.add(
-            "vm_disk_reads_completed_total",
-            Kind::Counter,
-            "Disk reads completed.",
-            &l,
-            reads,
-        );
-        s.add(
-            "vm_disk_writes_completed_total",
-            Kind::Counter,
-            "Disk writes completed.",
-            &l,
-            writes,
-        );
         let disk_gb = vm.spec.system_disk_gb + vm.spec.data_disk_gb.unwrap_or(0);
-        s.add(
-            "vm_disk_usage_total",
-            Kind::Gauge,
-            "Disk bytes allocated to the VM.",
-            &l,
+        let values = [
+            ratio,
+            st.cpu_seconds_total,
+            st.memory_used_bytes as f64,
+            st.memory_total_bytes.saturating_sub(st.memory_used_bytes) as f64,
+            st.disk_read_ops_total as f64,
+            st.disk_write_ops_total as f64,
             disk_gb as f64 * GB,
-        );
-        s.add(
-            "vm_network_receive_bytes_total",
-            Kind::Counter,
-            "Bytes received.",
-            &l,
             st.net_rx_bytes_total as f64,
-        );
-        s.add(
-            "vm_network_transmit_bytes_total",
-            Kind::Counter,
-            "Bytes sent.",
-            &l,
             st.net_tx_bytes_total as f64,
-        );
+        ];
+        let sets = self.vm_label_sets(id, host);
+        for ((name, kind, help), (labels, v)) in VM_FAMILIES.iter().zip(sets.iter().zip(values)) {
+            s.add_labeled(name, *kind, help, labels.clone(), v);
+        }
         self.count_io(&host.cluster_id, id, st);
+    }
+
+    /// The label sets of a VM's series, one per [`VM_FAMILIES`] entry: built on its first
+    /// scrape and reused while it stays on the same host, since a scrape at fleet scale is
+    /// mostly label sets.
+    fn vm_label_sets(&mut self, id: &str, host: &Host) -> &[Labels] {
+        let stale = self
+            .vm_labels
+            .get(id)
+            .is_none_or(|c| c.host_id != host.id || c.ip != host.ip);
+        if stale {
+            let instance = format!("{}:{NODE_PORT}", host.ip);
+            let base = [
+                ("vm_id", id),
+                ("host_id", host.id.as_str()),
+                ("instance", instance.as_str()),
+                ("ip_addr", host.ip.as_str()),
+                ("job", "vm"),
+            ];
+            let sets = VM_FAMILIES
+                .iter()
+                .map(|(name, _, _)| {
+                    let mut pairs: Vec<(String, String)> = base
+                        .iter()
+                        .map(|(k, v)| (k.to_string(), v.to_string()))
+                        .collect();
+                    pairs.push(("__name__".to_string(), name.to_string()));
+                    Labels::new(pairs)
+                })
+                .collect();
+            let cached = VmLabels {
+                host_id: host.id.clone(),
+                ip: host.ip.clone(),
+                sets,
+            };
+            self.vm_labels.insert(id.to_string(), cached);
+        }
+        self.vm_labels
+            .get(id)
+            .map(|c| c.sets.as_slice())
+            .unwrap_or(&[])
+    }
+
+    /// Forgets the label sets and CPU readings of VMs that are not running any more, and the
+    /// I/O totals of VMs that are gone (a stopped VM keeps its counters, so its totals stay, or
+    /// its next start would count its old I/O again).
+    fn prune(&mut self, running: &HashSet<&str>, defined: &HashSet<&str>) {
+        self.vm_labels.retain(|id, _| running.contains(id.as_str()));
+        self.cpu.retain(|id, _| running.contains(id.as_str()));
+        self.vm_io.retain(|id, _| defined.contains(id.as_str()));
     }
 
     /// CPU use since the previous scrape; on the first, the average since boot.

@@ -56,15 +56,28 @@ impl Scrape {
         labels: &[(&str, &str)],
         value: f64,
     ) {
+        let mut pairs: Vec<(String, String)> = Vec::with_capacity(labels.len() + 1);
+        pairs.extend(labels.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        pairs.push(("__name__".to_string(), name.to_string()));
+        self.add_labeled(name, kind, help, Labels::new(pairs), value);
+    }
+
+    /// Adds one sample whose full label set (`__name__` = `name` included) the caller built,
+    /// typically once for many scrapes.
+    pub fn add_labeled(
+        &mut self,
+        name: &'static str,
+        kind: Kind,
+        help: &'static str,
+        labels: Labels,
+        value: f64,
+    ) {
         let f = self.families.entry(name).or_insert_with(|| Family {
             kind,
             help,
             samples: Vec::new(),
         });
-        let mut pairs: Vec<(String, String)> = Vec::with_capacity(labels.len() + 1);
-        pairs.extend(labels.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-        pairs.push(("__name__".to_string(), name.to_string()));
-        f.samples.push((Labels::new(pairs), value));
+        f.samples.push((labels, value));
     }
 
     /// How many samples the scrape holds.
