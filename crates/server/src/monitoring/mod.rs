@@ -101,6 +101,7 @@ pub async fn run(m: Monitor, mut shutdown: watch::Receiver<bool>) {
             _ = shutdown.changed() => continue,
         }
         let started = std::time::Instant::now();
+        let mut collected = std::time::Duration::ZERO;
         let fleet = collector.collect(m.store.as_ref(), m.driver.as_ref());
         let scrape = if embedded {
             let hosts = m.store.list_hosts().await.unwrap_or_default();
@@ -110,6 +111,7 @@ pub async fn run(m: Monitor, mut shutdown: watch::Receiver<bool>) {
                 scraper.scrape(targets, deskd_domain::model::now_ms(), &m.health)
             );
             let scrape = Arc::new(fleet);
+            collected = started.elapsed();
             // Two batches: an exporter whose series the engine refuses (say, a duplicate)
             // costs only its own samples, never the fleet's.
             store(&m.engine, collector.batch(&scrape), scrape.metadata()).await;
@@ -122,6 +124,7 @@ pub async fn run(m: Monitor, mut shutdown: watch::Receiver<bool>) {
         };
         tracing::debug!(
             ms = started.elapsed().as_millis() as u64,
+            collect_ms = collected.as_millis() as u64,
             series = scrape.len(),
             "fleet scraped"
         );
