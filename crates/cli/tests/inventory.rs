@@ -580,6 +580,36 @@ async fn clusters_hosts_and_pools_are_managed_and_draining_hosts_take_no_desks()
             12000200,
             &["content.cpu_overcommit", "between 1 and 16"],
         );
+        // the driver: sim unless asked, qemu only on a server started with --qemu, fixed later
+        for (driver, needle) in [("xen", "not one of sim, qemu"), ("qemu", "--qemu")] {
+            let mut b = host.clone();
+            b["host_name"] = json!("lab-2");
+            b["driver"] = json!(driver);
+            assert_err(
+                &e.call("POST", "/v1/rccp/host/create", b).await,
+                12000200,
+                &["content.driver", needle],
+            );
+        }
+        let c = e
+            .call(
+                "PUT",
+                "/v1/rccp/host/edit",
+                json!({"id": hid, "driver": "qemu"}),
+            )
+            .await;
+        assert_err(
+            &c,
+            12000200,
+            &["content.driver", "fixed when the host is created"],
+        );
+        let listed = e
+            .items(
+                "/v1/rccp/host:pagequery",
+                json!({"match_arr": [eq("id", json!([hid]))]}),
+            )
+            .await;
+        assert_eq!(listed[0]["driver"], "sim", "{db:?}");
         // delete: DELETING (nothing new may join), then gone with its empty host
         let c = e
             .call("POST", "/v1/rccp/cluster/delete", json!({"id": cid}))
