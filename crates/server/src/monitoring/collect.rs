@@ -10,7 +10,7 @@ use deskd_domain::store::Store;
 use deskd_metrics::labels::Labels;
 use deskd_metrics::storage::stale_nan;
 
-use super::exposition::{Kind, Scrape};
+use super::exposition::{series_labels, Kind, Scrape};
 
 const GB: f64 = 1024.0 * 1024.0 * 1024.0;
 /// Simulated storage latency per completed operation, for `pos_cluster_*_time_seconds_total`.
@@ -183,14 +183,7 @@ impl Collector {
             ];
             let sets = VM_FAMILIES
                 .iter()
-                .map(|(name, _, _)| {
-                    let mut pairs: Vec<(String, String)> = base
-                        .iter()
-                        .map(|(k, v)| (k.to_string(), v.to_string()))
-                        .collect();
-                    pairs.push(("__name__".to_string(), name.to_string()));
-                    Labels::new(pairs)
-                })
+                .map(|(name, _, _)| series_labels(name, &base))
                 .collect();
             let cached = VmLabels {
                 host_id: host.id.clone(),

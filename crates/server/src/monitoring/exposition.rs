@@ -7,6 +7,14 @@ use std::fmt::Write as _;
 use deskd_metrics::labels::Labels;
 use deskd_metrics::storage::Metadata;
 
+/// The full label set of a series of family `name`: `labels` plus `__name__`.
+pub fn series_labels(name: &str, labels: &[(&str, &str)]) -> Labels {
+    let mut pairs: Vec<(String, String)> = Vec::with_capacity(labels.len() + 1);
+    pairs.extend(labels.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    pairs.push(("__name__".to_string(), name.to_string()));
+    Labels::new(pairs)
+}
+
 /// Counter or gauge, as `# TYPE` says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -56,10 +64,7 @@ impl Scrape {
         labels: &[(&str, &str)],
         value: f64,
     ) {
-        let mut pairs: Vec<(String, String)> = Vec::with_capacity(labels.len() + 1);
-        pairs.extend(labels.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-        pairs.push(("__name__".to_string(), name.to_string()));
-        self.add_labeled(name, kind, help, Labels::new(pairs), value);
+        self.add_labeled(name, kind, help, series_labels(name, labels), value);
     }
 
     /// Adds one sample whose full label set (`__name__` = `name` included) the caller built,
