@@ -286,10 +286,10 @@ async fn act(c: &mut Client, desk: &str, verb: &str) -> anyhow::Result<()> {
 }
 
 /// Waits until the serial log shows the ready marker; returns when it appeared.
-async fn ready(log: &Path) -> anyhow::Result<Instant> {
+async fn ready(log: PathBuf) -> anyhow::Result<Instant> {
     let end = Instant::now() + BOOT_TIMEOUT;
     loop {
-        if std::fs::read_to_string(log).is_ok_and(|t| t.contains(MARKER)) {
+        if std::fs::read_to_string(&log).is_ok_and(|t| t.contains(MARKER)) {
             return Ok(Instant::now());
         }
         ensure!(Instant::now() < end, "no ready marker in {}", log.display());
@@ -310,7 +310,7 @@ async fn boot_via_deskd(
         .call(Method::PUT, &format!("/v1/desk/{desk}:start"), &json!({}))
         .await?;
     ensure!(a.ok(), "start: {a}");
-    let at = ready(&lab.serial(desk)).await?;
+    let at = ready(lab.serial(desk)).await?;
     wait(c, &a).await?;
     let pid = lab
         .pid(desk)
@@ -331,7 +331,7 @@ async fn boot_direct(lab: &Lab, desk: &str, argv: &[String]) -> anyhow::Result<D
     std::fs::write(&log, b"")?;
     let t0 = Instant::now();
     let mut child = tokio::process::Command::new(program).args(rest).spawn()?;
-    let at = ready(&log).await?;
+    let at = ready(log).await?;
     // -daemonize: the launcher has exited, the VM runs under the pid file's pid
     let _ = child.wait().await;
     if let Some(pid) = lab.pid(desk) {
@@ -362,29 +362,18 @@ async fn boot_storm(c: &mut Client, lab: &Lab, desks: &[String]) -> anyhow::Resu
         ensure!(a.ok(), "start {d}: {a}");
         tasks.push(a);
     }
-    let marks = desks.iter().map(|d| ready_owned(lab.serial(d)));
-    let marks = futures_join(marks.collect()).await?;
+    let waits: Vec<_> = desks
+        .iter()
+        .map(|d| tokio::spawn(ready(lab.serial(d))))
+        .collect();
+    let mut marks = Vec::with_capacity(waits.len());
+    for w in waits {
+        marks.push(w.await??);
+    }
     for a in &tasks {
         wait(c, a).await?;
     }
     Ok(marks.into_iter().map(|at| at - t0).collect())
-}
-
-async fn ready_owned(log: PathBuf) -> anyhow::Result<Instant> {
-    ready(&log).await
-}
-
-/// Awaits all the futures concurrently.
-async fn futures_join<F>(futs: Vec<F>) -> anyhow::Result<Vec<Instant>>
-where
-    F: std::future::Future<Output = anyhow::Result<Instant>> + Send + 'static,
-{
-    let handles: Vec<_> = futs.into_iter().map(tokio::spawn).collect();
-    let mut out = Vec::new();
-    for h in handles {
-        out.push(h.await??);
-    }
-    Ok(out)
 }
 
 fn median(v: &[Duration]) -> Duration {
