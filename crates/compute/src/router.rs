@@ -43,11 +43,6 @@ impl HostRouter {
         })
     }
 
-    /// Whether a driver of this kind is configured.
-    pub fn has(&self, kind: DriverKind) -> bool {
-        self.drivers.iter().any(|(k, _)| *k == kind)
-    }
-
     fn driver(&self, kind: DriverKind) -> Result<&Arc<dyn Hypervisor>, DriverError> {
         self.drivers
             .iter()
