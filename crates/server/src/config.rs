@@ -21,6 +21,7 @@ pub struct ServerConfig {
     pub token_ttl: Duration,
     /// Latency of each simulated hypervisor operation.
     pub sim_latency: Duration,
+    /// Task items run at once by this node (see `EngineConfig::concurrency`).
     pub task_concurrency: usize,
     pub task_lease: Duration,
     pub reconcile_interval: Duration,
@@ -223,7 +224,7 @@ impl ServerConfig {
             admin_password: None,
             token_ttl: Duration::from_secs(1800),
             sim_latency: Duration::from_millis(300),
-            task_concurrency: 8,
+            task_concurrency: deskd_tasks::DEFAULT_CONCURRENCY,
             task_lease: Duration::from_secs(30),
             reconcile_interval: Duration::from_secs(30),
             shutdown_grace: Duration::from_secs(10),

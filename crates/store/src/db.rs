@@ -178,6 +178,43 @@ where
         .map_err(db_err)
 }
 
+/// The most parameters one multi-row statement binds: well under SQLite's 32,766 and
+/// PostgreSQL's 65,535, so each statement stays a modest size.
+const MAX_PARAMS: usize = 8_000;
+
+/// Inserts rows of the same columns with multi-row `VALUES` statements: n rows cost
+/// ⌈n·width / MAX_PARAMS⌉ statements instead of n. `head` is `INSERT INTO t (a, b, …)`; `tail`
+/// (an `ON CONFLICT …` clause, or empty) follows the values.
+pub async fn insert_rows(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    backend: Backend,
+    head: &str,
+    tail: &str,
+    rows: Vec<Vec<Arg>>,
+) -> Result<()> {
+    let Some(width) = rows.first().map(Vec::len).filter(|w| *w > 0) else {
+        return Ok(());
+    };
+    let tuple = format!("({})", vec!["?"; width].join(", "));
+    let mut rows = rows.into_iter().peekable();
+    while rows.peek().is_some() {
+        let chunk: Vec<Vec<Arg>> = rows.by_ref().take((MAX_PARAMS / width).max(1)).collect();
+        if chunk.iter().any(|r| r.len() != width) {
+            return Err(Error::internal(format!("{head}: rows of unequal width")));
+        }
+        let values = vec![tuple.as_str(); chunk.len()].join(", ");
+        let sql = format!("{head} VALUES {values} {tail}");
+        exec(
+            &mut **tx,
+            backend,
+            &sql,
+            chunk.into_iter().flatten().collect(),
+        )
+        .await?;
+    }
+    Ok(())
+}
+
 /// Runs a query and returns every row.
 pub async fn rows<'c, E>(e: E, backend: Backend, sql: &str, args: Vec<Arg>) -> Result<Vec<AnyRow>>
 where

@@ -11,7 +11,7 @@ use deskd_domain::task::*;
 use sqlx::{Any, AnyPool, Executor};
 
 use crate::args;
-use crate::db::{db_err, exec, row, rows, Arg, Backend, Col};
+use crate::db::{db_err, exec, insert_rows, row, rows, Arg, Backend, Col};
 
 pub async fn create(pool: &AnyPool, b: Backend, t: &NewTask) -> Result<()> {
     let mut tx = pool.begin().await.map_err(db_err)?;
@@ -86,16 +86,15 @@ pub(crate) async fn insert_task(
         args![&t.id, &t.kind, TaskStatus::RUNNING.as_str(), t.cluster_id.clone(), now],
     )
     .await?;
-    for (seq, item) in t.items.iter().enumerate() {
-        let (status, result) = match &item.failed {
-            Some(reason) => (ItemStatus::FAILURE, reason.as_str()),
-            None => (ItemStatus::PENDING, ""),
-        };
-        exec(
-            &mut **tx,
-            b,
-            "INSERT INTO task_items (task_id, seq, item_id, subject, status, payload, result, attempts, created_at, updated_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?, ?)",
+    let rows = t
+        .items
+        .iter()
+        .enumerate()
+        .map(|(seq, item)| {
+            let (status, result) = match &item.failed {
+                Some(reason) => (ItemStatus::FAILURE, reason.as_str()),
+                None => (ItemStatus::PENDING, ""),
+            };
             args![
                 &t.id,
                 seq as i64,
@@ -104,13 +103,21 @@ pub(crate) async fn insert_task(
                 status.as_str(),
                 item.payload.to_string(),
                 result,
+                0i64,
                 now,
                 now
-            ],
-        )
-        .await?;
-    }
-    Ok(())
+            ]
+        })
+        .collect();
+    crate::db::insert_rows(
+        tx,
+        b,
+        "INSERT INTO task_items (task_id, seq, item_id, subject, status, payload, result, attempts, \
+         created_at, updated_at)",
+        "",
+        rows,
+    )
+    .await
 }
 
 pub async fn get(pool: &AnyPool, b: Backend, id: &str) -> Result<Option<TaskRecord>> {
@@ -192,8 +199,9 @@ async fn items_of(pool: &AnyPool, b: Backend, task_id: &str) -> Result<Vec<ItemR
 
 const RUNNABLE: &str = "(i.status = 'PENDING' OR (i.status = 'RUNNING' AND i.lease_until < ?))";
 
-/// Reads candidates on `read` and claims them with compare-and-set writes on `pool`; each
-/// write returns the claimed item, so a claim costs one statement on the writer.
+/// Reads candidates on `read` and claims them with compare-and-set writes on `pool`, one per
+/// task: each write returns the items it claimed, so a dispatch costs one statement on the
+/// writer however many items it starts.
 pub async fn claim(
     pool: &AnyPool,
     read: &AnyPool,
@@ -210,37 +218,66 @@ pub async fn claim(
         "SELECT i.task_id, i.seq, t.kind FROM task_items i JOIN tasks t ON t.id = i.task_id \
          WHERE {RUNNABLE} ORDER BY t.created_at, i.task_id, i.seq LIMIT ?"
     );
-    let candidates = rows(read, b, &sql, args![now, (max * 2) as i64]).await?;
-    let mut claims = Vec::new();
+    let candidates = rows(read, b, &sql, args![now, max as i64]).await?;
+    let mut groups: Vec<(String, String, Vec<i64>)> = Vec::new();
     for c in candidates {
-        if claims.len() >= max {
-            break;
-        }
         let (task_id, seq) = (c.text("task_id")?, c.int("seq")?);
-        let token = uuid::Uuid::new_v4().to_string();
-        let won = row(
-            pool,
-            b,
-            "UPDATE task_items SET status = 'RUNNING', lease_owner = ?, lease_token = ?, lease_until = ?, \
-             attempts = attempts + 1, updated_at = ? \
-             WHERE task_id = ? AND seq = ? AND (status = 'PENDING' OR (status = 'RUNNING' AND lease_until < ?)) \
-             RETURNING item_id, subject, payload, attempts",
-            args![node, &token, lease_until, now, &task_id, seq, now],
-        )
-        .await?;
-        if let Some(r) = won {
-            claims.push(Claim {
-                kind: c.text("kind")?,
+        match groups.last_mut() {
+            Some((t, _, seqs)) if *t == task_id => seqs.push(seq),
+            _ => groups.push((task_id, c.text("kind")?, vec![seq])),
+        }
+    }
+    let mut claims = Vec::new();
+    for (task_id, kind, seqs) in groups {
+        claims.extend(claim_group(pool, b, node, lease_until, now, &task_id, &kind, &seqs).await?);
+    }
+    Ok(claims)
+}
+
+/// Claims the given items of one task with a single compare-and-set: the ones another worker
+/// took since they were read are simply not returned. Each item's lease token is the group's
+/// random token plus its sequence number, so tokens stay unique per claim.
+#[allow(clippy::too_many_arguments)]
+async fn claim_group(
+    pool: &AnyPool,
+    b: Backend,
+    node: &str,
+    lease_until: i64,
+    now: i64,
+    task_id: &str,
+    kind: &str,
+    seqs: &[i64],
+) -> Result<Vec<Claim>> {
+    let token = uuid::Uuid::new_v4().to_string();
+    let marks = vec!["?"; seqs.len()].join(", ");
+    let sql = format!(
+        "UPDATE task_items SET status = 'RUNNING', lease_owner = ?, lease_token = CAST(? AS TEXT) || '-' || CAST(seq AS TEXT), \
+         lease_until = ?, attempts = attempts + 1, updated_at = ? \
+         WHERE task_id = ? AND seq IN ({marks}) \
+         AND (status = 'PENDING' OR (status = 'RUNNING' AND lease_until < ?)) \
+         RETURNING seq, item_id, subject, payload, attempts, lease_token"
+    );
+    let mut a = args![node, &token, lease_until, now, task_id];
+    a.extend(seqs.iter().map(|s| Arg::from(*s)));
+    a.push(Arg::from(now));
+    let mut claims = rows(pool, b, &sql, a)
+        .await?
+        .into_iter()
+        .map(|r| {
+            Ok(Claim {
+                kind: kind.to_string(),
                 item_id: r.text("item_id")?,
                 subject: r.opt_text("subject")?,
                 payload: r.json("payload")?.unwrap_or(serde_json::Value::Null),
-                lease_token: token,
+                lease_token: r.text("lease_token")?,
                 attempts: r.int("attempts")?,
-                task_id,
-                seq,
-            });
-        }
-    }
+                task_id: task_id.to_string(),
+                seq: r.int("seq")?,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    // RETURNING gives no order guarantee; items run in sequence order.
+    claims.sort_by_key(|c| c.seq);
     Ok(claims)
 }
 
@@ -264,15 +301,78 @@ pub async fn renew(
 }
 
 pub async fn finish(pool: &AnyPool, b: Backend, c: &Claim, o: &ItemOutcome) -> Result<bool> {
+    finish_group(pool, b, std::slice::from_ref(&(c.clone(), o.clone())))
+        .await
+        .map(|recorded| recorded.first().copied().unwrap_or(false))
+}
+
+/// Records several outcomes in one transaction (group commit). When that transaction fails,
+/// each item is recorded on its own, so one bad item cannot keep the others unrecorded.
+pub async fn finish_many(
+    pool: &AnyPool,
+    b: Backend,
+    items: &[(Claim, ItemOutcome)],
+) -> Vec<Result<bool>> {
+    if items.len() > 1 {
+        match finish_group(pool, b, items).await {
+            Ok(recorded) => return recorded.into_iter().map(Ok).collect(),
+            Err(e) => {
+                tracing::warn!(error = %e, items = items.len(), "group record failed; recording items one by one")
+            }
+        }
+    }
+    let mut out = Vec::with_capacity(items.len());
+    for item in items {
+        let one = finish_group(pool, b, std::slice::from_ref(item)).await;
+        out.push(one.map(|recorded| recorded.first().copied().unwrap_or(false)));
+    }
+    out
+}
+
+/// Writes each outcome, fenced by its claim's lease token, and applies its effects; an item
+/// whose lease was lost is reported false and nothing of it is written. The events of the
+/// whole group are inserted together at the end.
+async fn finish_group(
+    pool: &AnyPool,
+    b: Backend,
+    items: &[(Claim, ItemOutcome)],
+) -> Result<Vec<bool>> {
     let now = now_ms();
+    let mut tx = pool.begin().await.map_err(db_err)?;
+    let mut recorded = Vec::with_capacity(items.len());
+    let mut events = Vec::new();
+    for (c, o) in items {
+        let won = record(&mut tx, b, c, o, now).await?;
+        if won {
+            for effect in &o.effects {
+                if let Some(ev) = apply(&mut tx, b, c, effect, now).await? {
+                    events.push(event_values(&ev));
+                }
+            }
+        }
+        recorded.push(won);
+    }
+    insert_rows(&mut tx, b, EVENT_INSERT, "", events).await?;
+    tx.commit().await.map_err(db_err)?;
+    Ok(recorded)
+}
+
+/// Writes one outcome, fenced by the claim's lease token; false (and nothing written) when the
+/// lease was lost.
+async fn record(
+    tx: &mut sqlx::Transaction<'_, Any>,
+    b: Backend,
+    c: &Claim,
+    o: &ItemOutcome,
+    now: i64,
+) -> Result<bool> {
     let status = if o.success {
         ItemStatus::SUCCESS
     } else {
         ItemStatus::FAILURE
     };
-    let mut tx = pool.begin().await.map_err(db_err)?;
     let n = exec(
-        &mut *tx,
+        &mut **tx,
         b,
         "UPDATE task_items SET status = ?, result = ?, biz_data = ?, resource = ?, lease_owner = NULL, \
          lease_token = NULL, lease_until = NULL, updated_at = ? \
@@ -289,66 +389,58 @@ pub async fn finish(pool: &AnyPool, b: Backend, c: &Claim, o: &ItemOutcome) -> R
         ],
     )
     .await?;
-    if n != 1 {
-        return Ok(false);
-    }
-    for effect in &o.effects {
-        apply(&mut tx, b, c, effect, now).await?;
-    }
-    tx.commit().await.map_err(db_err)?;
-    Ok(true)
+    Ok(n == 1)
 }
 
+/// Applies one effect; an event is returned to be inserted with the group's others.
 async fn apply(
     tx: &mut sqlx::Transaction<'_, Any>,
     b: Backend,
     c: &Claim,
     e: &Effect,
     now: i64,
-) -> Result<()> {
+) -> Result<Option<Event>> {
     match e {
         Effect::Event {
             kind,
             subject,
             detail,
-        } => {
-            let ev = Event {
-                at: now,
-                kind: kind.clone(),
-                subject: subject.clone(),
-                task_id: Some(c.task_id.clone()),
-                detail: detail.clone(),
-            };
-            insert_event(&mut **tx, b, &ev).await
-        }
-        Effect::RemoveDesk { desk_id } => crate::desks::remove(tx, b, desk_id).await.map(drop),
+        } => Ok(Some(Event {
+            at: now,
+            kind: kind.clone(),
+            subject: subject.clone(),
+            task_id: Some(c.task_id.clone()),
+            detail: detail.clone(),
+        })),
+        Effect::RemoveDesk { desk_id } => crate::desks::remove(tx, b, desk_id).await.map(|_| None),
         Effect::DeskState { desk_id, from, to } => {
             crate::inventory::set_desk_state(&mut **tx, b, desk_id, from, *to, "")
                 .await
-                .map(drop)
+                .map(|_| None)
         }
     }
+}
+
+const EVENT_INSERT: &str = "INSERT INTO events (id, at, kind, subject, task_id, detail)";
+
+/// An event row's values, in `EVENT_INSERT`'s column order, with a new id.
+fn event_values(ev: &Event) -> Vec<Arg> {
+    args![
+        uuid::Uuid::new_v4().to_string(),
+        ev.at,
+        &ev.kind,
+        &ev.subject,
+        ev.task_id.clone(),
+        &ev.detail
+    ]
 }
 
 pub async fn insert_event<'c, E>(e: E, b: Backend, ev: &Event) -> Result<()>
 where
     E: Executor<'c, Database = Any>,
 {
-    exec(
-        e,
-        b,
-        "INSERT INTO events (id, at, kind, subject, task_id, detail) VALUES (?, ?, ?, ?, ?, ?)",
-        args![
-            uuid::Uuid::new_v4().to_string(),
-            ev.at,
-            &ev.kind,
-            &ev.subject,
-            ev.task_id.clone(),
-            &ev.detail
-        ],
-    )
-    .await
-    .map(drop)
+    let sql = format!("{EVENT_INSERT} VALUES (?, ?, ?, ?, ?, ?)");
+    exec(e, b, &sql, event_values(ev)).await.map(drop)
 }
 
 pub async fn events_for(pool: &AnyPool, b: Backend, subject: &str) -> Result<Vec<Event>> {

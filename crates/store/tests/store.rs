@@ -300,6 +300,60 @@ async fn claims_are_exclusive_and_outcomes_fenced() {
     }
 }
 
+/// A group of outcomes is written in one transaction, but each stays fenced by its own lease:
+/// a stale claim in the group writes nothing while the others are recorded with their effects.
+#[tokio::test]
+async fn group_record_fences_each_item() {
+    for s in stores().await {
+        let t = task(4);
+        s.create_task(&t).await.unwrap();
+        let now = now_ms();
+        let claims = s.claim_items("n", now + 60_000, 10, now).await.unwrap();
+        let seqs: Vec<i64> = claims.iter().map(|c| c.seq).collect();
+        assert_eq!(seqs, vec![0, 1, 2, 3], "claimed in order ({})", s.backend());
+        let tokens: std::collections::HashSet<_> =
+            claims.iter().map(|c| c.lease_token.clone()).collect();
+        assert_eq!(tokens.len(), 4, "one lease token per item");
+        let event = |c: &Claim| ItemOutcome {
+            effects: vec![Effect::Event {
+                kind: "probe".into(),
+                subject: c.subject.clone().unwrap(),
+                detail: "done".into(),
+            }],
+            ..ItemOutcome::success("ok")
+        };
+        let mut stale = claims[1].clone();
+        stale.lease_token.push_str("-stale");
+        let group = vec![
+            (claims[0].clone(), event(&claims[0])),
+            (stale, event(&claims[1])),
+            (claims[2].clone(), event(&claims[2])),
+            (claims[3].clone(), ItemOutcome::failure("I3 broke")),
+        ];
+        let recorded: Vec<bool> = s
+            .finish_items(&group)
+            .await
+            .into_iter()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(recorded, vec![true, false, true, true], "{}", s.backend());
+        assert_eq!(s.events_for("desk-0").await.unwrap().len(), 1);
+        assert!(s.events_for("desk-1").await.unwrap().is_empty());
+        assert_eq!(s.events_for("desk-2").await.unwrap().len(), 1);
+        assert!(
+            s.finalize_tasks(now_ms()).await.unwrap().is_empty(),
+            "item 1 still runs"
+        );
+        assert!(s.finish_item(&claims[1], &event(&claims[1])).await.unwrap());
+        assert_eq!(
+            s.finalize_tasks(now_ms()).await.unwrap(),
+            vec![t.id.clone()]
+        );
+        let rec = s.get_task(&t.id).await.unwrap().unwrap();
+        assert_eq!(rec.task_result, "成功[3]，失败[1]");
+    }
+}
+
 #[tokio::test]
 async fn released_claims_are_runnable_at_once() {
     for s in stores().await {

@@ -16,7 +16,7 @@ use deskd_domain::error::Result;
 use deskd_domain::model::now_ms;
 use deskd_domain::store::Store;
 use deskd_domain::task::{Claim, DeskMove, ItemOutcome, MoveRefusal, NewTask, TaskRecord};
-use tokio::sync::{watch, Notify, Semaphore};
+use tokio::sync::{mpsc, oneshot, watch, Notify, Semaphore};
 
 /// Runs the items of one task kind.
 #[async_trait]
@@ -65,12 +65,18 @@ async fn close_ready(store: &dyn Store, registry: &Registry) -> Result<()> {
     Ok(())
 }
 
+/// Items run at once by default. Batch create on the zero-latency simulator measured
+/// 0.42–0.49 s per 1000 items at 8, 0.36 s at 16, 0.30 s at 32 and 0.29–0.30 s at 64.
+pub const DEFAULT_CONCURRENCY: usize = 32;
+
 /// Engine settings.
 #[derive(Debug, Clone)]
 pub struct EngineConfig {
     /// Identifies this process's claims; stable across restarts of one data directory.
     pub node_id: String,
-    /// Items run at once by this node.
+    /// Items run at once by this node. Items mostly wait on the driver, and claims and outcomes
+    /// are written in groups, so more items in flight mean fewer, larger writes; starts are
+    /// bounded separately by the boot-storm guard.
     pub concurrency: usize,
     /// How long a claim lasts without renewal; another node may take an item over after it.
     pub lease: Duration,
@@ -82,7 +88,7 @@ impl Default for EngineConfig {
     fn default() -> Self {
         EngineConfig {
             node_id: uuid::Uuid::new_v4().to_string(),
-            concurrency: 8,
+            concurrency: DEFAULT_CONCURRENCY,
             lease: Duration::from_secs(30),
             poll: Duration::from_millis(500),
         }
@@ -168,8 +174,9 @@ impl Engine {
             tracing::info!(released, node = %self.cfg.node_id, "resuming items this node held before a restart");
         }
         let mut running = tokio::task::JoinSet::new();
+        let recorder = Recorder::start(self.store.clone());
         while !*shutdown.borrow() {
-            if let Err(e) = self.dispatch(&mut running).await {
+            if let Err(e) = self.dispatch(&mut running, &recorder).await {
                 tracing::error!(error = %e, "task dispatch failed; retrying");
             }
             while running.try_join_next().is_some() {}
@@ -188,7 +195,11 @@ impl Engine {
     }
 
     /// Claims as many items as there are free slots and starts them; closes finished tasks.
-    async fn dispatch(&self, running: &mut tokio::task::JoinSet<()>) -> Result<()> {
+    async fn dispatch(
+        &self,
+        running: &mut tokio::task::JoinSet<()>,
+        recorder: &Recorder,
+    ) -> Result<()> {
         close_ready(self.store.as_ref(), &self.registry).await?;
         let free = self.slots.available_permits();
         if free == 0 {
@@ -209,6 +220,7 @@ impl Engine {
                 registry: self.registry.clone(),
                 cfg: self.cfg.clone(),
                 wake: self.wake.clone(),
+                recorder: recorder.clone(),
             };
             running.spawn(worker.run(claim, permit));
         }
@@ -222,6 +234,7 @@ struct Worker {
     registry: Arc<Registry>,
     cfg: EngineConfig,
     wake: Arc<Notify>,
+    recorder: Recorder,
 }
 
 impl Worker {
@@ -230,16 +243,20 @@ impl Worker {
     async fn run(self, claim: Claim, slot: tokio::sync::OwnedSemaphorePermit) {
         let renewer = self.keep_lease(&claim);
         let outcome = self.outcome(&claim).await;
+        let (task, item, ok) = (
+            claim.task_id.clone(),
+            claim.item_id.clone(),
+            outcome.success,
+        );
+        let recorded = self.recorder.record(claim, outcome).await;
         renewer.abort();
-        match self.store.finish_item(&claim, &outcome).await {
-            Ok(true) => {
-                tracing::debug!(task = %claim.task_id, item = %claim.item_id, ok = outcome.success, "item done")
-            }
+        match recorded {
+            Ok(true) => tracing::debug!(%task, %item, ok, "item done"),
             Ok(false) => {
-                tracing::warn!(task = %claim.task_id, item = %claim.item_id, "lease lost; another worker owns the item")
+                tracing::warn!(%task, %item, "lease lost; another worker owns the item")
             }
             Err(e) => {
-                tracing::error!(task = %claim.task_id, item = %claim.item_id, error = %e, "cannot record item outcome; it will run again")
+                tracing::error!(%task, %item, error = %e, "cannot record item outcome; it will run again")
             }
         }
         drop(slot);
@@ -277,5 +294,64 @@ impl Worker {
                 }
             }
         })
+    }
+}
+
+/// Records item outcomes in groups. Workers that finish while a group is being written queue
+/// for the next one, so a burst of n outcomes costs a few transactions instead of n (group
+/// commit); a lone outcome is written at once. Cheap to clone.
+#[derive(Clone)]
+struct Recorder {
+    queue: mpsc::UnboundedSender<Pending>,
+}
+
+/// One outcome waiting to be recorded, and where to send the result.
+struct Pending {
+    claim: Claim,
+    outcome: ItemOutcome,
+    done: oneshot::Sender<Result<bool>>,
+}
+
+/// The most outcomes written in one transaction: bounds how long the writer is held.
+const MAX_GROUP: usize = 64;
+
+impl Recorder {
+    /// Starts the writing task; it ends when the last handle is dropped.
+    fn start(store: Arc<dyn Store>) -> Self {
+        let (queue, mut rx) = mpsc::unbounded_channel::<Pending>();
+        tokio::spawn(async move {
+            while let Some(first) = rx.recv().await {
+                let mut group = vec![first];
+                while group.len() < MAX_GROUP {
+                    match rx.try_recv() {
+                        Ok(p) => group.push(p),
+                        Err(_) => break,
+                    }
+                }
+                let (items, waiters): (Vec<_>, Vec<_>) = group
+                    .into_iter()
+                    .map(|p| ((p.claim, p.outcome), p.done))
+                    .unzip();
+                let results = store.finish_items(&items).await;
+                for (done, result) in waiters.into_iter().zip(results) {
+                    let _ = done.send(result);
+                }
+            }
+        });
+        Recorder { queue }
+    }
+
+    /// Records one outcome (see `Store::finish_item`) and waits until it is written.
+    async fn record(&self, claim: Claim, outcome: ItemOutcome) -> Result<bool> {
+        let (done, written) = oneshot::channel();
+        let lost = || deskd_domain::Error::internal("the outcome recorder stopped");
+        self.queue
+            .send(Pending {
+                claim,
+                outcome,
+                done,
+            })
+            .map_err(|_| lost())?;
+        written.await.map_err(|_| lost())?
     }
 }
