@@ -127,6 +127,8 @@ pub trait Store: Send + Sync + 'static {
     async fn list_desks(&self, query: &ListQuery) -> Result<Page<DeskView>>;
     async fn desk_view(&self, id: &str) -> Result<Option<DeskView>>;
     async fn user_by_name(&self, name: &str) -> Result<Option<User>>;
+    /// The users with any of `names` (one round trip per few hundred names), in no order.
+    async fn users_by_names(&self, names: &[String]) -> Result<Vec<User>>;
     async fn get_strategy(&self, id: &str) -> Result<Option<Strategy>>;
     async fn get_network(&self, id: &str) -> Result<Option<Network>>;
     /// Places a new desk on a host, gives it an address and inserts it (state CREATING), all in
@@ -203,6 +205,9 @@ pub trait Store: Send + Sync + 'static {
     /// Records the outcome and applies its effects atomically; false when the lease was lost
     /// (nothing is written then).
     async fn finish_item(&self, claim: &Claim, outcome: &ItemOutcome) -> Result<bool>;
+    /// Records several outcomes, in one transaction where it can (group commit); each result
+    /// means what `finish_item`'s does.
+    async fn finish_items(&self, items: &[(Claim, ItemOutcome)]) -> Vec<Result<bool>>;
     /// Makes the items `node` held before a restart claimable at once.
     async fn release_node_claims(&self, node: &str) -> Result<u64>;
     /// RUNNING tasks whose items are all done, as (id, kind): ready to be closed.

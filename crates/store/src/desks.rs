@@ -14,7 +14,7 @@ use sqlx::{Any, AnyPool, Executor, Transaction};
 use std::collections::{HashMap, HashSet};
 
 use crate::args;
-use crate::db::{db_err, exec, row, rows, Backend, Col};
+use crate::db::{db_err, exec, insert_rows, row, rows, Arg, Backend, Col};
 use crate::inventory::{desk_row, host, insert_desk};
 use crate::paging;
 
@@ -304,6 +304,10 @@ async fn generated_names(tx: &mut Transaction<'_, Any>, b: Backend, user: &str) 
 }
 
 /// Records that item `key` produced `desk_id` (DECISIONS D7), replacing an expired record.
+/// An item key used again after its time to live points at the new desk.
+const KEY_CONFLICT: &str = "ON CONFLICT (item_key) DO UPDATE SET desk_id = excluded.desk_id, \
+     task_id = excluded.task_id, created_at = excluded.created_at";
+
 async fn remember_key(
     tx: &mut Transaction<'_, Any>,
     b: Backend,
@@ -314,9 +318,10 @@ async fn remember_key(
     exec(
         &mut **tx,
         b,
-        "INSERT INTO desk_requests (item_key, desk_id, task_id, created_at) VALUES (?, ?, ?, ?) \
-         ON CONFLICT (item_key) DO UPDATE SET desk_id = excluded.desk_id, task_id = excluded.task_id, \
-         created_at = excluded.created_at",
+        &format!(
+            "INSERT INTO desk_requests (item_key, desk_id, task_id, created_at) VALUES (?, ?, ?, ?) \
+             {KEY_CONFLICT}"
+        ),
         args![key, desk_id, task_id, now_ms()],
     )
     .await
@@ -490,8 +495,9 @@ pub async fn prune_requests(pool: &AnyPool, b: Backend, before: i64) -> Result<u
 
 /// What a batch's placements have taken so far. Hosts, used addresses and desk names are read
 /// once per cluster, network and user inside the batch's transaction (under the placement lock)
-/// and kept current in memory as desks are placed, so a batch of n desks costs a few statements
-/// per desk instead of re-reading everything n times.
+/// and kept current in memory as desks are placed; the new rows are written together at the
+/// end with multi-row statements. A batch of n desks thus costs a few statements in all, not a
+/// few per desk.
 #[derive(Default)]
 struct Placer {
     hosts: HashMap<String, Vec<HostLoad>>,
@@ -499,8 +505,14 @@ struct Placer {
     /// Users whose `<user>_*` desk names are in `names`.
     name_prefixes: HashSet<String>,
     names: HashSet<String>,
+    /// Desks of item keys already used (by an earlier submission of the same caller ids).
+    keyed: HashMap<String, String>,
     /// Demand added per host, written once at the end.
     added: HashMap<String, Demand>,
+    /// Rows to write at the end.
+    desks: Vec<Desk>,
+    addresses: Vec<Vec<Arg>>,
+    keys: Vec<Vec<Arg>>,
 }
 
 /// Records a batch-create task and reserves its desks in one transaction; see
@@ -516,7 +528,15 @@ pub async fn submit_create_batch(
     let mut task = task.clone();
     let mut tx = pool.begin().await.map_err(db_err)?;
     lock_placement(&mut tx, b).await?;
-    let mut placer = Placer::default();
+    let keys: Vec<&str> = reservations
+        .iter()
+        .flatten()
+        .filter_map(|r| r.item_key.as_deref())
+        .collect();
+    let mut placer = Placer {
+        keyed: desks_for_keys(&mut tx, b, &keys).await?,
+        ..Placer::default()
+    };
     let mut refusals = Vec::with_capacity(task.items.len());
     for (item, r) in task.items.iter_mut().zip(reservations) {
         let Some(r) = r else {
@@ -536,12 +556,33 @@ pub async fn submit_create_batch(
             Err(e) => return Err(e),
         }
     }
-    for (host_id, demand) in &placer.added {
-        add_load(&mut tx, b, host_id, demand, 1).await?;
-    }
+    placer.write(&mut tx, b).await?;
     crate::tasks::insert_task(&mut tx, b, &task).await?;
     tx.commit().await.map_err(db_err)?;
     Ok(refusals)
+}
+
+/// The desks of those `keys` that are in use (see `desk_for_key`), by key.
+async fn desks_for_keys(
+    tx: &mut Transaction<'_, Any>,
+    b: Backend,
+    keys: &[&str],
+) -> Result<HashMap<String, String>> {
+    let since = now_ms() - ITEM_KEY_TTL_MS;
+    let mut found = HashMap::new();
+    for chunk in keys.chunks(500) {
+        let marks = vec!["?"; chunk.len()].join(", ");
+        let sql = format!(
+            "SELECT r.item_key, r.desk_id FROM desk_requests r JOIN desks d ON d.id = r.desk_id \
+             WHERE r.created_at > ? AND r.item_key IN ({marks})"
+        );
+        let mut a = args![since];
+        a.extend(chunk.iter().map(|k| Arg::from(*k)));
+        for r in rows(&mut **tx, b, &sql, a).await? {
+            found.insert(r.text("item_key")?, r.text("desk_id")?);
+        }
+    }
+    Ok(found)
 }
 
 impl Placer {
@@ -555,10 +596,8 @@ impl Placer {
         b: Backend,
         r: &DeskReservation,
     ) -> Result<String> {
-        if let Some(key) = &r.item_key {
-            if let Some((desk, _)) = desk_for_key(&mut **tx, b, key).await? {
-                return Ok(desk.id);
-            }
+        if let Some(id) = r.item_key.as_ref().and_then(|k| self.keyed.get(k)) {
+            return Ok(id.clone());
         }
         let mut desk = r.desk.clone();
         let demand = Demand {
@@ -572,19 +611,41 @@ impl Placer {
             .host(tx, b, &desk.cluster_id, &demand, r.policy)
             .await?;
         desk.mac = mac_for(&desk.id);
-        insert_desk(&mut **tx, b, &desk).await?;
-        exec(
-            &mut **tx,
-            b,
-            "INSERT INTO ip_allocations (network_id, ip, desk_id, allocated_at) VALUES (?, ?, ?, ?)",
-            args![&desk.network_id, &desk.ip, &desk.id, now_ms()],
-        )
-        .await?;
+        let now = now_ms();
+        self.addresses
+            .push(args![&desk.network_id, &desk.ip, &desk.id, now]);
         if let Some(key) = &r.item_key {
-            remember_key(tx, b, key, &desk.id, &r.task_id).await?;
+            self.keys.push(args![key, &desk.id, &r.task_id, now]);
         }
         self.names.insert(desk.name.clone());
-        Ok(desk.id)
+        let id = desk.id.clone();
+        self.desks.push(desk);
+        Ok(id)
+    }
+
+    /// Writes the placed desks, their addresses and item keys, and the hosts' added demand.
+    async fn write(self, tx: &mut Transaction<'_, Any>, b: Backend) -> Result<()> {
+        crate::inventory::insert_desks(tx, b, &self.desks).await?;
+        insert_rows(
+            tx,
+            b,
+            "INSERT INTO ip_allocations (network_id, ip, desk_id, allocated_at)",
+            "",
+            self.addresses,
+        )
+        .await?;
+        insert_rows(
+            tx,
+            b,
+            "INSERT INTO desk_requests (item_key, desk_id, task_id, created_at)",
+            KEY_CONFLICT,
+            self.keys,
+        )
+        .await?;
+        for (host_id, demand) in &self.added {
+            add_load(tx, b, host_id, demand, 1).await?;
+        }
+        Ok(())
     }
 
     /// The caller's name if no desk has it, or the next free `<user>_<n>`.

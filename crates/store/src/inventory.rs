@@ -162,40 +162,57 @@ pub async fn insert_desk<'c, E>(e: E, b: Backend, d: &Desk) -> Result<()>
 where
     E: Executor<'c, Database = Any>,
 {
-    insert(
-        e,
-        b,
-        "desks",
-        vec![
-            ("id", d.id.as_str().into()),
-            ("name", d.name.as_str().into()),
-            ("user_id", d.user_id.as_str().into()),
-            ("image_id", d.image_id.as_str().into()),
-            ("strategy_id", d.strategy_id.as_str().into()),
-            ("network_id", d.network_id.as_str().into()),
-            ("cluster_id", d.cluster_id.as_str().into()),
-            ("host_id", d.host_id.as_str().into()),
-            ("ip", d.ip.as_str().into()),
-            ("mac", d.mac.as_str().into()),
-            ("desk_type", d.desk_type.as_str().into()),
-            ("category", d.category.as_str().into()),
-            ("state", d.state.as_str().into()),
-            ("cpu_cores", d.cpu_cores.into()),
-            ("memory_gb", d.memory_gb.into()),
-            ("system_disk_gb", d.system_disk_gb.into()),
-            ("data_disk_gb", d.data_disk_gb.into()),
-            ("remark", d.remark.as_str().into()),
-            ("error_reason", d.error_reason.as_str().into()),
-            ("enable_custom", d.enable_custom.into()),
-            ("need_refresh_strategy", d.need_refresh_strategy.into()),
-            ("vgpu_type", d.vgpu_type.as_str().into()),
-            ("desktop_pool_type", d.desktop_pool_type.as_str().into()),
-            ("terminal_ip", d.terminal_ip.as_str().into()),
-            ("created_at", d.created_at.into()),
-            ("updated_at", d.updated_at.into()),
-        ],
-    )
-    .await
+    insert(e, b, "desks", desk_values(d)).await
+}
+
+/// Inserts many desks with multi-row statements (see `db::insert_rows`).
+pub async fn insert_desks(
+    tx: &mut sqlx::Transaction<'_, Any>,
+    b: Backend,
+    desks: &[Desk],
+) -> Result<()> {
+    let Some(first) = desks.first() else {
+        return Ok(());
+    };
+    let cols: Vec<&str> = desk_values(first).iter().map(|(c, _)| *c).collect();
+    let head = format!("INSERT INTO desks ({})", cols.join(", "));
+    let rows = desks
+        .iter()
+        .map(|d| desk_values(d).into_iter().map(|(_, v)| v).collect())
+        .collect();
+    crate::db::insert_rows(tx, b, &head, "", rows).await
+}
+
+/// A desk row's columns and values.
+fn desk_values(d: &Desk) -> Vec<(&'static str, Arg)> {
+    vec![
+        ("id", d.id.as_str().into()),
+        ("name", d.name.as_str().into()),
+        ("user_id", d.user_id.as_str().into()),
+        ("image_id", d.image_id.as_str().into()),
+        ("strategy_id", d.strategy_id.as_str().into()),
+        ("network_id", d.network_id.as_str().into()),
+        ("cluster_id", d.cluster_id.as_str().into()),
+        ("host_id", d.host_id.as_str().into()),
+        ("ip", d.ip.as_str().into()),
+        ("mac", d.mac.as_str().into()),
+        ("desk_type", d.desk_type.as_str().into()),
+        ("category", d.category.as_str().into()),
+        ("state", d.state.as_str().into()),
+        ("cpu_cores", d.cpu_cores.into()),
+        ("memory_gb", d.memory_gb.into()),
+        ("system_disk_gb", d.system_disk_gb.into()),
+        ("data_disk_gb", d.data_disk_gb.into()),
+        ("remark", d.remark.as_str().into()),
+        ("error_reason", d.error_reason.as_str().into()),
+        ("enable_custom", d.enable_custom.into()),
+        ("need_refresh_strategy", d.need_refresh_strategy.into()),
+        ("vgpu_type", d.vgpu_type.as_str().into()),
+        ("desktop_pool_type", d.desktop_pool_type.as_str().into()),
+        ("terminal_ip", d.terminal_ip.as_str().into()),
+        ("created_at", d.created_at.into()),
+        ("updated_at", d.updated_at.into()),
+    ]
 }
 
 pub async fn hosts(pool: &AnyPool, b: Backend) -> Result<Vec<Host>> {
@@ -402,6 +419,20 @@ pub async fn strategy(pool: &AnyPool, b: Backend, id: &str) -> Result<Option<Str
 pub async fn user_by_name(pool: &AnyPool, b: Backend, name: &str) -> Result<Option<User>> {
     let r = row(pool, b, "SELECT * FROM users WHERE name = ?", args![name]).await?;
     r.map(|r| crate::users::user_row(&r, "")).transpose()
+}
+
+/// The users with any of `names`, in no particular order.
+pub async fn users_by_names(pool: &AnyPool, b: Backend, names: &[String]) -> Result<Vec<User>> {
+    let mut users = Vec::with_capacity(names.len());
+    for chunk in names.chunks(500) {
+        let marks = vec!["?"; chunk.len()].join(", ");
+        let sql = format!("SELECT * FROM users WHERE name IN ({marks})");
+        let a = chunk.iter().map(Arg::from).collect();
+        for r in rows(pool, b, &sql, a).await? {
+            users.push(crate::users::user_row(&r, "")?);
+        }
+    }
+    Ok(users)
 }
 
 /// 6.1.16: one page of OS files.

@@ -284,6 +284,10 @@ impl Store for SqlStore {
         inventory::user_by_name(&self.read, self.backend, name).await
     }
 
+    async fn users_by_names(&self, names: &[String]) -> Result<Vec<User>> {
+        inventory::users_by_names(&self.read, self.backend, names).await
+    }
+
     async fn get_strategy(&self, id: &str) -> Result<Option<Strategy>> {
         inventory::strategy(&self.read, self.backend, id).await
     }
@@ -420,6 +424,12 @@ impl Store for SqlStore {
 
     async fn finish_item(&self, claim: &Claim, outcome: &ItemOutcome) -> Result<bool> {
         self.after_desk_write(tasks::finish(&self.pool, self.backend, claim, outcome).await)
+    }
+
+    async fn finish_items(&self, items: &[(Claim, ItemOutcome)]) -> Vec<Result<bool>> {
+        let recorded = tasks::finish_many(&self.pool, self.backend, items).await;
+        self.desk_counts.invalidate();
+        recorded
     }
 
     async fn release_node_claims(&self, node: &str) -> Result<u64> {

@@ -11,7 +11,7 @@ use bytes::Bytes;
 use deskd_domain::desk_state::{begin, rule, DeskAction};
 use deskd_domain::enums::{DeskState, DeskType, ImageState};
 use deskd_domain::error::{BatchKind, Error, Missing};
-use deskd_domain::model::{now_ms, DeskView, Image, Network, Strategy, ITEM_KEY_TTL_MS};
+use deskd_domain::model::{now_ms, DeskView, Image, Network, Strategy, User, ITEM_KEY_TTL_MS};
 use deskd_domain::query::compile;
 use deskd_domain::resources::{DESKS, OS_FILES};
 use deskd_domain::task::{DeskMove, MoveRefusal, NewItem, NewTask};
@@ -430,6 +430,7 @@ pub async fn batch_create(
     let mut items = Vec::with_capacity(ids.len());
     let mut reservations = Vec::with_capacity(ids.len());
     let mut seen = Seen::default();
+    seen.load_users(&app, &body.desk_info_arr).await?;
     for (i, (d, id)) in body.desk_info_arr.iter().zip(&ids).enumerate() {
         let mut plan = plan_create(&app, &mut seen, i, d).await?;
         if !plan.desk_name.is_empty() && !names.insert(plan.desk_name.clone()) {
@@ -471,13 +472,30 @@ pub async fn batch_create(
     })))
 }
 
-/// The images, strategies and networks a batch names, each read once: a batch of 1000 desks
-/// usually names a handful.
+/// The users, images, strategies and networks a batch names, each read once: a batch of 1000
+/// desks usually names a handful of images, strategies and networks, and its users are read
+/// together up front.
 #[derive(Default)]
 struct Seen {
+    users: HashMap<String, User>,
     images: HashMap<String, Option<Image>>,
     strategies: HashMap<String, Option<Strategy>>,
     networks: HashMap<String, Option<Network>>,
+}
+
+impl Seen {
+    /// Reads every user the batch names in a few round trips.
+    async fn load_users(&mut self, app: &AppState, items: &[CreateItem]) -> Result<(), Error> {
+        let names: HashSet<String> = items
+            .iter()
+            .map(|d| d.user_name.trim().to_string())
+            .collect();
+        let names: Vec<String> = names.into_iter().collect();
+        for u in app.store.users_by_names(&names).await? {
+            self.users.insert(u.name.clone(), u);
+        }
+        Ok(())
+    }
 }
 
 /// The cached row for `key`, loaded on first use.
@@ -506,7 +524,7 @@ async fn plan_create(
 ) -> Result<CreatePlan, Error> {
     let f = |name: &str| format!("content.desk_info_arr[{i}].{name}");
     let user_name = d.user_name.trim();
-    let user = app.store.user_by_name(user_name).await?.ok_or_else(|| {
+    let user = seen.users.get(user_name).cloned().ok_or_else(|| {
         Error::invalid(f("user_name"), format!("user `{user_name}` does not exist"))
     })?;
     let image_id = d.image_id.trim();
