@@ -16,31 +16,14 @@ const LIMIT: Duration = Duration::from_secs(30);
 const POLL: Duration = Duration::from_millis(25);
 const DEMO_PASSWORD: &str = "Demo@2026";
 
-struct Env {
-    s: Server,
-    t: String,
-}
+type Env = Api;
 
 impl Env {
-    async fn start(extra: &[&str]) -> Env {
-        let s = Server::start(Db::Sqlite, extra);
-        let t = s.admin_token().await;
-        Env { s, t }
-    }
-
-    /// Any call with the admin token; asserts HTTP 200 and returns `content`.
-    async fn call(&self, method: &str, path: &str, content: Option<Value>) -> Value {
-        let body = content.map(|c| json!({ "content": c }));
-        let (status, b) = self.s.call(method, path, body, Some(&self.t)).await;
-        assert_eq!(status, 200, "{method} {path}: {b}");
-        b["content"].clone()
-    }
-
     /// The id of the demo desk named `name`.
     async fn desk_id(&self, name: &str) -> String {
         let q = json!({"page": 0, "limit": 10, "match_arr": [{"field_name": "desktopName",
             "match_rule": "EQ", "type": "EXACT", "value_arr": [name]}]});
-        let c = self.call("PUT", "/v1/desk:pagequery", Some(q)).await;
+        let c = self.send("PUT", "/v1/desk:pagequery", Some(q)).await;
         assert_eq!(c["data"]["total"], 1, "{name}: {c}");
         c["data"]["item_arr"][0]["desk_id"]
             .as_str()
@@ -50,7 +33,7 @@ impl Env {
 
     /// `PUT /v1/desk/{id}/console`: the reply's `content`.
     async fn ticket(&self, desk_id: &str) -> Value {
-        self.call("PUT", &format!("/v1/desk/{desk_id}/console"), None)
+        self.send("PUT", &format!("/v1/desk/{desk_id}/console"), None)
             .await
     }
 
@@ -64,22 +47,9 @@ impl Env {
     /// Powers a desk off and waits for its task.
     async fn power_off(&self, desk_id: &str) {
         let c = self
-            .call("PUT", &format!("/v1/desk/{desk_id}:powerOff"), None)
+            .send("PUT", &format!("/v1/desk/{desk_id}:powerOff"), None)
             .await;
-        assert_eq!(c["code"], 0, "{c}");
-        let task = c["data"]["task_id"].as_str().expect("task_id").to_string();
-        let end = Instant::now() + LIMIT;
-        loop {
-            let c = self
-                .call("GET", &format!("/v1/task/{task}/detail"), None)
-                .await;
-            if c["data"]["task_status"] == "FINISHED" {
-                return;
-            }
-            assert_ne!(c["data"]["task_status"], "ERROR", "{c}");
-            assert!(Instant::now() < end, "power-off still running: {c}");
-            tokio::time::sleep(POLL).await;
-        }
+        assert_eq!(self.wait(&c).await["task_status"], "FINISHED");
     }
 
     /// A new ticket for `desk_id` and its console, upgraded.
@@ -121,7 +91,7 @@ fn now_ms() -> i64 {
 
 #[tokio::test]
 async fn a_ticket_opens_a_running_desks_display_once() {
-    let e = Env::start(&[]).await;
+    let e = Env::start(Db::Sqlite, &[]).await;
     let id = e.desk_id("user01_1").await;
 
     let before = now_ms();
@@ -227,7 +197,7 @@ async fn a_ticket_opens_a_running_desks_display_once() {
 
 #[tokio::test]
 async fn stopped_and_unknown_desks_have_no_console() {
-    let e = Env::start(&[]).await;
+    let e = Env::start(Db::Sqlite, &[]).await;
 
     // a CLOSE desk: 23010901 naming the state
     let closed = e.desk_id("user05_1").await;
@@ -242,7 +212,7 @@ async fn stopped_and_unknown_desks_have_no_console() {
     // an unknown cluster is refused as in desk detail
     let running = e.desk_id("user01_1").await;
     let c = e
-        .call(
+        .send(
             "PUT",
             &format!("/v1/desk/{running}/console"),
             Some(json!({"cluster_id": "no-such-cluster"})),
@@ -270,12 +240,15 @@ async fn stopped_and_unknown_desks_have_no_console() {
 #[tokio::test]
 async fn expired_tickets_are_refused_and_the_listing_names_the_console_address() {
     // tickets that expire as they are issued
-    let e = Env::start(&[
-        "--console-ticket-ttl-ms",
-        "0",
-        "--public-address",
-        "console.example:7443",
-    ])
+    let e = Env::start(
+        Db::Sqlite,
+        &[
+            "--console-ticket-ttl-ms",
+            "0",
+            "--public-address",
+            "console.example:7443",
+        ],
+    )
     .await;
     let id = e.desk_id("user01_1").await;
     let data = e.good_ticket(&id).await;
@@ -288,7 +261,7 @@ async fn expired_tickets_are_refused_and_the_listing_names_the_console_address()
     // 6.2.11 with unified login: the API where the terminal reached it, the console proxy at
     // the public address
     let c = e
-        .call(
+        .send(
             "POST",
             "/v1/user/login",
             Some(
@@ -298,7 +271,7 @@ async fn expired_tickets_are_refused_and_the_listing_names_the_console_address()
         .await;
     assert_eq!(c["code"], 0, "{c}");
     let c = e
-        .call(
+        .send(
             "POST",
             "/v1/user/desktop/list",
             Some(json!({"user_name": "user01", "terminal_id": "term-c"})),
@@ -322,7 +295,7 @@ async fn expired_tickets_are_refused_and_the_listing_names_the_console_address()
     }
     // without unified login the fields are absent, as the document says
     let c = e
-        .call(
+        .send(
             "POST",
             "/v1/user/desktop/list",
             Some(json!({"user_name": "user01"})),

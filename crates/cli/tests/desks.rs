@@ -6,15 +6,13 @@
 mod common;
 
 use std::collections::{BTreeSet, HashMap, HashSet};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::*;
 use serde_json::{json, Value};
 
 /// How long a task may take before a test gives up.
 const TASK_TIMEOUT: Duration = Duration::from_secs(30);
-/// How often a task is polled.
-const POLL: Duration = Duration::from_millis(25);
 
 /// Every field a desk item of `desk:pagequery` carries, with its JSON type.
 const DESK_FIELDS: &[(&str, Kind)] = &[
@@ -165,36 +163,9 @@ struct Demo {
     lab: String,
 }
 
-/// A server with an admin token.
-struct Env {
-    s: Server,
-    t: String,
-}
+type Env = Api;
 
 impl Env {
-    async fn start(db: Db, extra: &[&str]) -> Env {
-        let s = Server::start(db, extra);
-        let t = s.admin_token().await;
-        Env { s, t }
-    }
-
-    /// Any call; asserts HTTP 200 and returns `content`.
-    async fn call(&self, method: &str, path: &str, body: Option<Value>) -> Value {
-        let (status, b) = self.s.call(method, path, body, Some(&self.t)).await;
-        assert_eq!(status, 200, "{method} {path}: {b}");
-        b["content"].clone()
-    }
-
-    async fn put(&self, path: &str, content: Value) -> Value {
-        self.call("PUT", path, Some(json!({ "content": content })))
-            .await
-    }
-
-    async fn post(&self, path: &str, content: Value) -> Value {
-        self.call("POST", path, Some(json!({ "content": content })))
-            .await
-    }
-
     /// `desk:pagequery` with `q`; asserts success and returns `data`.
     async fn desks(&self, q: Value) -> Value {
         let c = self.put("/v1/desk:pagequery", q).await;
@@ -237,8 +208,7 @@ impl Env {
 
     /// `PUT /v1/desk/{id}:{verb}` with an optional `content`.
     async fn action(&self, id: &str, verb: &str, content: Option<Value>) -> Value {
-        let body = content.map(|c| json!({ "content": c }));
-        self.call("PUT", &format!("/v1/desk/{id}:{verb}"), body)
+        self.send("PUT", &format!("/v1/desk/{id}:{verb}"), content)
             .await
     }
 
@@ -247,23 +217,7 @@ impl Env {
         let c = self.action(id, verb, None).await;
         assert_eq!(c["code"], 0, "{verb}: {c}");
         assert!(is_uuid(&c["data"]["task_id"]), "{c}");
-        self.wait(c["data"]["task_id"].as_str().unwrap()).await
-    }
-
-    /// Polls a task until it leaves RUNNING; returns its `data`.
-    async fn wait(&self, task_id: &str) -> Value {
-        let end = Instant::now() + TASK_TIMEOUT;
-        loop {
-            let c = self
-                .call("GET", &format!("/v1/task/{task_id}/detail"), None)
-                .await;
-            assert_eq!(c["code"], 0, "{c}");
-            if c["data"]["task_status"] != "RUNNING" {
-                return c["data"].clone();
-            }
-            assert!(Instant::now() < end, "task {task_id} still RUNNING: {c}");
-            tokio::time::sleep(POLL).await;
-        }
+        self.wait(&c).await
     }
 
     /// A batch request that must be accepted; returns the finished task.
@@ -271,7 +225,7 @@ impl Env {
         let c = self.post(path, content).await;
         assert_eq!(c["code"], 0, "{path}: {c}");
         assert!(is_uuid(&c["data"]["task_id"]), "{c}");
-        self.wait(c["data"]["task_id"].as_str().unwrap()).await
+        self.wait(&c).await
     }
 
     async fn demo(&self) -> Demo {
@@ -687,7 +641,7 @@ async fn lifecycle_start_restart_shutdown_power_off_and_refusals() {
         assert_eq!(c["data"]["cluster_id"], json!(demo.cluster));
         let task_id = c["data"]["task_id"].as_str().unwrap().to_string();
         assert_ne!(task_id, id5, "a fresh task id, not the desk id");
-        let task = e.wait(&task_id).await;
+        let task = e.wait_task(&task_id, TASK_TIMEOUT).await;
         assert_eq!(task["task_status"], "FINISHED");
         let c = e.action(&id5, "start", None).await;
         assert_err(&c, 23010901, &["RUNNING"]);
@@ -695,7 +649,7 @@ async fn lifecycle_start_restart_shutdown_power_off_and_refusals() {
         // 6.1.12 answers PUT, POST and GET; echoes a known cluster, refuses an unknown one
         let detail = format!("/v1/task/{task_id}/detail");
         for method in ["PUT", "POST", "GET"] {
-            let c = e.call(method, &detail, None).await;
+            let c = e.send(method, &detail, None).await;
             assert_eq!(c["data"]["task_status"], "FINISHED", "{method} {c}");
             assert_eq!(c["data"]["resource_list"], json!([]), "{c}");
             assert!(c["data"].get("cluster_id").is_none(), "{c}");
@@ -708,7 +662,7 @@ async fn lifecycle_start_restart_shutdown_power_off_and_refusals() {
         assert_err(&c, 23170002, &["no-such-cluster"]);
         let ghost = uuid::Uuid::new_v4().to_string();
         let c = e
-            .call("GET", &format!("/v1/task/{ghost}/detail"), None)
+            .send("GET", &format!("/v1/task/{ghost}/detail"), None)
             .await;
         assert_err(&c, 22000400, &["does not exist"]);
 
@@ -716,7 +670,7 @@ async fn lifecycle_start_restart_shutdown_power_off_and_refusals() {
         let c = e.action(&id5, "powerOff", Some(json!({}))).await;
         assert_eq!(c["code"], 0, "{c}");
         assert!(c["data"].get("cluster_id").is_none(), "{c}");
-        e.wait(c["data"]["task_id"].as_str().unwrap()).await;
+        e.wait(&c).await;
 
         // unknown desk: 22000400 for every verb
         let ghost = uuid::Uuid::new_v4().to_string();
@@ -799,7 +753,7 @@ async fn configuration_modify_changes_the_shape_and_validates() {
             .await;
         assert_eq!(c["code"], 0, "{c}");
         assert!(c["data"].get("cluster_id").is_none());
-        let task = e.wait(c["data"]["task_id"].as_str().unwrap()).await;
+        let task = e.wait(&c).await;
         assert_eq!(task["task_status"], "FINISHED", "{db:?} {task}");
         let d = e.desk("user07_1").await;
         assert_eq!(
@@ -823,7 +777,7 @@ async fn configuration_modify_changes_the_shape_and_validates() {
             )
             .await;
         assert_eq!(c["code"], 0, "{c}");
-        let task = e.wait(c["data"]["task_id"].as_str().unwrap()).await;
+        let task = e.wait(&c).await;
         assert_eq!(task["task_status"], "FINISHED", "{task}");
         let d = e.desk("user07_1").await;
         assert_eq!(
@@ -844,7 +798,7 @@ async fn configuration_modify_changes_the_shape_and_validates() {
             )
             .await;
         assert_eq!(c["code"], 0, "{c}");
-        let task = e.wait(c["data"]["task_id"].as_str().unwrap()).await;
+        let task = e.wait(&c).await;
         assert_eq!(task["task_status"], "ERROR", "{db:?} {task}");
         assert!(
             task["error_message"].as_str().unwrap().starts_with(&id7),
@@ -887,7 +841,7 @@ async fn configuration_modify_changes_the_shape_and_validates() {
             )
             .await;
         assert_eq!(c["code"], 0, "{c}");
-        let task = e.wait(c["data"]["task_id"].as_str().unwrap()).await;
+        let task = e.wait(&c).await;
         assert_eq!(task["task_status"], "FINISHED", "{task}");
         let d = e.desk("user05_1").await;
         assert_eq!(
@@ -1271,7 +1225,7 @@ async fn batch_create_makes_desks_reports_items_and_is_idempotent() {
         assert_eq!(c["code"], 0, "{c}");
         assert_eq!(c["data"]["cluster_id"], json!(demo.cluster));
         let task_id = c["data"]["task_id"].as_str().unwrap().to_string();
-        e.wait(&task_id).await;
+        e.wait_task(&task_id, TASK_TIMEOUT).await;
         let c = e
             .put(
                 &format!("/v1/task/{task_id}/detail"),
@@ -1361,7 +1315,7 @@ async fn an_item_without_id_does_not_clash_with_a_caller_id() {
         )
         .await;
     assert_eq!(c["code"], 0, "the caller's only id is unique: {c}");
-    let task = e.wait(c["data"]["task_id"].as_str().unwrap()).await;
+    let task = e.wait(&c).await;
     assert_eq!(task["task_status"], "FINISHED", "{task}");
     let ids: HashSet<_> = items(&task).iter().map(|i| i["id"].clone()).collect();
     assert_eq!(ids.len(), 2, "every item is told apart: {task}");
@@ -1815,7 +1769,7 @@ async fn concurrent_starts_on_one_desk_accept_exactly_one() {
                 msg.contains("START_UP") || msg.contains("RUNNING"),
                 "the loser names the state it saw: {msg}"
             );
-            let task = e.wait(ok["data"]["task_id"].as_str().unwrap()).await;
+            let task = e.wait(&ok).await;
             assert_eq!(task["task_status"], "FINISHED", "{task}");
             assert_eq!(e.state(name).await, "RUNNING");
         }
@@ -1843,7 +1797,7 @@ async fn concurrent_starts_on_one_desk_accept_exactly_one() {
             .collect();
         assert_eq!(codes, BTreeSet::from([0, 23010901]), "{db:?} {a} {b}");
         let (ok, cores) = if a["code"] == 0 { (&a, 6) } else { (&b, 8) };
-        let task = e.wait(ok["data"]["task_id"].as_str().unwrap()).await;
+        let task = e.wait(ok).await;
         assert_eq!(task["task_status"], "FINISHED", "{task}");
         assert_eq!(e.desk("user10_1").await["cpu_cores"], cores);
     }
@@ -1876,7 +1830,7 @@ async fn concurrent_batch_creates_share_the_pool_and_stay_idempotent() {
         let mut reported: HashMap<String, String> = HashMap::new();
         for c in [&a, &b, &a2] {
             assert_eq!(c["code"], 0, "{c}");
-            let task = e.wait(c["data"]["task_id"].as_str().unwrap()).await;
+            let task = e.wait(c).await;
             assert_eq!(task["task_status"], "FINISHED", "{db:?} {task}");
             for i in items(&task) {
                 let id = i["id"].as_str().unwrap().to_string();
@@ -1943,9 +1897,9 @@ async fn batch_delete_of_a_desk_whose_start_is_running_leaves_no_desk() {
             )
             .await;
         assert_err(&c, 23010901, &["DELETING"]);
-        let del = e.wait(del["data"]["task_id"].as_str().unwrap()).await;
+        let del = e.wait(&del).await;
         assert_eq!(del["task_status"], "FINISHED", "{db:?} {del}");
-        let start = e.wait(start["data"]["task_id"].as_str().unwrap()).await;
+        let start = e.wait(&start).await;
         assert_ne!(start["task_status"], "RUNNING");
         assert!(
             e.desk_by_id(&id).await.is_none(),
@@ -1985,8 +1939,8 @@ async fn batch_delete_of_a_desk_whose_start_is_running_leaves_no_desk() {
         assert!(del["error_message"].as_str().unwrap().starts_with("busy "));
         let off = e.action(&id1, "powerOff", None).await;
         assert_eq!(off["code"], 0, "{off}");
-        let off = e.wait(off["data"]["task_id"].as_str().unwrap()).await;
-        let shut = e.wait(shut["data"]["task_id"].as_str().unwrap()).await;
+        let off = e.wait(&off).await;
+        let shut = e.wait(&shut).await;
         assert_eq!(off["task_status"], "FINISHED", "{db:?} {off}");
         assert_eq!(shut["task_status"], "FINISHED", "{db:?} {shut}");
         assert_eq!(e.state("user01_1").await, "CLOSE");
@@ -2011,7 +1965,7 @@ async fn batch_delete_of_a_desk_whose_start_is_running_leaves_no_desk() {
             )
             .await;
         assert_err(&c, 23010901, &["UPDATING"]);
-        let modify = e.wait(modify["data"]["task_id"].as_str().unwrap()).await;
+        let modify = e.wait(&modify).await;
         assert_eq!(modify["task_status"], "FINISHED", "{modify}");
         let d1 = e.desk("user01_1").await;
         assert_eq!(
@@ -2128,14 +2082,14 @@ async fn desk_detail_shows_every_field_and_checks_the_cluster() {
             // every method, the proxy flag in both spellings, a known cluster
             for (method, body) in [
                 ("GET", None),
-                ("POST", Some(json!({"content": {"enable_proxy": "TRUE"}}))),
+                ("POST", Some(json!({"enable_proxy": "TRUE"}))),
                 (
                     "PUT",
-                    Some(json!({"content": {"enable_proxy": true, "cluster_id": demo.cluster}})),
+                    Some(json!({"enable_proxy": true, "cluster_id": demo.cluster})),
                 ),
             ] {
                 let proxy = body.is_some();
-                let c = e.call(method, &path, body).await;
+                let c = e.send(method, &path, body).await;
                 assert_eq!(c["code"], 0, "{method} {c}");
                 assert_eq!(c["data"]["enable_proxy"], proxy, "{method} {c}");
                 assert_eq!(c["data"]["desk_id"], json!(id));

@@ -12,40 +12,9 @@ use serde_json::{json, Value};
 
 const GIB: i64 = 1 << 30;
 
-struct Env {
-    s: Server,
-    t: String,
-}
+type Env = Api;
 
 impl Env {
-    async fn start(db: Db) -> Env {
-        let s = Server::start(db, &[]);
-        let t = s.admin_token().await;
-        Env { s, t }
-    }
-
-    /// `method path` with `{"content": body}`; asserts HTTP 200 and returns `content`.
-    async fn call(&self, method: &str, path: &str, body: Value) -> Value {
-        let (status, v) = self
-            .s
-            .call(
-                method,
-                path,
-                Some(json!({ "content": body })),
-                Some(&self.t),
-            )
-            .await;
-        assert_eq!(status, 200, "{method} {path}: {v}");
-        v["content"].clone()
-    }
-
-    /// A call that must succeed; returns `data`.
-    async fn ok(&self, method: &str, path: &str, body: Value) -> Value {
-        let c = self.call(method, path, body).await;
-        assert_eq!(c["code"], 0, "{method} {path}: {c}");
-        c["data"].clone()
-    }
-
     async fn items(&self, path: &str, body: Value) -> Vec<Value> {
         let d = self.ok("PUT", path, body).await;
         d["item_arr"].as_array().unwrap().clone()
@@ -54,28 +23,6 @@ impl Env {
     async fn desks(&self) -> Vec<Value> {
         self.items("/v1/desk:pagequery", json!({"page": 0, "limit": 1000}))
             .await
-    }
-
-    /// Creates through an extension and returns the new id.
-    async fn create(&self, path: &str, body: Value) -> String {
-        let d = self.ok("POST", path, body).await;
-        d["id"].as_str().expect("id").to_string()
-    }
-
-    async fn wait(&self, reply: &Value) -> Value {
-        assert_eq!(reply["code"], 0, "{reply}");
-        let id = reply["data"]["task_id"].as_str().expect("task_id");
-        let end = Instant::now() + Duration::from_secs(30);
-        loop {
-            let c = self
-                .call("GET", &format!("/v1/task/{id}/detail"), json!({}))
-                .await;
-            if c["data"]["task_status"] != "RUNNING" {
-                return c["data"].clone();
-            }
-            assert!(Instant::now() < end, "task {id} still RUNNING: {c}");
-            tokio::time::sleep(Duration::from_millis(25)).await;
-        }
     }
 }
 
@@ -124,7 +71,7 @@ fn df(dir: &std::path::Path) -> (i64, i64) {
 #[tokio::test]
 async fn image_and_network_lists_count_the_desks_and_addresses_that_use_them() {
     for db in Db::all().await {
-        let e = Env::start(db.clone()).await;
+        let e = Env::start(db.clone(), &[]).await;
         let desks = e.desks().await;
         let data = e
             .ok(
@@ -248,7 +195,7 @@ async fn image_and_network_lists_count_the_desks_and_addresses_that_use_them() {
 #[tokio::test]
 async fn rccp_summaries_and_lists_are_computed_from_the_inventory() {
     for db in Db::all().await {
-        let e = Env::start(db.clone()).await;
+        let e = Env::start(db.clone(), &[]).await;
         let desks = e.desks().await;
         let cluster = desks[0]["cluster_id"].clone();
 
@@ -344,7 +291,7 @@ async fn rccp_summaries_and_lists_are_computed_from_the_inventory() {
 #[tokio::test]
 async fn strategies_and_networks_are_managed_and_refused_while_in_use() {
     for db in Db::all().await {
-        let e = Env::start(db.clone()).await;
+        let e = Env::start(db.clone(), &[]).await;
         let desks = e.desks().await;
         let cluster = desks[0]["cluster_id"].clone();
         let body = json!({"desk_strategy_name": "exam", "desk_category": "VDI",
@@ -1187,7 +1134,7 @@ fn listing(dir: &std::path::Path) -> Vec<String> {
 #[tokio::test]
 async fn os_files_stream_into_their_pool_and_failed_uploads_leave_nothing() {
     for db in Db::all().await {
-        let e = Env::start(db.clone()).await;
+        let e = Env::start(db.clone(), &[]).await;
         let desks = e.desks().await;
         let dir = fresh_dir();
         let pid = e

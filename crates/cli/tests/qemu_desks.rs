@@ -80,20 +80,25 @@ const FLAGS: &[&str] = &[
 /// A server with a QEMU host in a cluster of its own, its network, a strategy for tiny desks
 /// and an image built from the uploaded guest disk.
 struct Lab {
-    s: Server,
-    t: String,
+    api: Api,
     image: String,
     strategy: String,
     network: String,
 }
 
+/// The calls of [`Api`], on the lab's server.
+impl std::ops::Deref for Lab {
+    type Target = Api;
+    fn deref(&self) -> &Api {
+        &self.api
+    }
+}
+
 impl Lab {
     async fn start(disk: &Path) -> Lab {
         let s = Server::start_in(short_dir(), Db::Sqlite, FLAGS, true);
-        let t = s.admin_token().await;
         let mut lab = Lab {
-            s,
-            t,
+            api: Api::with(s).await,
             image: String::new(),
             strategy: String::new(),
             network: String::new(),
@@ -149,26 +154,6 @@ impl Lab {
         lab
     }
 
-    async fn call(&self, method: &str, path: &str, body: Value) -> Value {
-        let (status, v) = self
-            .s
-            .call(
-                method,
-                path,
-                Some(json!({ "content": body })),
-                Some(&self.t),
-            )
-            .await;
-        assert_eq!(status, 200, "{method} {path}: {v}");
-        v["content"].clone()
-    }
-
-    async fn create(&self, path: &str, body: Value) -> String {
-        let c = self.call("POST", path, body).await;
-        assert_eq!(c["code"], 0, "{path}: {c}");
-        c["data"]["id"].as_str().expect("id").to_string()
-    }
-
     /// Uploads the guest disk as a QCOW2 SYSTEM OS file; returns its id.
     async fn upload(&self, disk: &Path, pool: &str) -> String {
         let bytes = std::fs::read(disk).unwrap();
@@ -197,21 +182,12 @@ impl Lab {
             .to_string()
     }
 
-    /// Waits for the task of `reply` to end; returns its detail.
+    /// Waits for the task of `reply` to end, as long as guests may take to boot; returns its
+    /// detail.
     async fn wait(&self, reply: &Value) -> Value {
         assert_eq!(reply["code"], 0, "{reply}");
         let id = reply["data"]["task_id"].as_str().expect("task_id");
-        let end = Instant::now() + BOOT_TIMEOUT;
-        loop {
-            let c = self
-                .call("GET", &format!("/v1/task/{id}/detail"), json!({}))
-                .await;
-            if c["data"]["task_status"] != "RUNNING" {
-                return c["data"].clone();
-            }
-            assert!(Instant::now() < end, "task {id} still RUNNING: {c}");
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        self.wait_task(id, BOOT_TIMEOUT).await
     }
 
     /// Batch-creates desks `(caller id, desk type)` for user01; returns their desk ids.
@@ -429,7 +405,7 @@ async fn desks_keep_running_across_a_sigkill_of_deskd() {
     assert_eq!(before.len(), 1);
 
     let Lab {
-        s,
+        api: Api { s, .. },
         image,
         strategy,
         network,
@@ -441,10 +417,8 @@ async fn desks_keep_running_across_a_sigkill_of_deskd() {
     assert_eq!(qemu_pids(d), before, "the guest outlives deskd");
 
     let s = Server::start_in(dir, Db::Sqlite, FLAGS, true);
-    let t = s.admin_token().await;
     let lab = Lab {
-        s,
-        t,
+        api: Api::with(s).await,
         image,
         strategy,
         network,

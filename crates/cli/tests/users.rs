@@ -4,63 +4,18 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::*;
 use serde_json::{json, Value};
 
 const DEMO_PASSWORD: &str = "Demo@2026";
 
-struct T {
-    s: Server,
-    t: String,
-}
+type T = Api;
 
 impl T {
-    async fn start(db: Db) -> T {
-        let s = Server::start(db, &[]);
-        let t = s.admin_token().await;
-        T { s, t }
-    }
-
-    /// `method path` with `{"content": body}`; returns the reply's `content`.
-    async fn call(&self, method: &str, path: &str, body: Value) -> Value {
-        let (status, v) = self
-            .s
-            .call(
-                method,
-                path,
-                Some(json!({ "content": body })),
-                Some(&self.t),
-            )
-            .await;
-        assert_eq!(status, 200, "{method} {path}: {v}");
-        v["content"].clone()
-    }
-
-    async fn post(&self, path: &str, body: Value) -> Value {
-        self.call("POST", path, body).await
-    }
-
-    /// Waits until the task is no longer RUNNING.
-    async fn wait(&self, reply: &Value) -> Value {
-        assert_eq!(reply["code"], 0, "{reply}");
-        let id = reply["data"]["task_id"].as_str().expect("task_id");
-        let end = Instant::now() + Duration::from_secs(30);
-        loop {
-            let c = self
-                .call("GET", &format!("/v1/task/{id}/detail"), json!({}))
-                .await;
-            if c["data"]["task_status"] != "RUNNING" {
-                return c["data"].clone();
-            }
-            assert!(Instant::now() < end, "task {id} still RUNNING: {c}");
-            tokio::time::sleep(Duration::from_millis(25)).await;
-        }
-    }
-
     /// Creates a user and waits for the task; returns the task detail.
-    async fn create(&self, body: Value) -> Value {
+    async fn create_user(&self, body: Value) -> Value {
         let c = self.post("/v1/user/create", body).await;
         self.wait(&c).await
     }
@@ -112,9 +67,9 @@ fn normal(name: &str, group: &str) -> Value {
 #[tokio::test]
 async fn create_exist_detail_list_and_group_tree() {
     for db in Db::all().await {
-        let e = T::start(db).await;
+        let e = T::start(db, &[]).await;
         let task = e
-            .create(json!({
+            .create_user(json!({
                 "user_type": "NORMAL", "user_name": "pass0", "user_group_name": "锐捷/云桌面/行业",
                 "real_name": "pass0", "phone_num": null, "email": null,
                 "login_identity_level": "auto_login", "password": "Passw0rd!",
@@ -252,7 +207,7 @@ async fn create_exist_detail_list_and_group_tree() {
 
 #[tokio::test]
 async fn create_checks_every_rule_before_recording_a_task() {
-    let e = T::start(Db::Sqlite).await;
+    let e = T::start(Db::Sqlite, &[]).await;
     let cases: Vec<(Value, i64, &str)> = vec![
         (json!({"user_name": "_x"}), 22000400, "user_name"),
         (json!({"user_name": "a b"}), 22000400, "user_name"),
@@ -296,7 +251,9 @@ async fn create_checks_every_rule_before_recording_a_task() {
     }
     // visitors need no real name and no password; an AES-encrypted password is accepted
     let task = e
-        .create(json!({"user_name": "guest.1", "user_group_name": "访客", "user_type": "VISITOR"}))
+        .create_user(
+            json!({"user_name": "guest.1", "user_group_name": "访客", "user_type": "VISITOR"}),
+        )
         .await;
     assert_eq!(task["task_status"], "FINISHED", "{task}");
     let key = e.post("/v1/user/passwordKey", json!({})).await;
@@ -305,7 +262,7 @@ async fn create_checks_every_rule_before_recording_a_task() {
     let enc = deskd_domain::auth::encrypt_transport("Secret#123", &key).unwrap();
     let mut body = normal("aes.user", "g");
     body["password"] = json!(enc);
-    assert_eq!(e.create(body).await["task_status"], "FINISHED");
+    assert_eq!(e.create_user(body).await["task_status"], "FINISHED");
     let c = e
         .login(json!({"user_name": "aes.user", "password": "Secret#123"}))
         .await;
@@ -322,7 +279,7 @@ async fn create_checks_every_rule_before_recording_a_task() {
     assert_eq!(c["data"]["status"], "SUCCESS");
     assert_eq!(c["data"]["msg_arg_arr"], json!(["expiring"]));
     assert_eq!(
-        e.create(normal("inherits", "expiring")).await["task_status"],
+        e.create_user(normal("inherits", "expiring")).await["task_status"],
         "FINISHED"
     );
     let d = e.detail("inherits").await;
@@ -332,7 +289,7 @@ async fn create_checks_every_rule_before_recording_a_task() {
     let mut ad = normal("ad.user", "domain");
     ad["user_type"] = json!("AD");
     ad["account_expire_date"] = json!(future);
-    assert_eq!(e.create(ad).await["task_status"], "FINISHED");
+    assert_eq!(e.create_user(ad).await["task_status"], "FINISHED");
     let d = e.detail("ad.user").await;
     assert_eq!(d["account_expire_date"], "2100-01-01 00:00:00");
     assert_eq!(d["account_expire_date_str"], "2100-01-01 08:00:00");
@@ -340,7 +297,7 @@ async fn create_checks_every_rule_before_recording_a_task() {
 
 #[tokio::test]
 async fn groups_validate_parent_name_and_expiry() {
-    let e = T::start(Db::Sqlite).await;
+    let e = T::start(Db::Sqlite, &[]).await;
     let c = e
         .post("/v1/usergroup/create", json!({"name": "parent"}))
         .await;
@@ -384,7 +341,7 @@ async fn groups_validate_parent_name_and_expiry() {
     err(&c, 22000400, &["invalid_time"]);
     // a user created in the child inherits its inactivity days
     assert_eq!(
-        e.create(normal("kid", "parent/child")).await["task_status"],
+        e.create_user(normal("kid", "parent/child")).await["task_status"],
         "FINISHED"
     );
     assert_eq!(e.detail("kid").await["invalid_time"], 10);
@@ -392,13 +349,13 @@ async fn groups_validate_parent_name_and_expiry() {
 
 #[tokio::test]
 async fn edit_follows_the_null_semantics_and_the_global_switches() {
-    let e = T::start(Db::Sqlite).await;
+    let e = T::start(Db::Sqlite, &[]).await;
     let mut body = normal("ed", "g");
     body["description"] = json!("keep?");
     body["phone_num"] = json!("15359740221");
     body["email"] = json!("ed@example.com");
     body["invalid_time"] = json!(10);
-    e.create(body).await;
+    e.create_user(body).await;
     // absent description/phone/email are cleared; absent invalid_time is kept
     let c = e.post("/v1/user/edit", json!({"user_name": "ed"})).await;
     assert_eq!(e.wait(&c).await["task_status"], "FINISHED");
@@ -510,7 +467,7 @@ async fn edit_follows_the_null_semantics_and_the_global_switches() {
 #[tokio::test]
 async fn delete_enable_disable_and_change_group() {
     for db in Db::all().await {
-        let e = T::start(db).await;
+        let e = T::start(db, &[]).await;
         // user01 owns demo desks: refused, naming them
         let c = e
             .post("/v1/user/delete", json!({"user_name": "user01"}))
@@ -520,7 +477,7 @@ async fn delete_enable_disable_and_change_group() {
             .post("/v1/user/delete", json!({"user_name": "ghost"}))
             .await;
         err(&c, 23070002, &["ghost"]);
-        e.create(normal("tmp.user", "g")).await;
+        e.create_user(normal("tmp.user", "g")).await;
         let c = e
             .post("/v1/user/delete", json!({"user_name": "tmp.user"}))
             .await;
@@ -633,7 +590,7 @@ async fn delete_enable_disable_and_change_group() {
 #[tokio::test]
 async fn change_password_locks_after_the_limit_and_refuses_directories() {
     for db in Db::all().await {
-        let e = T::start(db).await;
+        let e = T::start(db, &[]).await;
         e.set_global(json!({"pwd_error_limit": 3, "pwd_lock_time": 30}))
             .await;
         // wrong old password: code 0, business_code 23070208 with the tries left
@@ -703,7 +660,7 @@ async fn change_password_locks_after_the_limit_and_refuses_directories() {
             let name = format!("dir.{}", t.to_lowercase());
             let mut body = normal(&name, "dir");
             body["user_type"] = json!(t);
-            e.create(body).await;
+            e.create_user(body).await;
             let c = e.password(&name, "x", "Whatever#1").await;
             err(&c, code, &[]);
         }
@@ -727,7 +684,7 @@ async fn change_password_locks_after_the_limit_and_refuses_directories() {
 #[tokio::test]
 async fn login_and_the_user_desktop_list() {
     for db in Db::all().await {
-        let e = T::start(db).await;
+        let e = T::start(db, &[]).await;
         let c = e
             .login(json!({"user_name": "user01", "password": "nope"}))
             .await;
@@ -848,7 +805,7 @@ async fn login_and_the_user_desktop_list() {
         err(&c, 23010000, &["another user"]);
 
         // expiry and inactivity stop logins
-        e.create(
+        e.create_user(
             json!({"user_name": "old.timer", "user_group_name": "g", "real_name": "o",
             "password": "Passw0rd!", "invalid_time": 1}),
         )
@@ -858,8 +815,10 @@ async fn login_and_the_user_desktop_list() {
             .await;
         assert_eq!(c["code"], 0, "a new user is valid: {c}");
         // visitors without a password sign in with none
-        e.create(json!({"user_name": "guest", "user_group_name": "g", "user_type": "VISITOR"}))
-            .await;
+        e.create_user(
+            json!({"user_name": "guest", "user_group_name": "g", "user_type": "VISITOR"}),
+        )
+        .await;
         let c = e.login(json!({"user_name": "guest"})).await;
         assert_eq!(c["code"], 0, "{c}");
     }
@@ -867,13 +826,13 @@ async fn login_and_the_user_desktop_list() {
 
 #[tokio::test]
 async fn inactivity_and_expiry_are_computed_from_the_stored_times() {
-    let e = T::start(Db::Sqlite).await;
-    e.create(
+    let e = T::start(Db::Sqlite, &[]).await;
+    e.create_user(
         json!({"user_name": "idle", "user_group_name": "g", "real_name": "i",
         "password": "Passw0rd!", "invalid_time": 1}),
     )
     .await;
-    e.create(
+    e.create_user(
         json!({"user_name": "expires", "user_group_name": "g", "real_name": "i",
         "password": "Passw0rd!", "account_expire_date": deskd_domain::model::now_ms() + 1500}),
     )

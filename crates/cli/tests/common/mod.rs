@@ -219,6 +219,89 @@ impl Drop for Server {
     }
 }
 
+/// How long [`Api::wait`] lets a task run.
+pub const TASK_LIMIT: Duration = Duration::from_secs(30);
+
+/// A running server and an admin token: the calls every API test makes. A test file adds its
+/// own helpers in an `impl Api` block of its own.
+pub struct Api {
+    pub s: Server,
+    pub t: String,
+}
+
+impl Api {
+    /// Starts a server (see [`Server::start`]) and logs in as admin.
+    pub async fn start(db: Db, extra: &[&str]) -> Api {
+        Api::with(Server::start(db, extra)).await
+    }
+
+    /// Logs in as admin on a server already started.
+    pub async fn with(s: Server) -> Api {
+        let t = s.admin_token().await;
+        Api { s, t }
+    }
+
+    /// `method path` with the admin token and `{"content": content}` when given; asserts HTTP
+    /// 200 and returns the reply's `content`.
+    pub async fn send(&self, method: &str, path: &str, content: Option<Value>) -> Value {
+        let body = content.map(|c| json!({ "content": c }));
+        let (status, v) = self.s.call(method, path, body, Some(&self.t)).await;
+        assert_eq!(status, 200, "{method} {path}: {v}");
+        v["content"].clone()
+    }
+
+    /// [`Api::send`] with a `content`.
+    pub async fn call(&self, method: &str, path: &str, content: Value) -> Value {
+        self.send(method, path, Some(content)).await
+    }
+
+    pub async fn put(&self, path: &str, content: Value) -> Value {
+        self.call("PUT", path, content).await
+    }
+
+    pub async fn post(&self, path: &str, content: Value) -> Value {
+        self.call("POST", path, content).await
+    }
+
+    /// A call that must succeed (code 0); returns its `data`.
+    pub async fn ok(&self, method: &str, path: &str, content: Value) -> Value {
+        let c = self.call(method, path, content).await;
+        assert_eq!(c["code"], 0, "{method} {path}: {c}");
+        c["data"].clone()
+    }
+
+    /// Creates through `POST path` and returns the new `data.id`.
+    pub async fn create(&self, path: &str, content: Value) -> String {
+        let d = self.ok("POST", path, content).await;
+        d["id"].as_str().expect("id").to_string()
+    }
+
+    /// Polls a task until it leaves RUNNING, for at most `limit`; returns its `data`.
+    pub async fn wait_task(&self, task_id: &str, limit: Duration) -> Value {
+        let end = std::time::Instant::now() + limit;
+        let path = format!("/v1/task/{task_id}/detail");
+        loop {
+            let c = self.send("GET", &path, None).await;
+            assert_eq!(c["code"], 0, "{c}");
+            if c["data"]["task_status"] != "RUNNING" {
+                return c["data"].clone();
+            }
+            assert!(
+                std::time::Instant::now() < end,
+                "task {task_id} still RUNNING: {c}"
+            );
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+
+    /// Waits (up to [`TASK_LIMIT`]) for the task an accepted reply names; returns its `data`.
+    pub async fn wait(&self, reply: &Value) -> Value {
+        assert_eq!(reply["code"], 0, "{reply}");
+        let id = reply["data"]["task_id"].as_str().expect("task_id");
+        self.wait_task(id, TASK_LIMIT).await
+    }
+}
+
 pub fn signal(child: &Child, sig: &str) {
     let ok = Command::new("kill")
         .arg(format!("-{sig}"))
