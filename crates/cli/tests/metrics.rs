@@ -145,7 +145,25 @@ async fn rules_and_alerts_in_prometheus_json_and_safe_reloads() {
     assert_eq!(host["sendby"], "email");
     assert!(host["uuid"].as_str().is_some_and(|u| !u.is_empty()));
     assert!(rules.len() >= 4, "fleet alerts too: {rules:?}");
-    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    // "no alerts" means something only once the rules have run over scraped `up` series; the
+    // default group runs every 15 s, so this test runs it every second
+    let file = dir.join("rules.yaml");
+    let good = std::fs::read_to_string(&file).unwrap();
+    assert!(good.contains("interval: 15s"), "{good}");
+    std::fs::write(&file, good.replace("interval: 15s", "interval: 1s")).unwrap();
+    let (status, v) = s.call("POST", "/-/reload", None, Some(&t)).await;
+    assert_eq!(status, 200, "{v}");
+    let limit = std::time::Duration::from_secs(20);
+    eventually(limit, "up{job=\"node\"} scraped", || async {
+        let up = instant(&s, Some(&t), r#"up{job="node"}"#).await;
+        (!up.is_empty()).then_some(())
+    })
+    .await;
+    let scraped_at = last_evaluation(&s, &t).await;
+    eventually(limit, "the rules evaluated after the scrape", || async {
+        (last_evaluation(&s, &t).await != scraped_at).then_some(())
+    })
+    .await;
     let (status, v) = s.call("GET", "/api/v1/alerts", None, Some(&t)).await;
     assert_eq!(
         (status, v["status"].clone()),
@@ -154,8 +172,6 @@ async fn rules_and_alerts_in_prometheus_json_and_safe_reloads() {
     );
     assert!(v["data"]["alerts"].as_array().unwrap().is_empty(), "{v}");
 
-    let file = dir.join("rules.yaml");
-    let good = std::fs::read_to_string(&file).unwrap();
     std::fs::write(
         &file,
         "groups:\n- name: g\n  rules:\n  - alert: broken\n    expr: up{\n",
@@ -178,22 +194,35 @@ async fn rules_and_alerts_in_prometheus_json_and_safe_reloads() {
     assert_eq!(status, 401);
 }
 
+/// The first rule group's `lastEvaluation`.
+async fn last_evaluation(s: &Server, t: &str) -> serde_json::Value {
+    let (_, v) = s.call("GET", "/api/v1/rules", None, Some(t)).await;
+    v["data"]["groups"][0]["lastEvaluation"].clone()
+}
+
 /// 6.7: CPU, MEM and DISK as the document's vectors, from the collected `node_*` series.
 #[tokio::test]
 async fn server_resource_usage_comes_from_the_engine() {
     let s = Server::start(Db::Sqlite, &["--scrape-interval-secs", "1"]);
     let t = s.admin_token().await;
-    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    let usage = |kind: &'static str| {
+        let (s, t) = (&s, &t);
+        async move {
+            let body = json!({"content": {"server_resource_type": kind}});
+            s.call("PUT", "/v1/rccp/server/resource/usage", Some(body), Some(t))
+                .await
+        }
+    };
+    let limit = std::time::Duration::from_secs(20);
+    eventually(limit, "CPU usage from the first scrapes", || async {
+        let (_, v) = usage("CPU").await;
+        v["content"]["data"]["used"]["result"][0]["value"][1]
+            .is_string()
+            .then_some(())
+    })
+    .await;
     for kind in ["CPU", "MEM", "DISK"] {
-        let body = json!({"content": {"server_resource_type": kind}});
-        let (status, v) = s
-            .call(
-                "PUT",
-                "/v1/rccp/server/resource/usage",
-                Some(body),
-                Some(&t),
-            )
-            .await;
+        let (status, v) = usage(kind).await;
         assert_eq!(status, 200);
         let data = &v["content"]["data"];
         assert_eq!(v["content"]["code"], 0, "{kind}: {v}");
