@@ -72,6 +72,36 @@ async fn served_document_matches_the_golden_file() {
     );
 }
 
+/// The Prometheus read operations say they are forwarded under `metrics_backend = prometheus`;
+/// the writes and the reload, which deskd keeps answering itself, do not.
+#[test]
+fn forwarded_operations_are_marked() {
+    let out = deskd().arg("openapi").output().unwrap();
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let marked =
+        |path: &str, method: &str| doc["paths"][path][method]["x-deskd-forwarded"].is_string();
+    for (path, method) in [
+        ("/api/v1/query", "get"),
+        ("/api/v1/query", "post"),
+        ("/api/v1/series", "get"),
+        ("/api/v1/targets", "get"),
+        ("/api/v1/alerts", "get"),
+    ] {
+        assert!(marked(path, method), "{method} {path} is forwarded");
+    }
+    for (path, method) in [
+        ("/api/v1/write", "post"),
+        ("/api/v1/import/prometheus", "post"),
+        ("/-/reload", "post"),
+    ] {
+        assert!(
+            !doc["paths"][path][method].is_null(),
+            "{method} {path} is documented"
+        );
+        assert!(!marked(path, method), "{method} {path} is not forwarded");
+    }
+}
+
 #[tokio::test]
 async fn every_served_route_is_documented() {
     let s = Server::start(Db::Sqlite, &[]);

@@ -127,6 +127,14 @@ fn prometheus_operation(e: &deskd_metrics::http::Endpoint, method_index: usize) 
         Some(s) => op["x-rg-section"] = json!(s),
         None => op["x-deskd-extension"] = json!(true),
     }
+    let forwarded = crate::monitoring::proxy::FORWARDED
+        .iter()
+        .any(|(path, methods)| *path == e.path && methods.contains(&e.methods[method_index]));
+    if forwarded {
+        op["x-deskd-forwarded"] = json!(
+            "with metrics_backend = prometheus, answered by the external Prometheus as it answers"
+        );
+    }
     add_path_params(&mut op, e.path);
     op
 }
