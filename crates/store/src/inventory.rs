@@ -40,20 +40,7 @@ where
 pub async fn load(pool: &AnyPool, b: Backend, inv: &Inventory) -> Result<()> {
     let mut tx = pool.begin().await.map_err(db_err)?;
     for c in &inv.clusters {
-        insert(
-            &mut *tx,
-            b,
-            "clusters",
-            vec![
-                ("id", c.id.as_str().into()),
-                ("name", c.name.as_str().into()),
-                ("state", c.state.as_str().into()),
-                ("description", c.description.as_str().into()),
-                ("created_at", c.created_at.into()),
-                ("updated_at", c.updated_at.into()),
-            ],
-        )
-        .await?;
+        insert(&mut *tx, b, "clusters", crate::platform::cluster_values(c)).await?;
     }
     for h in &inv.hosts {
         insert(&mut *tx, b, "hosts", crate::platform::host_values(h)).await?;
@@ -63,39 +50,12 @@ pub async fn load(pool: &AnyPool, b: Backend, inv: &Inventory) -> Result<()> {
             &mut *tx,
             b,
             "storage_pools",
-            vec![
-                ("id", p.id.as_str().into()),
-                ("cluster_id", p.cluster_id.as_str().into()),
-                ("name", p.name.as_str().into()),
-                ("directory", p.directory.clone().into()),
-                ("capacity_gb", p.capacity_gb.into()),
-                ("redundancy_strategy", p.redundancy_strategy.as_str().into()),
-                ("health", p.health.as_str().into()),
-                ("created_at", p.created_at.into()),
-            ],
+            crate::platform::pool_values(p),
         )
         .await?;
     }
     for f in &inv.os_files {
-        insert(
-            &mut *tx,
-            b,
-            "os_files",
-            vec![
-                ("id", f.id.as_str().into()),
-                ("name", f.name.as_str().into()),
-                ("format", f.format.as_str().into()),
-                ("disk_type", f.disk_type.as_str().into()),
-                ("os_name", f.os_name.as_str().into()),
-                ("size_bytes", f.size_bytes.into()),
-                ("virtual_size_bytes", f.virtual_size_bytes.into()),
-                ("sha256", f.sha256.as_str().into()),
-                ("state", f.state.as_str().into()),
-                ("storage_pool_id", f.storage_pool_id.as_str().into()),
-                ("created_at", f.created_at.into()),
-            ],
-        )
-        .await?;
+        insert(&mut *tx, b, "os_files", crate::platform::os_file_values(f)).await?;
     }
     for i in &inv.images {
         insert(&mut *tx, b, "images", crate::platform::image_values(i)).await?;
@@ -112,21 +72,20 @@ pub async fn load(pool: &AnyPool, b: Backend, inv: &Inventory) -> Result<()> {
     for u in &inv.users {
         crate::users::insert_user_row(&mut *tx, b, u).await?;
     }
-    for d in &inv.desks {
-        insert_desk(&mut *tx, b, d).await?;
-        insert(
-            &mut *tx,
-            b,
-            "ip_allocations",
-            vec![
-                ("network_id", d.network_id.as_str().into()),
-                ("ip", d.ip.as_str().into()),
-                ("desk_id", d.id.as_str().into()),
-                ("allocated_at", d.created_at.into()),
-            ],
-        )
-        .await?;
-    }
+    insert_desks(&mut tx, b, &inv.desks).await?;
+    let addresses = inv
+        .desks
+        .iter()
+        .map(|d| args![&d.network_id, &d.ip, &d.id, d.created_at])
+        .collect();
+    crate::db::insert_rows(
+        &mut tx,
+        b,
+        "INSERT INTO ip_allocations (network_id, ip, desk_id, allocated_at)",
+        "",
+        addresses,
+    )
+    .await?;
     crate::desks::recount_hosts(&mut *tx, b).await?;
     tx.commit().await.map_err(db_err)
 }

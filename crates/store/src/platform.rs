@@ -471,21 +471,9 @@ pub async fn delete_network(pool: &AnyPool, b: Backend, id: &str) -> Result<bool
 }
 
 pub async fn create_cluster(pool: &AnyPool, b: Backend, c: &Cluster) -> Result<()> {
-    insert(
-        pool,
-        b,
-        "clusters",
-        vec![
-            ("id", c.id.as_str().into()),
-            ("name", c.name.as_str().into()),
-            ("state", c.state.as_str().into()),
-            ("description", c.description.as_str().into()),
-            ("created_at", c.created_at.into()),
-            ("updated_at", c.updated_at.into()),
-        ],
-    )
-    .await
-    .map_err(name_taken("cluster", &c.name))
+    insert(pool, b, "clusters", cluster_values(c))
+        .await
+        .map_err(name_taken("cluster", &c.name))
 }
 
 pub async fn update_cluster(pool: &AnyPool, b: Backend, c: &Cluster) -> Result<bool> {
@@ -707,23 +695,9 @@ pub async fn delete_host(pool: &AnyPool, b: Backend, id: &str) -> Result<bool> {
 pub async fn create_pool(pool: &AnyPool, b: Backend, p: &StoragePool) -> Result<()> {
     let mut tx = begin(pool).await?;
     cluster_must_exist(&mut tx, b, &p.cluster_id).await?;
-    insert(
-        &mut *tx,
-        b,
-        "storage_pools",
-        vec![
-            ("id", p.id.as_str().into()),
-            ("cluster_id", p.cluster_id.as_str().into()),
-            ("name", p.name.as_str().into()),
-            ("directory", p.directory.clone().into()),
-            ("capacity_gb", p.capacity_gb.into()),
-            ("redundancy_strategy", p.redundancy_strategy.as_str().into()),
-            ("health", p.health.as_str().into()),
-            ("created_at", p.created_at.into()),
-        ],
-    )
-    .await
-    .map_err(name_taken("storage pool", &p.name))?;
+    insert(&mut *tx, b, "storage_pools", pool_values(p))
+        .await
+        .map_err(name_taken("storage pool", &p.name))?;
     tx.commit().await.map_err(db_err)
 }
 
@@ -1030,25 +1004,7 @@ pub async fn insert_os_file(pool: &AnyPool, b: Backend, f: &OsFile) -> Result<()
     {
         return Err(Error::not_found(Missing::StoragePool, &f.storage_pool_id));
     }
-    insert(
-        &mut *tx,
-        b,
-        "os_files",
-        vec![
-            ("id", f.id.as_str().into()),
-            ("name", f.name.as_str().into()),
-            ("format", f.format.as_str().into()),
-            ("disk_type", f.disk_type.as_str().into()),
-            ("os_name", f.os_name.as_str().into()),
-            ("size_bytes", f.size_bytes.into()),
-            ("virtual_size_bytes", f.virtual_size_bytes.into()),
-            ("sha256", f.sha256.as_str().into()),
-            ("state", f.state.as_str().into()),
-            ("storage_pool_id", f.storage_pool_id.as_str().into()),
-            ("created_at", f.created_at.into()),
-        ],
-    )
-    .await?;
+    insert(&mut *tx, b, "os_files", os_file_values(f)).await?;
     tx.commit().await.map_err(db_err)
 }
 
@@ -1174,4 +1130,47 @@ pub async fn begin_image_edit(pool: &AnyPool, b: Backend, i: &Image) -> Result<b
     .await?;
     tx.commit().await.map_err(db_err)?;
     Ok(true)
+}
+
+/// The column values of a cluster row (create and the inventory load share them).
+pub(crate) fn cluster_values(c: &Cluster) -> Vec<(&'static str, Arg)> {
+    vec![
+        ("id", c.id.as_str().into()),
+        ("name", c.name.as_str().into()),
+        ("state", c.state.as_str().into()),
+        ("description", c.description.as_str().into()),
+        ("created_at", c.created_at.into()),
+        ("updated_at", c.updated_at.into()),
+    ]
+}
+
+/// The column values of a storage pool row (create and the inventory load share them).
+pub(crate) fn pool_values(p: &StoragePool) -> Vec<(&'static str, Arg)> {
+    vec![
+        ("id", p.id.as_str().into()),
+        ("cluster_id", p.cluster_id.as_str().into()),
+        ("name", p.name.as_str().into()),
+        ("directory", p.directory.clone().into()),
+        ("capacity_gb", p.capacity_gb.into()),
+        ("redundancy_strategy", p.redundancy_strategy.as_str().into()),
+        ("health", p.health.as_str().into()),
+        ("created_at", p.created_at.into()),
+    ]
+}
+
+/// The column values of an OS file row (create and the inventory load share them).
+pub(crate) fn os_file_values(f: &OsFile) -> Vec<(&'static str, Arg)> {
+    vec![
+        ("id", f.id.as_str().into()),
+        ("name", f.name.as_str().into()),
+        ("format", f.format.as_str().into()),
+        ("disk_type", f.disk_type.as_str().into()),
+        ("os_name", f.os_name.as_str().into()),
+        ("size_bytes", f.size_bytes.into()),
+        ("virtual_size_bytes", f.virtual_size_bytes.into()),
+        ("sha256", f.sha256.as_str().into()),
+        ("state", f.state.as_str().into()),
+        ("storage_pool_id", f.storage_pool_id.as_str().into()),
+        ("created_at", f.created_at.into()),
+    ]
 }
