@@ -73,22 +73,6 @@ impl Env {
     }
 }
 
-#[track_caller]
-fn assert_err(c: &Value, code: i64, needles: &[&str]) {
-    assert_eq!(c["code"], code, "{c}");
-    let msg = c["message"].as_str().unwrap_or_default();
-    for n in needles {
-        assert!(msg.contains(n), "`{n}` not in {c}");
-    }
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}
-
 #[tokio::test]
 async fn a_ticket_opens_a_running_desks_display_once() {
     let e = Env::start(Db::Sqlite, &[]).await;

@@ -113,11 +113,6 @@ fn is_uuid(v: &Value) -> bool {
     v.as_str().is_some_and(|s| uuid::Uuid::parse_str(s).is_ok())
 }
 
-/// One `match_arr` condition.
-fn eq(field: &str, values: Value) -> Value {
-    json!({"field_name": field, "match_rule": "EQ", "type": "EXACT", "value_arr": values})
-}
-
 /// The first page (up to 1000) with these conditions.
 fn query(match_arr: Vec<Value>) -> Value {
     json!({"page": 0, "limit": 1000, "match_arr": match_arr})
@@ -136,20 +131,6 @@ fn names(items: &Value) -> Vec<String> {
 fn create_item(id: &str, user: &str, image: &str, strategy: &str, network: &str) -> Value {
     json!({"id": id, "user_name": user, "image_id": image, "desk_strategy_id": strategy,
            "network_id": network})
-}
-
-/// Asserts an error reply: its code, a `message` holding every needle, and a `user_tip`.
-#[track_caller]
-fn assert_err(c: &Value, code: i64, needles: &[&str]) {
-    assert_eq!(c["code"], code, "{c}");
-    let msg = c["message"].as_str().unwrap_or_default();
-    for n in needles {
-        assert!(msg.contains(n), "message lacks `{n}`: {c}");
-    }
-    assert!(
-        c["user_tip"].as_str().is_some_and(|s| !s.is_empty()),
-        "user_tip: {c}"
-    );
 }
 
 /// The demo's ids.

@@ -26,21 +26,6 @@ impl Env {
     }
 }
 
-/// Asserts an error reply: its code and a `message` holding every needle.
-#[track_caller]
-fn assert_err(c: &Value, code: i64, needles: &[&str]) {
-    assert_eq!(c["code"], code, "{c}");
-    let msg = c["message"].as_str().unwrap_or_default();
-    for n in needles {
-        assert!(msg.contains(n), "message lacks `{n}`: {c}");
-    }
-    assert!(c["user_tip"].as_str().is_some_and(|s| !s.is_empty()), "{c}");
-}
-
-fn eq(field: &str, values: Value) -> Value {
-    json!({"field_name": field, "match_rule": "EQ", "type": "EXACT", "value_arr": values})
-}
-
 fn int(v: &Value) -> i64 {
     v.as_i64().unwrap_or_else(|| panic!("not an integer: {v}"))
 }

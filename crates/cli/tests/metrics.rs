@@ -7,13 +7,6 @@ mod common;
 use common::*;
 use serde_json::json;
 
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}
-
 #[tokio::test]
 async fn prometheus_api_needs_a_token_answers_queries_and_keeps_samples_over_a_restart() {
     let dir = fresh_dir();

@@ -10,6 +10,10 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
+/// Milliseconds since the Unix epoch, as the API's timestamps are.
+#[allow(unused_imports)] // used by some test files only
+pub use deskd_domain::model::now_ms;
+
 pub const ADMIN_PASSWORD: &str = "Adm1n-secret";
 
 /// Which database a server under test uses.
@@ -217,6 +221,25 @@ impl Drop for Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Asserts an error reply: its code, a `message` holding every needle, and a `user_tip`.
+#[track_caller]
+pub fn assert_err(c: &Value, code: i64, needles: &[&str]) {
+    assert_eq!(c["code"], code, "{c}");
+    let msg = c["message"].as_str().unwrap_or_default();
+    for n in needles {
+        assert!(msg.contains(n), "message lacks `{n}`: {c}");
+    }
+    assert!(
+        c["user_tip"].as_str().is_some_and(|s| !s.is_empty()),
+        "user_tip: {c}"
+    );
+}
+
+/// A pagequery filter: `field` equal to one of `values`.
+pub fn eq(field: &str, values: Value) -> Value {
+    json!({"field_name": field, "match_rule": "EQ", "type": "EXACT", "value_arr": values})
 }
 
 /// How long [`Api::wait`] lets a task run.
