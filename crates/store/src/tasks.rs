@@ -109,7 +109,7 @@ pub(crate) async fn insert_task(
             ]
         })
         .collect();
-    crate::db::insert_rows(
+    insert_rows(
         tx,
         b,
         "INSERT INTO task_items (task_id, seq, item_id, subject, status, payload, result, attempts, \
@@ -301,7 +301,7 @@ pub async fn renew(
 }
 
 pub async fn finish(pool: &AnyPool, b: Backend, c: &Claim, o: &ItemOutcome) -> Result<bool> {
-    finish_group(pool, b, std::slice::from_ref(&(c.clone(), o.clone())))
+    finish_group(pool, b, &[(c, o)])
         .await
         .map(|recorded| recorded.first().copied().unwrap_or(false))
 }
@@ -314,7 +314,8 @@ pub async fn finish_many(
     items: &[(Claim, ItemOutcome)],
 ) -> Vec<Result<bool>> {
     if items.len() > 1 {
-        match finish_group(pool, b, items).await {
+        let group: Vec<(&Claim, &ItemOutcome)> = items.iter().map(|(c, o)| (c, o)).collect();
+        match finish_group(pool, b, &group).await {
             Ok(recorded) => return recorded.into_iter().map(Ok).collect(),
             Err(e) => {
                 tracing::warn!(error = %e, items = items.len(), "group record failed; recording items one by one")
@@ -322,9 +323,8 @@ pub async fn finish_many(
         }
     }
     let mut out = Vec::with_capacity(items.len());
-    for item in items {
-        let one = finish_group(pool, b, std::slice::from_ref(item)).await;
-        out.push(one.map(|recorded| recorded.first().copied().unwrap_or(false)));
+    for (c, o) in items {
+        out.push(finish(pool, b, c, o).await);
     }
     out
 }
@@ -335,13 +335,13 @@ pub async fn finish_many(
 async fn finish_group(
     pool: &AnyPool,
     b: Backend,
-    items: &[(Claim, ItemOutcome)],
+    items: &[(&Claim, &ItemOutcome)],
 ) -> Result<Vec<bool>> {
     let now = now_ms();
     let mut tx = pool.begin().await.map_err(db_err)?;
     let mut recorded = Vec::with_capacity(items.len());
     let mut events = Vec::new();
-    for (c, o) in items {
+    for &(c, o) in items {
         let won = record(&mut tx, b, c, o, now).await?;
         if won {
             for effect in &o.effects {

@@ -320,16 +320,11 @@ impl Recorder {
     fn start(store: Arc<dyn Store>) -> Self {
         let (queue, mut rx) = mpsc::unbounded_channel::<Pending>();
         tokio::spawn(async move {
-            while let Some(first) = rx.recv().await {
-                let mut group = vec![first];
-                while group.len() < MAX_GROUP {
-                    match rx.try_recv() {
-                        Ok(p) => group.push(p),
-                        Err(_) => break,
-                    }
-                }
+            let mut group = Vec::with_capacity(MAX_GROUP);
+            // Waits for one outcome, then takes whatever else is queued, up to MAX_GROUP.
+            while rx.recv_many(&mut group, MAX_GROUP).await > 0 {
                 let (items, waiters): (Vec<_>, Vec<_>) = group
-                    .into_iter()
+                    .drain(..)
                     .map(|p| ((p.claim, p.outcome), p.done))
                     .unzip();
                 let results = store.finish_items(&items).await;
