@@ -209,11 +209,12 @@ pub async fn reserve(
         Error::Refused(_) => Error::Refused(format!("a desk named `{}` already exists", desk.name)),
         e => e,
     })?;
-    exec(
-        &mut *tx,
+    insert_rows(
+        &mut tx,
         b,
-        "INSERT INTO ip_allocations (network_id, ip, desk_id, allocated_at) VALUES (?, ?, ?, ?)",
-        args![&desk.network_id, &desk.ip, &desk.id, now_ms()],
+        ADDRESS_INSERT,
+        "",
+        vec![address_values(&desk, now_ms())],
     )
     .await?;
     add_load(&mut tx, b, &desk.host_id, &demand, 1).await?;
@@ -222,6 +223,15 @@ pub async fn reserve(
     }
     tx.commit().await.map_err(db_err)?;
     Ok(Reserved::New(desk))
+}
+
+/// Records desks' addresses in their networks' pools; rows from [`address_values`].
+pub(crate) const ADDRESS_INSERT: &str =
+    "INSERT INTO ip_allocations (network_id, ip, desk_id, allocated_at)";
+
+/// A desk's address row, allocated at `at`, in `ADDRESS_INSERT`'s column order.
+pub(crate) fn address_values(d: &Desk, at: i64) -> Vec<Arg> {
+    args![&d.network_id, &d.ip, &d.id, at]
 }
 
 /// The lowest free address of the network's pool; `Refused` naming the pool when it is full.
@@ -612,8 +622,7 @@ impl Placer {
             .await?;
         desk.mac = mac_for(&desk.id);
         let now = now_ms();
-        self.addresses
-            .push(args![&desk.network_id, &desk.ip, &desk.id, now]);
+        self.addresses.push(address_values(&desk, now));
         if let Some(key) = &r.item_key {
             self.keys.push(args![key, &desk.id, &r.task_id, now]);
         }
@@ -626,14 +635,7 @@ impl Placer {
     /// Writes the placed desks, their addresses and item keys, and the hosts' added demand.
     async fn write(self, tx: &mut Transaction<'_, Any>, b: Backend) -> Result<()> {
         crate::inventory::insert_desks(tx, b, &self.desks).await?;
-        insert_rows(
-            tx,
-            b,
-            "INSERT INTO ip_allocations (network_id, ip, desk_id, allocated_at)",
-            "",
-            self.addresses,
-        )
-        .await?;
+        insert_rows(tx, b, ADDRESS_INSERT, "", self.addresses).await?;
         insert_rows(
             tx,
             b,

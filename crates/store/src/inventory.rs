@@ -76,16 +76,9 @@ pub async fn load(pool: &AnyPool, b: Backend, inv: &Inventory) -> Result<()> {
     let addresses = inv
         .desks
         .iter()
-        .map(|d| args![&d.network_id, &d.ip, &d.id, d.created_at])
+        .map(|d| crate::desks::address_values(d, d.created_at))
         .collect();
-    crate::db::insert_rows(
-        &mut tx,
-        b,
-        "INSERT INTO ip_allocations (network_id, ip, desk_id, allocated_at)",
-        "",
-        addresses,
-    )
-    .await?;
+    crate::db::insert_rows(&mut tx, b, crate::desks::ADDRESS_INSERT, "", addresses).await?;
     crate::desks::recount_hosts(&mut *tx, b).await?;
     tx.commit().await.map_err(db_err)
 }
