@@ -56,9 +56,13 @@ impl HostRouter {
             })
     }
 
-    fn of_host(&self, host_id: &str) -> Result<&Arc<dyn Hypervisor>, DriverError> {
+    fn host_kind(&self, host_id: &str) -> Result<DriverKind, DriverError> {
         let kind = lock(&self.hosts).get(host_id).copied();
-        self.driver(kind.ok_or_else(|| DriverError::UnknownHost(host_id.to_string()))?)
+        kind.ok_or_else(|| DriverError::UnknownHost(host_id.to_string()))
+    }
+
+    fn of_host(&self, host_id: &str) -> Result<&Arc<dyn Hypervisor>, DriverError> {
+        self.driver(self.host_kind(host_id)?)
     }
 
     fn of_vm(&self, vm: &str) -> Result<&Arc<dyn Hypervisor>, DriverError> {
@@ -82,8 +86,7 @@ impl Hypervisor for HostRouter {
     }
 
     async fn define(&self, spec: &VmSpec) -> Result<VmInfo, DriverError> {
-        let kind = lock(&self.hosts).get(&spec.host_id).copied();
-        let kind = kind.ok_or_else(|| DriverError::UnknownHost(spec.host_id.clone()))?;
+        let kind = self.host_kind(&spec.host_id)?;
         let info = self.driver(kind)?.define(spec).await?;
         lock(&self.vms).insert(spec.vm_id.clone(), kind);
         Ok(info)
