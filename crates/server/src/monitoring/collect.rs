@@ -95,16 +95,14 @@ const VM_FAMILIES: [(&str, Kind, &str); 9] = [
 ];
 
 impl Collector {
-    /// Scrapes every host, every running VM, the clusters and deskd itself.
-    pub async fn collect(&mut self, store: &dyn Store, driver: &dyn Hypervisor) -> Scrape {
+    /// Scrapes the inventory's `hosts`, every running VM, the clusters and deskd itself.
+    pub async fn collect(
+        &mut self,
+        store: &dyn Store,
+        driver: &dyn Hypervisor,
+        hosts: &[Host],
+    ) -> Scrape {
         let mut s = Scrape::new(now_ms());
-        let hosts = match store.list_hosts().await {
-            Ok(h) => h,
-            Err(e) => {
-                tracing::warn!(error = %e, "monitoring: cannot list hosts");
-                Vec::new()
-            }
-        };
         // A host with its own exporter is scraped from it (`scrape`), not simulated.
         for h in hosts.iter().filter(|h| h.exporter_url.is_none()) {
             let stats = driver.host_stats(&h.id).await.ok();
@@ -124,7 +122,7 @@ impl Collector {
         }
         let defined = vms.iter().map(|v| v.spec.vm_id.as_str()).collect();
         self.prune(&running, &defined);
-        self.cluster_samples(&mut s, &hosts, &vms);
+        self.cluster_samples(&mut s, hosts, &vms);
         self.own_samples(&mut s);
         control_plane_samples(&mut s, store).await;
         s

@@ -102,9 +102,16 @@ pub async fn run(m: Monitor, mut shutdown: watch::Receiver<bool>) {
         }
         let started = std::time::Instant::now();
         let mut collected = std::time::Duration::ZERO;
-        let fleet = collector.collect(m.store.as_ref(), m.driver.as_ref());
+        // One read of the hosts serves the fleet collector and the exporters' targets.
+        let hosts = match m.store.list_hosts().await {
+            Ok(h) => h,
+            Err(e) => {
+                tracing::warn!(error = %e, "monitoring: cannot list hosts");
+                Vec::new()
+            }
+        };
+        let fleet = collector.collect(m.store.as_ref(), m.driver.as_ref(), &hosts);
         let scrape = if embedded {
-            let hosts = m.store.list_hosts().await.unwrap_or_default();
             let targets = scrape::targets(&m.cfg.scrape_targets, &hosts);
             let (fleet, exporters) = tokio::join!(
                 fleet,
