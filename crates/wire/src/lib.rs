@@ -7,6 +7,7 @@
 pub mod codes;
 pub mod desk;
 pub mod envelope;
+pub mod ids;
 pub mod inventory;
 pub mod os_file;
 pub mod paging;
