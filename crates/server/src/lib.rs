@@ -29,7 +29,7 @@ use deskd_tasks::{Engine, EngineConfig, Registry, Tasks};
 use tokio::sync::watch;
 
 pub use config::ServerConfig;
-pub use http::{openapi, router};
+pub use http::router;
 
 /// What every handler can reach. Axum clones the state for every request, so it is one `Arc`
 /// (one reference count to bump) rather than a struct of them: at 60k requests/s, cloning and
