@@ -1,32 +1,25 @@
-//! deskd's HTTP server. [`router`] builds the axum router from the route table in [`api`];
-//! [`serve`] wires the store, the hypervisor driver, the task engine and the reconciler together
-//! and runs until shutdown.
+//! deskd's HTTP server, cut by slice: [`http`] is the plumbing (router, route table, extractors,
+//! error table, authentication, OpenAPI, TLS); each slice — [`accounts`], [`desks`],
+//! [`catalog`], [`fleet`], [`monitoring`], [`tasks`], [`users`] — holds its handlers, its rules
+//! and its task items, and exports its routes. [`serve`] wires the store, the hypervisor driver,
+//! the task engine and the reconciler together and runs until shutdown.
 
-pub mod api;
-pub mod auth;
+pub mod accounts;
 pub mod bootstrap;
+pub mod catalog;
 pub mod config;
+pub mod crud;
 pub mod desks;
-pub mod error;
-pub mod extract;
 pub mod fleet;
-pub mod handlers;
-pub mod inventory;
+pub mod http;
 pub mod keys;
 pub mod monitoring;
-pub mod openapi;
-pub mod reply_cache;
-pub mod tls;
+pub mod tasks;
 pub mod users;
 
 use std::sync::Arc;
 
 use anyhow::Context;
-use axum::extract::Request;
-use axum::http::HeaderName;
-use axum::middleware;
-use axum::routing::get;
-use axum::{Json, Router};
 use deskd_compute::{
     DriverKind, HostRouter, Hypervisor, QemuConfig, QemuDriver, SimConfig, SimDriver,
 };
@@ -34,12 +27,9 @@ use deskd_domain::store::Store;
 use deskd_store::SqlStore;
 use deskd_tasks::{Engine, EngineConfig, Registry, Tasks};
 use tokio::sync::watch;
-use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
-use tower_http::trace::{DefaultOnResponse, TraceLayer};
 
 pub use config::ServerConfig;
-use error::ApiError;
+pub use http::router;
 
 /// What every handler can reach. Axum clones the state for every request, so it is one `Arc`
 /// (one reference count to bump) rather than a struct of them: at 60k requests/s, cloning and
@@ -67,9 +57,9 @@ pub struct App {
     pub tasks: Tasks,
     pub cfg: Arc<ServerConfig>,
     /// Recently checked tokens, so a burst of calls does not look each one up.
-    pub tokens: Arc<auth::TokenCache>,
+    pub tokens: Arc<http::auth::TokenCache>,
     /// Rendered desk pages, reused until a desk changes.
-    pub desk_pages: Arc<reply_cache::ReplyCache>,
+    pub desk_pages: Arc<http::reply_cache::ReplyCache>,
     /// The embedded metrics engine behind `/api/v1/*` (chapter 7, D9).
     pub metrics: Arc<deskd_metrics::promql::Engine>,
     /// The fleet's latest scrape, served on `/metrics`.
@@ -86,92 +76,13 @@ pub struct App {
     pub sim: Option<Arc<SimDriver>>,
 }
 
-const REQUEST_ID: &str = "x-request-id";
+/// A fresh random id for a new record or task.
+pub(crate) fn new_id() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
 /// How often the metrics store replaces its log with a snapshot.
 const METRICS_SNAPSHOT_EVERY: std::time::Duration = std::time::Duration::from_secs(300);
-
-/// The router: every route of the table, the 404/405 answers of DECISIONS D2, `/openapi.json`,
-/// and the middleware that gives each request an id, a log span and panic safety.
-pub fn router(state: AppState) -> Router {
-    // Routes that share a mount path (the desk actions) are merged into one method filter.
-    let table = api::routes();
-    let mut mounts: Vec<(String, axum::routing::MethodFilter, &api::Route)> = Vec::new();
-    for r in &table {
-        let filter = r
-            .methods
-            .iter()
-            .map(api::filter)
-            .reduce(|a, b| a.or(b))
-            .unwrap_or(axum::routing::MethodFilter::GET);
-        let mount = api::mount_path(r.path);
-        match mounts.iter_mut().find(|(m, _, _)| *m == mount) {
-            Some(entry) => entry.1 = entry.1.or(filter),
-            None => mounts.push((mount, filter, r)),
-        }
-    }
-    let mut app = Router::new();
-    for (mount, filter, r) in mounts {
-        let mut mr = (r.handler)(filter);
-        if r.auth {
-            mr = mr.route_layer(middleware::from_fn_with_state(
-                state.clone(),
-                auth::require_token,
-            ));
-        }
-        app = app.route(&mount, mr);
-    }
-    // The Prometheus HTTP API (D9) answers in Prometheus's own JSON, behind the same Bearer
-    // check; its reads and /metrics may be opened to scrapers (`auth::metrics_access`). With an
-    // external Prometheus the reads are forwarded to it.
-    let prometheus = match &state.prometheus {
-        None => deskd_metrics::http::router(state.metrics.clone())
-            .merge(deskd_metrics::rules::router(state.rules.clone()))
-            .merge(monitoring::router(state.targets.clone())),
-        Some(up) => monitoring::proxy::router(up.clone()),
-    }
-    .route_layer(middleware::from_fn_with_state(
-        state.clone(),
-        auth::metrics_access,
-    ));
-    let exposition = Router::new()
-        .route("/metrics", get(metrics_exposition))
-        .route_layer(middleware::from_fn_with_state(
-            state.clone(),
-            auth::metrics_access,
-        ))
-        .with_state(state.clone());
-    let request_id = HeaderName::from_static(REQUEST_ID);
-    app.route("/openapi.json", get(|| async { Json(openapi::document()) }))
-        .fallback(|req: Request| async move { ApiError::NoRoute(req.uri().path().to_string()) })
-        .method_not_allowed_fallback(|req: Request| async move { ApiError::BadMethod(req.method().to_string()) })
-        .with_state(state)
-        .merge(prometheus)
-        .merge(exposition)
-        .layer(CatchPanicLayer::custom(|_| {
-            axum::response::IntoResponse::into_response(ApiError::Domain(deskd_domain::Error::internal("handler panicked")))
-        }))
-        .layer(PropagateRequestIdLayer::new(request_id.clone()))
-        .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
-            let id = req.headers().get(REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("-");
-            tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.uri().path())
-        }).on_response(DefaultOnResponse::new().level(tracing::Level::INFO)))
-        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
-}
-
-/// `GET /metrics`: the fleet's latest scrape in the Prometheus text format, for an external
-/// Prometheus (opened to it with `metrics_open_to` or `metrics_token`, or an API token).
-async fn metrics_exposition(
-    axum::extract::State(app): axum::extract::State<AppState>,
-) -> axum::response::Response {
-    let body = app.scraped.get().map(|s| s.render()).unwrap_or_default();
-    axum::response::IntoResponse::into_response((
-        [(
-            axum::http::header::CONTENT_TYPE,
-            "text/plain; version=0.0.4; charset=utf-8",
-        )],
-        body,
-    ))
-}
 
 /// A running deskd's parts, for [`serve`] and for tests that drive them directly.
 pub struct Parts {
@@ -238,14 +149,14 @@ pub async fn assemble(cfg: ServerConfig) -> anyhow::Result<Parts> {
     };
     desks::ops::register(&mut registry, Arc::new(ops));
     users::ops::register(&mut registry, store.clone());
-    inventory::images::register(
+    catalog::ops::register(
         &mut registry,
         store.clone(),
         driver.clone(),
         cfg.data_dir.clone(),
         cfg.sim_latency,
     );
-    inventory::manage::register(&mut registry, store.clone(), cfg.sim_latency);
+    fleet::ops::register(&mut registry, store.clone(), cfg.sim_latency);
     let engine = Engine::new(store.clone(), registry, engine_cfg);
     let (metrics, prometheus) = match cfg.metrics_backend {
         config::MetricsBackend::Embedded => (open_metrics(&cfg)?, None),
@@ -374,7 +285,7 @@ pub async fn serve(
         state.metrics.storage().clone(),
         METRICS_SNAPSHOT_EVERY,
     );
-    let reconciler = tokio::spawn(fleet::run_reconciler(
+    let reconciler = tokio::spawn(fleet::reconcile::run(
         state.store.clone(),
         state.driver.clone(),
         cfg.reconcile_interval,
@@ -404,7 +315,7 @@ pub async fn serve(
     let tls = match cfg.http {
         true => None,
         false => Some(
-            tls::config(
+            http::tls::config(
                 &cfg.data_dir,
                 cfg.tls_cert.as_deref(),
                 cfg.tls_key.as_deref(),

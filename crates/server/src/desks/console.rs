@@ -34,9 +34,9 @@ use serde::Deserialize;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::Notify;
 
-use crate::error::{ApiError, ApiResult};
-use crate::extract::OptionalContent;
-use crate::handlers::check_cluster;
+use crate::fleet::clusters::check_cluster;
+use crate::http::error::{ApiError, ApiResult};
+use crate::http::extract::OptionalContent;
 use crate::AppState;
 
 /// How long a console ticket may wait for its websocket.

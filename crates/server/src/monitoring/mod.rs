@@ -1,20 +1,32 @@
 //! Fleet monitoring: collectors that turn the hypervisor's and the inventory's figures into the
 //! metric catalogue of API.md (d.1) — `node_*` per host, `vm_*` per running desk, `pos_cluster_*`
 //! per cluster, `docker_*` for deskd's own services, `up` per target — stored in the embedded
-//! engine every scrape interval and exposed on `/metrics` for an external Prometheus.
+//! engine every scrape interval and exposed on `/metrics` for an external Prometheus; the
+//! Prometheus HTTP API on that engine (or forwarded to an external one, [`proxy`]); and the 6.7
+//! resource usage answered from it ([`usage`]).
 
 pub mod collect;
 pub mod exposition;
 pub mod notify;
 pub mod proxy;
 pub mod scrape;
+pub mod usage;
 
 use std::sync::{Arc, Mutex};
 
+use axum::extract::State;
+use axum::http::{header, Method};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{middleware, Router};
 use deskd_compute::Hypervisor;
 use deskd_domain::store::Store;
 use deskd_metrics::promql::Engine;
 use tokio::sync::watch;
+
+use crate::http::auth;
+use crate::http::routes::{Doc, Route};
+use crate::AppState;
 
 pub use collect::Collector;
 pub use exposition::Scrape;
@@ -46,8 +58,62 @@ pub const ENDPOINTS: &[deskd_metrics::http::Endpoint] = &[deskd_metrics::http::E
     section: None,
 }];
 
+/// The `/v1` route of chapter 6.7.
+pub fn routes() -> Vec<Route> {
+    vec![Route::typed(
+        Doc {
+            path: "/v1/rccp/server/resource/usage",
+            methods: &[Method::PUT, Method::POST],
+            operation_id: "serverResourceUsage",
+            summary:
+                "Fleet CPU, memory or disk: capacity and share in use, from the metrics engine",
+            section: Some("6.7"),
+            auth: true,
+        },
+        usage::resource_usage,
+    )]
+}
+
+/// The Prometheus HTTP API (D9), answered in Prometheus's own JSON behind the same Bearer
+/// check, and `/metrics`; their reads may be opened to scrapers ([`auth::metrics_access`]).
+/// With an external Prometheus the reads are forwarded to it.
+pub fn router(state: &AppState) -> Router {
+    let prometheus = match &state.prometheus {
+        None => deskd_metrics::http::router(state.metrics.clone())
+            .merge(deskd_metrics::rules::router(state.rules.clone()))
+            .merge(targets_router(state.targets.clone())),
+        Some(up) => proxy::router(up.clone()),
+    }
+    .route_layer(middleware::from_fn_with_state(
+        state.clone(),
+        auth::metrics_access,
+    ));
+    let exposition = Router::new()
+        .route("/metrics", get(metrics_exposition))
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            auth::metrics_access,
+        ))
+        .with_state(state.clone());
+    prometheus.merge(exposition)
+}
+
+/// `GET /metrics`: the fleet's latest scrape in the Prometheus text format, for an external
+/// Prometheus (opened to it with `metrics_open_to` or `metrics_token`, or an API token).
+async fn metrics_exposition(State(app): State<AppState>) -> Response {
+    let body = app.scraped.get().map(|s| s.render()).unwrap_or_default();
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        body,
+    )
+        .into_response()
+}
+
 /// `/api/v1/targets` over the exporters' health.
-pub fn router(health: Arc<scrape::Health>) -> axum::Router {
+fn targets_router(health: Arc<scrape::Health>) -> Router {
     axum::Router::new()
         .route(
             "/api/v1/targets",

@@ -7,8 +7,8 @@ use deskd_metrics::promql::Value;
 use deskd_wire::envelope::Reply;
 use deskd_wire::usage::{PromSample, PromVector, ResourceUsageData, ResourceUsageRequest};
 
-use crate::error::ApiResult;
-use crate::extract::Content;
+use crate::http::error::ApiResult;
+use crate::http::extract::Content;
 use crate::AppState;
 
 /// [inferred] What `total` and `used` mean per type: the document's example pairs an absolute

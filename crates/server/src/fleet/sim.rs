@@ -6,7 +6,7 @@ use axum::Json;
 use deskd_domain::error::{Error, Missing};
 use deskd_wire::envelope::Reply;
 
-use crate::error::ApiResult;
+use crate::http::error::ApiResult;
 use crate::AppState;
 
 /// `PUT /v1/sim/host/{host_id}:down` and `:up`: the host's agent stops (or resumes) answering,

@@ -5,7 +5,7 @@
 use schemars::gen::SchemaSettings;
 use serde_json::{json, Map, Value};
 
-use crate::api::{routes, Route};
+use super::routes::Route;
 
 /// Builds the document.
 pub fn document() -> Value {
@@ -14,9 +14,11 @@ pub fn document() -> Value {
     settings.option_add_null_type = true;
     let mut gen = settings.into_generator();
     let mut paths = Map::new();
-    for r in routes() {
-        let item = paths.entry(r.path.to_string()).or_insert_with(|| json!({}));
-        for (i, m) in r.methods.iter().enumerate() {
+    for r in super::table() {
+        let item = paths
+            .entry(r.doc.path.to_string())
+            .or_insert_with(|| json!({}));
+        for (i, m) in r.doc.methods.iter().enumerate() {
             let op = operation(&r, i, &mut gen);
             item[m.as_str().to_lowercase()] = op;
         }
@@ -57,7 +59,12 @@ pub fn document() -> Value {
     })
 }
 
-fn operation(r: &Route, method_index: usize, gen: &mut schemars::gen::SchemaGenerator) -> Value {
+fn operation(
+    route: &Route,
+    method_index: usize,
+    gen: &mut schemars::gen::SchemaGenerator,
+) -> Value {
+    let r = &route.doc;
     let suffix = if method_index == 0 {
         String::new()
     } else {
@@ -70,7 +77,7 @@ fn operation(r: &Route, method_index: usize, gen: &mut schemars::gen::SchemaGene
             "200": {
                 "description": "code 0 with data, or a business error (non-zero code, message, user_tip)",
                 "content": {"application/json": {"schema": {"oneOf": [
-                    (r.response)(gen),
+                    (route.response)(gen),
                     gen.subschema_for::<deskd_wire::envelope::ErrorBody>(),
                 ]}}}
             },
@@ -90,16 +97,16 @@ fn operation(r: &Route, method_index: usize, gen: &mut schemars::gen::SchemaGene
     }
     op["security"] = if r.auth {
         json!([{"bearer": []}])
-    } else if crate::api::TICKET_ROUTES.contains(&r.path) {
+    } else if super::TICKET_ROUTES.contains(&r.path) {
         op["responses"]["101"] = json!({"description": "switching to the websocket"});
         json!([{"console_ticket": []}])
     } else {
         json!([])
     };
     add_path_params(&mut op, r.path);
-    if let Some(req) = r.request {
+    if let Some(req) = (route.request)(gen) {
         op["requestBody"] =
-            json!({"required": false, "content": {"application/json": {"schema": req(gen)}}});
+            json!({"required": false, "content": {"application/json": {"schema": req}}});
     }
     op
 }

@@ -6,7 +6,7 @@ use axum::extract::{FromRequest, Request};
 use deskd_domain::error::Error;
 use serde::de::DeserializeOwned;
 
-use crate::error::ApiError;
+use super::error::ApiError;
 
 /// A required `content` object decoded into `T`.
 pub struct Content<T>(pub T);
@@ -36,6 +36,29 @@ impl<S: Send + Sync, T: DeserializeOwned + Default> FromRequest<S> for OptionalC
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
         let bytes = read(req, state).await?;
         Ok(OptionalContent(parse::<T>(&bytes)?.unwrap_or_default()))
+    }
+}
+
+/// An optional `content` for the `/v1/rccp` endpoints: bad input is 12000200 there (a.5).
+pub struct CcpContent<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned + Default> FromRequest<S> for CcpContent<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        match OptionalContent::<T>::from_request(req, state).await {
+            Ok(OptionalContent(v)) => Ok(CcpContent(v)),
+            Err(ApiError::Domain(e)) => Err(e.for_ccp().into()),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+/// The trimmed id of an extension request, or an error naming `content.id`.
+pub fn id_of(id: Option<&str>) -> Result<String, Error> {
+    match id.map(str::trim).filter(|s| !s.is_empty()) {
+        Some(id) => Ok(id.to_string()),
+        None => Err(Error::invalid("content.id", "is required")),
     }
 }
 

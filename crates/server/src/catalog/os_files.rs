@@ -1,4 +1,5 @@
-//! OS files (extensions): a QCOW2 or ISO file streamed into its storage pool, and delete.
+//! OS files: the 6.1.16 list, and the extensions: a QCOW2 or ISO file streamed into its
+//! storage pool, and delete.
 //!
 //! `POST /v1/osFile/upload?name=…&format=QCOW2|ISO&disk_type=SYSTEM|DATA&os_name=…&size=…&sha256=…&storage_pool_id=…`
 //! takes the file as the raw request body. The row is UPLOADING while the bytes stream to a
@@ -16,23 +17,56 @@ use deskd_domain::enums::*;
 use deskd_domain::error::{Error, Missing, Result};
 use deskd_domain::model::{now_ms, OsFile, StoragePool};
 use deskd_domain::platform as rules;
+use deskd_domain::query::compile;
+use deskd_domain::resources::OS_FILES;
 use deskd_domain::store::Store;
 use deskd_wire::envelope::Reply;
 use deskd_wire::inventory::{IdData, IdRequest};
+use deskd_wire::os_file::OsFileItem;
+use deskd_wire::paging::{PageData, PageQuery};
 use futures::StreamExt;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
 
-use super::{id_of, new_id};
-use crate::error::ApiResult;
-use crate::extract::Content;
-use crate::AppState;
+use crate::http::error::ApiResult;
+use crate::http::extract::{id_of, Content};
+use crate::{new_id, AppState};
 
 /// Largest OS file accepted: 1 TiB.
 const MAX_SIZE: i64 = 1 << 40;
 /// Where simulated pools keep their files, under the data directory.
 const SIMULATED_POOL_DIR: &str = "os-files";
+
+/// `PUT /v1/osFile:pagequery` (6.1.16).
+pub async fn pagequery(
+    State(app): State<AppState>,
+    Content(q): Content<PageQuery>,
+) -> ApiResult<Json<Reply<PageData<OsFileItem>>>> {
+    let query = compile(&OS_FILES, &q)?;
+    let page = app.store.list_os_files(&query).await?;
+    let item_arr = page
+        .items
+        .into_iter()
+        .map(|f| OsFileItem {
+            id: f.id,
+            cbb_image_format: f.format.as_str().into(),
+            image_disk_type: f.disk_type.as_str().into(),
+            image_file_name: f.name,
+            image_file_size: f.size_bytes,
+            image_file_state: f.state.as_str().into(),
+            upload_time: f.created_at,
+            virtual_size: f.virtual_size_bytes,
+            os_name: f.os_name.as_str().into(),
+            sha256: f.sha256,
+            storage_pool_id: f.storage_pool_id,
+        })
+        .collect();
+    Ok(Json(Reply::data(PageData {
+        total: page.total,
+        item_arr,
+    })))
+}
 
 /// The query string of an upload.
 #[derive(Debug, Default, Deserialize)]

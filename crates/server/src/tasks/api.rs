@@ -1,4 +1,4 @@
-//! 6.1.12 task detail.
+//! The 6.1.12 task detail handler and the wire view of a task.
 
 use axum::extract::{Path, State};
 use axum::Json;
@@ -8,8 +8,9 @@ use deskd_domain::task::{task_result_text, ItemRecord, TaskRecord};
 use deskd_wire::envelope::Reply;
 use deskd_wire::task::{TaskDetail, TaskDetailRequest, TaskItem};
 
-use crate::error::ApiResult;
-use crate::extract::OptionalContent;
+use crate::fleet::clusters::check_cluster;
+use crate::http::error::ApiResult;
+use crate::http::extract::OptionalContent;
 use crate::AppState;
 
 /// `PUT|GET|POST /v1/task/{task_id}/detail`.
@@ -18,7 +19,7 @@ pub async fn detail(
     Path(task_id): Path<String>,
     OptionalContent(body): OptionalContent<TaskDetailRequest>,
 ) -> ApiResult<Json<Reply<TaskDetail>>> {
-    let cluster_id = super::check_cluster(&app, body.cluster_id.as_deref()).await?;
+    let cluster_id = check_cluster(&app, body.cluster_id.as_deref()).await?;
     let id = task_id.trim();
     let task = app
         .store
@@ -66,7 +67,7 @@ fn item(i: &ItemRecord) -> TaskItem {
     // Items still pending or running show RUNNING until they have an outcome.
     let status = match i.status {
         ItemStatus::SUCCESS | ItemStatus::FAILURE => i.status.as_str(),
-        ItemStatus::PENDING | ItemStatus::RUNNING => "RUNNING",
+        ItemStatus::PENDING | ItemStatus::RUNNING => ItemStatus::RUNNING.as_str(),
     };
     TaskItem {
         id: i.item_id.clone(),

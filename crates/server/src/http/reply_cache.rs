@@ -7,8 +7,14 @@
 //! bumps: a page is never served after a local write. Writes by another replica sharing the
 //! database show within [`REPLY_TTL`], the bound already accepted for cached totals.
 
+use std::marker::PhantomData;
+
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
+use deskd_domain::error::Error;
 use deskd_store::fresh::FreshCache;
+use serde::Serialize;
 
 /// How long a reply may be reused when no local write invalidated it.
 pub const REPLY_TTL: std::time::Duration = std::time::Duration::from_secs(1);
@@ -34,6 +40,36 @@ impl ReplyCache {
     /// write that raced the query makes the entry stale at once).
     pub fn put(&self, key: String, generation: u64, body: Bytes) {
         self.0.put(key, generation, body)
+    }
+}
+
+/// A JSON reply rendered to bytes (so it can be kept and reused), typed by what it holds so
+/// its route documents that.
+pub struct Rendered<T>(Bytes, PhantomData<T>);
+
+impl<T: Serialize> Rendered<T> {
+    /// Renders `value`.
+    pub fn render(value: &T) -> Result<Self, Error> {
+        let body = serde_json::to_vec(value)
+            .map_err(|e| Error::internal(format!("rendering a reply: {e}")))?;
+        Ok(Rendered(Bytes::from(body), PhantomData))
+    }
+}
+
+impl<T> Rendered<T> {
+    /// A reply rendered earlier from a `T`.
+    pub fn reuse(body: Bytes) -> Self {
+        Rendered(body, PhantomData)
+    }
+
+    pub fn bytes(&self) -> &Bytes {
+        &self.0
+    }
+}
+
+impl<T> IntoResponse for Rendered<T> {
+    fn into_response(self) -> Response {
+        ([(header::CONTENT_TYPE, "application/json")], self.0).into_response()
     }
 }
 

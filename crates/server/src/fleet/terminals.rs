@@ -11,8 +11,8 @@ use deskd_domain::platform as rules;
 use deskd_wire::envelope::{Empty, Reply};
 use deskd_wire::inventory::*;
 
-use crate::error::ApiResult;
-use crate::extract::{Content, OptionalContent};
+use crate::http::error::ApiResult;
+use crate::http::extract::{Content, OptionalContent};
 use crate::AppState;
 
 /// Longest terminal id (the unified-login `terminal_id`).

@@ -1,22 +1,16 @@
-//! Authentication of API callers (DECISIONS D1): the token endpoint, the Bearer middleware on
-//! every other `/v1` route, and token revocation.
+//! Authentication of API callers (DECISIONS D1): the Bearer middleware on every `/v1` route
+//! but the token endpoint, the cache of checked tokens, and the scrapers' access to metrics.
+//! Issuing and revoking tokens is the [`crate::accounts`] slice.
 
 use axum::extract::{Request, State};
 use axum::http::header::AUTHORIZATION;
 use axum::middleware::Next;
 use axum::response::Response;
-use axum::{Extension, Json};
-use deskd_domain::auth::{
-    hash_password, new_token, token_hash, transport_password, verify_password,
-};
+use deskd_domain::auth::token_hash;
 use deskd_domain::error::Error;
 use deskd_domain::model::now_ms;
-use deskd_domain::store::TokenRecord;
-use deskd_wire::envelope::{Empty, Reply};
-use deskd_wire::token::{TokenData, TokenRequest};
 
-use crate::error::{ApiError, ApiResult};
-use crate::extract::{Content, OptionalContent};
+use super::error::ApiError;
 use crate::AppState;
 
 /// The authenticated caller, put into request extensions by [`require_token`].
@@ -48,7 +42,7 @@ pub struct TokenCache {
 }
 
 impl TokenCache {
-    fn get(&self, hash: &str) -> Option<String> {
+    pub(crate) fn get(&self, hash: &str) -> Option<String> {
         let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
         entries
             .get(hash)
@@ -57,7 +51,7 @@ impl TokenCache {
     }
 
     /// Trusts `hash` for the TTL, never beyond the token's own expiry (`expires_in_ms` from now).
-    fn put(&self, hash: &str, account: &str, expires_in_ms: i64) {
+    pub(crate) fn put(&self, hash: &str, account: &str, expires_in_ms: i64) {
         let ttl =
             TOKEN_CACHE_TTL.min(std::time::Duration::from_millis(expires_in_ms.max(0) as u64));
         let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
@@ -70,7 +64,7 @@ impl TokenCache {
         );
     }
 
-    fn forget(&self, hash: &str) {
+    pub(crate) fn forget(&self, hash: &str) {
         self.entries
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -149,66 +143,6 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
         return false;
     }
     a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
-/// `POST /v1/auth/token`: account name and password (plaintext or AES) → a 30-minute token.
-pub async fn issue_token(
-    State(app): State<AppState>,
-    Content(body): Content<TokenRequest>,
-) -> ApiResult<Json<Reply<TokenData>>> {
-    let keys = crate::keys::valid(app.store.as_ref()).await?;
-    let password = transport_password(&body.password, &keys);
-    let account = app.store.account_by_name(body.user_name.trim()).await?;
-    let stored = account.as_ref().map(|a| a.password_hash.clone());
-    let matches = tokio::task::spawn_blocking(move || match stored {
-        Some(h) => verify_password(&password, &h),
-        None => {
-            // Same work for unknown names, so timing does not reveal which accounts exist.
-            let _ = hash_password(&password);
-            false
-        }
-    })
-    .await
-    .map_err(Error::internal)?;
-    let account = match account {
-        Some(a) if matches && !a.disabled => a,
-        _ => {
-            return Err(Error::Unauthenticated(
-                "wrong user name or password, or the account is disabled".into(),
-            )
-            .into())
-        }
-    };
-    let (token, hash) = new_token();
-    let now = now_ms();
-    let ttl_ms = app.cfg.token_ttl.as_millis() as i64;
-    app.store
-        .insert_token(&TokenRecord {
-            token_hash: hash,
-            account_id: account.id,
-            created_at: now,
-            expires_at: now + ttl_ms,
-        })
-        .await?;
-    tracing::info!(account = %account.name, "issued token");
-    Ok(Json(Reply::data(TokenData {
-        token,
-        token_type: "Bearer".into(),
-        expires_in: ttl_ms / 1000,
-        expire_time: now + ttl_ms,
-    })))
-}
-
-/// `POST /v1/auth/token:revoke`: ends the caller's token.
-pub async fn revoke_token(
-    State(app): State<AppState>,
-    Extension(caller): Extension<Caller>,
-    OptionalContent(_): OptionalContent<Empty>,
-) -> ApiResult<Json<Reply<()>>> {
-    app.store.revoke_token(&caller.token_hash).await?;
-    app.tokens.forget(&caller.token_hash);
-    tracing::info!(account = %caller.account, "revoked token");
-    Ok(Json(Reply::empty()))
 }
 
 #[cfg(test)]

@@ -1,0 +1,256 @@
+//! The task items of the image calls: build, edit and delete a version. Each is idempotent:
+//! after a crash the engine runs an interrupted item again and it picks up from what the
+//! database and the driver already show.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use deskd_compute::Hypervisor;
+use deskd_domain::enums::*;
+use deskd_domain::error::{Error, Result};
+use deskd_domain::model::*;
+use deskd_domain::store::Store;
+use deskd_domain::task::{Claim, ItemOutcome};
+use deskd_tasks::{ItemHandler, Registry};
+
+use crate::fleet::disk_image;
+
+/// Task kinds of the image calls.
+pub mod kinds {
+    pub const BUILD: &str = "image.build";
+    pub const EDIT: &str = "image.edit";
+    pub const DELETE: &str = "image.delete";
+}
+
+/// What an edit item applies, and the state the version returns to.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub(super) struct EditPayload {
+    pub image: ImagePayload,
+    pub restore: String,
+}
+
+/// The version a build item inserts and completes.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub(super) struct ImagePayload {
+    id: String,
+    name: String,
+    root_image_id: String,
+    version: i64,
+    category: String,
+    os_name: String,
+    os_file_id: String,
+    state: String,
+    system_disk_gb: i64,
+    cpu_cores: i64,
+    memory_gb: i64,
+    network_id: Option<String>,
+    description: String,
+    created_at: i64,
+}
+
+impl From<&Image> for ImagePayload {
+    fn from(i: &Image) -> Self {
+        ImagePayload {
+            id: i.id.clone(),
+            name: i.name.clone(),
+            root_image_id: i.root_image_id.clone(),
+            version: i.version,
+            category: i.category.as_str().into(),
+            os_name: i.os_name.as_str().into(),
+            os_file_id: i.os_file_id.clone(),
+            state: i.state.as_str().into(),
+            system_disk_gb: i.system_disk_gb,
+            cpu_cores: i.cpu_cores,
+            memory_gb: i.memory_gb,
+            network_id: i.network_id.clone(),
+            description: i.description.clone(),
+            created_at: i.created_at,
+        }
+    }
+}
+
+impl ImagePayload {
+    fn image(&self) -> Result<Image> {
+        Ok(Image {
+            id: self.id.clone(),
+            name: self.name.clone(),
+            root_image_id: self.root_image_id.clone(),
+            version: self.version,
+            newest: false,
+            category: DeskCategory::parse(&self.category, "payload.category")?,
+            os_name: OsName::parse(&self.os_name, "payload.os_name")?,
+            os_file_id: self.os_file_id.clone(),
+            state: ImageState::parse(&self.state, "payload.state")?,
+            system_disk_gb: self.system_disk_gb,
+            cpu_cores: self.cpu_cores,
+            memory_gb: self.memory_gb,
+            network_id: self.network_id.clone(),
+            description: self.description.clone(),
+            created_at: self.created_at,
+        })
+    }
+}
+
+/// Registers the image task kinds. `build_time` is how long a simulated build or removal takes;
+/// the driver gets each built version's base disk from its OS file (under `data_dir`).
+pub fn register(
+    registry: &mut Registry,
+    store: Arc<dyn Store>,
+    driver: Arc<dyn Hypervisor>,
+    data_dir: PathBuf,
+    build_time: Duration,
+) {
+    for kind in [kinds::BUILD, kinds::EDIT, kinds::DELETE] {
+        registry.register(
+            kind,
+            Arc::new(Items {
+                store: store.clone(),
+                driver: driver.clone(),
+                data_dir: data_dir.clone(),
+                kind,
+                build_time,
+            }),
+        );
+    }
+}
+
+struct Items {
+    store: Arc<dyn Store>,
+    driver: Arc<dyn Hypervisor>,
+    data_dir: PathBuf,
+    kind: &'static str,
+    build_time: Duration,
+}
+
+#[async_trait]
+impl ItemHandler for Items {
+    async fn run(&self, c: &Claim) -> ItemOutcome {
+        if self.kind == kinds::EDIT {
+            let mut o = match self.edit(c).await {
+                Ok(()) => ItemOutcome::success(format!("编辑镜像[{}]成功", c.item_id)),
+                Err(e) => ItemOutcome::failure(format!("编辑镜像[{}]失败：{e}", c.item_id)),
+            };
+            o.biz_data = Some(serde_json::json!({ "image_id": c.item_id }));
+            return o;
+        }
+        let verb = if self.kind == kinds::BUILD {
+            "构建"
+        } else {
+            "删除"
+        };
+        if self.kind == kinds::BUILD {
+            if let Err(e) = self.insert(c).await {
+                let mut o = ItemOutcome::failure(format!("{verb}镜像[{}]失败：{e}", c.item_id));
+                o.biz_data = Some(serde_json::json!({ "image_id": c.item_id }));
+                return o;
+            }
+        }
+        tokio::time::sleep(self.build_time).await;
+        let driver_side = match self.kind {
+            kinds::BUILD => self.import(&c.item_id).await,
+            _ => self.unimport(&c.item_id).await,
+        };
+        if let Err(e) = driver_side {
+            let mut o = ItemOutcome::failure(format!("{verb}镜像[{}]失败：{e}", c.item_id));
+            o.biz_data = Some(serde_json::json!({ "image_id": c.item_id }));
+            return o;
+        }
+        let done = match self.kind {
+            kinds::BUILD => self.store.complete_image(&c.item_id).await,
+            _ => self.store.remove_image(&c.item_id).await,
+        };
+        let mut o = match done {
+            Ok(true) => ItemOutcome::success(format!("{verb}镜像[{}]成功", c.item_id)),
+            // A repeated item finds its work done already.
+            Ok(false) => match self.store.get_image(&c.item_id).await {
+                Ok(Some(i)) if i.state == ImageState::AVAILABLE && self.kind == kinds::BUILD => {
+                    ItemOutcome::success(format!("{verb}镜像[{}]成功", c.item_id))
+                }
+                Ok(None) if self.kind == kinds::DELETE => {
+                    ItemOutcome::success(format!("{verb}镜像[{}]成功", c.item_id))
+                }
+                Ok(other) => ItemOutcome::failure(format!(
+                    "{verb}镜像[{}]失败：image is {}",
+                    c.item_id,
+                    other.map(|i| i.state.as_str()).unwrap_or("gone")
+                )),
+                Err(e) => ItemOutcome::failure(format!("{verb}镜像[{}]失败：{e}", c.item_id)),
+            },
+            Err(e) => ItemOutcome::failure(format!("{verb}镜像[{}]失败：{e}", c.item_id)),
+        };
+        o.biz_data = Some(serde_json::json!({ "image_id": c.item_id }));
+        o
+    }
+}
+
+impl Items {
+    /// Applies the edit (again, after a crash it matters), takes the build time, and returns
+    /// the version to the state it had.
+    async fn edit(&self, c: &Claim) -> Result<()> {
+        let p: EditPayload = serde_json::from_value(c.payload.clone())
+            .map_err(|e| Error::internal(format!("payload: {e}")))?;
+        let restore = ImageState::parse(&p.restore, "payload.restore")?;
+        self.store.begin_image_edit(&p.image.image()?).await?;
+        tokio::time::sleep(self.build_time).await;
+        if self
+            .store
+            .set_image_state(&c.item_id, &[ImageState::EDITING], restore)
+            .await?
+        {
+            return Ok(());
+        }
+        match self.store.get_image(&c.item_id).await? {
+            Some(i) if i.state == restore => Ok(()),
+            other => Err(Error::Refused(format!(
+                "image is {}",
+                other.map(|i| i.state.as_str()).unwrap_or("gone")
+            ))),
+        }
+    }
+
+    /// Hands the version's OS file to the driver as its base disk; a file the driver refuses
+    /// leaves the version ERROR.
+    async fn import(&self, id: &str) -> Result<()> {
+        let Some(img) = self.store.get_image(id).await? else {
+            return Ok(());
+        };
+        if img.state == ImageState::AVAILABLE {
+            return Ok(());
+        }
+        let (source, simulated) =
+            super::os_files::location(self.store.as_ref(), &self.data_dir, &img.os_file_id).await?;
+        if simulated && !source.exists() {
+            // a demo record: the image exists for simulated hosts only
+            tracing::debug!(image = %id, "OS file has no bytes; nothing to import");
+            return Ok(());
+        }
+        let Err(e) = self.driver.import_image(&disk_image(&img), &source).await else {
+            return Ok(());
+        };
+        let building = [ImageState::CREATING, ImageState::PUBLISHING];
+        self.store
+            .set_image_state(id, &building, ImageState::ERROR)
+            .await?;
+        Err(Error::Refused(format!("hypervisor: {e}")))
+    }
+
+    /// Removes the version's base disk from the driver before the row goes.
+    async fn unimport(&self, id: &str) -> Result<()> {
+        let Some(img) = self.store.get_image(id).await? else {
+            return Ok(());
+        };
+        self.driver
+            .remove_image(&disk_image(&img))
+            .await
+            .map_err(|e| Error::Refused(format!("hypervisor: {e}")))
+    }
+
+    /// Inserts the version unless the handler (or an earlier run) did.
+    async fn insert(&self, c: &Claim) -> Result<()> {
+        let p: ImagePayload = serde_json::from_value(c.payload.clone())
+            .map_err(|e| Error::internal(format!("payload: {e}")))?;
+        self.store.insert_image(&p.image()?).await.map(drop)
+    }
+}

@@ -1,0 +1,85 @@
+//! The bridge between the inventory and the hypervisor driver: the driver's view of hosts,
+//! images and desks, and adopting a freshly loaded inventory.
+
+use deskd_compute::{DiskImage, DriverKind, HostSpec, Hypervisor, VmSpec};
+use deskd_domain::enums::{DeskState, DeskType, HostDriver};
+use deskd_domain::error::{Error, Result};
+use deskd_domain::model::{Desk, Host, Image};
+use deskd_domain::store::Store;
+
+pub(crate) fn driver_err(e: deskd_compute::DriverError) -> Error {
+    Error::Refused(format!("hypervisor: {e}"))
+}
+
+/// What the driver needs to know about a host.
+pub fn host_spec(h: &Host) -> HostSpec {
+    HostSpec {
+        host_id: h.id.clone(),
+        name: h.name.clone(),
+        driver: match h.driver {
+            HostDriver::Sim => DriverKind::Sim,
+            HostDriver::Qemu => DriverKind::Qemu,
+        },
+        cpu_cores: h.cpu_cores as u32,
+        memory_mb: h.memory_gb as u64 * 1024,
+        storage_gb: h.storage_gb as u64,
+        memory_overcommit: h.memory_overcommit,
+    }
+}
+
+/// The driver's name for an image version's base disk.
+pub fn disk_image(i: &Image) -> DiskImage {
+    DiskImage {
+        image_id: i.id.clone(),
+        version: i.version as u32,
+        size_gb: i.system_disk_gb as u64,
+    }
+}
+
+/// What the driver needs to know about a desk's VM.
+pub async fn vm_spec(store: &dyn Store, d: &Desk) -> Result<VmSpec> {
+    let image = store
+        .get_image(&d.image_id)
+        .await?
+        .ok_or_else(|| Error::internal(format!("desk {} has no image", d.id)))?;
+    Ok(VmSpec {
+        vm_id: d.id.clone(),
+        name: d.name.clone(),
+        host_id: d.host_id.clone(),
+        cpu_cores: d.cpu_cores as u32,
+        memory_mb: d.memory_gb as u64 * 1024,
+        system_disk_gb: d.system_disk_gb as u64,
+        data_disk_gb: (d.data_disk_gb > 0).then_some(d.data_disk_gb as u64),
+        image: disk_image(&image),
+        recoverable: d.desk_type == DeskType::RECOVERABLE,
+    })
+}
+
+/// Tells the driver about every host in the inventory.
+pub async fn register_hosts(store: &dyn Store, driver: &dyn Hypervisor) -> Result<()> {
+    for h in store.list_hosts().await? {
+        driver.add_host(host_spec(&h)).await.map_err(driver_err)?;
+    }
+    Ok(())
+}
+
+/// Makes the driver match a freshly loaded inventory: defines every desk's VM and powers on the
+/// ones the inventory says are running (sleeping ones are paused). Desks are adopted
+/// concurrently, as a real hypervisor would be driven.
+pub async fn adopt_inventory(store: &dyn Store, driver: &dyn Hypervisor) -> Result<()> {
+    let desks = store.list_all_desks().await?;
+    let adoptions = desks.iter().map(|d| adopt(store, driver, d));
+    futures::future::try_join_all(adoptions).await.map(drop)
+}
+
+async fn adopt(store: &dyn Store, driver: &dyn Hypervisor, d: &Desk) -> Result<()> {
+    let spec = vm_spec(store, d).await?;
+    driver.define(&spec).await.map_err(driver_err)?;
+    if matches!(d.state, DeskState::RUNNING | DeskState::SLEEP) {
+        driver.start(&d.id).await.map_err(driver_err)?;
+    }
+    if d.state == DeskState::SLEEP {
+        driver.pause(&d.id).await.map_err(driver_err)?;
+    }
+    Ok(())
+}
