@@ -157,6 +157,25 @@ impl QemuDriver {
         a
     }
 
+    /// Runs a VM that has no process: a recoverable VM gets a fresh system disk first, and the
+    /// record says the process should exist, so a QEMU that vanishes is seen as a crash.
+    /// The crash reason is cleared: a VM that runs has none (a stop has already cleared it
+    /// for `reset`; `start` may come from Crashed).
+    async fn boot(&self, spec: &VmSpec) -> Result<(), DriverError> {
+        if spec.recoverable {
+            self.fresh_overlay(spec).await?;
+        }
+        let live = Arc::new(self.launch_watched(spec).await?);
+        let mut vms = lock(&self.vms);
+        let entry = vms
+            .get_mut(&spec.vm_id)
+            .ok_or_else(|| DriverError::NotFound(spec.vm_id.clone()))?;
+        entry.rec.crash_reason = None;
+        entry.rec.was_running = true;
+        entry.live = Some(live);
+        write_record(&self.vm_dir(&spec.vm_id), &entry.rec)
+    }
+
     /// Asks QEMU to quit and kills it if it does not; the exit is never a crash.
     async fn stop_process(&self, live: &Live) {
         live.mark_stopping();
@@ -371,18 +390,7 @@ impl Hypervisor for QemuDriver {
         }
         debug_assert!(live.is_none());
         self.check_memory(&info.spec)?;
-        if info.spec.recoverable {
-            self.fresh_overlay(&info.spec).await?;
-        }
-        let live = Arc::new(self.launch_watched(&info.spec).await?);
-        let mut vms = lock(&self.vms);
-        let entry = vms
-            .get_mut(vm)
-            .ok_or_else(|| DriverError::NotFound(vm.to_string()))?;
-        entry.rec.crash_reason = None;
-        entry.rec.was_running = true;
-        entry.live = Some(live);
-        write_record(&self.vm_dir(vm), &entry.rec)
+        self.boot(&info.spec).await
     }
 
     async fn shutdown(&self, vm: &str, grace: Duration) -> Result<ShutdownOutcome, DriverError> {
@@ -438,15 +446,7 @@ impl Hypervisor for QemuDriver {
         // a fresh system disk needs the process to let go of the old one
         self.stop_process(&live).await;
         self.settle(vm);
-        self.fresh_overlay(&info.spec).await?;
-        let live = Arc::new(self.launch_watched(&info.spec).await?);
-        let mut vms = lock(&self.vms);
-        let entry = vms
-            .get_mut(vm)
-            .ok_or_else(|| DriverError::NotFound(vm.to_string()))?;
-        entry.rec.was_running = true;
-        entry.live = Some(live);
-        write_record(&self.vm_dir(vm), &entry.rec)
+        self.boot(&info.spec).await
     }
 
     async fn pause(&self, vm: &str) -> Result<(), DriverError> {
