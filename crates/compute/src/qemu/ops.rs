@@ -6,7 +6,7 @@ use super::qmp::lock;
 use super::{disk, proc, write_record, Entry, QemuDriver, Record};
 use crate::driver::{
     image_in_use, ConsoleStream, DiskImage, DriverError, HostSpec, HostStats, HostUsage,
-    Hypervisor, PowerState, ShutdownOutcome, VmInfo, VmSpec, VmStats,
+    Hypervisor, PowerState, ShutdownOutcome, VmInfo, VmShape, VmSpec, VmStats,
 };
 use serde_json::Value;
 use std::sync::Arc;
@@ -316,23 +316,6 @@ fn validate(spec: &VmSpec) -> Result<(), DriverError> {
     Ok(())
 }
 
-fn grow_check(
-    vm: &str,
-    disk: &'static str,
-    current_gb: u64,
-    requested_gb: u64,
-) -> Result<(), DriverError> {
-    if requested_gb < current_gb {
-        return Err(DriverError::DiskShrink {
-            vm: vm.to_string(),
-            disk,
-            current_gb,
-            requested_gb,
-        });
-    }
-    Ok(())
-}
-
 #[async_trait::async_trait]
 impl Hypervisor for QemuDriver {
     fn kind(&self) -> &'static str {
@@ -457,14 +440,7 @@ impl Hypervisor for QemuDriver {
         self.set_running(vm, true).await
     }
 
-    async fn resize(
-        &self,
-        vm: &str,
-        cpu_cores: u32,
-        memory_mb: u64,
-        system_disk_gb: u64,
-        data_disk_gb: Option<u64>,
-    ) -> Result<(), DriverError> {
+    async fn resize(&self, vm: &str, shape: VmShape) -> Result<(), DriverError> {
         let op = self.op_lock(vm);
         let _op = op.lock().await;
         let (info, _) = self.current(vm)?;
@@ -472,20 +448,7 @@ impl Hypervisor for QemuDriver {
             return Err(invalid(&info, "resize", "Stopped"));
         }
         let old = info.spec;
-        grow_check(vm, "system", old.system_disk_gb, system_disk_gb)?;
-        grow_check(
-            vm,
-            "data",
-            old.data_disk_gb.unwrap_or(0),
-            data_disk_gb.unwrap_or(0),
-        )?;
-        let new = VmSpec {
-            cpu_cores,
-            memory_mb,
-            system_disk_gb,
-            data_disk_gb,
-            ..old.clone()
-        };
+        let new = old.reshaped(shape)?;
         validate(&new)?;
         let growth = new.storage_gb().saturating_sub(old.storage_gb());
         if growth > 0 {
