@@ -277,12 +277,12 @@ impl Hypervisor for SimDriver {
 
     async fn pause(&self, vm: &str) -> Result<(), DriverError> {
         self.delay().await;
-        self.mutate(Some(vm), |inner| inner.pause(vm))
+        self.mutate(Some(vm), |inner| inner.set_paused(vm, true))
     }
 
     async fn resume(&self, vm: &str) -> Result<(), DriverError> {
         self.delay().await;
-        self.mutate(Some(vm), |inner| inner.resume(vm))
+        self.mutate(Some(vm), |inner| inner.set_paused(vm, false))
     }
 
     async fn resize(&self, vm: &str, shape: VmShape) -> Result<(), DriverError> {

@@ -285,27 +285,26 @@ impl Inner {
         Ok(())
     }
 
-    pub(super) fn pause(&mut self, id: &str) -> Result<(), DriverError> {
-        self.roll(Op::Pause, id)?;
+    /// pause (`paused` true) / resume (false); either is Ok when already done.
+    pub(super) fn set_paused(&mut self, id: &str, paused: bool) -> Result<(), DriverError> {
+        let (op, name, needs, target) = if paused {
+            (Op::Pause, "pause", "Running or Paused", PowerState::Paused)
+        } else {
+            (
+                Op::Resume,
+                "resume",
+                "Paused or Running",
+                PowerState::Running,
+            )
+        };
+        self.roll(op, id)?;
         let vm = self.vm_mut(id)?;
         match vm.power {
             PowerState::Running | PowerState::Paused => {
-                vm.power = PowerState::Paused;
+                vm.power = target;
                 Ok(())
             }
-            _ => Err(vm.invalid("pause", "Running or Paused")),
-        }
-    }
-
-    pub(super) fn resume(&mut self, id: &str) -> Result<(), DriverError> {
-        self.roll(Op::Resume, id)?;
-        let vm = self.vm_mut(id)?;
-        match vm.power {
-            PowerState::Running | PowerState::Paused => {
-                vm.power = PowerState::Running;
-                Ok(())
-            }
-            _ => Err(vm.invalid("resume", "Paused or Running")),
+            _ => Err(vm.invalid(name, needs)),
         }
     }
 
