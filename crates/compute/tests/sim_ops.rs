@@ -1,4 +1,6 @@
 //! Lifecycle, state, capacity and disk behaviour of the simulated driver.
+// clippy.toml lets #[test] functions unwrap; this file's helpers do too
+#![allow(clippy::unwrap_used)]
 
 mod common;
 

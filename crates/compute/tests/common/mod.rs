@@ -1,5 +1,5 @@
 //! Shared fixtures for the integration tests.
-#![allow(dead_code)]
+#![allow(dead_code, clippy::unwrap_used)] // fixtures: unwrap as the tests do
 
 use deskd_compute::{DiskImage, HostSpec, Hypervisor, SimConfig, SimDriver, VmShape, VmSpec};
 
