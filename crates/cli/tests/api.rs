@@ -1,4 +1,6 @@
 //! The foundation's wire behaviour against the real binary, on SQLite and PostgreSQL.
+// clippy.toml lets #[test] functions unwrap; this file's helpers do too
+#![allow(clippy::unwrap_used)]
 
 mod common;
 

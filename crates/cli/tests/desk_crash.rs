@@ -1,6 +1,8 @@
 //! SIGKILL the server in the middle of a 500-desk batch create, start it again: the task ends
 //! with every item recorded exactly once, and the hypervisor holds exactly the desks the
 //! database holds. On SQLite and on PostgreSQL.
+// clippy.toml lets #[test] functions unwrap; this file's helpers do too
+#![allow(clippy::unwrap_used)]
 
 mod common;
 

@@ -1,6 +1,8 @@
 //! RECOVERABLE desks come back with a clean system disk after a shutdown and a restart;
 //! PERSONAL desks keep theirs. The simulated driver shows it as the system disk's generation,
 //! read from its state file once the server has stopped.
+// clippy.toml lets #[test] functions unwrap; this file's helpers do too
+#![allow(clippy::unwrap_used)]
 
 mod common;
 

@@ -2,6 +2,8 @@
 //! state machine (D8), configuration modify, the batch endpoints with their task details (D7),
 //! IP-pool exhaustion and rollback, races, OS files and desk detail. Store-relevant tests run on
 //! SQLite and PostgreSQL.
+// clippy.toml lets #[test] functions unwrap; this file's helpers do too
+#![allow(clippy::unwrap_used)]
 
 mod common;
 

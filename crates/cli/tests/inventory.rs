@@ -2,6 +2,8 @@
 //! 6.5 compute summary, 6.8 storage summary, 6.9 clusters, 6.10 storage pools — every figure
 //! checked against the desks, files and addresses it is computed from — and the management
 //! extensions (D10) with each refusal's code and reason.
+// clippy.toml lets #[test] functions unwrap; this file's helpers do too
+#![allow(clippy::unwrap_used)]
 
 mod common;
 

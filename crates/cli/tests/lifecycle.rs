@@ -1,5 +1,7 @@
 //! Starting, restarting and stopping the real binary: first-start steps, TLS, graceful
 //! shutdown, offline account management, configuration sources and log format.
+// clippy.toml lets #[test] functions unwrap; this file's helpers do too
+#![allow(clippy::unwrap_used)]
 
 mod common;
 

@@ -1,6 +1,8 @@
 //! Fleet monitoring over HTTP: exporters scraped into the embedded engine (a host's own and a
 //! configured one), the metrics API opened to loopback scrapers or a scrape token, and the
 //! host-down alert driven through the simulator's fault-injection extension.
+// clippy.toml lets #[test] functions unwrap; this file's helpers do too
+#![allow(clippy::unwrap_used)]
 
 mod common;
 

@@ -3,6 +3,8 @@
 //! without a valid token).
 //!
 //! `DESKD_UPDATE_GOLDEN=1 cargo test -p deskd --test openapi` rewrites `api/openapi.json`.
+// clippy.toml lets #[test] functions unwrap; this file's helpers do too
+#![allow(clippy::unwrap_used)]
 
 mod common;
 

@@ -2,6 +2,8 @@
 //! loopback) and deskd forwards the Prometheus read API to it. The catalogue queries of
 //! API.md (d.1) and 6.7 answer through deskd. Skipped (with a "SKIPPED:" line) when
 //! `prometheus` is not on the PATH, unless CI is set.
+// clippy.toml lets #[test] functions unwrap; this file's helpers do too
+#![allow(clippy::unwrap_used)]
 
 mod common;
 

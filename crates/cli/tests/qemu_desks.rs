@@ -3,6 +3,8 @@
 //! upload, image build, batch create, start, ACPI shutdown, the console's RFB through the
 //! websocket proxy, metrics, delete — and keeps its desks across a SIGKILL. Without QEMU these
 //! tests print SKIPPED, unless CI is set: then a missing QEMU or guest fails them.
+// clippy.toml lets #[test] functions unwrap; this file's helpers do too
+#![allow(clippy::unwrap_used)]
 
 mod common;
 

@@ -105,6 +105,62 @@ impl VmSpec {
         self.system_disk_gb
             .saturating_add(self.data_disk_gb.unwrap_or(0))
     }
+
+    /// The part of the spec that `resize` changes.
+    pub fn shape(&self) -> VmShape {
+        VmShape {
+            cpu_cores: self.cpu_cores,
+            memory_mb: self.memory_mb,
+            system_disk_gb: self.system_disk_gb,
+            data_disk_gb: self.data_disk_gb,
+        }
+    }
+
+    /// This VM in a new shape; `DiskShrink` when a disk would get smaller, since shrinking
+    /// destroys guest data. Whether the new shape is runnable is the driver's call.
+    pub fn reshaped(&self, shape: VmShape) -> Result<VmSpec, DriverError> {
+        let vm = &self.vm_id;
+        grow_check(vm, "system", self.system_disk_gb, shape.system_disk_gb)?;
+        grow_check(
+            vm,
+            "data",
+            self.data_disk_gb.unwrap_or(0),
+            shape.data_disk_gb.unwrap_or(0),
+        )?;
+        Ok(VmSpec {
+            cpu_cores: shape.cpu_cores,
+            memory_mb: shape.memory_mb,
+            system_disk_gb: shape.system_disk_gb,
+            data_disk_gb: shape.data_disk_gb,
+            ..self.clone()
+        })
+    }
+}
+
+/// The size of a VM: what [`Hypervisor::resize`] sets, as one value.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct VmShape {
+    pub cpu_cores: u32,
+    pub memory_mb: u64,
+    pub system_disk_gb: u64,
+    pub data_disk_gb: Option<u64>,
+}
+
+fn grow_check(
+    vm: &str,
+    disk: &'static str,
+    current_gb: u64,
+    requested_gb: u64,
+) -> Result<(), DriverError> {
+    if requested_gb < current_gb {
+        return Err(DriverError::DiskShrink {
+            vm: vm.to_string(),
+            disk,
+            current_gb,
+            requested_gb,
+        });
+    }
+    Ok(())
 }
 
 /// Power state as the hypervisor sees it.
@@ -287,14 +343,7 @@ pub trait Hypervisor: Send + Sync + 'static {
     async fn resume(&self, vm: &str) -> Result<(), DriverError>;
 
     /// Changes the shape of a Stopped VM; disks may only grow (`DiskShrink`).
-    async fn resize(
-        &self,
-        vm: &str,
-        cpu_cores: u32,
-        memory_mb: u64,
-        system_disk_gb: u64,
-        data_disk_gb: Option<u64>,
-    ) -> Result<(), DriverError>;
+    async fn resize(&self, vm: &str, shape: VmShape) -> Result<(), DriverError>;
 
     /// Stopped only: throws the system disk away for a fresh overlay of the
     /// image (generation + 1). The data disk is kept.

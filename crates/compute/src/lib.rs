@@ -34,7 +34,7 @@ pub mod sim;
 
 pub use driver::{
     ConsoleIo, ConsoleStream, DiskImage, DriverError, DriverKind, HostSpec, HostStats, HostUsage,
-    Hypervisor, PowerState, ShutdownOutcome, VmId, VmInfo, VmSpec, VmStats,
+    Hypervisor, PowerState, ShutdownOutcome, VmId, VmInfo, VmShape, VmSpec, VmStats,
 };
 pub use fault::{wildcard_match, FaultInjector, FaultRule, Op};
 pub use qemu::{Accel, QemuConfig, QemuDriver};

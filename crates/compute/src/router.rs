@@ -6,7 +6,7 @@
 
 use crate::driver::{
     ConsoleStream, DiskImage, DriverError, DriverKind, HostSpec, HostStats, HostUsage, Hypervisor,
-    ShutdownOutcome, VmId, VmInfo, VmSpec, VmStats,
+    ShutdownOutcome, VmId, VmInfo, VmShape, VmSpec, VmStats,
 };
 use std::collections::HashMap;
 use std::path::Path;
@@ -116,17 +116,8 @@ impl Hypervisor for HostRouter {
         self.of_vm(vm)?.resume(vm).await
     }
 
-    async fn resize(
-        &self,
-        vm: &str,
-        cpu_cores: u32,
-        memory_mb: u64,
-        system_disk_gb: u64,
-        data_disk_gb: Option<u64>,
-    ) -> Result<(), DriverError> {
-        self.of_vm(vm)?
-            .resize(vm, cpu_cores, memory_mb, system_disk_gb, data_disk_gb)
-            .await
+    async fn resize(&self, vm: &str, shape: VmShape) -> Result<(), DriverError> {
+        self.of_vm(vm)?.resize(vm, shape).await
     }
 
     async fn revert_system_disk(&self, vm: &str) -> Result<(), DriverError> {

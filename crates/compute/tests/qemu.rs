@@ -2,6 +2,9 @@
 //! of scripts/build-test-guest.sh. Without QEMU these tests print SKIPPED,
 //! unless CI is set: then a missing QEMU or guest fails them.
 
+mod common;
+
+use common::shape;
 use deskd_compute::{
     Accel, DiskImage, DriverError, HostSpec, Hypervisor, PowerState, QemuConfig, QemuDriver,
     ShutdownOutcome, VmSpec,
@@ -363,11 +366,16 @@ async fn resets(hv: &QemuDriver) {
 }
 
 async fn resize_while_stopped(hv: &QemuDriver) {
-    let err = hv.resize("r1", 1, 128, 2, None).await.expect_err("r1 runs");
+    let err = hv
+        .resize("r1", shape(1, 128, 2, None))
+        .await
+        .expect_err("r1 runs");
     assert!(matches!(err, DriverError::InvalidState { .. }), "{err}");
-    hv.resize("p1", 1, 256, 3, Some(2)).await.expect("resize");
+    hv.resize("p1", shape(1, 256, 3, Some(2)))
+        .await
+        .expect("resize");
     let shrink = hv
-        .resize("p1", 1, 256, 2, Some(2))
+        .resize("p1", shape(1, 256, 2, Some(2)))
         .await
         .expect_err("shrink");
     assert!(matches!(shrink, DriverError::DiskShrink { .. }), "{shrink}");

@@ -109,7 +109,10 @@ async fn every_mutating_op_can_fail() {
             (Op::Reset, d.reset("a").await),
             (Op::Pause, d.pause("a").await),
             (Op::Resume, d.resume("a").await),
-            (Op::Resize, d.resize("a", 2, 2048, 40, Some(10)).await),
+            (
+                Op::Resize,
+                d.resize("a", shape(2, 2048, 40, Some(10))).await,
+            ),
             (Op::Revert, d.revert_system_disk("a").await),
             (Op::Destroy, d.destroy("a").await),
         ]
@@ -145,7 +148,7 @@ async fn a_failed_operation_changes_nothing() {
     assert!(d.power_off("r").await.is_err());
     assert!(d.reset("r").await.is_err());
     assert!(d.pause("r").await.is_err());
-    assert!(d.resize("s", 8, 8192, 100, Some(100)).await.is_err());
+    assert!(d.resize("s", shape(8, 8192, 100, Some(100))).await.is_err());
     assert!(d.revert_system_disk("s").await.is_err());
     assert!(d.destroy("s").await.is_err());
     assert!(d.destroy("r").await.is_err());

@@ -1,4 +1,6 @@
 //! Lifecycle, state, capacity and disk behaviour of the simulated driver.
+// clippy.toml lets #[test] functions unwrap; this file's helpers do too
+#![allow(clippy::unwrap_used)]
 
 mod common;
 
@@ -146,7 +148,7 @@ async fn missing_vms_are_not_found() {
     assert_eq!(d.pause("x").await, nf);
     assert_eq!(d.resume("x").await, nf);
     assert_eq!(d.revert_system_disk("x").await, nf);
-    assert_eq!(d.resize("x", 1, 1024, 40, None).await, nf);
+    assert_eq!(d.resize("x", shape(1, 1024, 40, None)).await, nf);
     assert_eq!(
         d.shutdown("x", Duration::ZERO).await,
         Err(DriverError::NotFound("x".into()))
@@ -231,7 +233,7 @@ async fn resize_and_revert_need_stopped() {
     d.define(&vm("a", "a")).await.unwrap();
     d.start("a").await.unwrap();
     assert!(matches!(
-        d.resize("a", 4, 4096, 40, Some(10)).await,
+        d.resize("a", shape(4, 4096, 40, Some(10))).await,
         Err(DriverError::InvalidState {
             op: "resize",
             state: PowerState::Running,
@@ -294,8 +296,8 @@ async fn resize_grows_and_refuses_to_shrink() {
     let mut s = vm("a", "a");
     s.data_disk_gb = None;
     d.define(&s).await.unwrap();
-    d.resize("a", 4, 8192, 60, Some(20)).await.unwrap();
-    d.resize("a", 4, 8192, 60, Some(20)).await.unwrap();
+    d.resize("a", shape(4, 8192, 60, Some(20))).await.unwrap();
+    d.resize("a", shape(4, 8192, 60, Some(20))).await.unwrap();
     let spec = d.info("a").await.unwrap().unwrap().spec;
     assert_eq!(
         (
@@ -309,7 +311,7 @@ async fn resize_grows_and_refuses_to_shrink() {
     assert_eq!(d.host_usage().await.unwrap()[0].storage_used_gb, 80);
 
     assert_eq!(
-        d.resize("a", 4, 8192, 50, Some(20)).await,
+        d.resize("a", shape(4, 8192, 50, Some(20))).await,
         Err(DriverError::DiskShrink {
             vm: "a".into(),
             disk: "system",
@@ -318,15 +320,15 @@ async fn resize_grows_and_refuses_to_shrink() {
         })
     );
     assert!(matches!(
-        d.resize("a", 4, 8192, 60, None).await,
+        d.resize("a", shape(4, 8192, 60, None)).await,
         Err(DriverError::DiskShrink { disk: "data", .. })
     ));
     assert!(matches!(
-        d.resize("a", 0, 8192, 60, Some(20)).await,
+        d.resize("a", shape(0, 8192, 60, Some(20))).await,
         Err(DriverError::Invalid(_))
     ));
     // cpu and memory may go down
-    d.resize("a", 1, 1024, 60, Some(20)).await.unwrap();
+    d.resize("a", shape(1, 1024, 60, Some(20))).await.unwrap();
     let spec = d.info("a").await.unwrap().unwrap().spec;
     assert_eq!((spec.cpu_cores, spec.memory_mb), (1, 1024));
 }
@@ -338,7 +340,7 @@ async fn resize_refuses_growth_beyond_storage() {
     d.define(&vm("a", "a")).await.unwrap(); // 50 GB
     d.define(&vm("b", "b")).await.unwrap(); // 100 GB used
     assert_eq!(
-        d.resize("a", 2, 2048, 41, Some(10)).await,
+        d.resize("a", shape(2, 2048, 41, Some(10))).await,
         Err(DriverError::Capacity {
             host: HOST.into(),
             resource: "storage_gb",

@@ -1,5 +1,7 @@
 //! Alerting and recording rules on the engine: pending, firing after `for`, resolved when the
 //! condition ends; recorded series; reloads that keep the old rules on a bad file.
+// clippy.toml lets #[test] functions unwrap; this file's helpers do too
+#![allow(clippy::unwrap_used)]
 
 use std::sync::Arc;
 

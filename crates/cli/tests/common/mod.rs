@@ -1,5 +1,5 @@
 //! Boots the real `deskd` binary on an ephemeral port and talks HTTP to it.
-#![allow(dead_code)]
+#![allow(dead_code, clippy::unwrap_used)] // fixtures: unwrap as the tests do
 
 pub mod console;
 

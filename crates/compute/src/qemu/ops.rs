@@ -6,7 +6,7 @@ use super::qmp::lock;
 use super::{disk, proc, write_record, Entry, QemuDriver, Record};
 use crate::driver::{
     image_in_use, ConsoleStream, DiskImage, DriverError, HostSpec, HostStats, HostUsage,
-    Hypervisor, PowerState, ShutdownOutcome, VmInfo, VmSpec, VmStats,
+    Hypervisor, PowerState, ShutdownOutcome, VmInfo, VmShape, VmSpec, VmStats,
 };
 use serde_json::Value;
 use std::sync::Arc;
@@ -157,6 +157,25 @@ impl QemuDriver {
         a
     }
 
+    /// Runs a VM that has no process: a recoverable VM gets a fresh system disk first, and the
+    /// record says the process should exist, so a QEMU that vanishes is seen as a crash.
+    /// The crash reason is cleared: a VM that runs has none (a stop has already cleared it
+    /// for `reset`; `start` may come from Crashed).
+    async fn boot(&self, spec: &VmSpec) -> Result<(), DriverError> {
+        if spec.recoverable {
+            self.fresh_overlay(spec).await?;
+        }
+        let live = Arc::new(self.launch_watched(spec).await?);
+        let mut vms = lock(&self.vms);
+        let entry = vms
+            .get_mut(&spec.vm_id)
+            .ok_or_else(|| DriverError::NotFound(spec.vm_id.clone()))?;
+        entry.rec.crash_reason = None;
+        entry.rec.was_running = true;
+        entry.live = Some(live);
+        write_record(&self.vm_dir(&spec.vm_id), &entry.rec)
+    }
+
     /// Asks QEMU to quit and kills it if it does not; the exit is never a crash.
     async fn stop_process(&self, live: &Live) {
         live.mark_stopping();
@@ -297,23 +316,6 @@ fn validate(spec: &VmSpec) -> Result<(), DriverError> {
     Ok(())
 }
 
-fn grow_check(
-    vm: &str,
-    disk: &'static str,
-    current_gb: u64,
-    requested_gb: u64,
-) -> Result<(), DriverError> {
-    if requested_gb < current_gb {
-        return Err(DriverError::DiskShrink {
-            vm: vm.to_string(),
-            disk,
-            current_gb,
-            requested_gb,
-        });
-    }
-    Ok(())
-}
-
 #[async_trait::async_trait]
 impl Hypervisor for QemuDriver {
     fn kind(&self) -> &'static str {
@@ -371,18 +373,7 @@ impl Hypervisor for QemuDriver {
         }
         debug_assert!(live.is_none());
         self.check_memory(&info.spec)?;
-        if info.spec.recoverable {
-            self.fresh_overlay(&info.spec).await?;
-        }
-        let live = Arc::new(self.launch_watched(&info.spec).await?);
-        let mut vms = lock(&self.vms);
-        let entry = vms
-            .get_mut(vm)
-            .ok_or_else(|| DriverError::NotFound(vm.to_string()))?;
-        entry.rec.crash_reason = None;
-        entry.rec.was_running = true;
-        entry.live = Some(live);
-        write_record(&self.vm_dir(vm), &entry.rec)
+        self.boot(&info.spec).await
     }
 
     async fn shutdown(&self, vm: &str, grace: Duration) -> Result<ShutdownOutcome, DriverError> {
@@ -438,15 +429,7 @@ impl Hypervisor for QemuDriver {
         // a fresh system disk needs the process to let go of the old one
         self.stop_process(&live).await;
         self.settle(vm);
-        self.fresh_overlay(&info.spec).await?;
-        let live = Arc::new(self.launch_watched(&info.spec).await?);
-        let mut vms = lock(&self.vms);
-        let entry = vms
-            .get_mut(vm)
-            .ok_or_else(|| DriverError::NotFound(vm.to_string()))?;
-        entry.rec.was_running = true;
-        entry.live = Some(live);
-        write_record(&self.vm_dir(vm), &entry.rec)
+        self.boot(&info.spec).await
     }
 
     async fn pause(&self, vm: &str) -> Result<(), DriverError> {
@@ -457,14 +440,7 @@ impl Hypervisor for QemuDriver {
         self.set_running(vm, true).await
     }
 
-    async fn resize(
-        &self,
-        vm: &str,
-        cpu_cores: u32,
-        memory_mb: u64,
-        system_disk_gb: u64,
-        data_disk_gb: Option<u64>,
-    ) -> Result<(), DriverError> {
+    async fn resize(&self, vm: &str, shape: VmShape) -> Result<(), DriverError> {
         let op = self.op_lock(vm);
         let _op = op.lock().await;
         let (info, _) = self.current(vm)?;
@@ -472,20 +448,7 @@ impl Hypervisor for QemuDriver {
             return Err(invalid(&info, "resize", "Stopped"));
         }
         let old = info.spec;
-        grow_check(vm, "system", old.system_disk_gb, system_disk_gb)?;
-        grow_check(
-            vm,
-            "data",
-            old.data_disk_gb.unwrap_or(0),
-            data_disk_gb.unwrap_or(0),
-        )?;
-        let new = VmSpec {
-            cpu_cores,
-            memory_mb,
-            system_disk_gb,
-            data_disk_gb,
-            ..old.clone()
-        };
+        let new = old.reshaped(shape)?;
         validate(&new)?;
         let growth = new.storage_gb().saturating_sub(old.storage_gb());
         if growth > 0 {

@@ -15,7 +15,7 @@ mod table;
 
 use crate::driver::{
     image_in_use, ConsoleStream, DiskImage, DriverError, HostSpec, HostStats, HostUsage,
-    Hypervisor, PowerState, ShutdownOutcome, VmId, VmInfo, VmSpec, VmStats,
+    Hypervisor, PowerState, ShutdownOutcome, VmId, VmInfo, VmShape, VmSpec, VmStats,
 };
 use crate::fault::{wildcard_match, FaultInjector, FaultRule};
 use persist::{load_state, set_aside, Saver};
@@ -23,7 +23,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
-use table::{Inner, Shape, ShutdownStep, SimVm};
+use table::{Inner, ShutdownStep, SimVm};
 
 /// How the simulated driver behaves.
 #[derive(Clone, Debug)]
@@ -277,29 +277,16 @@ impl Hypervisor for SimDriver {
 
     async fn pause(&self, vm: &str) -> Result<(), DriverError> {
         self.delay().await;
-        self.mutate(Some(vm), |inner| inner.pause(vm))
+        self.mutate(Some(vm), |inner| inner.set_paused(vm, true))
     }
 
     async fn resume(&self, vm: &str) -> Result<(), DriverError> {
         self.delay().await;
-        self.mutate(Some(vm), |inner| inner.resume(vm))
+        self.mutate(Some(vm), |inner| inner.set_paused(vm, false))
     }
 
-    async fn resize(
-        &self,
-        vm: &str,
-        cpu_cores: u32,
-        memory_mb: u64,
-        system_disk_gb: u64,
-        data_disk_gb: Option<u64>,
-    ) -> Result<(), DriverError> {
+    async fn resize(&self, vm: &str, shape: VmShape) -> Result<(), DriverError> {
         self.delay().await;
-        let shape = Shape {
-            cpu_cores,
-            memory_mb,
-            system_disk_gb,
-            data_disk_gb,
-        };
         self.mutate(Some(vm), |inner| inner.resize(vm, shape))
     }
 

@@ -9,22 +9,13 @@ use super::metrics::{
 };
 use super::unix_now;
 use crate::driver::{
-    DriverError, HostSpec, HostStats, HostUsage, PowerState, ShutdownOutcome, VmId, VmInfo, VmSpec,
-    VmStats,
+    DriverError, HostSpec, HostStats, HostUsage, PowerState, ShutdownOutcome, VmId, VmInfo,
+    VmShape, VmSpec, VmStats,
 };
 use crate::fault::{FaultInjector, Op};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 use std::time::Instant;
-
-/// New shape requested by `resize`.
-#[derive(Clone, Copy)]
-pub(super) struct Shape {
-    pub(super) cpu_cores: u32,
-    pub(super) memory_mb: u64,
-    pub(super) system_disk_gb: u64,
-    pub(super) data_disk_gb: Option<u64>,
-}
 
 /// What `shutdown` does after its first, locked step.
 pub(super) enum ShutdownStep {
@@ -294,52 +285,37 @@ impl Inner {
         Ok(())
     }
 
-    pub(super) fn pause(&mut self, id: &str) -> Result<(), DriverError> {
-        self.roll(Op::Pause, id)?;
+    /// pause (`paused` true) / resume (false); either is Ok when already done.
+    pub(super) fn set_paused(&mut self, id: &str, paused: bool) -> Result<(), DriverError> {
+        let (op, name, needs, target) = if paused {
+            (Op::Pause, "pause", "Running or Paused", PowerState::Paused)
+        } else {
+            (
+                Op::Resume,
+                "resume",
+                "Paused or Running",
+                PowerState::Running,
+            )
+        };
+        self.roll(op, id)?;
         let vm = self.vm_mut(id)?;
         match vm.power {
             PowerState::Running | PowerState::Paused => {
-                vm.power = PowerState::Paused;
+                vm.power = target;
                 Ok(())
             }
-            _ => Err(vm.invalid("pause", "Running or Paused")),
+            _ => Err(vm.invalid(name, needs)),
         }
     }
 
-    pub(super) fn resume(&mut self, id: &str) -> Result<(), DriverError> {
-        self.roll(Op::Resume, id)?;
-        let vm = self.vm_mut(id)?;
-        match vm.power {
-            PowerState::Running | PowerState::Paused => {
-                vm.power = PowerState::Running;
-                Ok(())
-            }
-            _ => Err(vm.invalid("resume", "Paused or Running")),
-        }
-    }
-
-    pub(super) fn resize(&mut self, id: &str, shape: Shape) -> Result<(), DriverError> {
+    pub(super) fn resize(&mut self, id: &str, shape: VmShape) -> Result<(), DriverError> {
         self.roll(Op::Resize, id)?;
         let vm = self.vm(id)?;
         if vm.power != PowerState::Stopped {
             return Err(vm.invalid("resize", "Stopped"));
         }
-        let mut spec = vm.spec.clone();
-        check_growth(id, "system", spec.system_disk_gb, shape.system_disk_gb)?;
-        check_growth(
-            id,
-            "data",
-            spec.data_disk_gb.unwrap_or(0),
-            shape.data_disk_gb.unwrap_or(0),
-        )?;
-        let growth = shape
-            .system_disk_gb
-            .saturating_add(shape.data_disk_gb.unwrap_or(0))
-            .saturating_sub(spec.storage_gb());
-        spec.cpu_cores = shape.cpu_cores;
-        spec.memory_mb = shape.memory_mb;
-        spec.system_disk_gb = shape.system_disk_gb;
-        spec.data_disk_gb = shape.data_disk_gb;
+        let spec = vm.spec.reshaped(shape)?;
+        let growth = spec.storage_gb().saturating_sub(vm.spec.storage_gb());
         validate_vm(&spec)?;
         if growth > 0 {
             self.check_storage(&spec.host_id, growth)?;
@@ -442,23 +418,6 @@ pub(super) fn validate_vm(spec: &VmSpec) -> Result<(), DriverError> {
         "vm {}: {problem}",
         spec.vm_id
     )))
-}
-
-pub(super) fn check_growth(
-    vm: &str,
-    disk: &'static str,
-    current: u64,
-    requested: u64,
-) -> Result<(), DriverError> {
-    if requested < current {
-        return Err(DriverError::DiskShrink {
-            vm: vm.to_string(),
-            disk,
-            current_gb: current,
-            requested_gb: requested,
-        });
-    }
-    Ok(())
 }
 
 /// One VM as the simulator keeps (and persists) it.

@@ -1,7 +1,7 @@
 //! Shared fixtures for the integration tests.
-#![allow(dead_code)]
+#![allow(dead_code, clippy::unwrap_used)] // fixtures: unwrap as the tests do
 
-use deskd_compute::{DiskImage, HostSpec, Hypervisor, SimConfig, SimDriver, VmSpec};
+use deskd_compute::{DiskImage, HostSpec, Hypervisor, SimConfig, SimDriver, VmShape, VmSpec};
 
 pub const HOST: &str = "host-1";
 
@@ -69,4 +69,19 @@ pub fn temp_dir(tag: &str) -> std::path::PathBuf {
     ));
     std::fs::create_dir_all(&dir).unwrap();
     dir
+}
+
+/// The shape `resize` is asked for, in the order the fields are declared.
+pub fn shape(
+    cpu_cores: u32,
+    memory_mb: u64,
+    system_disk_gb: u64,
+    data_disk_gb: Option<u64>,
+) -> VmShape {
+    VmShape {
+        cpu_cores,
+        memory_mb,
+        system_disk_gb,
+        data_disk_gb,
+    }
 }

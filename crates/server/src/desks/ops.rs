@@ -417,10 +417,12 @@ impl DeskOps {
             .driver
             .resize(
                 &d.id,
-                plan.cpu_cores as u32,
-                plan.memory_gb as u64 * 1024,
-                plan.system_disk_gb as u64,
-                data,
+                deskd_compute::VmShape {
+                    cpu_cores: plan.cpu_cores as u32,
+                    memory_mb: plan.memory_gb as u64 * 1024,
+                    system_disk_gb: plan.system_disk_gb as u64,
+                    data_disk_gb: data,
+                },
             )
             .await;
         if let Err(e) = resized {
