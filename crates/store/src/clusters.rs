@@ -12,7 +12,7 @@ use deskd_domain::store::{ClusterStore, ComputeRow};
 use sqlx::any::AnyRow;
 
 use crate::args;
-use crate::db::{count, exec, insert, row, taken, Arg, Backend, Col, Tx};
+use crate::db::{count, exec, insert, row, sum0, taken, Arg, Backend, Col, Tx};
 use crate::deletion::{self, Phased, Referrer};
 use crate::{paging, SqlStore};
 
@@ -40,11 +40,6 @@ pub(crate) fn cluster_values(c: &Cluster) -> Vec<(&'static str, Arg)> {
         ("created_at", c.created_at.into()),
         ("updated_at", c.updated_at.into()),
     ]
-}
-
-/// `CAST(COALESCE(expr, 0) AS BIGINT)`: PostgreSQL sums BIGINT as NUMERIC.
-pub(crate) fn sum0(expr: &str) -> String {
-    format!("CAST(COALESCE({expr}, 0) AS BIGINT)")
 }
 
 /// The cluster must exist and accept new members (not DELETING: nothing new goes into a

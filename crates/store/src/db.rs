@@ -213,6 +213,12 @@ pub async fn begin(pool: &AnyPool) -> Result<Tx> {
     pool.begin().await.map_err(db_err)
 }
 
+/// `CAST(COALESCE(expr, 0) AS BIGINT)`: a sum that is 0 over no rows and a BIGINT on both
+/// databases (PostgreSQL sums BIGINT as NUMERIC).
+pub fn sum0(expr: &str) -> String {
+    format!("CAST(COALESCE({expr}, 0) AS BIGINT)")
+}
+
 /// `?, ?, …`: `n` placeholders.
 pub fn marks(n: usize) -> String {
     vec!["?"; n].join(", ")

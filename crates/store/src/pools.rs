@@ -9,8 +9,10 @@ use deskd_domain::store::{PoolRow, PoolStore};
 use sqlx::any::AnyRow;
 
 use crate::args;
-use crate::clusters::{self, sum0};
-use crate::db::{begin, db_err, exec, insert, marks, row, rows, taken, Arg, Backend, Col, Tx};
+use crate::clusters;
+use crate::db::{
+    begin, db_err, exec, insert, marks, row, rows, sum0, taken, Arg, Backend, Col, Tx,
+};
 use crate::deletion::{self, Referrer};
 use crate::{paging, SqlStore};
 
