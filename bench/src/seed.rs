@@ -17,7 +17,7 @@ use anyhow::Context;
 use deskd_compute::{DiskImage, PowerState, VmSpec};
 use deskd_domain::enums::{DeskState, DeskType, UserState, UserType};
 use deskd_domain::model::{now_ms, Desk, Image, Inventory, Network};
-use deskd_domain::store::Store;
+use deskd_domain::store::InventoryStore;
 use deskd_store::SqlStore;
 use serde::Serialize;
 

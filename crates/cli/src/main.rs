@@ -7,7 +7,7 @@ use std::io::{BufRead, Write};
 
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
-use deskd_domain::store::Store;
+use deskd_domain::store::AuthStore;
 use deskd_server::bootstrap;
 use deskd_store::SqlStore;
 

@@ -217,7 +217,7 @@ async fn aes_encrypted_password_is_accepted() {
 }
 
 async fn deskd_server_key(store: &deskd_store::SqlStore) -> String {
-    use deskd_domain::store::Store;
+    use deskd_domain::store::*;
     let raw = store
         .get_setting("transport_key")
         .await
@@ -253,7 +253,7 @@ async fn revoked_and_expired_tokens_stop_working() {
 
 #[tokio::test]
 async fn task_detail_renders_items_and_echoes_the_cluster() {
-    use deskd_domain::store::Store;
+    use deskd_domain::store::*;
     use deskd_domain::task::*;
     for db in Db::all().await {
         // first start, then stop: the task is seeded while no worker of the server runs
@@ -384,7 +384,7 @@ async fn task_detail_renders_items_and_echoes_the_cluster() {
 }
 
 async fn known_cluster(store: &deskd_store::SqlStore) -> String {
-    use deskd_domain::store::Store;
+    use deskd_domain::store::*;
     let hosts = store.list_hosts().await.unwrap();
     hosts[0].cluster_id.clone()
 }

@@ -12,7 +12,7 @@ use common::*;
 use deskd_compute::{Hypervisor, SimConfig, SimDriver};
 use deskd_domain::enums::*;
 use deskd_domain::model::*;
-use deskd_domain::store::Store;
+use deskd_domain::store::*;
 use serde_json::{json, Value};
 
 const DESKS: usize = 500;

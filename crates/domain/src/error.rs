@@ -133,6 +133,18 @@ pub enum Error {
     /// The user still owns desks and cannot be deleted (23020005).
     #[error("user {user} still owns desks: {}", desks.join(", "))]
     UserHasDesks { user: String, desks: Vec<String> },
+    /// A unique key (a name, a path, an id) is taken by another row. `name` is the taken value;
+    /// empty when the database only said which table refused it.
+    #[error("{}", already_exists(*what, name))]
+    AlreadyExists { what: Missing, name: String },
+    /// The thing's state or what still refers to it forbids the operation; the message reads
+    /// "`what` `name` `reason`" (`reason`: "is still used by 2 desks (a, b)").
+    #[error("{} `{name}` {reason}", what.noun())]
+    Conflict {
+        what: Missing,
+        name: String,
+        reason: String,
+    },
     /// A business rule refused the operation (catch-all code).
     #[error("{0}")]
     Refused(String),
@@ -174,9 +186,64 @@ impl Error {
         }
     }
 
+    pub fn already_exists(what: Missing, name: impl Into<String>) -> Self {
+        Error::AlreadyExists {
+            what,
+            name: name.into(),
+        }
+    }
+
+    pub fn conflict(what: Missing, name: impl Into<String>, reason: impl Into<String>) -> Self {
+        Error::Conflict {
+            what,
+            name: name.into(),
+            reason: reason.into(),
+        }
+    }
+
     pub fn internal(detail: impl fmt::Display) -> Self {
         Error::Internal(detail.to_string())
     }
 }
 
+/// The wording of [`Error::AlreadyExists`]. Catalog and fleet rows are told apart by their
+/// names alone (D10), so for them it is the name that is taken.
+fn already_exists(what: Missing, name: &str) -> String {
+    let noun = what.noun();
+    match what {
+        _ if name.is_empty() => format!("{noun} already exists"),
+        Missing::Strategy
+        | Missing::Network
+        | Missing::Cluster
+        | Missing::Host
+        | Missing::StoragePool => format!("{noun} name `{name}` is already taken"),
+        _ => format!("{noun} `{name}` already exists"),
+    }
+}
+
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn already_exists_names_the_taken_key() {
+        let e = |what, name: &str| Error::already_exists(what, name).to_string();
+        assert_eq!(e(Missing::User, "bob"), "user `bob` already exists");
+        assert_eq!(
+            e(Missing::Strategy, "exam"),
+            "desk strategy name `exam` is already taken"
+        );
+        assert_eq!(e(Missing::Desk, ""), "desk already exists");
+    }
+
+    #[test]
+    fn conflict_reads_as_one_sentence() {
+        let e = Error::conflict(Missing::Cluster, "lab", "is still used by 2 desks (a, b)");
+        assert_eq!(
+            e.to_string(),
+            "cluster `lab` is still used by 2 desks (a, b)"
+        );
+    }
+}

@@ -1,5 +1,5 @@
 //! deskd's domain: the entities, their enumerations and rules, the query language, the task
-//! model and the [`store::Store`] trait. No HTTP and no SQL here.
+//! model, the lifecycle tables and the narrow [`store`] traits. No HTTP and no SQL here.
 
 pub mod auth;
 pub mod demo;
@@ -7,6 +7,7 @@ pub mod desk_state;
 pub mod enums;
 pub mod error;
 pub mod ipam;
+pub mod lifecycle;
 pub mod model;
 pub mod naming;
 pub mod platform;

@@ -4,9 +4,12 @@
 //! PostgreSQL through sqlx's `Any` driver. The [`Backend`] knows the handful of differences:
 //! placeholder syntax, byte-wise text ordering, and connection set-up.
 
-use deskd_domain::error::{Error, Result};
+use deskd_domain::error::{Error, Missing, Result};
 use sqlx::any::{AnyArguments, AnyPoolOptions, AnyRow};
-use sqlx::{Any, AnyPool, Arguments, Executor};
+use sqlx::{Any, AnyPool, Arguments, Executor, Transaction};
+
+/// A write transaction on the pool.
+pub type Tx = Transaction<'static, Any>;
 
 /// Which database is behind the pool.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -155,14 +158,144 @@ fn bind(args: Vec<Arg>) -> Result<AnyArguments<'static>> {
     Ok(out)
 }
 
-/// Maps a database error: unique violations are a business refusal, the rest internal.
+/// Maps a database error: a unique violation is [`Error::AlreadyExists`] of the table's kind
+/// (the caller names the taken value with [`taken`]), the rest internal. The database's own
+/// text never reaches a message.
 pub fn db_err(e: sqlx::Error) -> Error {
     if let Some(d) = e.as_database_error() {
         if d.is_unique_violation() {
-            return Error::Refused(format!("already exists: {}", d.message()));
+            // PostgreSQL names the table; SQLite says `UNIQUE constraint failed: table.column`.
+            let table = d.table().map(str::to_string).or_else(|| {
+                let m = d.message();
+                let cols = m.split_once(": ")?.1;
+                Some(cols.split('.').next()?.to_string())
+            });
+            return match table.as_deref().and_then(table_kind) {
+                Some(what) => Error::already_exists(what, ""),
+                None => Error::internal("database: a unique key of an unknown table was violated"),
+            };
         }
     }
     Error::internal(format!("database: {e}"))
+}
+
+/// The kind of thing a table's rows are (or belong to).
+fn table_kind(table: &str) -> Option<Missing> {
+    Some(match table {
+        "api_accounts" | "api_tokens" => Missing::Account,
+        "users" => Missing::User,
+        "user_groups" => Missing::UserGroup,
+        "desks" | "desk_requests" => Missing::Desk,
+        "images" => Missing::Image,
+        "os_files" => Missing::OsFile,
+        "networks" | "ip_allocations" => Missing::Network,
+        "clusters" => Missing::Cluster,
+        "hosts" => Missing::Host,
+        "storage_pools" => Missing::StoragePool,
+        "desk_strategies" => Missing::Strategy,
+        "terminals" | "user_terminals" => Missing::Terminal,
+        "tasks" | "task_items" | "events" => Missing::Task,
+        _ => return None,
+    })
+}
+
+/// Names the taken value of a unique violation of `what`'s table (see [`db_err`]).
+pub fn taken(what: Missing, name: &str) -> impl Fn(Error) -> Error {
+    let name = name.to_string();
+    move |e| match e {
+        Error::AlreadyExists { what: w, .. } if w == what => Error::already_exists(what, &name),
+        e => e,
+    }
+}
+
+/// Opens a write transaction.
+pub async fn begin(pool: &AnyPool) -> Result<Tx> {
+    pool.begin().await.map_err(db_err)
+}
+
+/// `CAST(COALESCE(expr, 0) AS BIGINT)`: a sum that is 0 over no rows and a BIGINT on both
+/// databases (PostgreSQL sums BIGINT as NUMERIC).
+pub fn sum0(expr: &str) -> String {
+    format!("CAST(COALESCE({expr}, 0) AS BIGINT)")
+}
+
+/// `?, ?, …`: `n` placeholders.
+pub fn marks(n: usize) -> String {
+    vec!["?"; n].join(", ")
+}
+
+/// Locks that serialize writers across connections and replicas.
+#[derive(Debug, Clone, Copy)]
+pub enum Lock {
+    /// Placements, shape changes, host edits and cluster removal: whatever reads host capacity
+    /// and writes it back.
+    Placement = 7_390_002,
+}
+
+/// Takes `lock` until `tx` ends (a PostgreSQL advisory lock; SQLite has one writer anyway).
+pub async fn lock(tx: &mut Tx, backend: Backend, lock: Lock) -> Result<()> {
+    if backend == Backend::Postgres {
+        exec(
+            &mut **tx,
+            backend,
+            "SELECT pg_advisory_xact_lock(?)",
+            vec![Arg::Int(lock as i64)],
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// `INSERT INTO table (cols…) VALUES (?…)`.
+pub async fn insert<'c, E>(
+    e: E,
+    backend: Backend,
+    table: &str,
+    values: Vec<(&str, Arg)>,
+) -> Result<()>
+where
+    E: Executor<'c, Database = Any>,
+{
+    insert_with(e, backend, table, values, "").await
+}
+
+/// [`insert`] followed by `tail` (an `ON CONFLICT …` clause).
+pub async fn insert_with<'c, E>(
+    e: E,
+    backend: Backend,
+    table: &str,
+    values: Vec<(&str, Arg)>,
+    tail: &str,
+) -> Result<()>
+where
+    E: Executor<'c, Database = Any>,
+{
+    let cols: Vec<&str> = values.iter().map(|(c, _)| *c).collect();
+    let sql = format!(
+        "INSERT INTO {table} ({}) VALUES ({}) {tail}",
+        cols.join(", "),
+        marks(cols.len())
+    );
+    exec(
+        e,
+        backend,
+        &sql,
+        values.into_iter().map(|(_, v)| v).collect(),
+    )
+    .await
+    .map(drop)
+}
+
+/// The `n` column of a `SELECT COUNT(*) AS n …` (0 when there is no row).
+pub async fn count<'c, E>(e: E, backend: Backend, sql: &str, args: Vec<Arg>) -> Result<i64>
+where
+    E: Executor<'c, Database = Any>,
+{
+    Ok(row(e, backend, sql, args)
+        .await?
+        .map(|r| r.int("n"))
+        .transpose()?
+        .unwrap_or(0))
 }
 
 /// Runs a statement; returns the number of affected rows.
@@ -186,7 +319,7 @@ const MAX_PARAMS: usize = 8_000;
 /// ⌈n·width / MAX_PARAMS⌉ statements instead of n. `head` is `INSERT INTO t (a, b, …)`; `tail`
 /// (an `ON CONFLICT …` clause, or empty) follows the values.
 pub async fn insert_rows(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    tx: &mut Transaction<'_, Any>,
     backend: Backend,
     head: &str,
     tail: &str,
@@ -195,7 +328,7 @@ pub async fn insert_rows(
     let Some(width) = rows.first().map(Vec::len).filter(|w| *w > 0) else {
         return Ok(());
     };
-    let tuple = format!("({})", vec!["?"; width].join(", "));
+    let tuple = format!("({})", marks(width));
     let mut rows = rows.into_iter().peekable();
     while rows.peek().is_some() {
         let chunk: Vec<Vec<Arg>> = rows.by_ref().take((MAX_PARAMS / width).max(1)).collect();
@@ -233,6 +366,24 @@ where
     let sql = backend.sql(sql);
     let q = sqlx::query_with(&sql, bind(args)?);
     e.fetch_optional(q).await.map_err(db_err)
+}
+
+/// The values of `column` over `from`, joined with commas by the database: one row instead of
+/// one per value (for values that never contain a comma: desk names, IP addresses).
+pub async fn joined(
+    tx: &mut Tx,
+    b: Backend,
+    column: &str,
+    from: &str,
+    a: Vec<Arg>,
+) -> Result<String> {
+    let sql = format!("SELECT {} AS v {from}", b.join_text(column));
+    Ok(row(&mut **tx, b, &sql, a)
+        .await?
+        .map(|r| r.opt_text("v"))
+        .transpose()?
+        .flatten()
+        .unwrap_or_default())
 }
 
 /// Typed column access that turns a decoding failure into an internal error naming the column.

@@ -7,7 +7,7 @@ use deskd_domain::query::{ListQuery, Page};
 use sqlx::any::AnyRow;
 use sqlx::AnyPool;
 
-use crate::db::{row, rows, Arg, Backend, Col};
+use crate::db::{count, marks, rows, Arg, Backend};
 use crate::fresh::FreshCache;
 
 /// Totals of recent list queries. Counting every matching row is the part of a page query that
@@ -50,11 +50,7 @@ impl CountCache {
         if let Some(n) = self.totals.get(&key, generation) {
             return Ok(n);
         }
-        let n = row(pool, b, sql, args)
-            .await?
-            .map(|r| r.int("n"))
-            .transpose()?
-            .unwrap_or(0);
+        let n = count(pool, b, sql, args).await?;
         self.totals.put(key, generation, n);
         Ok(n)
     }
@@ -65,8 +61,7 @@ pub fn where_clause(q: &ListQuery) -> (String, Vec<Arg>) {
     let mut parts = Vec::new();
     let mut args = Vec::new();
     for f in &q.filters {
-        let marks = vec!["?"; f.values.len()].join(", ");
-        parts.push(format!("{} IN ({marks})", f.column));
+        parts.push(format!("{} IN ({})", f.column, marks(f.values.len())));
         args.extend(f.values.iter().map(Arg::from));
     }
     if parts.is_empty() {
@@ -136,11 +131,7 @@ pub async fn page_with<T>(
     let count_sql = format!("SELECT COUNT(*) AS n {count_from}{wh}");
     let total = match counts {
         Some(cache) => cache.count(pool, b, &count_sql, wargs.clone()).await?,
-        None => row(pool, b, &count_sql, wargs.clone())
-            .await?
-            .map(|r| r.int("n"))
-            .transpose()?
-            .unwrap_or(0),
+        None => count(pool, b, &count_sql, wargs.clone()).await?,
     };
     let (lim, largs) = limit_clause(q);
     let sql = if prepaged {

@@ -6,7 +6,7 @@ use deskd_domain::error::Error;
 use deskd_domain::model::*;
 use deskd_domain::query::compile;
 use deskd_domain::resources::{CLUSTERS, HOSTS, IMAGES, NETWORKS, STORAGE_POOLS};
-use deskd_domain::store::Store;
+use deskd_domain::store::*;
 use deskd_store::testing::backend_urls;
 use deskd_store::SqlStore;
 use deskd_wire::paging::PageQuery;
@@ -105,7 +105,7 @@ async fn lists_compute_their_figures_from_the_inventory() {
 async fn deletes_refuse_while_something_refers_to_the_row() {
     for (s, inv) in stores().await {
         let refused = |e: Error, needle: &str| match e {
-            Error::Refused(m) => assert!(m.contains(needle), "{m}"),
+            Error::Conflict { .. } => assert!(e.to_string().contains(needle), "{e}"),
             other => panic!("{other:?}"),
         };
         refused(
@@ -148,7 +148,9 @@ async fn deletes_refuse_while_something_refers_to_the_row() {
                 ..free.clone()
             })
             .await;
-        assert!(matches!(dup, Err(Error::Refused(m)) if m.contains("`free` is already taken")));
+        assert!(
+            matches!(&dup, Err(e @ Error::AlreadyExists { .. }) if e.to_string().contains("`free` is already taken"))
+        );
         assert!(s.delete_strategy(&free.id).await.unwrap());
         assert!(s.get_strategy(&free.id).await.unwrap().is_none());
     }
@@ -282,7 +284,7 @@ async fn an_empty_cluster_is_deleted_and_its_edit_is_timestamped() {
             ..host.clone()
         };
         assert!(
-            matches!(s.create_host(&late).await, Err(Error::Refused(m)) if m.contains("DELETING"))
+            matches!(s.create_host(&late).await, Err(e @ Error::Conflict { .. }) if e.to_string().contains("DELETING"))
         );
         assert!(s.remove_cluster(&c.id).await.unwrap());
         assert!(s.get_cluster(&c.id).await.unwrap().is_none());

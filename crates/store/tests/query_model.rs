@@ -21,7 +21,7 @@ use deskd_domain::enums::{DeskCategory, DeskType};
 use deskd_domain::model::{Inventory, Strategy};
 use deskd_domain::query::{compile, FieldKind, MAX_PAGE};
 use deskd_domain::resources::STRATEGIES;
-use deskd_domain::store::{Store, StrategyRow};
+use deskd_domain::store::*;
 use deskd_store::db::Backend;
 use deskd_store::testing::backend_urls;
 use deskd_store::SqlStore;

@@ -4,7 +4,7 @@ use deskd_domain::enums::*;
 use deskd_domain::model::*;
 use deskd_domain::query::compile;
 use deskd_domain::resources::STRATEGIES;
-use deskd_domain::store::{Store, TokenRecord};
+use deskd_domain::store::*;
 use deskd_domain::task::*;
 use deskd_store::testing::backend_urls;
 use deskd_store::SqlStore;
@@ -65,7 +65,10 @@ async fn accounts_tokens_and_revocation() {
         let a = account("admin");
         s.create_account(&a).await.unwrap();
         let dup = s.create_account(&account("admin")).await.unwrap_err();
-        assert!(matches!(dup, deskd_domain::Error::Refused(_)), "{dup:?}");
+        assert!(
+            matches!(dup, deskd_domain::Error::AlreadyExists { .. }),
+            "{dup:?}"
+        );
         let now = now_ms();
         let t = TokenRecord {
             token_hash: "h1".into(),

@@ -5,7 +5,7 @@ use deskd_domain::error::{Error, Missing};
 use deskd_domain::model::*;
 use deskd_domain::query::compile;
 use deskd_domain::resources::USERS;
-use deskd_domain::store::Store;
+use deskd_domain::store::*;
 use deskd_store::testing::backend_urls;
 use deskd_store::SqlStore;
 use deskd_wire::paging::{MatchCondition, PageQuery};
@@ -85,7 +85,7 @@ async fn insert_creates_the_group_path_once_and_is_idempotent() {
         assert_eq!(parent.path, "锐捷/云桌面");
         // the name is unique
         let dup = s.insert_user(&user("新用户.a"), "x").await.unwrap_err();
-        assert!(matches!(dup, Error::Refused(_)), "{dup:?}");
+        assert!(matches!(dup, Error::AlreadyExists { .. }), "{dup:?}");
         // listing by group is done in SQL
         let page = s
             .list_users(&compile(&USERS, &by_group(&view.group.id)).unwrap())
@@ -122,7 +122,7 @@ async fn groups_need_their_parent_and_a_free_path() {
         };
         assert!(matches!(
             s.create_group(&again).await,
-            Err(Error::Refused(_))
+            Err(Error::AlreadyExists { .. })
         ));
         // a user created under it inherits its inactivity days through the view
         let u = user("child");

@@ -14,7 +14,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use deskd_domain::error::Result;
 use deskd_domain::model::now_ms;
-use deskd_domain::store::Store;
+use deskd_domain::store::TaskStore;
 use deskd_domain::task::{Claim, DeskMove, ItemOutcome, MoveRefusal, NewTask, TaskRecord};
 use tokio::sync::{mpsc, oneshot, watch, Notify, Semaphore};
 
@@ -52,7 +52,7 @@ impl Registry {
 }
 
 /// Closes every task whose items are done, running its kind's finisher first.
-async fn close_ready(store: &dyn Store, registry: &Registry) -> Result<()> {
+async fn close_ready(store: &dyn TaskStore, registry: &Registry) -> Result<()> {
     for (id, kind) in store.ready_tasks().await? {
         if let Some(f) = registry.finishers.get(&kind) {
             let Some(task) = store.get_task(&id).await? else {
@@ -98,7 +98,7 @@ impl Default for EngineConfig {
 /// Submits tasks and wakes the engine. Cheap to clone.
 #[derive(Clone)]
 pub struct Tasks {
-    store: Arc<dyn Store>,
+    store: Arc<dyn TaskStore>,
     wake: Arc<Notify>,
 }
 
@@ -112,7 +112,7 @@ impl Tasks {
     }
 
     /// Records the task together with desk state moves, in one transaction (see
-    /// `Store::submit_with_moves`), then wakes the workers.
+    /// `TaskStore::submit_with_moves`), then wakes the workers.
     pub async fn submit_with_moves(
         &self,
         task: &NewTask,
@@ -132,14 +132,14 @@ impl Tasks {
         self.wake.notify_one();
     }
 
-    pub fn store(&self) -> &Arc<dyn Store> {
+    pub fn store(&self) -> &Arc<dyn TaskStore> {
         &self.store
     }
 }
 
 /// The worker loop of one node.
 pub struct Engine {
-    store: Arc<dyn Store>,
+    store: Arc<dyn TaskStore>,
     registry: Arc<Registry>,
     cfg: EngineConfig,
     wake: Arc<Notify>,
@@ -147,7 +147,7 @@ pub struct Engine {
 }
 
 impl Engine {
-    pub fn new(store: Arc<dyn Store>, registry: Registry, cfg: EngineConfig) -> Self {
+    pub fn new(store: Arc<dyn TaskStore>, registry: Registry, cfg: EngineConfig) -> Self {
         let slots = Arc::new(Semaphore::new(cfg.concurrency.max(1)));
         Engine {
             store,
@@ -230,7 +230,7 @@ impl Engine {
 
 /// Runs one claimed item: keeps its lease alive, calls the handler, records the outcome.
 struct Worker {
-    store: Arc<dyn Store>,
+    store: Arc<dyn TaskStore>,
     registry: Arc<Registry>,
     cfg: EngineConfig,
     wake: Arc<Notify>,
@@ -317,7 +317,7 @@ const MAX_GROUP: usize = 64;
 
 impl Recorder {
     /// Starts the writing task; it ends when the last handle is dropped.
-    fn start(store: Arc<dyn Store>) -> Self {
+    fn start(store: Arc<dyn TaskStore>) -> Self {
         let (queue, mut rx) = mpsc::unbounded_channel::<Pending>();
         tokio::spawn(async move {
             let mut group = Vec::with_capacity(MAX_GROUP);
@@ -336,7 +336,7 @@ impl Recorder {
         Recorder { queue }
     }
 
-    /// Records one outcome (see `Store::finish_item`) and waits until it is written.
+    /// Records one outcome (see `TaskStore::finish_item`) and waits until it is written.
     async fn record(&self, claim: Claim, outcome: ItemOutcome) -> Result<bool> {
         let (done, written) = oneshot::channel();
         let lost = || deskd_domain::Error::internal("the outcome recorder stopped");

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use deskd_domain::enums::{ItemStatus, TaskStatus};
-use deskd_domain::store::Store;
+use deskd_domain::store::*;
 use deskd_domain::task::*;
 use deskd_store::{testing::backend_urls, SqlStore};
 use deskd_tasks::{Engine, EngineConfig, ItemHandler, Registry};

@@ -167,7 +167,8 @@ pub fn translate(e: &ApiError) -> Translated {
                     desks.join("，")
                 ),
             ),
-            Error::Refused(_) => t(
+            // A taken name and a row still in use answer as the catch-all refusal did.
+            Error::Refused(_) | Error::AlreadyExists { .. } | Error::Conflict { .. } => t(
                 ok,
                 codes::OTHER,
                 d.to_string(),

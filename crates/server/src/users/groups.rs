@@ -50,7 +50,7 @@ pub async fn create_group(
         invalid_time: check_invalid_time(r.invalid_time.unwrap_or(0), "content.invalid_time")?,
     };
     app.store.create_group(&group).await.map_err(|e| match e {
-        Error::Refused(_) => Error::invalid(
+        Error::Refused(_) | Error::AlreadyExists { .. } => Error::invalid(
             "content.name",
             format!("a group named `{name}` exists under this parent"),
         ),

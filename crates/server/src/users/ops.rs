@@ -161,8 +161,8 @@ impl Kind {
         let user = p.user()?;
         match self.store.insert_user(&user, &p.group_path).await {
             Ok(_) => {}
-            Err(Error::Refused(reason)) => {
-                return Ok(ItemOutcome::failure(format!("创建用户失败：{reason}")))
+            Err(e @ (Error::Refused(_) | Error::AlreadyExists { .. })) => {
+                return Ok(ItemOutcome::failure(format!("创建用户失败：{e}")))
             }
             Err(e) => return Err(e),
         }

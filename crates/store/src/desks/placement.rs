@@ -1,0 +1,387 @@
+//! Placing desks: the transactions that put a new desk on a host with an address (one desk,
+//! or a whole batch at a time) and change a desk's shape within its host's limits. They hold
+//! the placement lock, and the host's counters change in the same transaction as the desk.
+
+use std::collections::{HashMap, HashSet};
+
+use deskd_domain::error::{Error, Missing, Result};
+use deskd_domain::ipam::{mac_for, Pool};
+use deskd_domain::model::*;
+use deskd_domain::naming::next_desk_name;
+use deskd_domain::scheduler::{place, Demand, HostLoad, Policy};
+use deskd_domain::task::NewTask;
+use sqlx::{Any, AnyPool, Executor};
+
+use super::rows::{demand, desk_row, insert_desks, COLS};
+use crate::args;
+use crate::db::{
+    begin, db_err, exec, insert_rows, joined, lock, marks, row, rows, taken, Arg, Backend, Col,
+    Lock, Tx,
+};
+use crate::{hosts, networks};
+
+/// Records that an item key produced a desk (DECISIONS D7), replacing an expired record: an
+/// item key used again after its time to live points at the new desk.
+const KEY_INSERT: &str = "INSERT INTO desk_requests (item_key, desk_id, task_id, created_at)";
+const KEY_CONFLICT: &str = "ON CONFLICT (item_key) DO UPDATE SET desk_id = excluded.desk_id, \
+     task_id = excluded.task_id, created_at = excluded.created_at";
+
+/// The desk an item key produced within the last 24 hours, and the task that produced it.
+async fn desk_for_key<'c, E>(e: E, b: Backend, key: &str) -> Result<Option<(Desk, String)>>
+where
+    E: Executor<'c, Database = Any>,
+{
+    let since = now_ms() - ITEM_KEY_TTL_MS;
+    let sql = format!(
+        "SELECT {COLS}, r.task_id AS r_task_id FROM desk_requests r JOIN desks d ON d.id = r.desk_id \
+         WHERE r.item_key = ? AND r.created_at > ?"
+    );
+    let found = row(e, b, &sql, args![key, since]).await?;
+    found
+        .map(|r| Ok((desk_row(&r)?, r.text("r_task_id")?)))
+        .transpose()
+}
+
+/// Places, addresses and inserts a new desk (see `DeskStore::reserve_desk`).
+pub(super) async fn reserve(
+    pool: &AnyPool,
+    read: &AnyPool,
+    b: Backend,
+    r: &DeskReservation,
+) -> Result<Reserved> {
+    // A desk reserved when its batch was submitted (or by an earlier run) is found without
+    // taking the writer; the transaction below checks again under the lock.
+    if let Some(key) = &r.item_key {
+        if let Some((desk, task_id)) = desk_for_key(read, b, key).await? {
+            return Ok(Reserved::Existing { desk, task_id });
+        }
+    }
+    // Rows that do not change under a placement are read before the transaction, so the single
+    // writer is held only for what must be serialized.
+    let network = networks::get(read, b, &r.desk.network_id).await?;
+    let user_name = r.desk.name.is_empty().then_some(&r.user_name);
+    let mut tx = begin(pool).await?;
+    lock(&mut tx, b, Lock::Placement).await?;
+    if let Some(key) = &r.item_key {
+        if let Some((desk, task_id)) = desk_for_key(&mut *tx, b, key).await? {
+            return Ok(Reserved::Existing { desk, task_id });
+        }
+    }
+    let mut desk = r.desk.clone();
+    let demand = demand(&desk);
+    let hosts = hosts::loads(&mut *tx, b, &desk.cluster_id).await?;
+    let chosen = place(&hosts, Some(&desk.cluster_id), &demand, r.policy)?;
+    desk.host_id = hosts[chosen].host_id.clone();
+    let used = networks::used_addresses(&mut tx, b, &network.id).await?;
+    desk.ip = first_free(&network, used.split(',').filter(|s| !s.is_empty()))?;
+    desk.mac = mac_for(&desk.id);
+    if let Some(user) = &user_name {
+        let taken = generated_names(&mut tx, b, user).await?;
+        desk.name = next_desk_name(user, taken.split(',').filter(|s| !s.is_empty()));
+    }
+    insert_desks(&mut tx, b, std::slice::from_ref(&desk))
+        .await
+        .map_err(taken(Missing::Desk, &desk.name))?;
+    let address = vec![networks::address_values(&desk, now_ms())];
+    insert_rows(&mut tx, b, networks::ADDRESS_INSERT, "", address).await?;
+    hosts::add_load(&mut tx, b, &desk.host_id, &demand, 1).await?;
+    if let Some(key) = &r.item_key {
+        let sql = format!("{KEY_INSERT} VALUES (?, ?, ?, ?) {KEY_CONFLICT}");
+        exec(
+            &mut *tx,
+            b,
+            &sql,
+            args![key, &desk.id, &r.task_id, now_ms()],
+        )
+        .await?;
+    }
+    tx.commit().await.map_err(db_err)?;
+    Ok(Reserved::New(desk))
+}
+
+/// The lowest address of the network's pool not in `used`; `Refused` naming the pool when
+/// there is none.
+fn first_free<'a>(network: &Network, used: impl IntoIterator<Item = &'a str>) -> Result<String> {
+    let pool = Pool::from_network(network)?;
+    match pool.first_free(used) {
+        Some(ip) => Ok(ip.to_string()),
+        None => Err(Error::Refused(format!(
+            "the IP pool of network `{}` ({}–{}) is exhausted: all {} addresses are in use",
+            network.name,
+            network.pool_start,
+            network.pool_end,
+            pool.size()
+        ))),
+    }
+}
+
+/// The desk names of the pattern `<user>_*`, joined with commas.
+async fn generated_names(tx: &mut Tx, b: Backend, user: &str) -> Result<String> {
+    // `<user>_` ≤ name < `<user>`` (the byte after `_`): the names of this user's pattern, read
+    // from the byte-wise index on desk names instead of scanning every desk.
+    let col = b.text_order("name");
+    let from = format!("FROM desks WHERE {col} >= ? AND {col} < ?");
+    let range = args![format!("{user}_"), format!("{user}`")];
+    joined(tx, b, "name", &from, range).await
+}
+
+/// Changes a desk's shape if its host has room for the difference.
+pub(super) async fn modify(
+    pool: &AnyPool,
+    b: Backend,
+    id: &str,
+    shape: (i64, i64, i64, i64),
+) -> Result<()> {
+    let (cpu, mem, sys, data) = shape;
+    let mut tx = begin(pool).await?;
+    lock(&mut tx, b, Lock::Placement).await?;
+    let sql = format!("SELECT {COLS} FROM desks d WHERE d.id = ?");
+    let d = row(&mut *tx, b, &sql, args![id])
+        .await?
+        .map(|r| desk_row(&r))
+        .transpose()?
+        .ok_or_else(|| Error::not_found(Missing::Desk, id))?;
+    let old = demand(&d);
+    let delta = Demand {
+        cpu_cores: cpu - old.cpu_cores,
+        memory_gb: mem - old.memory_gb,
+        storage_gb: (sys + data) - old.storage_gb,
+    };
+    let hosts = hosts::loads(&mut *tx, b, &d.cluster_id).await?;
+    if let Some(h) = hosts.iter().find(|h| h.host_id == d.host_id) {
+        let grow = Demand {
+            cpu_cores: delta.cpu_cores.max(0),
+            memory_gb: delta.memory_gb.max(0),
+            storage_gb: delta.storage_gb.max(0),
+        };
+        h.fits(&grow).map_err(|why| {
+            Error::Refused(format!(
+                "host {} has no room for the new configuration: {why}",
+                h.name
+            ))
+        })?;
+    }
+    exec(
+        &mut *tx,
+        b,
+        "UPDATE desks SET cpu_cores = ?, memory_gb = ?, system_disk_gb = ?, data_disk_gb = ?, enable_custom = 1, \
+         updated_at = ? WHERE id = ?",
+        args![cpu, mem, sys, data, now_ms(), id],
+    )
+    .await?;
+    hosts::add_load(&mut tx, b, &d.host_id, &delta, 1).await?;
+    tx.commit().await.map_err(db_err)
+}
+
+/// Reserves the desks of a batch-create task inside `tx` (under the placement lock), each as
+/// [`reserve`] would; see `TaskStore::submit_create_batch`. A reserved desk becomes its item's
+/// subject, a refusal its item's failure; returns each item's refusal.
+pub(crate) async fn reserve_batch(
+    tx: &mut Tx,
+    read: &AnyPool,
+    b: Backend,
+    task: &mut NewTask,
+    reservations: &[Option<DeskReservation>],
+    refusal_prefix: &str,
+) -> Result<Vec<Option<String>>> {
+    lock(tx, b, Lock::Placement).await?;
+    let keys: Vec<&str> = reservations
+        .iter()
+        .flatten()
+        .filter_map(|r| r.item_key.as_deref())
+        .collect();
+    let mut placer = Placer {
+        keyed: desks_for_keys(tx, b, &keys).await?,
+        ..Placer::default()
+    };
+    let mut refusals = Vec::with_capacity(task.items.len());
+    for (item, r) in task.items.iter_mut().zip(reservations) {
+        let Some(r) = r else {
+            refusals.push(None);
+            continue;
+        };
+        match placer.reserve(tx, read, b, r).await {
+            Ok(desk_id) => {
+                item.subject = Some(desk_id);
+                refusals.push(None);
+            }
+            Err(
+                e @ (Error::Refused(_)
+                | Error::NotFound { .. }
+                | Error::AlreadyExists { .. }
+                | Error::Conflict { .. }),
+            ) => {
+                let why = format!("{refusal_prefix}{e}");
+                item.failed = Some(why.clone());
+                refusals.push(Some(why));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    placer.write(tx, b).await?;
+    Ok(refusals)
+}
+
+/// The desks of those `keys` that are in use (see `desk_for_key`), by key.
+async fn desks_for_keys(tx: &mut Tx, b: Backend, keys: &[&str]) -> Result<HashMap<String, String>> {
+    let since = now_ms() - ITEM_KEY_TTL_MS;
+    let mut found = HashMap::new();
+    for chunk in keys.chunks(500) {
+        let sql = format!(
+            "SELECT r.item_key, r.desk_id FROM desk_requests r JOIN desks d ON d.id = r.desk_id \
+             WHERE r.created_at > ? AND r.item_key IN ({})",
+            marks(chunk.len())
+        );
+        let mut a = args![since];
+        a.extend(chunk.iter().map(|k| Arg::from(*k)));
+        for r in rows(&mut **tx, b, &sql, a).await? {
+            found.insert(r.text("item_key")?, r.text("desk_id")?);
+        }
+    }
+    Ok(found)
+}
+
+/// What a batch's placements have taken so far. Hosts, used addresses and desk names are read
+/// once per cluster, network and user inside the batch's transaction (under the placement lock)
+/// and kept current in memory as desks are placed; the new rows are written together at the
+/// end with multi-row statements. A batch of n desks thus costs a few statements in all, not a
+/// few per desk.
+#[derive(Default)]
+struct Placer {
+    hosts: HashMap<String, Vec<HostLoad>>,
+    networks: HashMap<String, (Network, HashSet<String>)>,
+    /// Users whose `<user>_*` desk names are in `names`.
+    name_prefixes: HashSet<String>,
+    names: HashSet<String>,
+    /// Desks of item keys already used (by an earlier submission of the same caller ids).
+    keyed: HashMap<String, String>,
+    /// Demand added per host, written once at the end.
+    added: HashMap<String, Demand>,
+    /// Rows to write at the end.
+    desks: Vec<Desk>,
+    addresses: Vec<Vec<Arg>>,
+    keys: Vec<Vec<Arg>>,
+}
+
+impl Placer {
+    /// Reserves one desk as `reserve` would; returns its id (an earlier desk of the item key, or
+    /// the new one). Every refusal is decided before anything is written: a failed statement
+    /// would abort the whole transaction on PostgreSQL.
+    async fn reserve(
+        &mut self,
+        tx: &mut Tx,
+        read: &AnyPool,
+        b: Backend,
+        r: &DeskReservation,
+    ) -> Result<String> {
+        if let Some(id) = r.item_key.as_ref().and_then(|k| self.keyed.get(k)) {
+            return Ok(id.clone());
+        }
+        let mut desk = r.desk.clone();
+        let demand = demand(&desk);
+        desk.name = self.name(tx, b, &desk.name, &r.user_name).await?;
+        desk.ip = self.address(tx, read, b, &desk.network_id).await?;
+        desk.host_id = self
+            .host(tx, b, &desk.cluster_id, &demand, r.policy)
+            .await?;
+        desk.mac = mac_for(&desk.id);
+        let now = now_ms();
+        self.addresses.push(networks::address_values(&desk, now));
+        if let Some(key) = &r.item_key {
+            self.keys.push(args![key, &desk.id, &r.task_id, now]);
+        }
+        self.names.insert(desk.name.clone());
+        let id = desk.id.clone();
+        self.desks.push(desk);
+        Ok(id)
+    }
+
+    /// Writes the placed desks, their addresses and item keys, and the hosts' added demand.
+    async fn write(self, tx: &mut Tx, b: Backend) -> Result<()> {
+        insert_desks(tx, b, &self.desks).await?;
+        insert_rows(tx, b, networks::ADDRESS_INSERT, "", self.addresses).await?;
+        insert_rows(tx, b, KEY_INSERT, KEY_CONFLICT, self.keys).await?;
+        for (host_id, demand) in &self.added {
+            hosts::add_load(tx, b, host_id, demand, 1).await?;
+        }
+        Ok(())
+    }
+
+    /// The caller's name if no desk has it, or the next free `<user>_<n>`.
+    async fn name(&mut self, tx: &mut Tx, b: Backend, wanted: &str, user: &str) -> Result<String> {
+        if !wanted.is_empty() {
+            let sql = "SELECT 1 AS x FROM desks WHERE name = ?";
+            let taken = self.names.contains(wanted)
+                || row(&mut **tx, b, sql, args![wanted]).await?.is_some();
+            return match taken {
+                true => Err(Error::already_exists(Missing::Desk, wanted)),
+                false => Ok(wanted.to_string()),
+            };
+        }
+        if self.name_prefixes.insert(user.to_string()) {
+            let taken = generated_names(tx, b, user).await?;
+            self.names
+                .extend(taken.split(',').filter(|s| !s.is_empty()).map(String::from));
+        }
+        Ok(next_desk_name(user, self.names.iter().map(String::as_str)))
+    }
+
+    /// The lowest free address of the network's pool.
+    async fn address(
+        &mut self,
+        tx: &mut Tx,
+        read: &AnyPool,
+        b: Backend,
+        network_id: &str,
+    ) -> Result<String> {
+        if !self.networks.contains_key(network_id) {
+            let network = networks::get(read, b, network_id).await?;
+            let used = networks::used_addresses(tx, b, network_id).await?;
+            let used = used
+                .split(',')
+                .filter(|s| !s.is_empty())
+                .map(String::from)
+                .collect();
+            self.networks
+                .insert(network_id.to_string(), (network, used));
+        }
+        let Some((network, used)) = self.networks.get_mut(network_id) else {
+            return Err(Error::internal("network cache lost an entry"));
+        };
+        let ip = first_free(network, used.iter().map(String::as_str))?;
+        used.insert(ip.clone());
+        Ok(ip)
+    }
+
+    /// The host the scheduler picks in the cluster, with the demand added to it.
+    async fn host(
+        &mut self,
+        tx: &mut Tx,
+        b: Backend,
+        cluster_id: &str,
+        demand: &Demand,
+        policy: Policy,
+    ) -> Result<String> {
+        if !self.hosts.contains_key(cluster_id) {
+            let loads = hosts::loads(&mut **tx, b, cluster_id).await?;
+            self.hosts.insert(cluster_id.to_string(), loads);
+        }
+        let hosts = self
+            .hosts
+            .get_mut(cluster_id)
+            .map(Vec::as_mut_slice)
+            .unwrap_or_default();
+        let chosen = place(hosts, Some(cluster_id), demand, policy)?;
+        hosts[chosen].add(demand);
+        let host_id = hosts[chosen].host_id.clone();
+        let sum = self.added.entry(host_id.clone()).or_insert(Demand {
+            cpu_cores: 0,
+            memory_gb: 0,
+            storage_gb: 0,
+        });
+        sum.cpu_cores += demand.cpu_cores;
+        sum.memory_gb += demand.memory_gb;
+        sum.storage_gb += demand.storage_gb;
+        Ok(host_id)
+    }
+}
