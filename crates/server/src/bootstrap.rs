@@ -4,7 +4,11 @@
 use deskd_domain::auth::{generate_password, hash_password};
 use deskd_domain::error::{Error, Result};
 use deskd_domain::model::{now_ms, Account};
-use deskd_domain::store::Store;
+use deskd_domain::store::{AuthStore, InventoryStore, SettingStore};
+
+/// What the first start writes: the admin account, the transport key, the demo inventory.
+pub trait FirstStartStore: AuthStore + SettingStore + InventoryStore {}
+impl<T: AuthStore + SettingStore + InventoryStore + ?Sized> FirstStartStore for T {}
 
 /// Marks a database whose first start has completed.
 const DONE: &str = "bootstrap.done";
@@ -22,7 +26,7 @@ pub struct FirstStart {
 
 /// Runs the first-start steps once per database.
 pub async fn first_start(
-    store: &dyn Store,
+    store: &dyn FirstStartStore,
     admin_password: Option<&str>,
     demo: bool,
 ) -> Result<FirstStart> {
@@ -57,7 +61,7 @@ pub async fn first_start(
 }
 
 /// Creates an API account with an argon2id hash of `password`.
-pub async fn create_account(store: &dyn Store, name: &str, password: &str) -> Result<()> {
+pub async fn create_account(store: &dyn AuthStore, name: &str, password: &str) -> Result<()> {
     validate_account_name(name)?;
     if password.len() < 8 {
         return Err(Error::invalid(

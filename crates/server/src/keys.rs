@@ -4,7 +4,7 @@
 use deskd_domain::auth::generate_transport_key;
 use deskd_domain::error::{Error, Result};
 use deskd_domain::model::now_ms;
-use deskd_domain::store::Store;
+use deskd_domain::store::SettingStore;
 use serde::{Deserialize, Serialize};
 
 const SETTING: &str = "transport_key";
@@ -18,7 +18,7 @@ struct KeyRing {
     previous_until: i64,
 }
 
-async fn load(store: &dyn Store) -> Result<Option<KeyRing>> {
+async fn load(store: &dyn SettingStore) -> Result<Option<KeyRing>> {
     match store.get_setting(SETTING).await? {
         None => Ok(None),
         Some(s) => serde_json::from_str(&s)
@@ -27,13 +27,13 @@ async fn load(store: &dyn Store) -> Result<Option<KeyRing>> {
     }
 }
 
-async fn save(store: &dyn Store, ring: &KeyRing) -> Result<()> {
+async fn save(store: &dyn SettingStore, ring: &KeyRing) -> Result<()> {
     let s = serde_json::to_string(ring).map_err(Error::internal)?;
     store.put_setting(SETTING, &s).await
 }
 
 /// The current key, created on first use.
-pub async fn current(store: &dyn Store) -> Result<String> {
+pub async fn current(store: &dyn SettingStore) -> Result<String> {
     if let Some(ring) = load(store).await? {
         return Ok(ring.current);
     }
@@ -47,7 +47,7 @@ pub async fn current(store: &dyn Store) -> Result<String> {
 }
 
 /// Replaces the current key; the old one stays valid for [`PREVIOUS_KEY_GRACE_MS`].
-pub async fn rotate(store: &dyn Store) -> Result<String> {
+pub async fn rotate(store: &dyn SettingStore) -> Result<String> {
     let old = current(store).await?;
     let ring = KeyRing {
         current: generate_transport_key(),
@@ -59,7 +59,7 @@ pub async fn rotate(store: &dyn Store) -> Result<String> {
 }
 
 /// Every key that may decrypt a password right now.
-pub async fn valid(store: &dyn Store) -> Result<Vec<String>> {
+pub async fn valid(store: &dyn SettingStore) -> Result<Vec<String>> {
     let Some(ring) = load(store).await? else {
         return Ok(vec![]);
     };

@@ -118,9 +118,11 @@ pub async fn assemble(cfg: ServerConfig) -> anyhow::Result<Parts> {
     std::fs::create_dir_all(&cfg.data_dir)
         .with_context(|| format!("cannot create {}", cfg.data_dir.display()))?;
     let lock = lock_data_dir(&cfg.data_dir)?;
-    let store: Arc<dyn Store> = Arc::new(SqlStore::open(&cfg.database_url).await?);
+    // the concrete store, so each part can be handed the narrow traits it names
+    let sql = Arc::new(SqlStore::open(&cfg.database_url).await?);
+    let store: Arc<dyn Store> = sql.clone();
     let first =
-        bootstrap::first_start(store.as_ref(), cfg.admin_password.as_deref(), cfg.demo).await?;
+        bootstrap::first_start(sql.as_ref(), cfg.admin_password.as_deref(), cfg.demo).await?;
     let sim = SimConfig {
         latency: cfg.sim_latency,
         shutdown_latency: cfg.sim_latency * 3,
@@ -141,22 +143,22 @@ pub async fn assemble(cfg: ServerConfig) -> anyhow::Result<Parts> {
     };
     let mut registry = Registry::default();
     let ops = desks::ops::DeskOps {
-        store: store.clone(),
+        store: sql.clone(),
         driver: driver.clone(),
         guard: desks::guard::BootGuard::new(cfg.max_starts_per_host, cfg.max_starts_per_cluster),
         policy: cfg.placement_policy,
         shutdown_timeout: cfg.desk_shutdown_timeout,
     };
     desks::ops::register(&mut registry, Arc::new(ops));
-    users::ops::register(&mut registry, store.clone());
+    users::ops::register(&mut registry, sql.clone());
     catalog::ops::register(
         &mut registry,
-        store.clone(),
+        sql.clone(),
         driver.clone(),
         cfg.data_dir.clone(),
         cfg.sim_latency,
     );
-    fleet::ops::register(&mut registry, store.clone(), cfg.sim_latency);
+    fleet::ops::register(&mut registry, sql.clone(), cfg.sim_latency);
     let engine = Engine::new(store.clone(), registry, engine_cfg);
     let (metrics, prometheus) = match cfg.metrics_backend {
         config::MetricsBackend::Embedded => (open_metrics(&cfg)?, None),

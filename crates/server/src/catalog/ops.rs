@@ -11,7 +11,11 @@ use deskd_compute::Hypervisor;
 use deskd_domain::enums::*;
 use deskd_domain::error::{Error, Result};
 use deskd_domain::model::*;
-use deskd_domain::store::Store;
+use deskd_domain::store::{ImageStore, OsFileStore, PoolStore};
+
+/// What the image items touch: the versions, and the OS files and pools their bytes are in.
+pub trait ImageOpsStore: ImageStore + OsFileStore + PoolStore {}
+impl<T: ImageStore + OsFileStore + PoolStore + ?Sized> ImageOpsStore for T {}
 use deskd_domain::task::{Claim, ItemOutcome};
 use deskd_tasks::{ItemHandler, Registry};
 
@@ -97,7 +101,7 @@ impl ImagePayload {
 /// the driver gets each built version's base disk from its OS file (under `data_dir`).
 pub fn register(
     registry: &mut Registry,
-    store: Arc<dyn Store>,
+    store: Arc<dyn ImageOpsStore>,
     driver: Arc<dyn Hypervisor>,
     data_dir: PathBuf,
     build_time: Duration,
@@ -117,7 +121,7 @@ pub fn register(
 }
 
 struct Items {
-    store: Arc<dyn Store>,
+    store: Arc<dyn ImageOpsStore>,
     driver: Arc<dyn Hypervisor>,
     data_dir: PathBuf,
     kind: &'static str,

@@ -19,7 +19,7 @@ use deskd_domain::model::{now_ms, OsFile, StoragePool};
 use deskd_domain::platform as rules;
 use deskd_domain::query::compile;
 use deskd_domain::resources::OS_FILES;
-use deskd_domain::store::Store;
+use deskd_domain::store::{OsFileStore, PoolStore};
 use deskd_wire::envelope::Reply;
 use deskd_wire::inventory::{IdData, IdRequest};
 use deskd_wire::os_file::OsFileItem;
@@ -147,7 +147,7 @@ fn place(data_dir: &Path, pool: &StoragePool, f: &OsFile) -> PathBuf {
 /// Removes the part file and the row when an upload future is dropped half way (the client
 /// went away); explicit failures clean up before replying and disarm it.
 struct Abandon {
-    store: std::sync::Arc<dyn Store>,
+    store: std::sync::Arc<dyn OsFileStore>,
     id: String,
     part: PathBuf,
     armed: bool,
@@ -311,8 +311,8 @@ pub async fn delete(
 
 /// Where the bytes of OS file `id` are (image builds hand them to the hypervisor driver), and
 /// whether its pool is simulated (no directory: the demo's files are records without bytes).
-pub(crate) async fn location(
-    store: &dyn Store,
+pub(crate) async fn location<S: OsFileStore + PoolStore + ?Sized>(
+    store: &S,
     data_dir: &Path,
     id: &str,
 ) -> Result<(PathBuf, bool)> {

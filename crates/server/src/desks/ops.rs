@@ -11,7 +11,15 @@ use deskd_domain::enums::{DeskCategory, DeskState, DeskType, ItemStatus};
 use deskd_domain::error::Result;
 use deskd_domain::model::{now_ms, Desk, DeskReservation, Reserved};
 use deskd_domain::scheduler::Policy;
-use deskd_domain::store::Store;
+use deskd_domain::store::{DeskStore, EventStore, ImageStore, StrategyStore, TaskStore};
+
+/// What the desk items touch: desks, their audit events and task items, and the strategy and
+/// image a VM is built from.
+pub trait DeskOpsStore: DeskStore + EventStore + TaskStore + StrategyStore + ImageStore {}
+impl<T> DeskOpsStore for T where
+    T: DeskStore + EventStore + TaskStore + StrategyStore + ImageStore + ?Sized
+{
+}
 use deskd_domain::task::{Claim, Effect, ItemOutcome, TaskRecord};
 use deskd_tasks::{ItemHandler, Registry, TaskFinisher};
 use serde::{Deserialize, Serialize};
@@ -23,7 +31,7 @@ use crate::fleet::vm_spec;
 
 /// What every desk operation needs.
 pub struct DeskOps {
-    pub store: Arc<dyn Store>,
+    pub store: Arc<dyn DeskOpsStore>,
     pub driver: Arc<dyn Hypervisor>,
     pub guard: BootGuard,
     pub policy: Policy,

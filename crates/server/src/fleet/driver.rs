@@ -5,7 +5,7 @@ use deskd_compute::{DiskImage, DriverKind, HostSpec, Hypervisor, VmSpec};
 use deskd_domain::enums::{DeskState, DeskType, HostDriver};
 use deskd_domain::error::{Error, Result};
 use deskd_domain::model::{Desk, Host, Image};
-use deskd_domain::store::Store;
+use deskd_domain::store::{DeskStore, HostStore, ImageStore};
 
 pub(crate) fn driver_err(e: deskd_compute::DriverError) -> Error {
     Error::Refused(format!("hypervisor: {e}"))
@@ -37,7 +37,7 @@ pub fn disk_image(i: &Image) -> DiskImage {
 }
 
 /// What the driver needs to know about a desk's VM.
-pub async fn vm_spec(store: &dyn Store, d: &Desk) -> Result<VmSpec> {
+pub async fn vm_spec<S: ImageStore + ?Sized>(store: &S, d: &Desk) -> Result<VmSpec> {
     let image = store
         .get_image(&d.image_id)
         .await?
@@ -56,7 +56,7 @@ pub async fn vm_spec(store: &dyn Store, d: &Desk) -> Result<VmSpec> {
 }
 
 /// Tells the driver about every host in the inventory.
-pub async fn register_hosts(store: &dyn Store, driver: &dyn Hypervisor) -> Result<()> {
+pub async fn register_hosts(store: &dyn HostStore, driver: &dyn Hypervisor) -> Result<()> {
     for h in store.list_hosts().await? {
         driver.add_host(host_spec(&h)).await.map_err(driver_err)?;
     }
@@ -66,13 +66,16 @@ pub async fn register_hosts(store: &dyn Store, driver: &dyn Hypervisor) -> Resul
 /// Makes the driver match a freshly loaded inventory: defines every desk's VM and powers on the
 /// ones the inventory says are running (sleeping ones are paused). Desks are adopted
 /// concurrently, as a real hypervisor would be driven.
-pub async fn adopt_inventory(store: &dyn Store, driver: &dyn Hypervisor) -> Result<()> {
+pub async fn adopt_inventory<S: DeskStore + ImageStore + ?Sized>(
+    store: &S,
+    driver: &dyn Hypervisor,
+) -> Result<()> {
     let desks = store.list_all_desks().await?;
     let adoptions = desks.iter().map(|d| adopt(store, driver, d));
     futures::future::try_join_all(adoptions).await.map(drop)
 }
 
-async fn adopt(store: &dyn Store, driver: &dyn Hypervisor, d: &Desk) -> Result<()> {
+async fn adopt<S: ImageStore + ?Sized>(store: &S, driver: &dyn Hypervisor, d: &Desk) -> Result<()> {
     let spec = vm_spec(store, d).await?;
     driver.define(&spec).await.map_err(driver_err)?;
     if matches!(d.state, DeskState::RUNNING | DeskState::SLEEP) {

@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use deskd_domain::store::Store;
+use deskd_domain::store::ClusterStore;
 use deskd_domain::task::{Claim, ItemOutcome};
 use deskd_tasks::{ItemHandler, Registry};
 
@@ -12,12 +12,12 @@ use deskd_tasks::{ItemHandler, Registry};
 pub const CLUSTER_DELETE: &str = "cluster.delete";
 
 /// Registers the cluster removal item; `teardown` is how long the simulated teardown takes.
-pub fn register(registry: &mut Registry, store: Arc<dyn Store>, teardown: Duration) {
+pub fn register(registry: &mut Registry, store: Arc<dyn ClusterStore>, teardown: Duration) {
     registry.register(CLUSTER_DELETE, Arc::new(RemoveCluster { store, teardown }));
 }
 
 struct RemoveCluster {
-    store: Arc<dyn Store>,
+    store: Arc<dyn ClusterStore>,
     teardown: Duration,
 }
 

@@ -7,7 +7,12 @@ use deskd_compute::{plan, DesiredVm, Expect, Hypervisor, PowerState, Repair};
 use deskd_domain::enums::DeskState;
 use deskd_domain::error::Result;
 use deskd_domain::model::{now_ms, Desk};
-use deskd_domain::store::Store;
+use deskd_domain::store::{DeskStore, EventStore, ImageStore, TaskStore};
+
+/// What a pass touches: desks and the audit log, the items that keep desks busy, and the
+/// images a missing VM is defined again from.
+pub trait ReconcileStore: DeskStore + EventStore + TaskStore + ImageStore {}
+impl<T: DeskStore + EventStore + TaskStore + ImageStore + ?Sized> ReconcileStore for T {}
 use deskd_domain::task::Event;
 use tokio::sync::watch;
 
@@ -56,7 +61,10 @@ fn is_busy(d: &Desk, busy: &[String], now: i64) -> bool {
 /// already has its desk row (a desk row is always written before its VM is defined, and a VM
 /// is destroyed before its row is removed), so a desk created during the pass is never taken
 /// for an orphan.
-pub async fn reconcile_once(store: &dyn Store, driver: &dyn Hypervisor) -> Result<Vec<Repair>> {
+pub async fn reconcile_once<S: ReconcileStore + ?Sized>(
+    store: &S,
+    driver: &dyn Hypervisor,
+) -> Result<Vec<Repair>> {
     let observed = driver.list().await.map_err(driver_err)?;
     let desks = store.list_all_desks().await?;
     let busy = store.busy_subjects().await?;
@@ -86,8 +94,8 @@ pub async fn reconcile_once(store: &dyn Store, driver: &dyn Hypervisor) -> Resul
 }
 
 /// Carries out one repair; false when the desk changed meanwhile and the repair was dropped.
-async fn apply(
-    store: &dyn Store,
+async fn apply<S: ReconcileStore + ?Sized>(
+    store: &S,
     driver: &dyn Hypervisor,
     r: &Repair,
     desk: Option<&Desk>,
@@ -167,8 +175,8 @@ impl Quiet {
     }
 }
 /// Runs [`reconcile_once`] every `interval` until shutdown.
-pub async fn run(
-    store: Arc<dyn Store>,
+pub async fn run<S: ReconcileStore + ?Sized>(
+    store: Arc<S>,
     driver: Arc<dyn Hypervisor>,
     interval: Duration,
     mut shutdown: watch::Receiver<bool>,

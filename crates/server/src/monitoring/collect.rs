@@ -6,7 +6,11 @@ use std::collections::{HashMap, HashSet};
 use deskd_compute::{HostStats, Hypervisor, PowerState, VmInfo, VmStats};
 use deskd_domain::enums::DeskState;
 use deskd_domain::model::{now_ms, Host};
-use deskd_domain::store::Store;
+use deskd_domain::store::{DeskStore, TaskStore};
+
+/// What the control-plane samples read: desk counts per state and open task items.
+pub trait CollectStore: DeskStore + TaskStore {}
+impl<T: DeskStore + TaskStore + ?Sized> CollectStore for T {}
 use deskd_metrics::labels::Labels;
 use deskd_metrics::storage::stale_nan;
 
@@ -96,9 +100,9 @@ const VM_FAMILIES: [(&str, Kind, &str); 9] = [
 
 impl Collector {
     /// Scrapes the inventory's `hosts`, every running VM, the clusters and deskd itself.
-    pub async fn collect(
+    pub async fn collect<S: CollectStore + ?Sized>(
         &mut self,
-        store: &dyn Store,
+        store: &S,
         driver: &dyn Hypervisor,
         hosts: &[Host],
     ) -> Scrape {
@@ -426,7 +430,7 @@ impl Collector {
 }
 
 /// deskd's own state: desks per state and unfinished task items, for the fleet alerts.
-async fn control_plane_samples(s: &mut Scrape, store: &dyn Store) {
+async fn control_plane_samples<S: CollectStore + ?Sized>(s: &mut Scrape, store: &S) {
     let l = [("instance", "deskd"), ("job", "deskd")];
     match store.desk_state_counts().await {
         Ok(counts) => {

@@ -10,7 +10,7 @@ pub mod rules;
 use axum::http::Method;
 
 use deskd_domain::error::{Error, Result};
-use deskd_domain::store::Store;
+use deskd_domain::store::SettingStore;
 use deskd_wire::user::GlobalStrategy;
 
 use crate::http::routes::{Doc, Route};
@@ -26,7 +26,7 @@ pub mod kinds {
 const GLOBAL_SETTING: &str = "user_global_strategy";
 
 /// The global user strategy; the defaults until an administrator sets it.
-pub async fn global(store: &dyn Store) -> Result<GlobalStrategy> {
+pub async fn global(store: &dyn SettingStore) -> Result<GlobalStrategy> {
     match store.get_setting(GLOBAL_SETTING).await? {
         None => Ok(GlobalStrategy::default()),
         Some(s) => serde_json::from_str(&s)
@@ -34,7 +34,7 @@ pub async fn global(store: &dyn Store) -> Result<GlobalStrategy> {
     }
 }
 
-pub async fn save_global(store: &dyn Store, g: &GlobalStrategy) -> Result<()> {
+pub async fn save_global(store: &dyn SettingStore, g: &GlobalStrategy) -> Result<()> {
     let s = serde_json::to_string(g).map_err(Error::internal)?;
     store.put_setting(GLOBAL_SETTING, &s).await
 }

@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use deskd_domain::enums::{UserState, UserType};
 use deskd_domain::error::{Error, Result};
 use deskd_domain::model::{AuthSwitches, User};
-use deskd_domain::store::Store;
+use deskd_domain::store::UserStore;
 use deskd_domain::task::{Claim, Effect, ItemOutcome};
 use deskd_tasks::{ItemHandler, Registry};
 use serde::{Deserialize, Serialize};
@@ -106,7 +106,7 @@ impl EditPayload {
 }
 
 /// Registers a handler for every user task kind.
-pub fn register(registry: &mut Registry, store: Arc<dyn Store>) {
+pub fn register(registry: &mut Registry, store: Arc<dyn UserStore>) {
     for kind in [kinds::CREATE, kinds::EDIT, kinds::ENABLE, kinds::DISABLE] {
         registry.register(
             kind,
@@ -119,7 +119,7 @@ pub fn register(registry: &mut Registry, store: Arc<dyn Store>) {
 }
 
 struct Kind {
-    store: Arc<dyn Store>,
+    store: Arc<dyn UserStore>,
     kind: &'static str,
 }
 
