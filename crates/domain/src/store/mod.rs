@@ -37,34 +37,31 @@ pub use tasks::TaskStore;
 pub use terminals::TerminalStore;
 pub use users::UserStore;
 
-/// What desks are made from: images, the OS files under them, strategies and networks.
-pub trait CatalogStore: ImageStore + OsFileStore + StrategyStore + NetworkStore {}
-impl<T: ImageStore + OsFileStore + StrategyStore + NetworkStore + ?Sized> CatalogStore for T {}
-
-/// Where desks run: clusters, their hosts and storage pools.
-pub trait FleetStore: ClusterStore + HostStore + PoolStore {}
-impl<T: ClusterStore + HostStore + PoolStore + ?Sized> FleetStore for T {}
-
-/// Desktop users and their groups.
-pub trait DirectoryStore: UserStore + GroupStore {}
-impl<T: UserStore + GroupStore + ?Sized> DirectoryStore for T {}
-
-/// Every store trait: what the server wires its slices with.
-pub trait Store:
-    SettingStore
-    + AuthStore
-    + TaskStore
-    + EventStore
-    + DeskStore
-    + DirectoryStore
-    + TerminalStore
-    + CatalogStore
-    + FleetStore
-    + InventoryStore
-{
+/// Declares a trait that is the union of store traits, implemented by everything that has
+/// them all, so a caller can name a group of resources as one bound.
+macro_rules! union_of {
+    ($(#[$doc:meta])* $name:ident: $first:ident $(+ $rest:ident)*) => {
+        $(#[$doc])*
+        pub trait $name: $first $(+ $rest)* {}
+        impl<T: $first $(+ $rest)* + ?Sized> $name for T {}
+    };
 }
-impl<T> Store for T where
-    T: SettingStore
+
+union_of!(
+    /// What desks are made from: images, the OS files under them, strategies and networks.
+    CatalogStore: ImageStore + OsFileStore + StrategyStore + NetworkStore
+);
+union_of!(
+    /// Where desks run: clusters, their hosts and storage pools.
+    FleetStore: ClusterStore + HostStore + PoolStore
+);
+union_of!(
+    /// Desktop users and their groups.
+    DirectoryStore: UserStore + GroupStore
+);
+union_of!(
+    /// Every store trait: what the server wires its slices with.
+    Store: SettingStore
         + AuthStore
         + TaskStore
         + EventStore
@@ -74,6 +71,4 @@ impl<T> Store for T where
         + CatalogStore
         + FleetStore
         + InventoryStore
-        + ?Sized
-{
-}
+);
