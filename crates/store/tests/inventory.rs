@@ -1,5 +1,7 @@
 //! The platform inventory (6.3–6.10) and its management writes in the store, on SQLite and on
 //! PostgreSQL: every figure is checked against the demo inventory it was computed from.
+// clippy.toml lets #[test] functions unwrap; this file's helpers do too
+#![allow(clippy::unwrap_used)]
 
 use deskd_domain::enums::*;
 use deskd_domain::error::Error;

@@ -12,6 +12,8 @@
 //!
 //! The last section holds the disagreements the model found, as tests that stay red until the
 //! query module refuses such input as `Invalid` or the store answers it like the model.
+// clippy.toml lets #[test] functions unwrap; this file's helpers do too
+#![allow(clippy::unwrap_used)]
 
 use std::cmp::Ordering;
 use std::collections::{BTreeSet, HashMap, HashSet};

@@ -1,4 +1,6 @@
 //! Users and groups (chapter 6.2) in the store, on SQLite and on PostgreSQL.
+// clippy.toml lets #[test] functions unwrap; this file's helpers do too
+#![allow(clippy::unwrap_used)]
 
 use deskd_domain::enums::*;
 use deskd_domain::error::{Error, Missing};

@@ -3,6 +3,8 @@
 //!
 //! The worker is this test binary started again as a child process running the ignored test
 //! `worker_process`; the parent kills it with SIGKILL (`Child::kill`) while items are in flight.
+// clippy.toml lets #[test] functions unwrap; this file's helpers do too
+#![allow(clippy::unwrap_used)]
 
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
