@@ -131,7 +131,8 @@ pub async fn create(
         category: DeskCategory::parse(
             r.image_type.as_deref().unwrap_or("VDI"),
             "content.image_type",
-        )?,
+        )
+        .map_err(Error::from)?,
         os_name: file.os_name,
         os_file_id: file.id.clone(),
         state: ImageState::CREATING,

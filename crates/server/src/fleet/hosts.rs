@@ -125,7 +125,7 @@ impl Managed for Host {
             "content.memory_overcommit",
         )?;
         h.state = or(r.host_state.as_deref(), h.state, |v| {
-            HostState::parse(v, "content.host_state")
+            HostState::parse(v, "content.host_state").map_err(Error::from)
         })?;
         if let Some(d) = r.driver.as_deref() {
             if HostDriver::parse(d, "content.driver")? != h.driver {

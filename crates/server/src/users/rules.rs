@@ -201,7 +201,10 @@ pub fn batch_names<'a>(
 pub fn categories(list: &[String]) -> Result<Vec<DeskCategory>> {
     list.iter()
         .enumerate()
-        .map(|(i, c)| DeskCategory::parse(c.trim(), &format!("content.desktop_category_list[{i}]")))
+        .map(|(i, c)| {
+            DeskCategory::parse(c.trim(), &format!("content.desktop_category_list[{i}]"))
+                .map_err(Error::from)
+        })
         .collect()
 }
 
