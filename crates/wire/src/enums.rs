@@ -28,6 +28,26 @@ impl fmt::Display for EnumError {
 
 impl std::error::Error for EnumError {}
 
+/// A schema visitor that lets a nullable enum field (`Option<DeskType>`: `"type":
+/// ["string","null"]`) list `null` among its `enum` values, so the schema accepts what the
+/// server accepts.
+#[derive(Debug, Clone, Default)]
+pub struct NullInEnums;
+
+impl schemars::visit::Visitor for NullInEnums {
+    fn visit_schema_object(&mut self, schema: &mut schemars::schema::SchemaObject) {
+        use schemars::schema::{InstanceType, SingleOrVec};
+        let nullable = matches!(&schema.instance_type,
+            Some(SingleOrVec::Vec(types)) if types.contains(&InstanceType::Null));
+        if let (true, Some(values)) = (nullable, schema.enum_values.as_mut()) {
+            if !values.contains(&serde_json::Value::Null) {
+                values.push(serde_json::Value::Null);
+            }
+        }
+        schemars::visit::visit_schema_object(self, schema);
+    }
+}
+
 /// Declares an enum whose variants are written on the wire exactly as their names, or as the
 /// string given after `=`.
 macro_rules! wire_enum {
@@ -200,6 +220,27 @@ wire_enum!(
     ItemStatus { PENDING, RUNNING, SUCCESS, FAILURE }
 );
 
+wire_enum!(
+    /// What a task item shows (`item_status`, `item_biz_status`): RUNNING until it has an
+    /// outcome, then SUCCESS or FAILURE.
+    ItemBizStatus { RUNNING, SUCCESS, FAILURE }
+);
+
+wire_enum!(
+    /// Desk network (IP pool) state; deskd's networks are always AVAILABLE.
+    NetworkState { AVAILABLE }
+);
+
+wire_enum!(
+    /// `sort_arr[].direction`.
+    SortDirection { ASC, DESC }
+);
+
+wire_enum!(
+    /// 6.7 `server_resource_type`.
+    ServerResourceType { CPU, MEM, DISK }
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -226,8 +267,16 @@ mod tests {
 
     #[test]
     fn schema_is_an_inline_string_enum() {
-        let schema = schemars::schema_for!(Option<HostDriver>);
+        let schema = schemars::schema_for!(HostDriver);
         let v = serde_json::to_value(&schema).unwrap();
         assert_eq!(v["enum"], serde_json::json!(["sim", "qemu"]));
+        let mut settings = schemars::gen::SchemaSettings::draft07();
+        settings.option_add_null_type = true;
+        settings.visitors.push(Box::new(NullInEnums));
+        let schema = settings
+            .into_generator()
+            .into_root_schema_for::<Option<HostDriver>>();
+        let v = serde_json::to_value(&schema).unwrap();
+        assert_eq!(v["enum"], serde_json::json!(["sim", "qemu", null]));
     }
 }
