@@ -130,7 +130,7 @@ pub fn add_bench_net(inv: &mut Inventory) -> String {
         vlan: None,
         pool_start: "10.64.0.10".into(),
         pool_end: "10.64.255.250".into(),
-        state: "AVAILABLE".into(),
+        state: deskd_domain::enums::NetworkState::AVAILABLE,
         creator: "admin".into(),
         created_at: now_ms(),
     };

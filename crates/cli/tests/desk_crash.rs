@@ -54,7 +54,7 @@ async fn seed_room(store: &deskd_store::SqlStore) -> String {
         vlan: None,
         pool_start: "10.64.0.10".into(),
         pool_end: "10.64.3.250".into(),
-        state: "AVAILABLE".into(),
+        state: NetworkState::AVAILABLE,
         creator: "test".into(),
         created_at: now,
     };

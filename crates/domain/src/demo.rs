@@ -156,7 +156,7 @@ fn networks(now: i64, cluster_id: &str) -> Vec<Network> {
         vlan,
         pool_start: format!("{prefix}.100"),
         pool_end: format!("{prefix}.198"),
-        state: "AVAILABLE".into(),
+        state: NetworkState::AVAILABLE,
         creator: "admin".into(),
         created_at: now + i as i64,
     })

@@ -100,7 +100,7 @@ pub struct Network {
     pub vlan: Option<i64>,
     pub pool_start: String,
     pub pool_end: String,
-    pub state: String,
+    pub state: NetworkState,
     pub creator: String,
     pub created_at: i64,
 }

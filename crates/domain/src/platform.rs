@@ -127,7 +127,7 @@ mod tests {
             vlan: Some(10),
             pool_start: "10.0.0.100".into(),
             pool_end: "10.0.0.199".into(),
-            state: "AVAILABLE".into(),
+            state: crate::enums::NetworkState::AVAILABLE,
             creator: "admin".into(),
             created_at: 0,
         }

@@ -165,7 +165,7 @@ impl Phased for ClusterRows {
     const PLACEMENT: bool = true;
 
     fn parse(state: &str) -> Result<ClusterState> {
-        ClusterState::parse(state, "clusters.state")
+        Ok(ClusterState::parse(state, "clusters.state")?)
     }
 
     /// Desks, images on its networks and OS files in its pools keep a cluster; its empty

@@ -298,7 +298,7 @@ impl Phased for ImageRows {
     const PLACEMENT: bool = false;
 
     fn parse(state: &str) -> Result<ImageState> {
-        ImageState::parse(state, "images.state")
+        Ok(ImageState::parse(state, "images.state")?)
     }
 
     /// Desks using it and later versions naming it as their root keep a version.

@@ -2,6 +2,7 @@
 //! address rows themselves.
 
 use async_trait::async_trait;
+use deskd_domain::enums::NetworkState;
 use deskd_domain::error::{Error, Missing, Result};
 use deskd_domain::model::{Desk, Network};
 use deskd_domain::query::{ListQuery, Page};
@@ -30,7 +31,7 @@ fn network_row(r: &AnyRow) -> Result<Network> {
         vlan: r.opt_int("vlan")?,
         pool_start: r.text("pool_start")?,
         pool_end: r.text("pool_end")?,
-        state: r.text("state")?,
+        state: NetworkState::parse(&r.text("state")?, "networks.state")?,
         creator: r.text("creator")?,
         created_at: r.int("created_at")?,
     })

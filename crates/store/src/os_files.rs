@@ -148,7 +148,7 @@ impl Phased for OsFileRows {
     const PLACEMENT: bool = false;
 
     fn parse(state: &str) -> Result<ImageFileState> {
-        ImageFileState::parse(state, "os_files.state")
+        Ok(ImageFileState::parse(state, "os_files.state")?)
     }
 
     /// Images built on it keep an OS file.

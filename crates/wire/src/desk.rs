@@ -1,6 +1,8 @@
 //! Cloud desktops (chapter 6.1): records, actions and batches.
 
 use schemars::JsonSchema;
+
+use crate::enums::{DeskCategory, DeskState, DeskType};
 use serde::{Deserialize, Serialize};
 
 /// One item of `PUT /v1/desk:pagequery` (6.1.2): every field of the document's example, plus
@@ -11,11 +13,11 @@ pub struct DeskItem {
     pub desk_id: String,
     pub desk_name: String,
     /// DeskState
-    pub desk_state: String,
+    pub desk_state: DeskState,
     /// PERSONAL | APP_LAYER | RECOVERABLE
-    pub desk_type: String,
+    pub desk_type: DeskType,
     /// VDI | IDV | TCI
-    pub desk_category: String,
+    pub desk_category: DeskCategory,
     pub enable_custom: bool,
     pub need_refresh_strategy: bool,
     pub image_id: String,
@@ -96,6 +98,7 @@ pub struct CreateItem {
     pub desk_name: Option<String>,
     /// deskd extension: PERSONAL | RECOVERABLE | APP_LAYER; the strategy's type when absent.
     #[serde(default)]
+    #[schemars(with = "Option<DeskType>")]
     pub desk_type: Option<String>,
     /// deskd extension: label.
     #[serde(default)]
@@ -170,13 +173,13 @@ pub struct BatchRemarkEditRequest {
 pub struct DeskDetail {
     pub desk_id: String,
     pub desk_name: String,
-    pub desk_state: String,
-    pub desk_type: String,
+    pub desk_state: DeskState,
+    pub desk_type: DeskType,
     pub remark: String,
     /// true: the desk may only be reached through the proxy (from its strategy)
     pub enable_agreement_agency: bool,
     /// IDV | VDI | TCI
-    pub desktop_category: String,
+    pub desktop_category: DeskCategory,
     pub user_id: String,
     pub user_name: String,
     /// Compute cluster.

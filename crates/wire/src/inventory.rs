@@ -3,6 +3,11 @@
 //! the management extensions of DECISIONS D10.
 
 use schemars::JsonSchema;
+
+use crate::enums::{
+    ClusterState, DeskCategory, DeskType, HostDriver, HostState, ImageState, NetworkState, OsName,
+    PoolHealth, RedundancyStrategy, TerminalCategory,
+};
 use serde::{Deserialize, Serialize};
 
 /// One item of `PUT /v1/image:pagequery` (6.3.1).
@@ -10,7 +15,7 @@ use serde::{Deserialize, Serialize};
 pub struct ImageItem {
     pub id: String,
     /// IDV | VDI | TCI
-    pub image_type: String,
+    pub image_type: DeskCategory,
     /// desks of type APP_LAYER using this version
     pub cloud_desktop_num_of_app_layer: i64,
     /// desks of type PERSONAL using this version
@@ -19,7 +24,7 @@ pub struct ImageItem {
     pub cloud_desktop_num_of_recoverable: i64,
     pub image_name: String,
     /// AVAILABLE | DELETING | EDITING | CREATING | ERROR | DISABLED | PUBLISHING
-    pub image_state: String,
+    pub image_state: ImageState,
     /// GB
     pub image_system_size: i64,
     pub cpu: i64,
@@ -36,7 +41,7 @@ pub struct ImageItem {
     pub root_image_name: String,
     /// deskd: 1 for the first version, counting up with each publish
     pub version: i64,
-    pub os_name: String,
+    pub os_name: OsName,
 }
 
 /// `data` of 6.3.1: the list under `item_arr` and, as the document's example shows, `itemArr`
@@ -58,7 +63,7 @@ pub struct NetworkItem {
     pub creator_user_name: String,
     pub desk_network_name: String,
     /// AVAILABLE
-    pub desk_network_state: String,
+    pub desk_network_state: NetworkState,
     pub dns_primary: String,
     pub dns_secondary: String,
     pub gateway: String,
@@ -122,7 +127,7 @@ pub struct ClusterItem {
     pub cluster_name: String,
     pub cluster_desc: String,
     /// ENABLED | DISABLED | DELETING
-    pub cluster_state: String,
+    pub cluster_state: ClusterState,
     /// epoch ms
     pub create_time: i64,
     /// epoch ms
@@ -139,9 +144,9 @@ pub struct StoragePoolItem {
     pub cluster_id: String,
     pub name: String,
     /// RAID1_1D0B | CARBON_2B | CARBON_3B | EC_2D1P | EC_4D1P | EC_4D2P | EC_8D2P
-    pub redundancy_strategy: String,
+    pub redundancy_strategy: RedundancyStrategy,
     /// HEALTHY | WARNING | ERROR
-    pub storage_pool_health_state: String,
+    pub storage_pool_health_state: PoolHealth,
     /// bytes
     pub total_capacity: i64,
     /// bytes
@@ -195,9 +200,11 @@ pub struct StrategyRequest {
     pub desk_strategy_name: Option<String>,
     /// VDI | IDV | TCI
     #[serde(default)]
+    #[schemars(with = "Option<DeskCategory>")]
     pub desk_category: Option<String>,
     /// PERSONAL | RECOVERABLE | APP_LAYER
     #[serde(default)]
+    #[schemars(with = "Option<DeskType>")]
     pub desk_type: Option<String>,
     /// 1..64
     #[serde(default)]
@@ -256,6 +263,7 @@ pub struct ClusterRequest {
     pub cluster_desc: Option<String>,
     /// ENABLED | DISABLED (DELETING is set by delete)
     #[serde(default)]
+    #[schemars(with = "Option<ClusterState>")]
     pub cluster_state: Option<String>,
 }
 
@@ -288,9 +296,11 @@ pub struct HostRequest {
     pub memory_overcommit: Option<f64>,
     /// ENABLED | DRAINING | DISABLED
     #[serde(default)]
+    #[schemars(with = "Option<HostState>")]
     pub host_state: Option<String>,
     /// Hypervisor driver of the host's desks: sim (default) | qemu; fixed after creation.
     #[serde(default)]
+    #[schemars(with = "Option<HostDriver>")]
     pub driver: Option<String>,
     /// http(s) URL of a Prometheus exporter on the host (node_exporter, e.g.
     /// `http://10.0.0.5:9100/metrics`), scraped with the host's `host_id` and `ip_addr`; `""`
@@ -314,9 +324,9 @@ pub struct HostItem {
     pub cpu_overcommit: f64,
     pub memory_overcommit: f64,
     /// ENABLED | DRAINING | DISABLED
-    pub host_state: String,
+    pub host_state: HostState,
     /// sim | qemu
-    pub driver: String,
+    pub driver: HostDriver,
     /// cores promised to the desks placed here
     pub allocated_cpu_cores: i64,
     /// GB promised to the desks placed here
@@ -347,9 +357,11 @@ pub struct StoragePoolRequest {
     #[serde(default)]
     pub capacity: Option<i64>,
     #[serde(default)]
+    #[schemars(with = "Option<RedundancyStrategy>")]
     pub redundancy_strategy: Option<String>,
     /// HEALTHY | WARNING | ERROR
     #[serde(default)]
+    #[schemars(with = "Option<PoolHealth>")]
     pub storage_pool_health_state: Option<String>,
 }
 
@@ -363,6 +375,7 @@ pub struct TerminalRegisterRequest {
     pub terminal_name: Option<String>,
     /// app | idv | pc | rca | vdi | voi
     #[serde(default)]
+    #[schemars(with = "TerminalCategory")]
     pub terminal_category: String,
     #[serde(default)]
     pub ip: Option<String>,
@@ -395,6 +408,7 @@ pub struct ImageCreateRequest {
     pub os_file_id: String,
     /// VDI | IDV | TCI (default VDI)
     #[serde(default)]
+    #[schemars(with = "Option<DeskCategory>")]
     pub image_type: Option<String>,
     /// 1..64 (default 2)
     #[serde(default)]

@@ -6,6 +6,7 @@
 
 pub mod codes;
 pub mod desk;
+pub mod enums;
 pub mod envelope;
 pub mod ids;
 pub mod inventory;

@@ -1,6 +1,8 @@
 //! Image (OS) files (6.1.16).
 
 use schemars::JsonSchema;
+
+use crate::enums::{ImageDiskType, ImageFileState, ImageFormat, OsName};
 use serde::{Deserialize, Serialize};
 
 /// One item of `PUT /v1/osFile:pagequery`.
@@ -8,19 +10,19 @@ use serde::{Deserialize, Serialize};
 pub struct OsFileItem {
     pub id: String,
     /// QCOW2 | ISO
-    pub cbb_image_format: String,
+    pub cbb_image_format: ImageFormat,
     /// SYSTEM | DATA
-    pub image_disk_type: String,
+    pub image_disk_type: ImageDiskType,
     pub image_file_name: String,
     /// bytes
     pub image_file_size: i64,
     /// AVAILABLE | DELETING | UPLOADING | CREATING
-    pub image_file_state: String,
+    pub image_file_state: ImageFileState,
     /// epoch ms
     pub upload_time: i64,
     /// bytes
     pub virtual_size: i64,
-    pub os_name: String,
+    pub os_name: OsName,
     pub sha256: String,
     pub storage_pool_id: String,
 }

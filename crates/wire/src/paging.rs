@@ -4,6 +4,8 @@
 //! the field names a resource declares.
 
 use schemars::JsonSchema;
+
+use crate::enums::SortDirection;
 use serde::{Deserialize, Serialize};
 
 /// The body of every `:pagequery` endpoint.
@@ -45,6 +47,7 @@ pub struct MatchCondition {
 pub struct SortCondition {
     pub field_name: String,
     /// `ASC` or `DESC`.
+    #[schemars(with = "SortDirection")]
     pub direction: String,
 }
 

@@ -2,6 +2,8 @@
 //! choice (DECISIONS D11 style) and name what a desk created from the strategy gets.
 
 use schemars::JsonSchema;
+
+use crate::enums::{DeskCategory, DeskType};
 use serde::{Deserialize, Serialize};
 
 /// One item of `PUT /v1/desk_strategy:pagequery`.
@@ -11,9 +13,9 @@ pub struct StrategyItem {
     pub desk_strategy_id: String,
     pub desk_strategy_name: String,
     /// VDI | IDV | TCI
-    pub desk_category: String,
+    pub desk_category: DeskCategory,
     /// PERSONAL | RECOVERABLE | APP_LAYER
-    pub desk_type: String,
+    pub desk_type: DeskType,
     pub cpu_cores: i64,
     /// GB
     pub memory: i64,

@@ -1,6 +1,8 @@
 //! Task detail (6.1.12): what a client polls after an asynchronous call.
 
 use schemars::JsonSchema;
+
+use crate::enums::{ItemBizStatus, TaskStatus};
 use serde::{Deserialize, Serialize};
 
 /// Optional body of `/v1/task/{task_id}/detail`.
@@ -14,7 +16,7 @@ pub struct TaskDetailRequest {
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
 pub struct TaskDetail {
     /// RUNNING | FINISHED | ERROR
-    pub task_status: String,
+    pub task_status: TaskStatus,
     /// Only when FINISHED; for create tasks `[{desk_name, desk_id}]`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub resource_list: Option<Vec<serde_json::Value>>,
@@ -35,8 +37,8 @@ pub struct TaskItem {
     pub id: String,
     pub item_result: String,
     /// SUCCESS | FAILURE (RUNNING while the item has not finished)
-    pub item_biz_status: String,
-    pub item_status: String,
+    pub item_biz_status: ItemBizStatus,
+    pub item_status: ItemBizStatus,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub item_biz_data: Option<serde_json::Value>,
 }

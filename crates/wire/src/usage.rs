@@ -3,12 +3,15 @@
 use std::collections::BTreeMap;
 
 use schemars::JsonSchema;
+
+use crate::enums::ServerResourceType;
 use serde::{Deserialize, Serialize};
 
 /// 6.7 request.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct ResourceUsageRequest {
     /// CPU, MEM or DISK.
+    #[schemars(with = "ServerResourceType")]
     pub server_resource_type: String,
 }
 

@@ -2,6 +2,8 @@
 //! desktop-user login and the global user strategy (DECISIONS D10, D11).
 
 use schemars::JsonSchema;
+
+use crate::enums::{DeskCategory, DeskState, OsName, UserState, UserType};
 use serde::{Deserialize, Deserializer, Serialize};
 
 /// A boolean that may also arrive as the string `"TRUE"`/`"FALSE"` (DECISIONS D4); `null` and
@@ -83,6 +85,7 @@ pub struct CreateUserRequest {
     pub email: Option<String>,
     /// NORMAL (default), VISITOR, AD or LDAP.
     #[serde(default)]
+    #[schemars(with = "Option<UserType>")]
     pub user_type: Option<String>,
     #[serde(default)]
     pub login_identity_level: Option<String>,
@@ -186,6 +189,7 @@ pub struct UserDesktopRequest {
     pub terminal_id: Option<String>,
     /// IDV, VDI, TCI; empty = all.
     #[serde(default)]
+    #[schemars(with = "Vec<DeskCategory>")]
     pub desktop_category_list: Vec<String>,
 }
 
@@ -194,12 +198,12 @@ pub struct UserDesktopRequest {
 pub struct UserDesktop {
     pub desktop_id: String,
     pub desktop_name: String,
-    pub desktop_state: String,
+    pub desktop_state: DeskState,
     pub image_name: String,
-    pub os_name: String,
+    pub os_name: OsName,
     pub remark: String,
     pub enable_agreement_agency: bool,
-    pub desktop_category: String,
+    pub desktop_category: DeskCategory,
     /// The desk's address, for the connection.
     pub ip: String,
     /// Unified login only.
@@ -282,8 +286,8 @@ pub struct UserItem {
     pub id: String,
     pub user_name: String,
     pub real_name: String,
-    pub user_type: String,
-    pub user_state: String,
+    pub user_type: UserType,
+    pub user_state: UserState,
     pub user_description: String,
     pub group_id: String,
     pub group_name: String,
@@ -348,6 +352,7 @@ pub struct LoginRequest {
     #[serde(default)]
     pub terminal_id: Option<String>,
     #[serde(default)]
+    #[schemars(with = "Vec<DeskCategory>")]
     pub desktop_category_list: Vec<String>,
 }
 
@@ -357,7 +362,7 @@ pub struct LoginData {
     pub user_id: String,
     pub user_name: String,
     pub real_name: String,
-    pub user_type: String,
+    pub user_type: UserType,
     pub login_time: i64,
     pub desktop_arr: Vec<UserDesktop>,
 }

@@ -52,12 +52,12 @@ fn image_item(r: ImageRow) -> ImageItem {
     let i = r.image;
     ImageItem {
         id: i.id,
-        image_type: i.category.as_str().into(),
+        image_type: i.category,
         cloud_desktop_num_of_app_layer: r.app_layer,
         cloud_desktop_num_of_personal: r.personal,
         cloud_desktop_num_of_recoverable: r.recoverable,
         image_name: i.name,
-        image_state: i.state.as_str().into(),
+        image_state: i.state,
         image_system_size: i.system_disk_gb,
         cpu: i.cpu_cores,
         memory: i.memory_gb,
@@ -70,7 +70,7 @@ fn image_item(r: ImageRow) -> ImageItem {
         root_image_id: i.root_image_id,
         root_image_name: r.root_image_name,
         version: i.version,
-        os_name: i.os_name.as_str().into(),
+        os_name: i.os_name,
     }
 }
 
@@ -131,7 +131,8 @@ pub async fn create(
         category: DeskCategory::parse(
             r.image_type.as_deref().unwrap_or("VDI"),
             "content.image_type",
-        )?,
+        )
+        .map_err(Error::from)?,
         os_name: file.os_name,
         os_file_id: file.id.clone(),
         state: ImageState::CREATING,

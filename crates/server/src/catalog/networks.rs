@@ -4,6 +4,7 @@
 use async_trait::async_trait;
 use axum::extract::State;
 use axum::Json;
+use deskd_domain::enums::NetworkState;
 use deskd_domain::error::{Error, Missing, Result};
 use deskd_domain::ipam::Pool;
 use deskd_domain::model::{now_ms, Network};
@@ -20,9 +21,6 @@ use crate::http::error::ApiResult;
 use crate::http::extract::Content;
 use crate::{new_id, AppState};
 
-/// The state of every network: the document shows only AVAILABLE, and desks are created on
-/// AVAILABLE networks only.
-pub const NETWORK_AVAILABLE: &str = "AVAILABLE";
 /// `creator_user_name` of networks made through the API.
 const CREATOR: &str = "admin";
 
@@ -100,7 +98,7 @@ impl Managed for Network {
             vlan: None,
             pool_start: required(r.ip_pool_start.clone(), "content.ip_pool_start")?,
             pool_end: required(r.ip_pool_end.clone(), "content.ip_pool_end")?,
-            state: NETWORK_AVAILABLE.into(),
+            state: NetworkState::AVAILABLE,
             creator: CREATOR.into(),
             created_at: now_ms(),
         })

@@ -50,14 +50,14 @@ pub async fn pagequery(
         .into_iter()
         .map(|f| OsFileItem {
             id: f.id,
-            cbb_image_format: f.format.as_str().into(),
-            image_disk_type: f.disk_type.as_str().into(),
+            cbb_image_format: f.format,
+            image_disk_type: f.disk_type,
             image_file_name: f.name,
             image_file_size: f.size_bytes,
-            image_file_state: f.state.as_str().into(),
+            image_file_state: f.state,
             upload_time: f.created_at,
             virtual_size: f.virtual_size_bytes,
-            os_name: f.os_name.as_str().into(),
+            os_name: f.os_name,
             sha256: f.sha256,
             storage_pool_id: f.storage_pool_id,
         })

@@ -39,8 +39,8 @@ fn item(r: StrategyRow) -> StrategyItem {
         desk_strategy_id: s.id.clone(),
         id: s.id,
         desk_strategy_name: s.name,
-        desk_category: s.category.as_str().into(),
-        desk_type: s.desk_type.as_str().into(),
+        desk_category: s.category,
+        desk_type: s.desk_type,
         cpu_cores: s.cpu_cores,
         memory: s.memory_gb,
         system_disk: s.system_disk_gb,
@@ -99,10 +99,10 @@ impl Managed for Strategy {
             s.name = rules::name(n, "content.desk_strategy_name")?;
         }
         s.category = or(r.desk_category.as_deref(), s.category, |v| {
-            DeskCategory::parse(v, "content.desk_category")
+            DeskCategory::parse(v, "content.desk_category").map_err(deskd_domain::Error::from)
         })?;
         s.desk_type = or(r.desk_type.as_deref(), s.desk_type, |v| {
-            DeskType::parse(v, "content.desk_type")
+            DeskType::parse(v, "content.desk_type").map_err(deskd_domain::Error::from)
         })?;
         s.cpu_cores = within(
             r.cpu_cores.unwrap_or(s.cpu_cores),

@@ -5,7 +5,7 @@
 use std::collections::{HashMap, HashSet};
 
 use deskd_domain::desk_state::{begin, rule, DeskAction};
-use deskd_domain::enums::{DeskState, DeskType, ImageState};
+use deskd_domain::enums::{DeskState, DeskType, ImageState, NetworkState};
 use deskd_domain::error::{BatchKind, Error, Missing};
 use deskd_domain::model::{now_ms, Image, Network, Strategy, User, ITEM_KEY_TTL_MS};
 use deskd_domain::task::{DeskMove, MoveRefusal, NewItem, NewTask};
@@ -14,7 +14,6 @@ use serde_json::json;
 
 use super::kinds;
 use super::ops::{CreatePlan, ModifyPlan, CREATE_FAILED};
-use crate::catalog::networks::NETWORK_AVAILABLE;
 use crate::fleet::clusters::check_cluster;
 use crate::AppState;
 
@@ -369,7 +368,7 @@ async fn plan_create(
             format!("network `{}` does not exist", d.network_id.trim()),
         )
     })?;
-    if network.state != NETWORK_AVAILABLE {
+    if network.state != NetworkState::AVAILABLE {
         return Err(Error::invalid(
             f("network_id"),
             format!(

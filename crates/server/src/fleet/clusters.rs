@@ -55,7 +55,7 @@ pub fn cluster_item(c: Cluster) -> ClusterItem {
         id: c.id,
         cluster_name: c.name,
         cluster_desc: c.description,
-        cluster_state: c.state.as_str().into(),
+        cluster_state: c.state,
         create_time: c.created_at,
         last_update_time: c.updated_at,
     }

@@ -42,8 +42,8 @@ fn host_item(r: HostRow) -> HostItem {
         storage: h.storage_gb,
         cpu_overcommit: h.cpu_overcommit,
         memory_overcommit: h.memory_overcommit,
-        host_state: h.state.as_str().into(),
-        driver: h.driver.as_str().into(),
+        host_state: h.state,
+        driver: h.driver,
         allocated_cpu_cores: r.allocated_cpu_cores,
         allocated_memory: r.allocated_memory_gb,
         desk_num: r.desk_num,
@@ -125,7 +125,7 @@ impl Managed for Host {
             "content.memory_overcommit",
         )?;
         h.state = or(r.host_state.as_deref(), h.state, |v| {
-            HostState::parse(v, "content.host_state")
+            HostState::parse(v, "content.host_state").map_err(Error::from)
         })?;
         if let Some(d) = r.driver.as_deref() {
             if HostDriver::parse(d, "content.driver")? != h.driver {

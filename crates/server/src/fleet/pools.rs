@@ -37,8 +37,8 @@ fn pool_item(r: PoolRow, f: Figures) -> StoragePoolItem {
         id: p.id,
         cluster_id: p.cluster_id,
         name: p.name,
-        redundancy_strategy: p.redundancy_strategy.as_str().into(),
-        storage_pool_health_state: f.health.as_str().into(),
+        redundancy_strategy: p.redundancy_strategy,
+        storage_pool_health_state: f.health,
         total_capacity: f.total,
         used_capacity: f.used,
         directory: p.directory,
@@ -100,10 +100,10 @@ impl Managed for StoragePool {
         p.redundancy_strategy = or(
             r.redundancy_strategy.as_deref(),
             p.redundancy_strategy,
-            |v| RedundancyStrategy::parse(v, "content.redundancy_strategy"),
+            |v| RedundancyStrategy::parse(v, "content.redundancy_strategy").map_err(Error::from),
         )?;
         p.health = or(r.storage_pool_health_state.as_deref(), p.health, |v| {
-            PoolHealth::parse(v, "content.storage_pool_health_state")
+            PoolHealth::parse(v, "content.storage_pool_health_state").map_err(Error::from)
         })?;
         Ok(p)
     }

@@ -41,7 +41,8 @@ pub async fn register(
             r.terminal_name.as_deref().unwrap_or(&id),
             "content.terminal_name",
         )?,
-        category: TerminalCategory::parse(r.terminal_category.trim(), "content.terminal_category")?,
+        category: TerminalCategory::parse(r.terminal_category.trim(), "content.terminal_category")
+            .map_err(Error::from)?,
         ip: match r.ip.as_deref().filter(|s| !s.is_empty()) {
             Some(ip) => rules::ipv4(ip, "content.ip")?,
             None => String::new(),

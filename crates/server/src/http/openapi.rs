@@ -36,7 +36,10 @@ pub fn document() -> Value {
     let schemas: Map<String, Value> = gen
         .take_definitions()
         .into_iter()
-        .map(|(k, v)| (k, serde_json::to_value(v).unwrap_or(Value::Null)))
+        .map(|(k, mut v)| {
+            schemars::visit::Visitor::visit_schema(&mut deskd_wire::enums::NullInEnums, &mut v);
+            (k, serde_json::to_value(v).unwrap_or(Value::Null))
+        })
         .collect();
     json!({
         "openapi": "3.1.0",

@@ -2,7 +2,7 @@
 
 use axum::extract::{Path, State};
 use axum::Json;
-use deskd_domain::enums::{ItemStatus, TaskStatus};
+use deskd_domain::enums::{ItemBizStatus, ItemStatus, TaskStatus};
 use deskd_domain::error::{Error, Missing};
 use deskd_domain::task::{task_result_text, ItemRecord, TaskRecord};
 use deskd_wire::envelope::Reply;
@@ -54,7 +54,7 @@ pub fn render(task: TaskRecord, cluster_id: Option<String>) -> TaskDetail {
         task.task_result.clone()
     };
     TaskDetail {
-        task_status: task.status.as_str().into(),
+        task_status: task.status,
         resource_list,
         error_message,
         cluster_id,
@@ -66,8 +66,9 @@ pub fn render(task: TaskRecord, cluster_id: Option<String>) -> TaskDetail {
 fn item(i: &ItemRecord) -> TaskItem {
     // Items still pending or running show RUNNING until they have an outcome.
     let status = match i.status {
-        ItemStatus::SUCCESS | ItemStatus::FAILURE => i.status.as_str(),
-        ItemStatus::PENDING | ItemStatus::RUNNING => ItemStatus::RUNNING.as_str(),
+        ItemStatus::SUCCESS => ItemBizStatus::SUCCESS,
+        ItemStatus::FAILURE => ItemBizStatus::FAILURE,
+        ItemStatus::PENDING | ItemStatus::RUNNING => ItemBizStatus::RUNNING,
     };
     TaskItem {
         id: i.item_id.clone(),
@@ -76,8 +77,8 @@ fn item(i: &ItemRecord) -> TaskItem {
         } else {
             i.result.clone()
         },
-        item_biz_status: status.into(),
-        item_status: status.into(),
+        item_biz_status: status,
+        item_status: status,
         item_biz_data: i.biz_data.clone(),
     }
 }

@@ -555,7 +555,7 @@ pub async fn login(State(app): State<AppState>, Content(r): Content<LoginRequest
         user_id: user.id,
         user_name: user.name,
         real_name: user.real_name,
-        user_type: user.user_type.as_str().into(),
+        user_type: user.user_type,
         login_time: now,
         desktop_arr,
     })))

@@ -201,7 +201,10 @@ pub fn batch_names<'a>(
 pub fn categories(list: &[String]) -> Result<Vec<DeskCategory>> {
     list.iter()
         .enumerate()
-        .map(|(i, c)| DeskCategory::parse(c.trim(), &format!("content.desktop_category_list[{i}]")))
+        .map(|(i, c)| {
+            DeskCategory::parse(c.trim(), &format!("content.desktop_category_list[{i}]"))
+                .map_err(Error::from)
+        })
         .collect()
 }
 
@@ -213,8 +216,8 @@ pub fn item(v: &UserView, now: i64) -> UserItem {
         id: u.id.clone(),
         user_name: u.name.clone(),
         real_name: u.real_name.clone(),
-        user_type: u.user_type.as_str().into(),
-        user_state: u.state.as_str().into(),
+        user_type: u.user_type,
+        user_state: u.state,
         user_description: u.description.clone(),
         group_id: g.id.clone(),
         group_name: g.name.clone(),
@@ -263,12 +266,12 @@ pub fn desktop(d: UserDesk, origin: Option<&Origin>) -> UserDesktop {
     UserDesktop {
         desktop_id: desk.id,
         desktop_name: desk.name,
-        desktop_state: desk.state.as_str().into(),
+        desktop_state: desk.state,
         image_name: d.image_name,
-        os_name: d.os_name.as_str().into(),
+        os_name: d.os_name,
         remark: desk.remark,
         enable_agreement_agency: d.enable_agreement_agency,
-        desktop_category: desk.category.as_str().into(),
+        desktop_category: desk.category,
         ip: desk.ip,
         cluster_id: unified.then_some(desk.cluster_id),
         cluster_name: unified.then_some(d.cluster_name),
