@@ -7,6 +7,7 @@
 //! file (the one it keeps across restarts) with one VM per desk, powered as the desk's state
 //! says; otherwise the start-up reconciler would redefine every desk while the load runs.
 
+use deskd_domain::ids::DeskId;
 use std::collections::HashMap;
 use std::io::Write;
 use std::net::Ipv4Addr;
@@ -84,7 +85,7 @@ fn desk(inv: &Inventory, template: &Desk, i: usize, now: i64) -> Desk {
     let seq = u32::try_from(i + 1).unwrap_or(u32::MAX);
     let state = STATES[i % STATES.len()];
     Desk {
-        id: uuid::Uuid::new_v4().to_string(),
+        id: DeskId::generate(),
         name: format!("bench_{:06}", i + 1),
         user_id: inv.users[pick(inv.users.len())].id.clone(),
         image_id: image.id.clone(),
@@ -204,9 +205,9 @@ fn sim_vm(d: &Desk, images: &HashMap<&str, &Image>) -> anyhow::Result<SimVm> {
         .get(d.image_id.as_str())
         .with_context(|| format!("desk {} has an unknown image", d.name))?;
     let spec = VmSpec {
-        vm_id: d.id.clone(),
+        vm_id: d.id.clone().into(),
         name: d.name.clone(),
-        host_id: d.host_id.clone(),
+        host_id: d.host_id.clone().into(),
         cpu_cores: u32::try_from(d.cpu_cores)?,
         memory_mb: u64::try_from(d.memory_gb)? * 1024,
         system_disk_gb: u64::try_from(d.system_disk_gb)?,
@@ -214,7 +215,7 @@ fn sim_vm(d: &Desk, images: &HashMap<&str, &Image>) -> anyhow::Result<SimVm> {
             .then(|| u64::try_from(d.data_disk_gb))
             .transpose()?,
         image: DiskImage {
-            image_id: image.id.clone(),
+            image_id: image.id.clone().into(),
             version: u32::try_from(image.version)?,
             size_gb: u64::try_from(image.system_disk_gb)?,
         },

@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::enums::*;
+use crate::ids::{DeskId, HostId, ImageId, UserId};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Cluster {
@@ -18,7 +19,7 @@ pub struct Cluster {
 /// A compute host. Over-commit ratios bound what the scheduler may promise.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Host {
-    pub id: String,
+    pub id: HostId,
     pub cluster_id: String,
     pub name: String,
     pub ip: String,
@@ -68,9 +69,9 @@ pub struct OsFile {
 /// One version of an image template; versions share `root_image_id`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Image {
-    pub id: String,
+    pub id: ImageId,
     pub name: String,
-    pub root_image_id: String,
+    pub root_image_id: ImageId,
     pub version: i64,
     pub newest: bool,
     pub category: DeskCategory,
@@ -161,7 +162,7 @@ pub struct UserGroup {
 /// A desktop user (chapter 6.2), not an API account.
 #[derive(Debug, Clone, PartialEq)]
 pub struct User {
-    pub id: String,
+    pub id: UserId,
     pub name: String,
     pub real_name: String,
     pub user_type: UserType,
@@ -257,14 +258,14 @@ pub struct UserDesk {
 /// A cloud desktop.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Desk {
-    pub id: String,
+    pub id: DeskId,
     pub name: String,
-    pub user_id: String,
-    pub image_id: String,
+    pub user_id: UserId,
+    pub image_id: ImageId,
     pub strategy_id: String,
     pub network_id: String,
     pub cluster_id: String,
-    pub host_id: String,
+    pub host_id: HostId,
     pub ip: String,
     pub mac: String,
     pub desk_type: DeskType,

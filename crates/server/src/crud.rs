@@ -125,7 +125,7 @@ pub async fn edit<M: Managed>(
     State(app): State<AppState>,
     Body(r, _): Body<M, M::Request>,
 ) -> Done {
-    let id = checked::<M, _>(id_of(M::request_id(&r)))?;
+    let id = checked::<M, _>(id_of::<String>(M::request_id(&r)))?;
     let Some(current) = M::get(&app, &id).await? else {
         return Err(Error::not_found(M::WHAT, id).into());
     };
@@ -143,7 +143,7 @@ pub async fn delete<M: Managed>(
     State(app): State<AppState>,
     Body(r, _): Body<M, IdRequest>,
 ) -> Done {
-    let id = checked::<M, _>(id_of(Some(&r.id)))?;
+    let id = checked::<M, _>(id_of::<String>(Some(&r.id)))?;
     let found = M::delete(&app, &id).await?;
     done::<M>(found, &id)
 }

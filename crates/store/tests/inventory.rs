@@ -134,7 +134,7 @@ async fn deletes_refuse_while_something_refers_to_the_row() {
                 .state,
             ClusterState::ENABLED
         );
-        assert!(!s.delete_host("nope").await.unwrap());
+        assert!(!s.delete_host(&"nope".into()).await.unwrap());
         // A strategy nothing uses goes.
         let free = Strategy {
             id: uuid::Uuid::new_v4().to_string(),
@@ -213,7 +213,7 @@ async fn host_capacity_cannot_drop_below_what_its_desks_were_promised() {
         );
         // A new host in an unknown cluster is refused; in a real one it is listed.
         let new = Host {
-            id: uuid::Uuid::new_v4().to_string(),
+            id: uuid::Uuid::new_v4().to_string().into(),
             name: "extra".into(),
             cluster_id: "nope".into(),
             ..h.clone()
@@ -251,7 +251,7 @@ async fn an_empty_cluster_is_deleted_and_its_edit_is_timestamped() {
         assert!(s.update_cluster(&edited).await.unwrap());
         assert_eq!(s.get_cluster(&c.id).await.unwrap().unwrap(), edited);
         let host = Host {
-            id: uuid::Uuid::new_v4().to_string(),
+            id: uuid::Uuid::new_v4().to_string().into(),
             cluster_id: c.id.clone(),
             name: "second-1".into(),
             ip: "10.0.0.1".into(),
@@ -279,7 +279,7 @@ async fn an_empty_cluster_is_deleted_and_its_edit_is_timestamped() {
             ClusterState::DELETING
         );
         let late = Host {
-            id: uuid::Uuid::new_v4().to_string(),
+            id: uuid::Uuid::new_v4().to_string().into(),
             name: "second-2".into(),
             ..host.clone()
         };

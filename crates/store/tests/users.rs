@@ -26,7 +26,7 @@ async fn stores() -> Vec<SqlStore> {
 
 fn user(name: &str) -> User {
     User {
-        id: uuid::Uuid::new_v4().to_string(),
+        id: uuid::Uuid::new_v4().to_string().into(),
         name: name.into(),
         real_name: "Real".into(),
         user_type: UserType::NORMAL,

@@ -13,6 +13,7 @@ use axum::extract::State;
 use axum::Json;
 use deskd_domain::enums::*;
 use deskd_domain::error::{Error, Missing, Result};
+use deskd_domain::ids::ImageId;
 use deskd_domain::model::*;
 use deskd_domain::platform::{self as rules, within};
 use deskd_domain::query::compile;
@@ -121,7 +122,7 @@ pub async fn create(
     Content(r): Content<ImageCreateRequest>,
 ) -> Started {
     let file = os_file(&app, &r.os_file_id).await?;
-    let id = new_id();
+    let id: ImageId = new_id();
     let mut img = Image {
         id: id.clone(),
         name: rules::name(&r.image_name, "content.image_name")?,
@@ -197,13 +198,17 @@ async fn start_build(app: &AppState, img: Image) -> Started {
         id: new_id(),
         kind: kinds::BUILD.into(),
         cluster_id: None,
-        items: vec![NewItem::run(img.id.clone(), Some(img.id.clone()), payload)],
+        items: vec![NewItem::run(
+            img.id.clone(),
+            Some(img.id.clone().into()),
+            payload,
+        )],
     };
     app.tasks.submit(&task).await?;
     app.store.insert_image(&img).await?;
     tracing::info!(image = %img.name, version = img.version, "image build started");
     Ok(Json(Reply::data(InventoryTaskData {
-        id: img.id,
+        id: img.id.into(),
         task_id: task.id,
     })))
 }
@@ -255,7 +260,7 @@ pub async fn edit(State(app): State<AppState>, Content(r): Content<ImageEditRequ
         id: new_id(),
         kind: kinds::EDIT.into(),
         cluster_id: None,
-        items: vec![NewItem::run(id.clone(), Some(id.clone()), payload)],
+        items: vec![NewItem::run(id.clone(), Some(id.clone().into()), payload)],
     };
     // EDITING first: an item that ran before this write would leave the version EDITING.
     app.store.begin_image_edit(&img).await?;
@@ -266,7 +271,7 @@ pub async fn edit(State(app): State<AppState>, Content(r): Content<ImageEditRequ
         return Err(e.into());
     }
     Ok(Json(Reply::data(InventoryTaskData {
-        id,
+        id: id.into(),
         task_id: task.id,
     })))
 }
@@ -318,13 +323,13 @@ pub async fn delete(State(app): State<AppState>, Content(r): Content<IdRequest>)
         cluster_id: None,
         items: vec![NewItem::run(
             id.clone(),
-            Some(id.clone()),
+            Some(id.clone().into()),
             serde_json::Value::Null,
         )],
     };
     app.tasks.submit(&task).await?;
     Ok(Json(Reply::data(InventoryTaskData {
-        id,
+        id: id.into(),
         task_id: task.id,
     })))
 }

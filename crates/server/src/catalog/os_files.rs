@@ -289,7 +289,7 @@ pub async fn delete(
     State(app): State<AppState>,
     Content(r): Content<IdRequest>,
 ) -> ApiResult<Json<Reply<()>>> {
-    let id = id_of(Some(&r.id))?;
+    let id: String = id_of(Some(&r.id))?;
     let Some(file) = app.store.get_os_file(&id).await? else {
         return Err(Error::not_found(Missing::OsFile, id).into());
     };

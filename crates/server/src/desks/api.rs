@@ -7,6 +7,7 @@ use axum::http::Method;
 use axum::Json;
 use deskd_domain::desk_state::DeskAction;
 use deskd_domain::error::{Error, Missing};
+use deskd_domain::ids::DeskId;
 use deskd_domain::model::DeskView;
 use deskd_domain::query::compile;
 use deskd_domain::resources::DESKS;
@@ -102,15 +103,15 @@ fn item(v: DeskView) -> DeskItem {
 /// `PUT /v1/desk/{desk_id}/detail` (page 37 of the document).
 pub async fn detail(
     State(app): State<AppState>,
-    Path(desk_id): Path<String>,
+    Path(desk_id): Path<DeskId>,
     OptionalContent(body): OptionalContent<DeskActionRequest>,
 ) -> ApiResult<Json<Reply<DeskDetail>>> {
     check_cluster(&app, body.cluster_id.as_deref()).await?;
     let enable_proxy = flag(body.enable_proxy.as_ref(), "content.enable_proxy")?.unwrap_or(false);
-    let id = desk_id.trim();
+    let id = DeskId::from(desk_id.trim());
     let v = app
         .store
-        .desk_view(id)
+        .desk_view(&id)
         .await?
         .ok_or_else(|| Error::not_found(Missing::Desk, id))?;
     let agency = v.enable_agreement_agency;
@@ -159,7 +160,7 @@ fn flag(v: Option<&serde_json::Value>, field: &str) -> Result<Option<bool>, Erro
 /// a suffix in one path segment, so it hands over `desk_id:verb`, split here. A verb that is
 /// not an action is an unknown path.
 pub struct ActionTarget {
-    pub desk_id: String,
+    pub desk_id: DeskId,
     pub action: DeskAction,
 }
 
@@ -178,7 +179,7 @@ impl<S: Send + Sync> FromRequestParts<S> for ActionTarget {
             .find(|(v, _, _)| *v == verb)
             .ok_or_else(no_route)?;
         Ok(ActionTarget {
-            desk_id: desk_id.trim().to_string(),
+            desk_id: DeskId::from(desk_id.trim()),
             action: *action,
         })
     }
@@ -215,10 +216,10 @@ pub async fn restart(
 /// `PUT /v1/desk/{desk_id}/configuration/modify` (6.1.4).
 pub async fn modify(
     State(app): State<AppState>,
-    Path(desk_id): Path<String>,
+    Path(desk_id): Path<DeskId>,
     Content(body): Content<ModifyRequest>,
 ) -> TaskReply {
-    let task_id = plan::modify(&app, desk_id.trim(), &body).await?;
+    let task_id = plan::modify(&app, &DeskId::from(desk_id.trim()), &body).await?;
     Ok(Json(Reply::data(DeskTaskData {
         task_id,
         cluster_id: None,

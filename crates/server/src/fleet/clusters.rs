@@ -139,7 +139,7 @@ pub async fn delete(
     State(app): State<AppState>,
     CcpContent(r): CcpContent<IdRequest>,
 ) -> ApiResult<Json<Reply<InventoryTaskData>>> {
-    let id = id_of(Some(&r.id)).map_err(Error::for_ccp)?;
+    let id: String = id_of(Some(&r.id)).map_err(Error::for_ccp)?;
     if !<Cluster as Managed>::delete(&app, &id).await? {
         return Err(Error::not_found(Missing::Cluster, id).into());
     }

@@ -5,6 +5,7 @@ use async_trait::async_trait;
 use axum::extract::State;
 use deskd_domain::enums::{HostDriver, HostState};
 use deskd_domain::error::{Error, Missing, Result};
+use deskd_domain::ids::HostId;
 use deskd_domain::model::{now_ms, Host};
 use deskd_domain::platform::{self as rules, required, within};
 use deskd_domain::resources::HOSTS;
@@ -166,7 +167,7 @@ impl Managed for Host {
     }
 
     async fn get(app: &AppState, id: &str) -> Result<Option<Host>> {
-        app.store.get_host(id).await
+        app.store.get_host(&HostId::from(id)).await
     }
 
     async fn insert(app: &AppState, h: &Host) -> Result<()> {
@@ -181,7 +182,7 @@ impl Managed for Host {
 
     /// Refused while desks are placed on it.
     async fn delete(app: &AppState, id: &str) -> Result<bool> {
-        app.store.delete_host(id).await
+        app.store.delete_host(&HostId::from(id)).await
     }
 
     /// The hypervisor driver learns the host (again, with its new capacity).

@@ -113,7 +113,7 @@ pub fn targets(configured: &[ScrapeTarget], hosts: &[Host]) -> Vec<Target> {
             labels: vec![
                 ("job".into(), "node".into()),
                 ("instance".into(), instance(url)),
-                ("host_id".into(), h.id.clone()),
+                ("host_id".into(), h.id.clone().into()),
                 ("ip_addr".into(), h.ip.clone()),
                 ("compute_cluster_id".into(), h.cluster_id.clone()),
             ],

@@ -2,6 +2,7 @@
 //! items 9–13), how a user and a desk are shown. The checks themselves live in
 //! `deskd_domain::users`.
 
+use deskd_domain::ids::UserId;
 use std::collections::HashSet;
 
 use deskd_domain::enums::{DeskCategory, UserState, UserType};
@@ -111,7 +112,7 @@ pub fn new_user(r: &CreateUserRequest, g: &GlobalStrategy, now: i64) -> Result<(
         .unwrap_or_else(|| "auto_login".into());
     check_len(&level, MAX_LEVEL, "content.login_identity_level")?;
     let user = User {
-        id: uuid::Uuid::new_v4().to_string(),
+        id: UserId::generate(),
         name,
         real_name,
         user_type,
