@@ -7,7 +7,7 @@
 //! file (the one it keeps across restarts) with one VM per desk, powered as the desk's state
 //! says; otherwise the start-up reconciler would redefine every desk while the load runs.
 
-use deskd_domain::ids::DeskId;
+use deskd_domain::ids::{DeskId, NetworkId};
 use std::collections::HashMap;
 use std::io::Write;
 use std::net::Ipv4Addr;
@@ -121,7 +121,7 @@ fn mac(seq: u32) -> String {
 /// Adds [`BENCH_NET`], a /16 with room for every batch, and returns its id.
 pub fn add_bench_net(inv: &mut Inventory) -> String {
     let net = Network {
-        id: uuid::Uuid::new_v4().to_string(),
+        id: NetworkId::generate(),
         cluster_id: inv.clusters[0].id.clone(),
         name: BENCH_NET.into(),
         cidr: "10.64.0.0/16".into(),
@@ -137,7 +137,7 @@ pub fn add_bench_net(inv: &mut Inventory) -> String {
     };
     let id = net.id.clone();
     inv.networks.push(net);
-    id
+    id.into()
 }
 
 /// Enabled, normal desktop users: the ones a batch may create desks for.

@@ -45,7 +45,7 @@ async fn seed_room(store: &deskd_store::SqlStore) -> String {
         exporter_url: None,
     };
     let net = Network {
-        id: uuid::Uuid::new_v4().to_string(),
+        id: uuid::Uuid::new_v4().to_string().into(),
         cluster_id,
         name: "crash-net".into(),
         cidr: "10.64.0.0/16".into(),
@@ -65,7 +65,7 @@ async fn seed_room(store: &deskd_store::SqlStore) -> String {
         ..Default::default()
     };
     store.load_inventory(&inv).await.unwrap();
-    net.id
+    net.id.into()
 }
 
 async fn first(s: &Server, t: &str, path: &str) -> Value {

@@ -4,7 +4,7 @@
 //! in mixed states.
 
 use crate::enums::*;
-use crate::ids::ImageId;
+use crate::ids::{ImageId, OsFileId};
 use crate::model::*;
 
 fn id<T: From<String>>() -> T {
@@ -103,7 +103,7 @@ fn images(now: i64, pool_id: &str, network_id: &str) -> (Vec<OsFile>, Vec<Image>
     let mut images = Vec::new();
     for (i, (name, file, os, category, disk)) in specs.into_iter().enumerate() {
         let at = now + i as i64;
-        let file_id: String = id();
+        let file_id: OsFileId = id();
         files.push(OsFile {
             id: file_id.clone(),
             name: file.into(),

@@ -8,7 +8,7 @@ use std::str::FromStr;
 
 use crate::enums::HostState;
 use crate::error::Error;
-use crate::ids::HostId;
+use crate::ids::{ClusterId, HostId};
 use crate::model::Host;
 
 /// How to choose among the hosts that fit.
@@ -60,7 +60,7 @@ impl fmt::Display for Policy {
 pub struct HostLoad {
     pub host_id: HostId,
     pub name: String,
-    pub cluster_id: String,
+    pub cluster_id: ClusterId,
     pub state: HostState,
     pub cpu_cores: i64,
     pub memory_gb: i64,

@@ -25,7 +25,7 @@ const FROM: &str = "FROM hosts h";
 fn host_row(r: &AnyRow) -> Result<Host> {
     Ok(Host {
         id: r.id("id")?,
-        cluster_id: r.text("cluster_id")?,
+        cluster_id: r.id("cluster_id")?,
         name: r.text("name")?,
         ip: r.text("ip")?,
         cpu_cores: r.int("cpu_cores")?,

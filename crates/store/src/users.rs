@@ -31,7 +31,7 @@ fn user_row(r: &AnyRow) -> Result<User> {
         real_name: r.text("real_name")?,
         user_type: UserType::parse(&r.text("user_type")?, "users.user_type")?,
         state: UserState::parse(&r.text("state")?, "users.state")?,
-        group_id: r.text("group_id")?,
+        group_id: r.id("group_id")?,
         password_hash: r.text("password_hash")?,
         email: r.text("email")?,
         phone: r.text("phone")?,

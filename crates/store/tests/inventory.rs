@@ -137,7 +137,7 @@ async fn deletes_refuse_while_something_refers_to_the_row() {
         assert!(!s.delete_host(&"nope".into()).await.unwrap());
         // A strategy nothing uses goes.
         let free = Strategy {
-            id: uuid::Uuid::new_v4().to_string(),
+            id: uuid::Uuid::new_v4().to_string().into(),
             name: "free".into(),
             ..inv.strategies[0].clone()
         };
@@ -235,7 +235,7 @@ async fn host_capacity_cannot_drop_below_what_its_desks_were_promised() {
 async fn an_empty_cluster_is_deleted_and_its_edit_is_timestamped() {
     for (s, _) in stores().await {
         let c = Cluster {
-            id: uuid::Uuid::new_v4().to_string(),
+            id: uuid::Uuid::new_v4().to_string().into(),
             name: "second".into(),
             state: ClusterState::ENABLED,
             description: String::new(),

@@ -5,7 +5,7 @@ use async_trait::async_trait;
 
 use crate::enums::DeskState;
 use crate::error::Result;
-use crate::ids::DeskId;
+use crate::ids::{DeskId, StrategyId};
 use crate::model::{Desk, DeskReservation, DeskView, Reserved};
 use crate::query::{ListQuery, Page};
 
@@ -46,7 +46,7 @@ pub trait DeskStore: Send + Sync + 'static {
     async fn set_desk_strategy(
         &self,
         id: &DeskId,
-        strategy_id: &str,
+        strategy_id: &StrategyId,
         need_refresh: bool,
     ) -> Result<bool>;
     async fn set_desk_remark(&self, id: &DeskId, remark: &str) -> Result<bool>;

@@ -4,7 +4,7 @@ use async_trait::async_trait;
 
 use crate::enums::ImageState;
 use crate::error::Result;
-use crate::ids::ImageId;
+use crate::ids::{ClusterId, ImageId, PoolId};
 use crate::model::Image;
 use crate::query::{ListQuery, Page};
 
@@ -14,8 +14,8 @@ pub struct ImageRow {
     pub image: Image,
     pub root_image_name: String,
     /// The cluster and pool of the OS file the image is built on.
-    pub cluster_id: String,
-    pub storage_pool_id: String,
+    pub cluster_id: ClusterId,
+    pub storage_pool_id: PoolId,
     /// Desks using this version, by desk type.
     pub personal: i64,
     pub recoverable: i64,

@@ -13,7 +13,7 @@ use axum::extract::State;
 use axum::Json;
 use deskd_domain::enums::*;
 use deskd_domain::error::{Error, Missing, Result};
-use deskd_domain::ids::ImageId;
+use deskd_domain::ids::{ImageId, NetworkId, OsFileId};
 use deskd_domain::model::*;
 use deskd_domain::platform::{self as rules, within};
 use deskd_domain::query::compile;
@@ -62,11 +62,11 @@ fn image_item(r: ImageRow) -> ImageItem {
         image_system_size: i.system_disk_gb,
         cpu: i.cpu_cores,
         memory: i.memory_gb,
-        network_id: i.network_id,
+        network_id: i.network_id.map(String::from),
         create_time: i.created_at,
         note: Some(i.description).filter(|d| !d.is_empty()),
-        cluster_id: r.cluster_id,
-        storage_pool_id: r.storage_pool_id,
+        cluster_id: r.cluster_id.into(),
+        storage_pool_id: r.storage_pool_id.into(),
         newest_version: i.newest,
         root_image_id: i.root_image_id,
         root_image_name: r.root_image_name,
@@ -111,7 +111,7 @@ async fn os_file(app: &AppState, id: &str) -> Result<OsFile> {
         return Err(Error::invalid("content.os_file_id", "is required"));
     }
     app.store
-        .get_os_file(id)
+        .get_os_file(&OsFileId::from(id))
         .await?
         .ok_or_else(|| Error::not_found(Missing::OsFile, id))
 }
@@ -144,7 +144,7 @@ pub async fn create(
             .as_deref()
             .map(str::trim)
             .filter(|s| !s.is_empty())
-            .map(String::from),
+            .map(NetworkId::from),
         description: rules::description(r.note.as_deref().unwrap_or_default(), "content.note")?,
         created_at: now_ms(),
     };
@@ -244,7 +244,7 @@ pub async fn edit(State(app): State<AppState>, Content(r): Content<ImageEditRequ
         )?,
         network_id: match r.network_id.as_deref().map(str::trim) {
             Some("") => None,
-            Some(n) => Some(n.to_string()),
+            Some(n) => Some(n.to_string().into()),
             None => cur.network_id.clone(),
         },
         state: ImageState::EDITING,

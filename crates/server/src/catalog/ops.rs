@@ -2,7 +2,7 @@
 //! after a crash the engine runs an interrupted item again and it picks up from what the
 //! database and the driver already show.
 
-use deskd_domain::ids::ImageId;
+use deskd_domain::ids::{ImageId, NetworkId, OsFileId};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -41,12 +41,12 @@ pub(super) struct ImagePayload {
     version: i64,
     category: String,
     os_name: String,
-    os_file_id: String,
+    os_file_id: OsFileId,
     state: String,
     system_disk_gb: i64,
     cpu_cores: i64,
     memory_gb: i64,
-    network_id: Option<String>,
+    network_id: Option<NetworkId>,
     description: String,
     created_at: i64,
 }

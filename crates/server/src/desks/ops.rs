@@ -2,7 +2,7 @@
 //! an interrupted item again, and the handler picks up from whatever the database and the
 //! driver already show (an existing desk row, a VM already defined or already running).
 
-use deskd_domain::ids::{DeskId, HostId};
+use deskd_domain::ids::{DeskId, HostId, StrategyId};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -113,9 +113,9 @@ impl CreatePlan {
             name: p.desk_name.clone(),
             user_id: p.user_id.clone().into(),
             image_id: p.image_id.clone().into(),
-            strategy_id: p.strategy_id.clone(),
-            network_id: p.network_id.clone(),
-            cluster_id: p.cluster_id.clone(),
+            strategy_id: p.strategy_id.clone().into(),
+            network_id: p.network_id.clone().into(),
+            cluster_id: p.cluster_id.clone().into(),
             host_id: HostId::default(),
             ip: String::new(),
             mac: String::new(),
@@ -456,7 +456,12 @@ impl DeskOps {
                 desk_id(c)
             )));
         };
-        if self.store.get_strategy(&strategy_id).await?.is_none() {
+        if self
+            .store
+            .get_strategy(&StrategyId::from(&strategy_id))
+            .await?
+            .is_none()
+        {
             return Ok(ItemOutcome::failure(format!(
                 "云桌面策略[{strategy_id}]不存在"
             )));
@@ -464,7 +469,7 @@ impl DeskOps {
         // A running desk takes its new strategy at its next start.
         let refresh = d.state != DeskState::CLOSE;
         self.store
-            .set_desk_strategy(&d.id, &strategy_id, refresh)
+            .set_desk_strategy(&d.id, &StrategyId::from(&strategy_id), refresh)
             .await?;
         Ok(ok_with(format!("更换云桌面[{}]策略成功", d.name), &d.id))
     }

@@ -2,7 +2,7 @@
 //! inventory and the desk state machine, then records its task together with the state
 //! machine's first step (one transaction). The work itself runs in [`super::ops`].
 
-use deskd_domain::ids::{DeskId, ImageId};
+use deskd_domain::ids::{DeskId, ImageId, NetworkId, StrategyId};
 use std::collections::{HashMap, HashSet};
 
 use deskd_domain::desk_state::{begin, rule, DeskAction};
@@ -355,9 +355,9 @@ async fn plan_create(
             format!("image `{}` is {}, not AVAILABLE", image.name, image.state),
         ));
     }
-    let strategy_id = d.desk_strategy_id.trim();
-    let strategy = memo(&mut seen.strategies, strategy_id, || {
-        app.store.get_strategy(strategy_id)
+    let strategy_id = StrategyId::from(d.desk_strategy_id.trim());
+    let strategy = memo(&mut seen.strategies, &strategy_id, || {
+        app.store.get_strategy(&strategy_id)
     })
     .await?
     .ok_or_else(|| {
@@ -369,9 +369,9 @@ async fn plan_create(
             ),
         )
     })?;
-    let network_id = d.network_id.trim();
-    let network = memo(&mut seen.networks, network_id, || {
-        app.store.get_network(network_id)
+    let network_id = NetworkId::from(d.network_id.trim());
+    let network = memo(&mut seen.networks, &network_id, || {
+        app.store.get_network(&network_id)
     })
     .await?
     .ok_or_else(|| {
@@ -421,9 +421,9 @@ async fn plan_create(
         user_id: user.id.into(),
         user_name: user.name,
         image_id: image.id.into(),
-        strategy_id: strategy.id,
-        network_id: network.id,
-        cluster_id: network.cluster_id,
+        strategy_id: strategy.id.into(),
+        network_id: network.id.into(),
+        cluster_id: network.cluster_id.into(),
         desk_type: desk_type.as_str().into(),
         category: image.category.as_str().into(),
         cpu_cores: strategy.cpu_cores,

@@ -36,7 +36,7 @@ fn host_item(r: HostRow) -> HostItem {
     HostItem {
         id: h.id,
         host_name: h.name,
-        cluster_id: h.cluster_id,
+        cluster_id: h.cluster_id.into(),
         ip: h.ip,
         cpu_cores: h.cpu_cores,
         memory: h.memory_gb,
@@ -56,6 +56,7 @@ fn host_item(r: HostRow) -> HostItem {
 #[async_trait]
 impl Managed for Host {
     type Request = HostRequest;
+    type Id = HostId;
     const WHAT: Missing = Missing::Host;
     const NOUN: &'static str = "host";
     const CCP: bool = true;
@@ -77,7 +78,7 @@ impl Managed for Host {
             id: new_id(),
             cluster_id: required(r.cluster_id.clone(), "content.cluster_id")?
                 .trim()
-                .to_string(),
+                .into(),
             name: required(r.host_name.clone(), "content.host_name")?,
             ip: required(r.ip.clone(), "content.ip")?,
             cpu_cores: required(r.cpu_cores, "content.cpu_cores")?,
@@ -166,8 +167,8 @@ impl Managed for Host {
         Ok(())
     }
 
-    async fn get(app: &AppState, id: &str) -> Result<Option<Host>> {
-        app.store.get_host(&HostId::from(id)).await
+    async fn get(app: &AppState, id: &HostId) -> Result<Option<Host>> {
+        app.store.get_host(id).await
     }
 
     async fn insert(app: &AppState, h: &Host) -> Result<()> {
@@ -181,8 +182,8 @@ impl Managed for Host {
     }
 
     /// Refused while desks are placed on it.
-    async fn delete(app: &AppState, id: &str) -> Result<bool> {
-        app.store.delete_host(&HostId::from(id)).await
+    async fn delete(app: &AppState, id: &HostId) -> Result<bool> {
+        app.store.delete_host(id).await
     }
 
     /// The hypervisor driver learns the host (again, with its new capacity).

@@ -2,7 +2,7 @@
 //! checked before the task was recorded; an item writes the change and is idempotent, so a run
 //! repeated after a crash finds its work done and reports the same outcome.
 
-use deskd_domain::ids::UserId;
+use deskd_domain::ids::{GroupId, UserId};
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -63,7 +63,7 @@ impl NewUserPayload {
             real_name: self.real_name.clone(),
             user_type: UserType::parse(&self.user_type, "payload.user_type")?,
             state: UserState::ENABLE,
-            group_id: String::new(),
+            group_id: GroupId::default(),
             password_hash: self.password_hash.clone(),
             email: self.email.clone(),
             phone: self.phone.clone(),

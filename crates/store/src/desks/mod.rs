@@ -8,7 +8,7 @@ pub(crate) mod rows;
 use async_trait::async_trait;
 use deskd_domain::enums::DeskState;
 use deskd_domain::error::Result;
-use deskd_domain::ids::DeskId;
+use deskd_domain::ids::{DeskId, StrategyId};
 use deskd_domain::model::{now_ms, Desk, DeskReservation, DeskView, Reserved};
 use deskd_domain::query::{ListQuery, Page};
 use deskd_domain::store::DeskStore;
@@ -93,7 +93,7 @@ impl DeskStore for SqlStore {
     async fn set_desk_strategy(
         &self,
         id: &DeskId,
-        strategy_id: &str,
+        strategy_id: &StrategyId,
         need_refresh: bool,
     ) -> Result<bool> {
         let n = exec(
