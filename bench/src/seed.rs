@@ -7,6 +7,7 @@
 //! file (the one it keeps across restarts) with one VM per desk, powered as the desk's state
 //! says; otherwise the start-up reconciler would redefine every desk while the load runs.
 
+use deskd_domain::ids::{DeskId, NetworkId};
 use std::collections::HashMap;
 use std::io::Write;
 use std::net::Ipv4Addr;
@@ -84,7 +85,7 @@ fn desk(inv: &Inventory, template: &Desk, i: usize, now: i64) -> Desk {
     let seq = u32::try_from(i + 1).unwrap_or(u32::MAX);
     let state = STATES[i % STATES.len()];
     Desk {
-        id: uuid::Uuid::new_v4().to_string(),
+        id: DeskId::generate(),
         name: format!("bench_{:06}", i + 1),
         user_id: inv.users[pick(inv.users.len())].id.clone(),
         image_id: image.id.clone(),
@@ -120,7 +121,7 @@ fn mac(seq: u32) -> String {
 /// Adds [`BENCH_NET`], a /16 with room for every batch, and returns its id.
 pub fn add_bench_net(inv: &mut Inventory) -> String {
     let net = Network {
-        id: uuid::Uuid::new_v4().to_string(),
+        id: NetworkId::generate(),
         cluster_id: inv.clusters[0].id.clone(),
         name: BENCH_NET.into(),
         cidr: "10.64.0.0/16".into(),
@@ -136,7 +137,7 @@ pub fn add_bench_net(inv: &mut Inventory) -> String {
     };
     let id = net.id.clone();
     inv.networks.push(net);
-    id
+    id.into()
 }
 
 /// Enabled, normal desktop users: the ones a batch may create desks for.
@@ -204,9 +205,9 @@ fn sim_vm(d: &Desk, images: &HashMap<&str, &Image>) -> anyhow::Result<SimVm> {
         .get(d.image_id.as_str())
         .with_context(|| format!("desk {} has an unknown image", d.name))?;
     let spec = VmSpec {
-        vm_id: d.id.clone(),
+        vm_id: d.id.clone().into(),
         name: d.name.clone(),
-        host_id: d.host_id.clone(),
+        host_id: d.host_id.clone().into(),
         cpu_cores: u32::try_from(d.cpu_cores)?,
         memory_mb: u64::try_from(d.memory_gb)? * 1024,
         system_disk_gb: u64::try_from(d.system_disk_gb)?,
@@ -214,7 +215,7 @@ fn sim_vm(d: &Desk, images: &HashMap<&str, &Image>) -> anyhow::Result<SimVm> {
             .then(|| u64::try_from(d.data_disk_gb))
             .transpose()?,
         image: DiskImage {
-            image_id: image.id.clone(),
+            image_id: image.id.clone().into(),
             version: u32::try_from(image.version)?,
             size_gb: u64::try_from(image.system_disk_gb)?,
         },

@@ -386,5 +386,5 @@ async fn task_detail_renders_items_and_echoes_the_cluster() {
 async fn known_cluster(store: &deskd_store::SqlStore) -> String {
     use deskd_domain::store::*;
     let hosts = store.list_hosts().await.unwrap();
-    hosts[0].cluster_id.clone()
+    hosts[0].cluster_id.to_string()
 }

@@ -6,6 +6,7 @@
 
 mod common;
 
+use deskd_domain::ids::HostId;
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -29,7 +30,7 @@ async fn seed_room(store: &deskd_store::SqlStore) -> String {
     let cluster_id = store.list_hosts().await.unwrap()[0].cluster_id.clone();
     let now = now_ms();
     let host = Host {
-        id: uuid::Uuid::new_v4().to_string(),
+        id: HostId::generate(),
         cluster_id: cluster_id.clone(),
         name: "crash-host".into(),
         ip: "10.20.0.99".into(),
@@ -44,7 +45,7 @@ async fn seed_room(store: &deskd_store::SqlStore) -> String {
         exporter_url: None,
     };
     let net = Network {
-        id: uuid::Uuid::new_v4().to_string(),
+        id: uuid::Uuid::new_v4().to_string().into(),
         cluster_id,
         name: "crash-net".into(),
         cidr: "10.64.0.0/16".into(),
@@ -64,7 +65,7 @@ async fn seed_room(store: &deskd_store::SqlStore) -> String {
         ..Default::default()
     };
     store.load_inventory(&inv).await.unwrap();
-    net.id
+    net.id.into()
 }
 
 async fn first(s: &Server, t: &str, path: &str) -> Value {
@@ -189,7 +190,7 @@ async fn sigkill_during_a_500_desk_batch_create() {
             .into_iter()
             .map(|v| v.spec.vm_id)
             .collect();
-        let mut rows: Vec<String> = db_desks.into_iter().map(|d| d.id).collect();
+        let mut rows: Vec<String> = db_desks.into_iter().map(|d| d.id.into_string()).collect();
         vms.sort();
         rows.sort();
         let only_driver: Vec<_> = vms.iter().filter(|v| !rows.contains(v)).collect();

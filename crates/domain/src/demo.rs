@@ -4,10 +4,11 @@
 //! in mixed states.
 
 use crate::enums::*;
+use crate::ids::{ImageId, OsFileId};
 use crate::model::*;
 
-fn id() -> String {
-    uuid::Uuid::new_v4().to_string()
+fn id<T: From<String>>() -> T {
+    T::from(uuid::Uuid::new_v4().to_string())
 }
 
 /// Builds the demo inventory. `password_hash` is the hash every demo user gets.
@@ -102,7 +103,7 @@ fn images(now: i64, pool_id: &str, network_id: &str) -> (Vec<OsFile>, Vec<Image>
     let mut images = Vec::new();
     for (i, (name, file, os, category, disk)) in specs.into_iter().enumerate() {
         let at = now + i as i64;
-        let file_id = id();
+        let file_id: OsFileId = id();
         files.push(OsFile {
             id: file_id.clone(),
             name: file.into(),
@@ -116,7 +117,7 @@ fn images(now: i64, pool_id: &str, network_id: &str) -> (Vec<OsFile>, Vec<Image>
             storage_pool_id: pool_id.into(),
             created_at: at,
         });
-        let image_id = id();
+        let image_id: ImageId = id();
         images.push(Image {
             id: image_id.clone(),
             name: name.into(),

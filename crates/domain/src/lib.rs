@@ -18,4 +18,5 @@ pub mod store;
 pub mod task;
 pub mod users;
 
+pub use deskd_wire::ids;
 pub use error::{Error, Result};

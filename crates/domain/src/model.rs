@@ -4,10 +4,13 @@
 use serde::{Deserialize, Serialize};
 
 use crate::enums::*;
+use crate::ids::{
+    ClusterId, DeskId, GroupId, HostId, ImageId, NetworkId, OsFileId, PoolId, StrategyId, UserId,
+};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Cluster {
-    pub id: String,
+    pub id: ClusterId,
     pub name: String,
     pub state: ClusterState,
     pub description: String,
@@ -18,8 +21,8 @@ pub struct Cluster {
 /// A compute host. Over-commit ratios bound what the scheduler may promise.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Host {
-    pub id: String,
-    pub cluster_id: String,
+    pub id: HostId,
+    pub cluster_id: ClusterId,
     pub name: String,
     pub ip: String,
     pub cpu_cores: i64,
@@ -39,8 +42,8 @@ pub struct Host {
 /// A storage pool: `directory` set means real file-system figures, otherwise simulated.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StoragePool {
-    pub id: String,
-    pub cluster_id: String,
+    pub id: PoolId,
+    pub cluster_id: ClusterId,
     pub name: String,
     pub directory: Option<String>,
     pub capacity_gb: i64,
@@ -52,7 +55,7 @@ pub struct StoragePool {
 /// An uploaded QCOW2 or ISO file that images are built from.
 #[derive(Debug, Clone, PartialEq)]
 pub struct OsFile {
-    pub id: String,
+    pub id: OsFileId,
     pub name: String,
     pub format: ImageFormat,
     pub disk_type: ImageDiskType,
@@ -61,28 +64,28 @@ pub struct OsFile {
     pub virtual_size_bytes: i64,
     pub sha256: String,
     pub state: ImageFileState,
-    pub storage_pool_id: String,
+    pub storage_pool_id: PoolId,
     pub created_at: i64,
 }
 
 /// One version of an image template; versions share `root_image_id`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Image {
-    pub id: String,
+    pub id: ImageId,
     pub name: String,
-    pub root_image_id: String,
+    pub root_image_id: ImageId,
     pub version: i64,
     pub newest: bool,
     pub category: DeskCategory,
     pub os_name: OsName,
-    pub os_file_id: String,
+    pub os_file_id: OsFileId,
     pub state: ImageState,
     pub system_disk_gb: i64,
     /// What a desk built from the image gets by default.
     pub cpu_cores: i64,
     pub memory_gb: i64,
     /// The network its desks use by default, if any.
-    pub network_id: Option<String>,
+    pub network_id: Option<NetworkId>,
     pub description: String,
     pub created_at: i64,
 }
@@ -90,8 +93,8 @@ pub struct Image {
 /// An IP-pool network: desks get addresses from `pool_start..=pool_end`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Network {
-    pub id: String,
-    pub cluster_id: String,
+    pub id: NetworkId,
+    pub cluster_id: ClusterId,
     pub name: String,
     pub cidr: String,
     pub gateway: String,
@@ -131,7 +134,7 @@ pub struct TerminalTally {
 /// A desk strategy: the template of a desk's hardware and access rules.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Strategy {
-    pub id: String,
+    pub id: StrategyId,
     pub name: String,
     pub category: DeskCategory,
     pub desk_type: DeskType,
@@ -147,9 +150,9 @@ pub struct Strategy {
 /// A node of the user-group tree; `path` is the `/`-joined names from the root.
 #[derive(Debug, Clone, PartialEq)]
 pub struct UserGroup {
-    pub id: String,
+    pub id: GroupId,
     pub name: String,
-    pub parent_id: Option<String>,
+    pub parent_id: Option<GroupId>,
     pub path: String,
     pub created_at: i64,
     /// Expiry its users inherit (epoch ms); 0 = never.
@@ -161,12 +164,12 @@ pub struct UserGroup {
 /// A desktop user (chapter 6.2), not an API account.
 #[derive(Debug, Clone, PartialEq)]
 pub struct User {
-    pub id: String,
+    pub id: UserId,
     pub name: String,
     pub real_name: String,
     pub user_type: UserType,
     pub state: UserState,
-    pub group_id: String,
+    pub group_id: GroupId,
     pub password_hash: String,
     pub email: String,
     pub phone: String,
@@ -232,7 +235,7 @@ pub struct GroupRow {
 pub enum GroupTarget {
     /// A `/` path; missing groups are created.
     Path(String),
-    Id(String),
+    Id(GroupId),
 }
 
 /// What deleting a user found.
@@ -257,14 +260,14 @@ pub struct UserDesk {
 /// A cloud desktop.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Desk {
-    pub id: String,
+    pub id: DeskId,
     pub name: String,
-    pub user_id: String,
-    pub image_id: String,
-    pub strategy_id: String,
-    pub network_id: String,
-    pub cluster_id: String,
-    pub host_id: String,
+    pub user_id: UserId,
+    pub image_id: ImageId,
+    pub strategy_id: StrategyId,
+    pub network_id: NetworkId,
+    pub cluster_id: ClusterId,
+    pub host_id: HostId,
     pub ip: String,
     pub mac: String,
     pub desk_type: DeskType,

@@ -8,6 +8,7 @@ use std::str::FromStr;
 
 use crate::enums::HostState;
 use crate::error::Error;
+use crate::ids::{ClusterId, HostId};
 use crate::model::Host;
 
 /// How to choose among the hosts that fit.
@@ -57,9 +58,9 @@ impl fmt::Display for Policy {
 /// A host as the scheduler sees it: capacity, ratios and what is already promised to desks on it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct HostLoad {
-    pub host_id: String,
+    pub host_id: HostId,
     pub name: String,
-    pub cluster_id: String,
+    pub cluster_id: ClusterId,
     pub state: HostState,
     pub cpu_cores: i64,
     pub memory_gb: i64,
@@ -301,7 +302,7 @@ pub fn place_all(
     cluster_id: Option<&str>,
     demands: &[Demand],
     policy: Policy,
-) -> Vec<Result<String, NoCapacity>> {
+) -> Vec<Result<HostId, NoCapacity>> {
     demands
         .iter()
         .map(|d| {
@@ -319,7 +320,7 @@ mod tests {
 
     fn host(name: &str, cpu: i64, mem: i64, disk: i64) -> HostLoad {
         HostLoad {
-            host_id: format!("id-{name}"),
+            host_id: format!("id-{name}").into(),
             name: name.into(),
             cluster_id: "c1".into(),
             state: HostState::ENABLED,
@@ -539,7 +540,7 @@ mod tests {
         let d = demand(2, 4, 50);
         let got = place_all(&mut hosts, Some("c1"), &[d, d, d, d, d], Policy::Spread);
         let ids: Vec<_> = got.iter().map(|r| r.as_ref().ok().cloned()).collect();
-        let want = ["id-a", "id-b", "id-a", "id-b"].map(|s| Some(s.to_string()));
+        let want = ["id-a", "id-b", "id-a", "id-b"].map(|s| Some(HostId::from(s)));
         assert_eq!(ids[..4], want);
         assert!(got[4].is_err());
         assert_eq!((hosts[0].alloc_vcpus, hosts[0].alloc_memory_gb), (4, 8));
@@ -557,7 +558,7 @@ mod tests {
         )
             .prop_map(move |(cap, (xc, xm), alloc, (state, c2))| {
                 let mut h = host(&format!("h{}", i % 3), cap.0, cap.1, cap.2);
-                h.host_id = format!("id{i}");
+                h.host_id = format!("id{i}").into();
                 h.cluster_id = if c2 { "c2" } else { "c1" }.into();
                 (h.state, h.cpu_overcommit, h.memory_overcommit) = (state, xc, xm);
                 h.alloc_vcpus = alloc.0.min(h.cpu_limit());
@@ -651,16 +652,16 @@ mod tests {
             );
             let fit = per_host.0.min(per_host.1).min(per_host.2) as usize;
             let hosts: Vec<_> = (0..n)
-                .map(|i| HostLoad { name: format!("h{i}"), host_id: format!("id{i}"), ..empty.clone() })
+                .map(|i| HostLoad { name: format!("h{i}"), host_id: format!("id{i}").into(), ..empty.clone() })
                 .collect();
             let demands = vec![d; n];
 
             let spread = place_all(&mut hosts.clone(), None, &demands, Policy::Spread);
-            let want: Vec<_> = (0..n).map(|i| Ok(format!("id{i}"))).collect();
+            let want: Vec<_> = (0..n).map(|i| Ok(HostId::from(format!("id{i}")))).collect();
             prop_assert_eq!(spread, want);
 
             let pack = place_all(&mut hosts.clone(), None, &demands, Policy::Pack);
-            let want: Vec<_> = (0..n).map(|j| Ok(format!("id{}", j / fit))).collect();
+            let want: Vec<_> = (0..n).map(|j| Ok(HostId::from(format!("id{}", j / fit)))).collect();
             prop_assert_eq!(pack, want);
         }
     }

@@ -2,6 +2,7 @@
 //! its effects on the inventory are committed together, so a crash either keeps both or neither.
 
 use crate::enums::{ItemStatus, TaskStatus};
+use crate::ids::DeskId;
 
 /// A task to record: one item per unit of work (a desk of a batch, the one desk of an action).
 #[derive(Debug, Clone, PartialEq)]
@@ -140,11 +141,11 @@ pub enum Effect {
         detail: String,
     },
     /// Removes a desk row and releases its address, capacity and idempotency keys.
-    RemoveDesk { desk_id: String },
+    RemoveDesk { desk_id: DeskId },
     /// Moves a desk to `to` if it is in one of `from`, with the item's outcome: a finished
     /// create saves a write transaction per desk this way.
     DeskState {
-        desk_id: String,
+        desk_id: DeskId,
         from: Vec<crate::enums::DeskState>,
         to: crate::enums::DeskState,
     },
@@ -178,7 +179,7 @@ pub fn error_message_text(failed: &[(&str, &str)]) -> String {
 pub struct DeskMove {
     /// Index of the task item it belongs to.
     pub item: usize,
-    pub desk_id: String,
+    pub desk_id: DeskId,
     pub from: Vec<crate::enums::DeskState>,
     pub to: crate::enums::DeskState,
 }

@@ -30,6 +30,8 @@ pub type Done = ApiResult<Json<Reply<()>>>;
 pub trait Managed: Sized + Send + Sync + 'static {
     /// The body of create and edit.
     type Request: DeserializeOwned + Default + JsonSchema + Send + Sync;
+    /// Its typed id.
+    type Id: From<String> + Into<String> + std::ops::Deref<Target = str> + Send + Sync;
     const WHAT: Missing;
     /// What the log calls it.
     const NOUN: &'static str;
@@ -53,12 +55,12 @@ pub trait Managed: Sized + Send + Sync + 'static {
         Ok(())
     }
 
-    async fn get(app: &AppState, id: &str) -> Result<Option<Self>>;
+    async fn get(app: &AppState, id: &Self::Id) -> Result<Option<Self>>;
     async fn insert(app: &AppState, record: &Self) -> Result<()>;
     /// False when the record is gone.
     async fn update(app: &AppState, record: &Self) -> Result<bool>;
     /// False when the record is gone; refused while something uses it.
-    async fn delete(app: &AppState, id: &str) -> Result<bool>;
+    async fn delete(app: &AppState, id: &Self::Id) -> Result<bool>;
     /// What follows a successful write.
     async fn written(_app: &AppState, _record: &Self) -> Result<()> {
         Ok(())
@@ -125,7 +127,7 @@ pub async fn edit<M: Managed>(
     State(app): State<AppState>,
     Body(r, _): Body<M, M::Request>,
 ) -> Done {
-    let id = checked::<M, _>(id_of(M::request_id(&r)))?;
+    let id = checked::<M, _>(id_of::<M::Id>(M::request_id(&r)))?;
     let Some(current) = M::get(&app, &id).await? else {
         return Err(Error::not_found(M::WHAT, id).into());
     };
@@ -143,7 +145,7 @@ pub async fn delete<M: Managed>(
     State(app): State<AppState>,
     Body(r, _): Body<M, IdRequest>,
 ) -> Done {
-    let id = checked::<M, _>(id_of(Some(&r.id)))?;
+    let id = checked::<M, _>(id_of::<M::Id>(Some(&r.id)))?;
     let found = M::delete(&app, &id).await?;
     done::<M>(found, &id)
 }

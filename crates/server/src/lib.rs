@@ -77,8 +77,8 @@ pub struct App {
 }
 
 /// A fresh random id for a new record or task.
-pub(crate) fn new_id() -> String {
-    uuid::Uuid::new_v4().to_string()
+pub(crate) fn new_id<T: From<String>>() -> T {
+    T::from(uuid::Uuid::new_v4().to_string())
 }
 
 /// How often the metrics store replaces its log with a snapshot.

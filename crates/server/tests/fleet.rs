@@ -138,8 +138,8 @@ async fn busy_desks_are_left_alone() {
             kind: "shutdown".into(),
             cluster_id: None,
             items: vec![NewItem {
-                item_id: d.id.clone(),
-                subject: Some(d.id.clone()),
+                item_id: d.id.to_string(),
+                subject: Some(d.id.to_string()),
                 payload: serde_json::json!({}),
                 failed: None,
             }],

@@ -5,6 +5,7 @@
 use async_trait::async_trait;
 use deskd_domain::enums::ClusterState;
 use deskd_domain::error::{Error, Missing, Result};
+use deskd_domain::ids::ClusterId;
 use deskd_domain::lifecycle::ClusterAction;
 use deskd_domain::model::Cluster;
 use deskd_domain::query::{ListQuery, Page};
@@ -21,7 +22,7 @@ const FROM: &str = "FROM clusters c";
 
 fn cluster_row(r: &AnyRow) -> Result<Cluster> {
     Ok(Cluster {
-        id: r.text("id")?,
+        id: r.id("id")?,
         name: r.text("name")?,
         state: ClusterState::parse(&r.text("state")?, "clusters.state")?,
         description: r.text("description")?,
@@ -62,7 +63,7 @@ pub(crate) async fn must_accept_members(tx: &mut Tx, b: Backend, id: &str) -> Re
 
 #[async_trait]
 impl ClusterStore for SqlStore {
-    async fn cluster_exists(&self, id: &str) -> Result<bool> {
+    async fn cluster_exists(&self, id: &ClusterId) -> Result<bool> {
         let sql = "SELECT id FROM clusters WHERE id = ?";
         Ok(row(&self.read, self.backend, sql, args![id])
             .await?
@@ -74,7 +75,7 @@ impl ClusterStore for SqlStore {
         paging::page(&self.read, self.backend, q, COLS, FROM, FROM, cluster_row).await
     }
 
-    async fn get_cluster(&self, id: &str) -> Result<Option<Cluster>> {
+    async fn get_cluster(&self, id: &ClusterId) -> Result<Option<Cluster>> {
         let sql = format!("SELECT {COLS} {FROM} WHERE c.id = ?");
         row(&self.read, self.backend, &sql, args![id])
             .await?
@@ -145,11 +146,11 @@ impl ClusterStore for SqlStore {
         self.after_desk_write(n.map(|n| n == 1))
     }
 
-    async fn begin_cluster_delete(&self, id: &str) -> Result<bool> {
+    async fn begin_cluster_delete(&self, id: &ClusterId) -> Result<bool> {
         deletion::begin_delete::<ClusterRows>(&self.pool, self.backend, id).await
     }
 
-    async fn remove_cluster(&self, id: &str) -> Result<bool> {
+    async fn remove_cluster(&self, id: &ClusterId) -> Result<bool> {
         deletion::remove::<ClusterRows>(&self.pool, self.backend, id).await
     }
 }

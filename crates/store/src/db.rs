@@ -128,6 +128,36 @@ impl From<Option<i64>> for Arg {
         Arg::OptInt(v)
     }
 }
+/// Every typed id binds as its text.
+macro_rules! id_args {
+    ($($id:ident),+) => {$(
+        impl From<&deskd_domain::ids::$id> for Arg {
+            fn from(v: &deskd_domain::ids::$id) -> Self {
+                Arg::Text(v.as_str().to_string())
+            }
+        }
+        impl From<deskd_domain::ids::$id> for Arg {
+            fn from(v: deskd_domain::ids::$id) -> Self {
+                Arg::Text(v.into_string())
+            }
+        }
+        impl From<Option<deskd_domain::ids::$id>> for Arg {
+            fn from(v: Option<deskd_domain::ids::$id>) -> Self {
+                Arg::OptText(v.map(String::from))
+            }
+        }
+        impl From<&Option<deskd_domain::ids::$id>> for Arg {
+            fn from(v: &Option<deskd_domain::ids::$id>) -> Self {
+                Arg::OptText(v.as_ref().map(|id| id.as_str().to_string()))
+            }
+        }
+    )+};
+}
+id_args!(
+    DeskId, HostId, UserId, ImageId, ClusterId, NetworkId, PoolId, OsFileId, StrategyId, GroupId,
+    TaskId
+);
+
 impl From<&deskd_domain::query::Value> for Arg {
     fn from(v: &deskd_domain::query::Value) -> Self {
         match v {
@@ -393,6 +423,14 @@ pub trait Col {
     fn int(&self, col: &str) -> Result<i64>;
     fn opt_int(&self, col: &str) -> Result<Option<i64>>;
     fn float(&self, col: &str) -> Result<f64>;
+    /// A text column as a typed id.
+    fn id<T: From<String>>(&self, col: &str) -> Result<T> {
+        self.text(col).map(T::from)
+    }
+    /// A nullable text column as a typed id.
+    fn opt_id<T: From<String>>(&self, col: &str) -> Result<Option<T>> {
+        Ok(self.opt_text(col)?.map(T::from))
+    }
     fn flag(&self, col: &str) -> Result<bool> {
         Ok(self.int(col)? != 0)
     }

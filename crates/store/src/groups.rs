@@ -2,6 +2,7 @@
 
 use async_trait::async_trait;
 use deskd_domain::error::{Error, Missing, Result};
+use deskd_domain::ids::GroupId;
 use deskd_domain::model::{GroupRow, UserGroup};
 use deskd_domain::store::GroupStore;
 use sqlx::any::AnyRow;
@@ -22,9 +23,9 @@ pub(crate) const JOINED_COLS: &str = "g.id AS g_id, g.name AS g_name, \
 pub(crate) fn group_row(r: &AnyRow, p: &str) -> Result<UserGroup> {
     let c = |n: &str| format!("{p}{n}");
     Ok(UserGroup {
-        id: r.text(&c("id"))?,
+        id: r.id(&c("id"))?,
         name: r.text(&c("name"))?,
-        parent_id: r.opt_text(&c("parent_id"))?,
+        parent_id: r.opt_id(&c("parent_id"))?,
         path: r.text(&c("path"))?,
         created_at: r.int(&c("created_at"))?,
         account_expire_date: r.int(&c("account_expire_date"))?,
@@ -85,7 +86,7 @@ pub(crate) async fn ensure_path(
         }
         prefix.push_str(seg);
         let g = UserGroup {
-            id: uuid::Uuid::new_v4().to_string(),
+            id: GroupId::generate(),
             name: seg.to_string(),
             parent_id: parent.as_ref().map(|p| p.id.clone()),
             path: prefix.clone(),
@@ -119,7 +120,7 @@ impl GroupStore for SqlStore {
             .collect()
     }
 
-    async fn group_by_id(&self, id: &str) -> Result<Option<UserGroup>> {
+    async fn group_by_id(&self, id: &GroupId) -> Result<Option<UserGroup>> {
         by_id(&self.read, self.backend, id).await
     }
 

@@ -4,6 +4,7 @@
 use async_trait::async_trait;
 use deskd_domain::enums::{HostDriver, HostState};
 use deskd_domain::error::{Error, Missing, Result};
+use deskd_domain::ids::HostId;
 use deskd_domain::model::Host;
 use deskd_domain::query::{ListQuery, Page};
 use deskd_domain::scheduler::{Demand, HostLoad};
@@ -23,8 +24,8 @@ const FROM: &str = "FROM hosts h";
 
 fn host_row(r: &AnyRow) -> Result<Host> {
     Ok(Host {
-        id: r.text("id")?,
-        cluster_id: r.text("cluster_id")?,
+        id: r.id("id")?,
+        cluster_id: r.id("cluster_id")?,
         name: r.text("name")?,
         ip: r.text("ip")?,
         cpu_cores: r.int("cpu_cores")?,
@@ -146,7 +147,7 @@ impl HostStore for SqlStore {
         .await
     }
 
-    async fn get_host(&self, id: &str) -> Result<Option<Host>> {
+    async fn get_host(&self, id: &HostId) -> Result<Option<Host>> {
         let sql = format!("SELECT {COLS} {FROM} WHERE h.id = ?");
         row(&self.read, self.backend, &sql, args![id])
             .await?
@@ -171,7 +172,7 @@ impl HostStore for SqlStore {
         self.after_desk_write(updated)
     }
 
-    async fn delete_host(&self, id: &str) -> Result<bool> {
+    async fn delete_host(&self, id: &HostId) -> Result<bool> {
         let desks = Referrer {
             table: "desks",
             column: "host_id",

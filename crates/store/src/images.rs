@@ -4,6 +4,7 @@
 use async_trait::async_trait;
 use deskd_domain::enums::{DeskCategory, DeskType, ImageState, OsName};
 use deskd_domain::error::{Error, Missing, Result};
+use deskd_domain::ids::ImageId;
 use deskd_domain::lifecycle::ImageAction;
 use deskd_domain::model::Image;
 use deskd_domain::query::{ListQuery, Page};
@@ -25,19 +26,19 @@ const LIST_FROM: &str = "FROM images i LEFT JOIN images r ON r.id = i.root_image
 
 fn image_row(r: &AnyRow) -> Result<Image> {
     Ok(Image {
-        id: r.text("id")?,
+        id: r.id("id")?,
         name: r.text("name")?,
-        root_image_id: r.text("root_image_id")?,
+        root_image_id: r.id("root_image_id")?,
         version: r.int("version")?,
         newest: r.flag("newest")?,
         category: DeskCategory::parse(&r.text("category")?, "images.category")?,
         os_name: OsName::parse(&r.text("os_name")?, "images.os_name")?,
-        os_file_id: r.text("os_file_id")?,
+        os_file_id: r.id("os_file_id")?,
         state: ImageState::parse(&r.text("state")?, "images.state")?,
         system_disk_gb: r.int("system_disk_gb")?,
         cpu_cores: r.int("cpu_cores")?,
         memory_gb: r.int("memory_gb")?,
-        network_id: r.opt_text("network_id")?,
+        network_id: r.opt_id("network_id")?,
         description: r.text("description")?,
         created_at: r.int("created_at")?,
     })
@@ -111,8 +112,8 @@ impl ImageStore for SqlStore {
                 Ok(ImageRow {
                     image: image_row(r)?,
                     root_image_name: r.text("root_name")?,
-                    cluster_id: r.text("p_cluster_id")?,
-                    storage_pool_id: r.text("f_pool_id")?,
+                    cluster_id: r.id("p_cluster_id")?,
+                    storage_pool_id: r.id("f_pool_id")?,
                     personal: r.int("n_personal")?,
                     recoverable: r.int("n_recoverable")?,
                     app_layer: r.int("n_app_layer")?,
@@ -122,7 +123,7 @@ impl ImageStore for SqlStore {
         .await
     }
 
-    async fn get_image(&self, id: &str) -> Result<Option<Image>> {
+    async fn get_image(&self, id: &ImageId) -> Result<Option<Image>> {
         let sql = format!("SELECT {COLS} {FROM} WHERE i.id = ?");
         let r = row(&self.read, self.backend, &sql, args![id]).await?;
         r.map(|r| image_row(&r)).transpose()
@@ -163,13 +164,18 @@ impl ImageStore for SqlStore {
     }
 
     /// A built or published version becomes AVAILABLE and the newest of its family.
-    async fn complete_image(&self, id: &str) -> Result<bool> {
+    async fn complete_image(&self, id: &ImageId) -> Result<bool> {
         let done = self.complete(id).await;
         // A desk record shows its image's name; the newest flag moves.
         self.after_desk_write(done)
     }
 
-    async fn set_image_state(&self, id: &str, from: &[ImageState], to: ImageState) -> Result<bool> {
+    async fn set_image_state(
+        &self,
+        id: &ImageId,
+        from: &[ImageState],
+        to: ImageState,
+    ) -> Result<bool> {
         let mut a = args![to.as_str(), id];
         a.extend(from.iter().map(|s| Arg::from(s.as_str())));
         let sql = format!(
@@ -185,11 +191,11 @@ impl ImageStore for SqlStore {
         self.after_desk_write(edited)
     }
 
-    async fn begin_image_delete(&self, id: &str) -> Result<bool> {
+    async fn begin_image_delete(&self, id: &ImageId) -> Result<bool> {
         deletion::begin_delete::<ImageRows>(&self.pool, self.backend, id).await
     }
 
-    async fn remove_image(&self, id: &str) -> Result<bool> {
+    async fn remove_image(&self, id: &ImageId) -> Result<bool> {
         deletion::remove::<ImageRows>(&self.pool, self.backend, id).await
     }
 }

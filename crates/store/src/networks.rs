@@ -4,6 +4,7 @@
 use async_trait::async_trait;
 use deskd_domain::enums::NetworkState;
 use deskd_domain::error::{Error, Missing, Result};
+use deskd_domain::ids::NetworkId;
 use deskd_domain::model::{Desk, Network};
 use deskd_domain::query::{ListQuery, Page};
 use deskd_domain::store::{NetworkRow, NetworkStore};
@@ -21,8 +22,8 @@ const FROM: &str = "FROM networks n";
 
 fn network_row(r: &AnyRow) -> Result<Network> {
     Ok(Network {
-        id: r.text("id")?,
-        cluster_id: r.text("cluster_id")?,
+        id: r.id("id")?,
+        cluster_id: r.id("cluster_id")?,
         name: r.text("name")?,
         cidr: r.text("cidr")?,
         gateway: r.text("gateway")?,
@@ -99,7 +100,7 @@ impl NetworkStore for SqlStore {
         .await
     }
 
-    async fn get_network(&self, id: &str) -> Result<Option<Network>> {
+    async fn get_network(&self, id: &NetworkId) -> Result<Option<Network>> {
         match get(&self.read, self.backend, id).await {
             Ok(n) => Ok(Some(n)),
             Err(Error::NotFound { .. }) => Ok(None),
@@ -121,7 +122,7 @@ impl NetworkStore for SqlStore {
         self.after_desk_write(updated)
     }
 
-    async fn delete_network(&self, id: &str) -> Result<bool> {
+    async fn delete_network(&self, id: &NetworkId) -> Result<bool> {
         let users = [
             Referrer {
                 table: "desks",

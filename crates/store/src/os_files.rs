@@ -4,6 +4,7 @@
 use async_trait::async_trait;
 use deskd_domain::enums::{ImageDiskType, ImageFileState, ImageFormat, OsName};
 use deskd_domain::error::{Error, Missing, Result};
+use deskd_domain::ids::OsFileId;
 use deskd_domain::lifecycle::OsFileAction;
 use deskd_domain::model::OsFile;
 use deskd_domain::query::{ListQuery, Page};
@@ -21,7 +22,7 @@ const FROM: &str = "FROM os_files f";
 
 fn os_file_row(r: &AnyRow) -> Result<OsFile> {
     Ok(OsFile {
-        id: r.text("id")?,
+        id: r.id("id")?,
         name: r.text("name")?,
         format: ImageFormat::parse(&r.text("format")?, "os_files.format")?,
         disk_type: ImageDiskType::parse(&r.text("disk_type")?, "os_files.disk_type")?,
@@ -30,7 +31,7 @@ fn os_file_row(r: &AnyRow) -> Result<OsFile> {
         virtual_size_bytes: r.int("virtual_size_bytes")?,
         sha256: r.text("sha256")?,
         state: ImageFileState::parse(&r.text("state")?, "os_files.state")?,
-        storage_pool_id: r.text("storage_pool_id")?,
+        storage_pool_id: r.id("storage_pool_id")?,
         created_at: r.int("created_at")?,
     })
 }
@@ -94,7 +95,7 @@ impl OsFileStore for SqlStore {
         paging::page(&self.read, self.backend, q, COLS, FROM, FROM, os_file_row).await
     }
 
-    async fn get_os_file(&self, id: &str) -> Result<Option<OsFile>> {
+    async fn get_os_file(&self, id: &OsFileId) -> Result<Option<OsFile>> {
         let sql = format!("SELECT {COLS} {FROM} WHERE f.id = ?");
         row(&self.read, self.backend, &sql, args![id])
             .await?
@@ -111,7 +112,7 @@ impl OsFileStore for SqlStore {
     }
 
     /// UPLOADING → AVAILABLE with the virtual size read from the file.
-    async fn finish_os_file(&self, id: &str, virtual_size: i64) -> Result<bool> {
+    async fn finish_os_file(&self, id: &OsFileId, virtual_size: i64) -> Result<bool> {
         let rule = OsFileAction::Finish.rule();
         let Some(to) = rule.target() else {
             return Err(Error::internal("finishing an upload moves to a state"));
@@ -122,17 +123,17 @@ impl OsFileStore for SqlStore {
     }
 
     /// Forgets an upload that did not complete (only while it is UPLOADING).
-    async fn drop_upload(&self, id: &str) -> Result<bool> {
+    async fn drop_upload(&self, id: &OsFileId) -> Result<bool> {
         let sql = "DELETE FROM os_files WHERE id = ?";
         self.os_file_step(OsFileAction::DropUpload, sql, args![id])
             .await
     }
 
-    async fn begin_os_file_delete(&self, id: &str) -> Result<bool> {
+    async fn begin_os_file_delete(&self, id: &OsFileId) -> Result<bool> {
         deletion::begin_delete::<OsFileRows>(&self.pool, self.backend, id).await
     }
 
-    async fn remove_os_file(&self, id: &str) -> Result<bool> {
+    async fn remove_os_file(&self, id: &OsFileId) -> Result<bool> {
         deletion::remove::<OsFileRows>(&self.pool, self.backend, id).await
     }
 }

@@ -3,6 +3,7 @@
 use async_trait::async_trait;
 use deskd_domain::enums::{PoolHealth, RedundancyStrategy};
 use deskd_domain::error::{Error, Missing, Result};
+use deskd_domain::ids::{ClusterId, PoolId};
 use deskd_domain::model::StoragePool;
 use deskd_domain::query::{ListQuery, Page};
 use deskd_domain::store::{PoolRow, PoolStore};
@@ -38,8 +39,8 @@ fn cols() -> String {
 fn pool_row(r: &AnyRow) -> Result<PoolRow> {
     Ok(PoolRow {
         pool: StoragePool {
-            id: r.text("id")?,
-            cluster_id: r.text("cluster_id")?,
+            id: r.id("id")?,
+            cluster_id: r.id("cluster_id")?,
             name: r.text("name")?,
             directory: r.opt_text("directory")?,
             capacity_gb: r.int("capacity_gb")?,
@@ -85,7 +86,7 @@ impl PoolStore for SqlStore {
     }
 
     /// 6.8: the pools of one page of clusters.
-    async fn pools_of_clusters(&self, cluster_ids: &[String]) -> Result<Vec<PoolRow>> {
+    async fn pools_of_clusters(&self, cluster_ids: &[ClusterId]) -> Result<Vec<PoolRow>> {
         if cluster_ids.is_empty() {
             return Ok(Vec::new());
         }
@@ -102,7 +103,7 @@ impl PoolStore for SqlStore {
             .collect()
     }
 
-    async fn get_pool(&self, id: &str) -> Result<Option<StoragePool>> {
+    async fn get_pool(&self, id: &PoolId) -> Result<Option<StoragePool>> {
         let sql = format!("SELECT {} {FROM} WHERE p.id = ?", cols());
         row(&self.read, self.backend, &sql, args![id])
             .await?
@@ -138,7 +139,7 @@ impl PoolStore for SqlStore {
         Ok(n == 1)
     }
 
-    async fn delete_pool(&self, id: &str) -> Result<bool> {
+    async fn delete_pool(&self, id: &PoolId) -> Result<bool> {
         let files = Referrer {
             table: "os_files",
             column: "storage_pool_id",

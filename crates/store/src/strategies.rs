@@ -3,6 +3,7 @@
 use async_trait::async_trait;
 use deskd_domain::enums::{DeskCategory, DeskType};
 use deskd_domain::error::{Missing, Result};
+use deskd_domain::ids::StrategyId;
 use deskd_domain::model::Strategy;
 use deskd_domain::query::{ListQuery, Page};
 use deskd_domain::store::{StrategyRow, StrategyStore};
@@ -19,7 +20,7 @@ const FROM: &str = "FROM desk_strategies s";
 
 fn strategy_row(r: &AnyRow) -> Result<Strategy> {
     Ok(Strategy {
-        id: r.text("id")?,
+        id: r.id("id")?,
         name: r.text("name")?,
         category: DeskCategory::parse(&r.text("category")?, "desk_strategies.category")?,
         desk_type: DeskType::parse(&r.text("desk_type")?, "desk_strategies.desk_type")?,
@@ -66,7 +67,7 @@ impl StrategyStore for SqlStore {
         .await
     }
 
-    async fn get_strategy(&self, id: &str) -> Result<Option<Strategy>> {
+    async fn get_strategy(&self, id: &StrategyId) -> Result<Option<Strategy>> {
         let sql = format!("SELECT {COLS} {FROM} WHERE s.id = ?");
         row(&self.read, self.backend, &sql, args![id])
             .await?
@@ -111,7 +112,7 @@ impl StrategyStore for SqlStore {
         self.after_desk_write(n.map(|n| n == 1))
     }
 
-    async fn delete_strategy(&self, id: &str) -> Result<bool> {
+    async fn delete_strategy(&self, id: &StrategyId) -> Result<bool> {
         let desks = Referrer {
             table: "desks",
             column: "strategy_id",

@@ -8,6 +8,7 @@
 use async_trait::async_trait;
 use deskd_domain::enums::{DeskState, ItemStatus, TaskStatus};
 use deskd_domain::error::{Error, Result};
+use deskd_domain::ids::DeskId;
 use deskd_domain::model::{now_ms, DeskReservation};
 use deskd_domain::store::TaskStore;
 use deskd_domain::task::*;
@@ -274,13 +275,13 @@ impl TaskStore for SqlStore {
         exec(&self.pool, self.backend, &sql, a).await.map(drop)
     }
 
-    async fn busy_subjects(&self) -> Result<Vec<String>> {
+    async fn busy_subjects(&self) -> Result<Vec<DeskId>> {
         let (open, a) = statuses(&OPEN);
         let sql = format!(
             "SELECT DISTINCT subject FROM task_items WHERE subject IS NOT NULL AND status IN ({open})"
         );
         let rs = rows(&self.read, self.backend, &sql, a).await?;
-        rs.iter().map(|r| r.text("subject")).collect()
+        rs.iter().map(|r| r.id("subject")).collect()
     }
 
     async fn open_task_items(&self) -> Result<i64> {

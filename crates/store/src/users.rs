@@ -4,6 +4,7 @@
 use async_trait::async_trait;
 use deskd_domain::enums::{OsName, UserState, UserType};
 use deskd_domain::error::{Error, Missing, Result};
+use deskd_domain::ids::UserId;
 use deskd_domain::model::*;
 use deskd_domain::query::{ListQuery, Page};
 use deskd_domain::store::UserStore;
@@ -25,12 +26,12 @@ const DESK_NUM: &str = "(SELECT COUNT(*) FROM desks d WHERE d.user_id = u.id) AS
 
 fn user_row(r: &AnyRow) -> Result<User> {
     Ok(User {
-        id: r.text("id")?,
+        id: r.id("id")?,
         name: r.text("name")?,
         real_name: r.text("real_name")?,
         user_type: UserType::parse(&r.text("user_type")?, "users.user_type")?,
         state: UserState::parse(&r.text("state")?, "users.state")?,
-        group_id: r.text("group_id")?,
+        group_id: r.id("group_id")?,
         password_hash: r.text("password_hash")?,
         email: r.text("email")?,
         phone: r.text("phone")?,
@@ -146,11 +147,11 @@ impl UserStore for SqlStore {
         Ok(true)
     }
 
-    async fn user_by_id(&self, id: &str) -> Result<Option<User>> {
+    async fn user_by_id(&self, id: &UserId) -> Result<Option<User>> {
         user_where(&self.read, self.backend, "id", id).await
     }
 
-    async fn user_view(&self, id: &str) -> Result<Option<UserView>> {
+    async fn user_view(&self, id: &UserId) -> Result<Option<UserView>> {
         let sql = format!(
             "SELECT {COLS}, {}, {DESK_NUM} {VIEW_FROM} WHERE u.id = ?",
             groups::JOINED_COLS
@@ -240,7 +241,7 @@ impl UserStore for SqlStore {
         Ok(exec(&self.pool, self.backend, sql, args![state.as_str(), name]).await? > 0)
     }
 
-    async fn move_users(&self, ids: &[String], target: &GroupTarget) -> Result<UserGroup> {
+    async fn move_users(&self, ids: &[UserId], target: &GroupTarget) -> Result<UserGroup> {
         let b = self.backend;
         let mut tx = begin(&self.pool).await?;
         let group = match target {
@@ -261,7 +262,7 @@ impl UserStore for SqlStore {
 
     async fn record_password_failure(
         &self,
-        id: &str,
+        id: &UserId,
         limit: i64,
         lock_until: i64,
     ) -> Result<Option<User>> {
@@ -286,7 +287,7 @@ impl UserStore for SqlStore {
         Ok(u)
     }
 
-    async fn set_user_password(&self, id: &str, hash: &str) -> Result<bool> {
+    async fn set_user_password(&self, id: &UserId, hash: &str) -> Result<bool> {
         let sql =
             "UPDATE users SET password_hash = ?, pwd_failures = 0, locked_until = 0 WHERE id = ?";
         Ok(exec(&self.pool, self.backend, sql, args![hash, id]).await? > 0)
@@ -294,7 +295,7 @@ impl UserStore for SqlStore {
 
     async fn record_user_login(
         &self,
-        id: &str,
+        id: &UserId,
         terminal: Option<&str>,
         now: i64,
         until: i64,
@@ -323,7 +324,7 @@ impl UserStore for SqlStore {
         tx.commit().await.map_err(db_err)
     }
 
-    async fn terminal_user(&self, terminal: &str, now: i64) -> Result<Option<String>> {
+    async fn terminal_user(&self, terminal: &str, now: i64) -> Result<Option<UserId>> {
         row(
             &self.read,
             self.backend,
@@ -331,11 +332,11 @@ impl UserStore for SqlStore {
             args![terminal, now],
         )
         .await?
-        .map(|r| r.text("user_id"))
+        .map(|r| r.id("user_id"))
         .transpose()
     }
 
-    async fn user_desks(&self, user_id: &str) -> Result<Vec<UserDesk>> {
+    async fn user_desks(&self, user_id: &UserId) -> Result<Vec<UserDesk>> {
         let sql = format!(
             "SELECT {}, i.name AS i_name, i.os_name AS i_os_name, \
              s.enable_agreement_agency AS s_agency, c.name AS c_name \

@@ -136,10 +136,10 @@ async fn deletes_refuse_while_something_refers_to_the_row() {
                 .state,
             ClusterState::ENABLED
         );
-        assert!(!s.delete_host("nope").await.unwrap());
+        assert!(!s.delete_host(&"nope".into()).await.unwrap());
         // A strategy nothing uses goes.
         let free = Strategy {
-            id: uuid::Uuid::new_v4().to_string(),
+            id: uuid::Uuid::new_v4().to_string().into(),
             name: "free".into(),
             ..inv.strategies[0].clone()
         };
@@ -215,7 +215,7 @@ async fn host_capacity_cannot_drop_below_what_its_desks_were_promised() {
         );
         // A new host in an unknown cluster is refused; in a real one it is listed.
         let new = Host {
-            id: uuid::Uuid::new_v4().to_string(),
+            id: uuid::Uuid::new_v4().to_string().into(),
             name: "extra".into(),
             cluster_id: "nope".into(),
             ..h.clone()
@@ -237,7 +237,7 @@ async fn host_capacity_cannot_drop_below_what_its_desks_were_promised() {
 async fn an_empty_cluster_is_deleted_and_its_edit_is_timestamped() {
     for (s, _) in stores().await {
         let c = Cluster {
-            id: uuid::Uuid::new_v4().to_string(),
+            id: uuid::Uuid::new_v4().to_string().into(),
             name: "second".into(),
             state: ClusterState::ENABLED,
             description: String::new(),
@@ -253,7 +253,7 @@ async fn an_empty_cluster_is_deleted_and_its_edit_is_timestamped() {
         assert!(s.update_cluster(&edited).await.unwrap());
         assert_eq!(s.get_cluster(&c.id).await.unwrap().unwrap(), edited);
         let host = Host {
-            id: uuid::Uuid::new_v4().to_string(),
+            id: uuid::Uuid::new_v4().to_string().into(),
             cluster_id: c.id.clone(),
             name: "second-1".into(),
             ip: "10.0.0.1".into(),
@@ -281,7 +281,7 @@ async fn an_empty_cluster_is_deleted_and_its_edit_is_timestamped() {
             ClusterState::DELETING
         );
         let late = Host {
-            id: uuid::Uuid::new_v4().to_string(),
+            id: uuid::Uuid::new_v4().to_string().into(),
             name: "second-2".into(),
             ..host.clone()
         };

@@ -162,7 +162,8 @@ fn dataset(seed: u64) -> Vec<Strategy> {
             Strategy {
                 id: uuid::Builder::from_random_bytes(bytes)
                     .into_uuid()
-                    .to_string(),
+                    .to_string()
+                    .into(),
                 name,
                 category: rng.pick(DeskCategory::ALL),
                 desk_type: rng.pick(DeskType::ALL),
@@ -209,7 +210,7 @@ const MODEL_FIELDS: &[ModelField] = &[
     ModelField {
         name: "id",
         kind: Kind::Text,
-        get: |s| Mv::Text(s.id.clone()),
+        get: |s| Mv::Text(s.id.clone().into()),
     },
     ModelField {
         name: "deskStrategyName",

@@ -28,12 +28,12 @@ async fn stores() -> Vec<SqlStore> {
 
 fn user(name: &str) -> User {
     User {
-        id: uuid::Uuid::new_v4().to_string(),
+        id: uuid::Uuid::new_v4().to_string().into(),
         name: name.into(),
         real_name: "Real".into(),
         user_type: UserType::NORMAL,
         state: UserState::ENABLE,
-        group_id: String::new(),
+        group_id: String::new().into(),
         password_hash: "h".into(),
         email: String::new(),
         phone: String::new(),
@@ -80,7 +80,7 @@ async fn insert_creates_the_group_path_once_and_is_idempotent() {
         assert_eq!(view.group.path, "锐捷/云桌面/行业");
         assert_eq!(view.desktop_num, 0);
         let parent = s
-            .group_by_id(view.group.parent_id.as_deref().unwrap())
+            .group_by_id(view.group.parent_id.as_ref().unwrap())
             .await
             .unwrap()
             .unwrap();
@@ -102,7 +102,7 @@ async fn insert_creates_the_group_path_once_and_is_idempotent() {
 async fn groups_need_their_parent_and_a_free_path() {
     for s in stores().await {
         let g = UserGroup {
-            id: uuid::Uuid::new_v4().to_string(),
+            id: uuid::Uuid::new_v4().to_string().into(),
             name: "g".into(),
             parent_id: Some("nope".into()),
             path: "nope/g".into(),
@@ -119,7 +119,7 @@ async fn groups_need_their_parent_and_a_free_path() {
         };
         s.create_group(&top).await.unwrap();
         let again = UserGroup {
-            id: uuid::Uuid::new_v4().to_string(),
+            id: uuid::Uuid::new_v4().to_string().into(),
             ..top.clone()
         };
         assert!(matches!(

@@ -1,5 +1,6 @@
 //! Cloud desktops (chapter 6.1): records, actions and batches.
 
+use crate::ids::{DeskId, HostId, ImageId, UserId};
 use schemars::JsonSchema;
 
 use crate::enums::{DeskCategory, DeskState, DeskType};
@@ -9,8 +10,8 @@ use serde::{Deserialize, Serialize};
 /// the ids and figures a client needs (DECISIONS D11).
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
 pub struct DeskItem {
-    pub id: String,
-    pub desk_id: String,
+    pub id: DeskId,
+    pub desk_id: DeskId,
     pub desk_name: String,
     /// DeskState
     pub desk_state: DeskState,
@@ -20,7 +21,7 @@ pub struct DeskItem {
     pub desk_category: DeskCategory,
     pub enable_custom: bool,
     pub need_refresh_strategy: bool,
-    pub image_id: String,
+    pub image_id: ImageId,
     pub image_name: String,
     pub desk_strategy_id: String,
     pub network_id: String,
@@ -31,14 +32,14 @@ pub struct DeskItem {
     pub system_disk: i64,
     /// GB, 0 without a data disk
     pub data_disk: i64,
-    pub user_id: String,
+    pub user_id: UserId,
     pub user_name: String,
     pub user_type: String,
     pub vgpu_type: String,
     pub cluster_id: String,
     pub cluster_name: String,
     pub desktop_pool_type: String,
-    pub host_id: String,
+    pub host_id: HostId,
     pub host_name: String,
     pub ip: String,
     pub mac: String,
@@ -90,7 +91,7 @@ pub struct CreateItem {
     #[serde(default)]
     pub id: Option<String>,
     pub user_name: String,
-    pub image_id: String,
+    pub image_id: ImageId,
     pub desk_strategy_id: String,
     pub network_id: String,
     /// deskd extension: the desk's name; `<user_name>_<n>` when absent.
@@ -121,7 +122,7 @@ pub struct BatchCreateRequest {
 pub struct DeleteItem {
     #[serde(default)]
     pub id: Option<String>,
-    pub desk_id: String,
+    pub desk_id: DeskId,
 }
 
 /// Body of 6.1.11 batch delete.
@@ -137,7 +138,7 @@ pub struct BatchDeleteRequest {
 pub struct StrategyEditItem {
     #[serde(default)]
     pub id: Option<String>,
-    pub desk_id: String,
+    pub desk_id: DeskId,
     pub strategy_id: String,
 }
 
@@ -154,7 +155,7 @@ pub struct BatchStrategyEditRequest {
 pub struct RemarkEditItem {
     #[serde(default)]
     pub id: Option<String>,
-    pub desk_id: String,
+    pub desk_id: DeskId,
     /// ≤ 128 characters; empty clears it.
     pub remark: String,
 }
@@ -171,7 +172,7 @@ pub struct BatchRemarkEditRequest {
 /// and connection details.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
 pub struct DeskDetail {
-    pub desk_id: String,
+    pub desk_id: DeskId,
     pub desk_name: String,
     pub desk_state: DeskState,
     pub desk_type: DeskType,
@@ -180,14 +181,14 @@ pub struct DeskDetail {
     pub enable_agreement_agency: bool,
     /// IDV | VDI | TCI
     pub desktop_category: DeskCategory,
-    pub user_id: String,
+    pub user_id: UserId,
     pub user_name: String,
     /// Compute cluster.
     pub cluster_id: String,
     pub cluster_name: String,
-    pub host_id: String,
+    pub host_id: HostId,
     pub host_name: String,
-    pub image_id: String,
+    pub image_id: ImageId,
     pub image_name: String,
     pub desk_strategy_id: String,
     pub ip: String,
@@ -214,5 +215,5 @@ pub struct ConsoleTicket {
     pub expire_time: i64,
     /// Path and query of the console websocket, ticket included.
     pub websocket_path: String,
-    pub desk_id: String,
+    pub desk_id: DeskId,
 }

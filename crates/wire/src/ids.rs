@@ -20,6 +20,11 @@ macro_rules! id_type {
                 $name(id.into())
             }
 
+            /// A fresh random (UUID v4) id.
+            pub fn generate() -> Self {
+                $name(uuid::Uuid::new_v4().to_string())
+            }
+
             pub fn as_str(&self) -> &str {
                 &self.0
             }
@@ -66,6 +71,18 @@ macro_rules! id_type {
             }
         }
 
+        impl From<&String> for $name {
+            fn from(id: &String) -> Self {
+                $name(id.clone())
+            }
+        }
+
+        impl From<&$name> for String {
+            fn from(id: &$name) -> String {
+                id.0.clone()
+            }
+        }
+
         impl From<$name> for String {
             fn from(id: $name) -> String {
                 id.0
@@ -81,6 +98,30 @@ macro_rules! id_type {
         impl PartialEq<&str> for $name {
             fn eq(&self, other: &&str) -> bool {
                 self.0 == *other
+            }
+        }
+
+        impl PartialEq<String> for $name {
+            fn eq(&self, other: &String) -> bool {
+                &self.0 == other
+            }
+        }
+
+        impl PartialEq<$name> for String {
+            fn eq(&self, other: &$name) -> bool {
+                self == &other.0
+            }
+        }
+
+        impl PartialEq<$name> for str {
+            fn eq(&self, other: &$name) -> bool {
+                self == other.0
+            }
+        }
+
+        impl PartialEq<$name> for &str {
+            fn eq(&self, other: &$name) -> bool {
+                *self == other.0
             }
         }
     )+};

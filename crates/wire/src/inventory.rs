@@ -2,6 +2,7 @@
 //! summaries (6.5, 6.8), terminal statistics (6.6), clusters (6.9), storage pools (6.10), and
 //! the management extensions of DECISIONS D10.
 
+use crate::ids::{HostId, ImageId};
 use schemars::JsonSchema;
 
 use crate::enums::{
@@ -13,7 +14,7 @@ use serde::{Deserialize, Serialize};
 /// One item of `PUT /v1/image:pagequery` (6.3.1).
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
 pub struct ImageItem {
-    pub id: String,
+    pub id: ImageId,
     /// IDV | VDI | TCI
     pub image_type: DeskCategory,
     /// desks of type APP_LAYER using this version
@@ -37,7 +38,7 @@ pub struct ImageItem {
     pub cluster_id: String,
     pub storage_pool_id: String,
     pub newest_version: bool,
-    pub root_image_id: String,
+    pub root_image_id: ImageId,
     pub root_image_name: String,
     /// deskd: 1 for the first version, counting up with each publish
     pub version: i64,
@@ -312,7 +313,7 @@ pub struct HostRequest {
 /// One host of `PUT /v1/rccp/host:pagequery` (extension).
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
 pub struct HostItem {
-    pub id: String,
+    pub id: HostId,
     pub host_name: String,
     pub cluster_id: String,
     pub ip: String,
@@ -430,7 +431,7 @@ pub struct ImageCreateRequest {
 #[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
 pub struct ImagePublishRequest {
     #[serde(default)]
-    pub id: String,
+    pub id: ImageId,
     #[serde(default)]
     pub image_name: Option<String>,
     #[serde(default)]
@@ -458,7 +459,7 @@ pub struct InventoryTaskData {
 #[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
 pub struct ImageEditRequest {
     #[serde(default)]
-    pub id: String,
+    pub id: ImageId,
     #[serde(default)]
     pub image_name: Option<String>,
     #[serde(default)]

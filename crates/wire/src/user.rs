@@ -1,6 +1,7 @@
 //! Desktop users and user groups (chapter 6.2), and the deskd extensions beside them:
 //! desktop-user login and the global user strategy (DECISIONS D10, D11).
 
+use crate::ids::{DeskId, UserId};
 use schemars::JsonSchema;
 
 use crate::enums::{DeskCategory, DeskState, OsName, UserState, UserType};
@@ -32,7 +33,7 @@ pub struct UserNameRequest {
 pub struct ExistData {
     pub exist: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub user_id: Option<String>,
+    pub user_id: Option<UserId>,
 }
 
 /// `data` of 6.2.3.
@@ -196,7 +197,7 @@ pub struct UserDesktopRequest {
 /// One desktop of 6.2.11 (and of the login reply).
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct UserDesktop {
-    pub desktop_id: String,
+    pub desktop_id: DeskId,
     pub desktop_name: String,
     pub desktop_state: DeskState,
     pub image_name: String,
@@ -283,7 +284,7 @@ pub struct GroupTreeData {
 /// One user of 6.2.15.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct UserItem {
-    pub id: String,
+    pub id: UserId,
     pub user_name: String,
     pub real_name: String,
     pub user_type: UserType,
@@ -327,7 +328,7 @@ pub struct UserItem {
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct UserDetailRequest {
     #[serde(rename = "userId", default)]
-    pub user_id: Option<String>,
+    pub user_id: Option<UserId>,
     #[serde(rename = "userName", default)]
     pub user_name: Option<String>,
 }
@@ -359,7 +360,7 @@ pub struct LoginRequest {
 /// `data` of the login.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct LoginData {
-    pub user_id: String,
+    pub user_id: UserId,
     pub user_name: String,
     pub real_name: String,
     pub user_type: UserType,

@@ -3,6 +3,7 @@
 use async_trait::async_trait;
 
 use crate::error::Result;
+use crate::ids::{ClusterId, PoolId};
 use crate::model::StoragePool;
 use crate::query::{ListQuery, Page};
 
@@ -18,10 +19,10 @@ pub struct PoolRow {
 pub trait PoolStore: Send + Sync + 'static {
     async fn list_pools(&self, query: &ListQuery) -> Result<Page<PoolRow>>;
     /// The pools of these clusters, oldest first.
-    async fn pools_of_clusters(&self, cluster_ids: &[String]) -> Result<Vec<PoolRow>>;
-    async fn get_pool(&self, id: &str) -> Result<Option<StoragePool>>;
+    async fn pools_of_clusters(&self, cluster_ids: &[ClusterId]) -> Result<Vec<PoolRow>>;
+    async fn get_pool(&self, id: &PoolId) -> Result<Option<StoragePool>>;
     async fn create_pool(&self, p: &StoragePool) -> Result<()>;
     async fn update_pool(&self, p: &StoragePool) -> Result<bool>;
     /// `Conflict` while OS files are kept on it.
-    async fn delete_pool(&self, id: &str) -> Result<bool>;
+    async fn delete_pool(&self, id: &PoolId) -> Result<bool>;
 }

@@ -4,6 +4,7 @@
 use async_trait::async_trait;
 
 use crate::error::Result;
+use crate::ids::DeskId;
 use crate::model::DeskReservation;
 use crate::task::{Claim, DeskMove, ItemOutcome, MoveRefusal, NewTask, TaskRecord};
 
@@ -71,7 +72,7 @@ pub trait TaskStore: Send + Sync + 'static {
     /// Rewrites a finished item's outcome (a batch rolled back after its items ran).
     async fn amend_item(&self, task_id: &str, seq: i64, success: bool, result: &str) -> Result<()>;
     /// Subjects (desk ids) with a pending or running item.
-    async fn busy_subjects(&self) -> Result<Vec<String>>;
+    async fn busy_subjects(&self) -> Result<Vec<DeskId>>;
     /// Task items not finished yet (pending or running).
     async fn open_task_items(&self) -> Result<i64>;
 }

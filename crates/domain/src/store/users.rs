@@ -5,6 +5,7 @@ use async_trait::async_trait;
 
 use crate::enums::UserState;
 use crate::error::Result;
+use crate::ids::UserId;
 use crate::model::{GroupTarget, User, UserDeletion, UserDesk, UserGroup, UserView};
 use crate::query::{ListQuery, Page};
 
@@ -17,9 +18,9 @@ pub trait UserStore: Send + Sync + 'static {
     /// transaction. False (and nothing written) when a user with this id exists already, so a
     /// repeated task item is harmless; `AlreadyExists` when the name is taken.
     async fn insert_user(&self, user: &User, group_path: &str) -> Result<bool>;
-    async fn user_by_id(&self, id: &str) -> Result<Option<User>>;
+    async fn user_by_id(&self, id: &UserId) -> Result<Option<User>>;
     /// A user with its group and desk count.
-    async fn user_view(&self, id: &str) -> Result<Option<UserView>>;
+    async fn user_view(&self, id: &UserId) -> Result<Option<UserView>>;
     async fn list_users(&self, query: &ListQuery) -> Result<Page<UserView>>;
     /// Deletes a user that owns no desks, checked in the same transaction.
     async fn delete_user(&self, name: &str) -> Result<UserDeletion>;
@@ -30,29 +31,29 @@ pub trait UserStore: Send + Sync + 'static {
     async fn set_user_state(&self, name: &str, state: UserState) -> Result<bool>;
     /// Moves users to a group (created when a path names a missing one), in one transaction;
     /// returns the group. `NotFound` for an unknown user or group id.
-    async fn move_users(&self, user_ids: &[String], target: &GroupTarget) -> Result<UserGroup>;
+    async fn move_users(&self, user_ids: &[UserId], target: &GroupTarget) -> Result<UserGroup>;
     /// Counts one wrong password; at `limit` the user is locked until `lock_until` and the
     /// count restarts. Returns the user as updated.
     async fn record_password_failure(
         &self,
-        id: &str,
+        id: &UserId,
         limit: i64,
         lock_until: i64,
     ) -> Result<Option<User>>;
     /// Replaces the password hash and clears failures and lock.
-    async fn set_user_password(&self, id: &str, password_hash: &str) -> Result<bool>;
+    async fn set_user_password(&self, id: &UserId, password_hash: &str) -> Result<bool>;
     /// Records a desktop-user login (clears failures); with a terminal, that terminal's login
     /// lives until `terminal_until`, and a registered terminal counts as alive and logged in
     /// from (6.6).
     async fn record_user_login(
         &self,
-        id: &str,
+        id: &UserId,
         terminal_id: Option<&str>,
         now: i64,
         terminal_until: i64,
     ) -> Result<()>;
     /// The user id a terminal is logged in as, when its login is still live at `now`.
-    async fn terminal_user(&self, terminal_id: &str, now: i64) -> Result<Option<String>>;
+    async fn terminal_user(&self, terminal_id: &str, now: i64) -> Result<Option<UserId>>;
     /// A user's desks with image, OS, proxy flag and cluster name, by creation.
-    async fn user_desks(&self, user_id: &str) -> Result<Vec<UserDesk>>;
+    async fn user_desks(&self, user_id: &UserId) -> Result<Vec<UserDesk>>;
 }

@@ -13,6 +13,7 @@ use axum::extract::State;
 use axum::Json;
 use deskd_domain::enums::*;
 use deskd_domain::error::{Error, Missing, Result};
+use deskd_domain::ids::{ImageId, NetworkId, OsFileId};
 use deskd_domain::model::*;
 use deskd_domain::platform::{self as rules, within};
 use deskd_domain::query::compile;
@@ -61,11 +62,11 @@ fn image_item(r: ImageRow) -> ImageItem {
         image_system_size: i.system_disk_gb,
         cpu: i.cpu_cores,
         memory: i.memory_gb,
-        network_id: i.network_id,
+        network_id: i.network_id.map(String::from),
         create_time: i.created_at,
         note: Some(i.description).filter(|d| !d.is_empty()),
-        cluster_id: r.cluster_id,
-        storage_pool_id: r.storage_pool_id,
+        cluster_id: r.cluster_id.into(),
+        storage_pool_id: r.storage_pool_id.into(),
         newest_version: i.newest,
         root_image_id: i.root_image_id,
         root_image_name: r.root_image_name,
@@ -110,7 +111,7 @@ async fn os_file(app: &AppState, id: &str) -> Result<OsFile> {
         return Err(Error::invalid("content.os_file_id", "is required"));
     }
     app.store
-        .get_os_file(id)
+        .get_os_file(&OsFileId::from(id))
         .await?
         .ok_or_else(|| Error::not_found(Missing::OsFile, id))
 }
@@ -121,7 +122,7 @@ pub async fn create(
     Content(r): Content<ImageCreateRequest>,
 ) -> Started {
     let file = os_file(&app, &r.os_file_id).await?;
-    let id = new_id();
+    let id: ImageId = new_id();
     let mut img = Image {
         id: id.clone(),
         name: rules::name(&r.image_name, "content.image_name")?,
@@ -144,7 +145,7 @@ pub async fn create(
             .as_deref()
             .map(str::trim)
             .filter(|s| !s.is_empty())
-            .map(String::from),
+            .map(NetworkId::from),
         description: rules::description(r.note.as_deref().unwrap_or_default(), "content.note")?,
         created_at: now_ms(),
     };
@@ -198,13 +199,17 @@ async fn start_build(app: &AppState, img: Image) -> Started {
         id: new_id(),
         kind: kinds::BUILD.into(),
         cluster_id: None,
-        items: vec![NewItem::run(img.id.clone(), Some(img.id.clone()), payload)],
+        items: vec![NewItem::run(
+            img.id.clone(),
+            Some(img.id.clone().into()),
+            payload,
+        )],
     };
     app.tasks.submit(&task).await?;
     app.store.insert_image(&img).await?;
     tracing::info!(image = %img.name, version = img.version, "image build started");
     Ok(Json(Reply::data(InventoryTaskData {
-        id: img.id,
+        id: img.id.into(),
         task_id: task.id,
     })))
 }
@@ -240,7 +245,7 @@ pub async fn edit(State(app): State<AppState>, Content(r): Content<ImageEditRequ
         )?,
         network_id: match r.network_id.as_deref().map(str::trim) {
             Some("") => None,
-            Some(n) => Some(n.to_string()),
+            Some(n) => Some(n.to_string().into()),
             None => cur.network_id.clone(),
         },
         state: ImageState::EDITING,
@@ -256,7 +261,7 @@ pub async fn edit(State(app): State<AppState>, Content(r): Content<ImageEditRequ
         id: new_id(),
         kind: kinds::EDIT.into(),
         cluster_id: None,
-        items: vec![NewItem::run(id.clone(), Some(id.clone()), payload)],
+        items: vec![NewItem::run(id.clone(), Some(id.clone().into()), payload)],
     };
     // EDITING first: an item that ran before this write would leave the version EDITING.
     app.store.begin_image_edit(&img).await?;
@@ -267,7 +272,7 @@ pub async fn edit(State(app): State<AppState>, Content(r): Content<ImageEditRequ
         return Err(e.into());
     }
     Ok(Json(Reply::data(InventoryTaskData {
-        id,
+        id: id.into(),
         task_id: task.id,
     })))
 }
@@ -319,13 +324,13 @@ pub async fn delete(State(app): State<AppState>, Content(r): Content<IdRequest>)
         cluster_id: None,
         items: vec![NewItem::run(
             id.clone(),
-            Some(id.clone()),
+            Some(id.clone().into()),
             serde_json::Value::Null,
         )],
     };
     app.tasks.submit(&task).await?;
     Ok(Json(Reply::data(InventoryTaskData {
-        id,
+        id: id.into(),
         task_id: task.id,
     })))
 }

@@ -6,6 +6,7 @@ use axum::extract::State;
 use axum::Json;
 use deskd_domain::enums::NetworkState;
 use deskd_domain::error::{Error, Missing, Result};
+use deskd_domain::ids::NetworkId;
 use deskd_domain::ipam::Pool;
 use deskd_domain::model::{now_ms, Network};
 use deskd_domain::platform::{self as rules, required};
@@ -42,7 +43,7 @@ pub fn network_item(r: NetworkRow) -> NetworkItem {
     let n = r.network;
     let total_count = Pool::from_network(&n).map(|p| p.size() as i64).unwrap_or(0);
     NetworkItem {
-        id: n.id,
+        id: n.id.into(),
         create_time: n.created_at,
         creator_user_name: n.creator,
         desk_network_name: n.name,
@@ -56,7 +57,7 @@ pub fn network_item(r: NetworkRow) -> NetworkItem {
         ref_count: r.ref_count,
         total_count,
         vlan: n.vlan,
-        cluster_id_list: vec![n.cluster_id],
+        cluster_id_list: vec![n.cluster_id.into()],
         ip_pool_start: n.pool_start,
         ip_pool_end: n.pool_end,
     }
@@ -68,6 +69,7 @@ const NETWORK_MODE: &str = "IP_POOL";
 #[async_trait]
 impl Managed for Network {
     type Request = NetworkRequest;
+    type Id = NetworkId;
     const WHAT: Missing = Missing::Network;
     const NOUN: &'static str = "network";
     const CCP: bool = false;
@@ -89,7 +91,7 @@ impl Managed for Network {
             id: new_id(),
             cluster_id: required(r.cluster_id.clone(), "content.cluster_id")?
                 .trim()
-                .to_string(),
+                .into(),
             name: required(r.desk_network_name.clone(), "content.desk_network_name")?,
             cidr: required(r.ip_cidr.clone(), "content.ip_cidr")?,
             gateway: required(r.gateway.clone(), "content.gateway")?,
@@ -158,7 +160,7 @@ impl Managed for Network {
         Ok(())
     }
 
-    async fn get(app: &AppState, id: &str) -> Result<Option<Network>> {
+    async fn get(app: &AppState, id: &NetworkId) -> Result<Option<Network>> {
         app.store.get_network(id).await
     }
 
@@ -172,7 +174,7 @@ impl Managed for Network {
     }
 
     /// Refused while desks or images use it.
-    async fn delete(app: &AppState, id: &str) -> Result<bool> {
+    async fn delete(app: &AppState, id: &NetworkId) -> Result<bool> {
         app.store.delete_network(id).await
     }
 }

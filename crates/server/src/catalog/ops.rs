@@ -2,6 +2,7 @@
 //! after a crash the engine runs an interrupted item again and it picks up from what the
 //! database and the driver already show.
 
+use deskd_domain::ids::{ImageId, NetworkId, OsFileId};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -38,18 +39,18 @@ pub(super) struct EditPayload {
 /// The version a build item inserts and completes.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub(super) struct ImagePayload {
-    id: String,
+    id: ImageId,
     name: String,
-    root_image_id: String,
+    root_image_id: ImageId,
     version: i64,
     category: String,
     os_name: String,
-    os_file_id: String,
+    os_file_id: OsFileId,
     state: String,
     system_disk_gb: i64,
     cpu_cores: i64,
     memory_gb: i64,
-    network_id: Option<String>,
+    network_id: Option<NetworkId>,
     description: String,
     created_at: i64,
 }
@@ -131,6 +132,7 @@ struct Items {
 #[async_trait]
 impl ItemHandler for Items {
     async fn run(&self, c: &Claim) -> ItemOutcome {
+        let id = ImageId::from(&c.item_id);
         if self.kind == kinds::EDIT {
             let mut o = match self.edit(c).await {
                 Ok(()) => ItemOutcome::success(format!("编辑镜像[{}]成功", c.item_id)),
@@ -153,8 +155,8 @@ impl ItemHandler for Items {
         }
         tokio::time::sleep(self.build_time).await;
         let driver_side = match self.kind {
-            kinds::BUILD => self.import(&c.item_id).await,
-            _ => self.unimport(&c.item_id).await,
+            kinds::BUILD => self.import(&id).await,
+            _ => self.unimport(&id).await,
         };
         if let Err(e) = driver_side {
             let mut o = ItemOutcome::failure(format!("{verb}镜像[{}]失败：{e}", c.item_id));
@@ -162,13 +164,13 @@ impl ItemHandler for Items {
             return o;
         }
         let done = match self.kind {
-            kinds::BUILD => self.store.complete_image(&c.item_id).await,
-            _ => self.store.remove_image(&c.item_id).await,
+            kinds::BUILD => self.store.complete_image(&id).await,
+            _ => self.store.remove_image(&id).await,
         };
         let mut o = match done {
             Ok(true) => ItemOutcome::success(format!("{verb}镜像[{}]成功", c.item_id)),
             // A repeated item finds its work done already.
-            Ok(false) => match self.store.get_image(&c.item_id).await {
+            Ok(false) => match self.store.get_image(&id).await {
                 Ok(Some(i)) if i.state == ImageState::AVAILABLE && self.kind == kinds::BUILD => {
                     ItemOutcome::success(format!("{verb}镜像[{}]成功", c.item_id))
                 }
@@ -196,16 +198,17 @@ impl Items {
         let p: EditPayload = serde_json::from_value(c.payload.clone())
             .map_err(|e| Error::internal(format!("payload: {e}")))?;
         let restore = ImageState::parse(&p.restore, "payload.restore")?;
+        let id = ImageId::from(&c.item_id);
         self.store.begin_image_edit(&p.image.image()?).await?;
         tokio::time::sleep(self.build_time).await;
         if self
             .store
-            .set_image_state(&c.item_id, &[ImageState::EDITING], restore)
+            .set_image_state(&id, &[ImageState::EDITING], restore)
             .await?
         {
             return Ok(());
         }
-        match self.store.get_image(&c.item_id).await? {
+        match self.store.get_image(&id).await? {
             Some(i) if i.state == restore => Ok(()),
             other => Err(Error::Refused(format!(
                 "image is {}",
@@ -216,7 +219,7 @@ impl Items {
 
     /// Hands the version's OS file to the driver as its base disk; a file the driver refuses
     /// leaves the version ERROR.
-    async fn import(&self, id: &str) -> Result<()> {
+    async fn import(&self, id: &ImageId) -> Result<()> {
         let Some(img) = self.store.get_image(id).await? else {
             return Ok(());
         };
@@ -241,7 +244,7 @@ impl Items {
     }
 
     /// Removes the version's base disk from the driver before the row goes.
-    async fn unimport(&self, id: &str) -> Result<()> {
+    async fn unimport(&self, id: &ImageId) -> Result<()> {
         let Some(img) = self.store.get_image(id).await? else {
             return Ok(());
         };

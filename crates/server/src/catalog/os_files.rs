@@ -7,6 +7,7 @@
 //! then the file is renamed and the row becomes AVAILABLE. A failed or interrupted upload
 //! removes the part file and the row, so it never leaves an AVAILABLE file.
 
+use deskd_domain::ids::OsFileId;
 use std::path::{Path, PathBuf};
 
 use axum::body::Body;
@@ -49,7 +50,7 @@ pub async fn pagequery(
         .items
         .into_iter()
         .map(|f| OsFileItem {
-            id: f.id,
+            id: f.id.into(),
             cbb_image_format: f.format,
             image_disk_type: f.disk_type,
             image_file_name: f.name,
@@ -59,7 +60,7 @@ pub async fn pagequery(
             virtual_size: f.virtual_size_bytes,
             os_name: f.os_name,
             sha256: f.sha256,
-            storage_pool_id: f.storage_pool_id,
+            storage_pool_id: f.storage_pool_id.into(),
         })
         .collect();
     Ok(Json(Reply::data(PageData {
@@ -121,7 +122,7 @@ fn file_of(p: &UploadParams) -> Result<OsFile> {
         virtual_size_bytes: size,
         sha256: sha,
         state: ImageFileState::UPLOADING,
-        storage_pool_id: p.storage_pool_id.trim().to_string(),
+        storage_pool_id: p.storage_pool_id.trim().to_string().into(),
         created_at: now_ms(),
     })
 }
@@ -161,7 +162,7 @@ impl Drop for Abandon {
         let _ = std::fs::remove_file(&self.part);
         let (store, id) = (self.store.clone(), self.id.clone());
         tokio::spawn(async move {
-            if let Err(e) = store.drop_upload(&id).await {
+            if let Err(e) = store.drop_upload(&OsFileId::from(&id)).await {
                 tracing::warn!(os_file = %id, error = %e, "could not forget an abandoned upload");
             }
         });
@@ -191,7 +192,7 @@ pub async fn upload(
     app.store.insert_os_file(&file).await?;
     let mut guard = Abandon {
         store: app.store.clone(),
-        id: file.id.clone(),
+        id: file.id.clone().into(),
         part: part.clone(),
         armed: true,
     };
@@ -207,7 +208,7 @@ pub async fn upload(
             file.virtual_size_bytes = virtual_size;
             app.store.finish_os_file(&file.id, virtual_size).await?;
             tracing::info!(os_file = %file.name, bytes = file.size_bytes, "OS file uploaded");
-            Ok(Json(Reply::data(IdData { id: file.id })))
+            Ok(Json(Reply::data(IdData { id: file.id.into() })))
         }
         Err(e) => {
             let _ = tokio::fs::remove_file(&part).await;
@@ -289,11 +290,11 @@ pub async fn delete(
     State(app): State<AppState>,
     Content(r): Content<IdRequest>,
 ) -> ApiResult<Json<Reply<()>>> {
-    let id = id_of(Some(&r.id))?;
-    let Some(file) = app.store.get_os_file(&id).await? else {
+    let id: String = id_of(Some(&r.id))?;
+    let Some(file) = app.store.get_os_file(&OsFileId::from(&id)).await? else {
         return Err(Error::not_found(Missing::OsFile, id).into());
     };
-    if !app.store.begin_os_file_delete(&id).await? {
+    if !app.store.begin_os_file_delete(&OsFileId::from(&id)).await? {
         return Err(Error::not_found(Missing::OsFile, id).into());
     }
     if let Some(pool) = app.store.get_pool(&file.storage_pool_id).await? {
@@ -304,7 +305,7 @@ pub async fn delete(
             Err(e) => return Err(Error::internal(e).into()),
         }
     }
-    app.store.remove_os_file(&id).await?;
+    app.store.remove_os_file(&OsFileId::from(&id)).await?;
     tracing::info!(os_file = %file.name, "OS file deleted");
     Ok(Json(Reply::empty()))
 }
@@ -317,7 +318,7 @@ pub(crate) async fn location<S: OsFileStore + PoolStore + ?Sized>(
     id: &str,
 ) -> Result<(PathBuf, bool)> {
     let file = store
-        .get_os_file(id)
+        .get_os_file(&OsFileId::from(id))
         .await?
         .ok_or_else(|| Error::not_found(Missing::OsFile, id))?;
     let pool = store

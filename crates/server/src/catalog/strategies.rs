@@ -5,6 +5,7 @@ use axum::extract::State;
 use axum::Json;
 use deskd_domain::enums::{DeskCategory, DeskType};
 use deskd_domain::error::{Missing, Result};
+use deskd_domain::ids::StrategyId;
 use deskd_domain::model::{now_ms, Strategy};
 use deskd_domain::platform::{self as rules, required, within};
 use deskd_domain::query::compile;
@@ -36,8 +37,8 @@ pub async fn pagequery(
 fn item(r: StrategyRow) -> StrategyItem {
     let s = r.strategy;
     StrategyItem {
-        desk_strategy_id: s.id.clone(),
-        id: s.id,
+        desk_strategy_id: s.id.clone().into(),
+        id: s.id.into(),
         desk_strategy_name: s.name,
         desk_category: s.category,
         desk_type: s.desk_type,
@@ -55,6 +56,7 @@ fn item(r: StrategyRow) -> StrategyItem {
 #[async_trait]
 impl Managed for Strategy {
     type Request = StrategyRequest;
+    type Id = StrategyId;
     const WHAT: Missing = Missing::Strategy;
     const NOUN: &'static str = "desk strategy";
     const CCP: bool = false;
@@ -133,7 +135,7 @@ impl Managed for Strategy {
         Ok(s)
     }
 
-    async fn get(app: &AppState, id: &str) -> Result<Option<Strategy>> {
+    async fn get(app: &AppState, id: &StrategyId) -> Result<Option<Strategy>> {
         app.store.get_strategy(id).await
     }
 
@@ -145,7 +147,7 @@ impl Managed for Strategy {
         app.store.update_strategy(s).await
     }
 
-    async fn delete(app: &AppState, id: &str) -> Result<bool> {
+    async fn delete(app: &AppState, id: &StrategyId) -> Result<bool> {
         app.store.delete_strategy(id).await
     }
 }

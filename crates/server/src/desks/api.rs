@@ -7,6 +7,7 @@ use axum::http::Method;
 use axum::Json;
 use deskd_domain::desk_state::DeskAction;
 use deskd_domain::error::{Error, Missing};
+use deskd_domain::ids::DeskId;
 use deskd_domain::model::DeskView;
 use deskd_domain::query::compile;
 use deskd_domain::resources::DESKS;
@@ -75,8 +76,8 @@ fn item(v: DeskView) -> DeskItem {
         need_refresh_strategy: d.need_refresh_strategy,
         image_id: d.image_id,
         image_name: v.image_name,
-        desk_strategy_id: d.strategy_id,
-        network_id: d.network_id,
+        desk_strategy_id: d.strategy_id.into(),
+        network_id: d.network_id.into(),
         cpu_cores: d.cpu_cores,
         memory: d.memory_gb,
         system_disk: d.system_disk_gb,
@@ -85,7 +86,7 @@ fn item(v: DeskView) -> DeskItem {
         user_name: v.user_name,
         user_type: v.user_type,
         vgpu_type: d.vgpu_type,
-        cluster_id: d.cluster_id,
+        cluster_id: d.cluster_id.into(),
         cluster_name: v.cluster_name,
         desktop_pool_type: d.desktop_pool_type,
         host_id: d.host_id,
@@ -102,15 +103,15 @@ fn item(v: DeskView) -> DeskItem {
 /// `PUT /v1/desk/{desk_id}/detail` (page 37 of the document).
 pub async fn detail(
     State(app): State<AppState>,
-    Path(desk_id): Path<String>,
+    Path(desk_id): Path<DeskId>,
     OptionalContent(body): OptionalContent<DeskActionRequest>,
 ) -> ApiResult<Json<Reply<DeskDetail>>> {
     check_cluster(&app, body.cluster_id.as_deref()).await?;
     let enable_proxy = flag(body.enable_proxy.as_ref(), "content.enable_proxy")?.unwrap_or(false);
-    let id = desk_id.trim();
+    let id = DeskId::from(desk_id.trim());
     let v = app
         .store
-        .desk_view(id)
+        .desk_view(&id)
         .await?
         .ok_or_else(|| Error::not_found(Missing::Desk, id))?;
     let agency = v.enable_agreement_agency;
@@ -159,7 +160,7 @@ fn flag(v: Option<&serde_json::Value>, field: &str) -> Result<Option<bool>, Erro
 /// a suffix in one path segment, so it hands over `desk_id:verb`, split here. A verb that is
 /// not an action is an unknown path.
 pub struct ActionTarget {
-    pub desk_id: String,
+    pub desk_id: DeskId,
     pub action: DeskAction,
 }
 
@@ -178,7 +179,7 @@ impl<S: Send + Sync> FromRequestParts<S> for ActionTarget {
             .find(|(v, _, _)| *v == verb)
             .ok_or_else(no_route)?;
         Ok(ActionTarget {
-            desk_id: desk_id.trim().to_string(),
+            desk_id: DeskId::from(desk_id.trim()),
             action: *action,
         })
     }
@@ -215,10 +216,10 @@ pub async fn restart(
 /// `PUT /v1/desk/{desk_id}/configuration/modify` (6.1.4).
 pub async fn modify(
     State(app): State<AppState>,
-    Path(desk_id): Path<String>,
+    Path(desk_id): Path<DeskId>,
     Content(body): Content<ModifyRequest>,
 ) -> TaskReply {
-    let task_id = plan::modify(&app, desk_id.trim(), &body).await?;
+    let task_id = plan::modify(&app, &DeskId::from(desk_id.trim()), &body).await?;
     Ok(Json(Reply::data(DeskTaskData {
         task_id,
         cluster_id: None,

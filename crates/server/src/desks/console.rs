@@ -11,6 +11,7 @@
 //! The proxy copies bytes both ways until either side ends, then closes the other; it sets no
 //! time limit of its own.
 
+use deskd_domain::ids::DeskId;
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
@@ -115,19 +116,19 @@ impl Tickets {
 /// `PUT /v1/desk/{desk_id}/console` (extension): a ticket for a RUNNING desk's console.
 pub async fn ticket(
     State(app): State<AppState>,
-    Path(desk_id): Path<String>,
+    Path(desk_id): Path<DeskId>,
     OptionalContent(body): OptionalContent<DeskActionRequest>,
 ) -> ApiResult<Json<Reply<ConsoleTicket>>> {
     check_cluster(&app, body.cluster_id.as_deref()).await?;
-    let id = desk_id.trim();
+    let id = DeskId::from(desk_id.trim());
     let desk = app
         .store
-        .get_desk(id)
+        .get_desk(&id)
         .await?
         .ok_or_else(|| Error::not_found(Missing::Desk, id))?;
     if desk.state != DeskState::RUNNING {
         return Err(Error::StateForbids {
-            desk: desk.id,
+            desk: desk.id.into(),
             state: desk.state.to_string(),
             action: "console".into(),
         }

@@ -2,6 +2,7 @@
 //! an interrupted item again, and the handler picks up from whatever the database and the
 //! driver already show (an existing desk row, a VM already defined or already running).
 
+use deskd_domain::ids::{DeskId, HostId, StrategyId};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -116,14 +117,14 @@ impl CreatePlan {
         let p = self;
         let now = now_ms();
         Desk {
-            id: uuid::Uuid::new_v4().to_string(),
+            id: DeskId::generate(),
             name: p.desk_name.clone(),
-            user_id: p.user_id.clone(),
-            image_id: p.image_id.clone(),
-            strategy_id: p.strategy_id.clone(),
-            network_id: p.network_id.clone(),
-            cluster_id: p.cluster_id.clone(),
-            host_id: String::new(),
+            user_id: p.user_id.clone().into(),
+            image_id: p.image_id.clone().into(),
+            strategy_id: p.strategy_id.clone().into(),
+            network_id: p.network_id.clone().into(),
+            cluster_id: p.cluster_id.clone().into(),
+            host_id: HostId::default(),
             ip: String::new(),
             mac: String::new(),
             desk_type: DeskType::parse(&p.desk_type, "desk_type").unwrap_or(DeskType::PERSONAL),
@@ -175,8 +176,8 @@ fn payload<T: serde::de::DeserializeOwned>(c: &Claim) -> Result<T> {
         .map_err(|e| deskd_domain::Error::internal(format!("task item payload: {e}")))
 }
 
-fn desk_id(c: &Claim) -> String {
-    c.subject.clone().unwrap_or_default()
+fn desk_id(c: &Claim) -> DeskId {
+    c.subject.clone().unwrap_or_default().into()
 }
 
 fn driver_failed(e: &DriverError) -> String {
@@ -272,7 +273,7 @@ impl DeskOps {
             .desk(c)
             .await?
             .map(|d| d.name)
-            .unwrap_or_else(|| id.clone());
+            .unwrap_or_else(|| id.to_string());
         if let Err(e) = self.driver.destroy(&id).await {
             if let Some(d) = self.desk(c).await? {
                 return self.fail(&d, DeskState::DELETING, "删除", &e).await;
@@ -463,7 +464,12 @@ impl DeskOps {
                 desk_id(c)
             )));
         };
-        if self.store.get_strategy(&strategy_id).await?.is_none() {
+        if self
+            .store
+            .get_strategy(&StrategyId::from(&strategy_id))
+            .await?
+            .is_none()
+        {
             return Ok(ItemOutcome::failure(format!(
                 "云桌面策略[{strategy_id}]不存在"
             )));
@@ -471,7 +477,7 @@ impl DeskOps {
         // A running desk takes its new strategy at its next start.
         let refresh = d.state != DeskState::CLOSE;
         self.store
-            .set_desk_strategy(&d.id, &strategy_id, refresh)
+            .set_desk_strategy(&d.id, &StrategyId::from(&strategy_id), refresh)
             .await?;
         Ok(ok_with(format!("更换云桌面[{}]策略成功", d.name), &d.id))
     }
@@ -517,6 +523,7 @@ impl TaskFinisher for Rollback {
             let Some(desk_id) = item.biz_data.as_ref().and_then(|b| b["desk_id"].as_str()) else {
                 continue;
             };
+            let desk_id = &DeskId::from(desk_id);
             // Only desks this task created; an item that reported an earlier batch's desk keeps it.
             let events = self.ops.store.events_for(desk_id).await?;
             if !events
@@ -526,7 +533,7 @@ impl TaskFinisher for Rollback {
                 continue;
             }
             if let Err(e) = self.ops.driver.destroy(desk_id).await {
-                tracing::warn!(desk = desk_id, error = %e, "rollback could not destroy the VM; the reconciler will");
+                tracing::warn!(desk = %desk_id, error = %e, "rollback could not destroy the VM; the reconciler will");
             }
             self.ops.store.remove_desk(desk_id).await?;
             let name = item
@@ -555,7 +562,7 @@ fn create_effects(desk: &Desk, ours: bool) -> Vec<Effect> {
     if ours {
         effects.push(Effect::Event {
             kind: CREATED.into(),
-            subject: desk.id.clone(),
+            subject: desk.id.clone().into(),
             detail: desk.name.clone(),
         });
     }

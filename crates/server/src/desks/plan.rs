@@ -2,6 +2,7 @@
 //! inventory and the desk state machine, then records its task together with the state
 //! machine's first step (one transaction). The work itself runs in [`super::ops`].
 
+use deskd_domain::ids::{DeskId, ImageId, NetworkId, StrategyId};
 use std::collections::{HashMap, HashSet};
 
 use deskd_domain::desk_state::{begin, rule, DeskAction};
@@ -27,7 +28,7 @@ pub const MAX_REMARK: usize = 128;
 /// Applies the first step of `action` and records its task, in one transaction.
 pub async fn run_action(
     app: &AppState,
-    desk_id: &str,
+    desk_id: &DeskId,
     action: DeskAction,
     cluster_id: Option<String>,
 ) -> Result<String, Error> {
@@ -51,7 +52,7 @@ pub async fn run_action(
 /// Records a one-item task whose desk moves `from` (the action's states) to `to`.
 async fn submit_one(
     app: &AppState,
-    desk_id: &str,
+    desk_id: &DeskId,
     action: DeskAction,
     to: DeskState,
     kind: &str,
@@ -62,11 +63,15 @@ async fn submit_one(
         id: uuid::Uuid::new_v4().to_string(),
         kind: kind.into(),
         cluster_id,
-        items: vec![NewItem::run(desk_id, Some(desk_id.to_string()), payload)],
+        items: vec![NewItem::run(
+            desk_id.clone(),
+            Some(desk_id.to_string()),
+            payload,
+        )],
     };
     let moves = [DeskMove {
         item: 0,
-        desk_id: desk_id.to_string(),
+        desk_id: desk_id.clone(),
         from: rule(action).from.to_vec(),
         to,
     }];
@@ -101,7 +106,11 @@ fn in_range(v: i64, lo: i64, hi: i64, field: &str) -> Result<(), Error> {
 }
 
 /// Checks a configuration change against the desk (disks only grow) and records its task.
-pub async fn modify(app: &AppState, desk_id: &str, body: &ModifyRequest) -> Result<String, Error> {
+pub async fn modify(
+    app: &AppState,
+    desk_id: &DeskId,
+    body: &ModifyRequest,
+) -> Result<String, Error> {
     in_range(body.cpu_cores, 1, 32, "content.cpu_cores")?;
     in_range(body.memory, 1, 64, "content.memory")?;
     in_range(body.system_disk, 20, 2048, "content.system_disk")?;
@@ -328,24 +337,26 @@ async fn plan_create(
     let user = seen.users.get(user_name).cloned().ok_or_else(|| {
         Error::invalid(f("user_name"), format!("user `{user_name}` does not exist"))
     })?;
-    let image_id = d.image_id.trim();
-    let image = memo(&mut seen.images, image_id, || app.store.get_image(image_id))
-        .await?
-        .ok_or_else(|| {
-            Error::invalid(
-                f("image_id"),
-                format!("image `{}` does not exist", d.image_id.trim()),
-            )
-        })?;
+    let image_id = ImageId::from(d.image_id.trim());
+    let image = memo(&mut seen.images, &image_id, || {
+        app.store.get_image(&image_id)
+    })
+    .await?
+    .ok_or_else(|| {
+        Error::invalid(
+            f("image_id"),
+            format!("image `{}` does not exist", d.image_id.trim()),
+        )
+    })?;
     if image.state != ImageState::AVAILABLE {
         return Err(Error::invalid(
             f("image_id"),
             format!("image `{}` is {}, not AVAILABLE", image.name, image.state),
         ));
     }
-    let strategy_id = d.desk_strategy_id.trim();
-    let strategy = memo(&mut seen.strategies, strategy_id, || {
-        app.store.get_strategy(strategy_id)
+    let strategy_id = StrategyId::from(d.desk_strategy_id.trim());
+    let strategy = memo(&mut seen.strategies, &strategy_id, || {
+        app.store.get_strategy(&strategy_id)
     })
     .await?
     .ok_or_else(|| {
@@ -357,9 +368,9 @@ async fn plan_create(
             ),
         )
     })?;
-    let network_id = d.network_id.trim();
-    let network = memo(&mut seen.networks, network_id, || {
-        app.store.get_network(network_id)
+    let network_id = NetworkId::from(d.network_id.trim());
+    let network = memo(&mut seen.networks, &network_id, || {
+        app.store.get_network(&network_id)
     })
     .await?
     .ok_or_else(|| {
@@ -406,12 +417,12 @@ async fn plan_create(
         item_key: None,
         fail_rollback: false,
         desk_name,
-        user_id: user.id,
+        user_id: user.id.into(),
         user_name: user.name,
-        image_id: image.id,
-        strategy_id: strategy.id,
-        network_id: network.id,
-        cluster_id: network.cluster_id,
+        image_id: image.id.into(),
+        strategy_id: strategy.id.into(),
+        network_id: network.id.into(),
+        cluster_id: network.cluster_id.into(),
         desk_type: desk_type.as_str().into(),
         category: image.category.as_str().into(),
         cpu_cores: strategy.cpu_cores,
@@ -443,7 +454,7 @@ pub async fn submit_desk_batch(
     app: &AppState,
     cluster_id: Option<&str>,
     kind: &str,
-    entries: Vec<(Option<String>, String, serde_json::Value)>,
+    entries: Vec<(Option<String>, DeskId, serde_json::Value)>,
     delete: bool,
 ) -> Result<DeskTaskData, Error> {
     let cluster_id = check_cluster(app, cluster_id).await?;
@@ -455,7 +466,7 @@ pub async fn submit_desk_batch(
     let mut items = Vec::with_capacity(entries.len());
     let mut moves = Vec::new();
     for (i, ((_, desk_id, payload), id)) in entries.into_iter().zip(ids).enumerate() {
-        let desk_id = desk_id.trim().to_string();
+        let desk_id = DeskId::from(desk_id.trim());
         if delete {
             let from = rule(DeskAction::Delete).from.to_vec();
             moves.push(DeskMove {
@@ -465,7 +476,7 @@ pub async fn submit_desk_batch(
                 to: DeskState::DELETING,
             });
         }
-        items.push(NewItem::run(id, Some(desk_id), payload));
+        items.push(NewItem::run(id, Some(desk_id.into_string()), payload));
     }
     let task = NewTask {
         id: uuid::Uuid::new_v4().to_string(),

@@ -7,6 +7,7 @@ use axum::extract::State;
 use axum::Json;
 use deskd_domain::enums::ClusterState;
 use deskd_domain::error::{Error, Missing, Result};
+use deskd_domain::ids::ClusterId;
 use deskd_domain::model::{now_ms, Cluster};
 use deskd_domain::platform::{self as rules, required};
 use deskd_domain::resources::CLUSTERS;
@@ -31,7 +32,7 @@ pub async fn check_cluster(
     let Some(id) = cluster_id.map(str::trim).filter(|s| !s.is_empty()) else {
         return Ok(None);
     };
-    if app.store.cluster_exists(id).await? {
+    if app.store.cluster_exists(&ClusterId::from(id)).await? {
         Ok(Some(id.to_string()))
     } else {
         Err(Error::UnknownCluster(id.to_string()))
@@ -52,7 +53,7 @@ pub async fn pagequery(
 
 pub fn cluster_item(c: Cluster) -> ClusterItem {
     ClusterItem {
-        id: c.id,
+        id: c.id.into(),
         cluster_name: c.name,
         cluster_desc: c.description,
         cluster_state: c.state,
@@ -64,6 +65,7 @@ pub fn cluster_item(c: Cluster) -> ClusterItem {
 #[async_trait]
 impl Managed for Cluster {
     type Request = ClusterRequest;
+    type Id = ClusterId;
     const WHAT: Missing = Missing::Cluster;
     const NOUN: &'static str = "cluster";
     const CCP: bool = true;
@@ -114,7 +116,7 @@ impl Managed for Cluster {
         Ok(c)
     }
 
-    async fn get(app: &AppState, id: &str) -> Result<Option<Cluster>> {
+    async fn get(app: &AppState, id: &ClusterId) -> Result<Option<Cluster>> {
         app.store.get_cluster(id).await
     }
 
@@ -127,7 +129,7 @@ impl Managed for Cluster {
     }
 
     /// Starts a removal (DELETING); [`delete`] records the task that finishes it.
-    async fn delete(app: &AppState, id: &str) -> Result<bool> {
+    async fn delete(app: &AppState, id: &ClusterId) -> Result<bool> {
         app.store.begin_cluster_delete(id).await
     }
 }
@@ -139,8 +141,8 @@ pub async fn delete(
     State(app): State<AppState>,
     CcpContent(r): CcpContent<IdRequest>,
 ) -> ApiResult<Json<Reply<InventoryTaskData>>> {
-    let id = id_of(Some(&r.id)).map_err(Error::for_ccp)?;
-    if !<Cluster as Managed>::delete(&app, &id).await? {
+    let id: String = id_of(Some(&r.id)).map_err(Error::for_ccp)?;
+    if !<Cluster as Managed>::delete(&app, &ClusterId::from(&id)).await? {
         return Err(Error::not_found(Missing::Cluster, id).into());
     }
     let task = NewTask {

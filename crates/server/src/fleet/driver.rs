@@ -14,7 +14,7 @@ pub(crate) fn driver_err(e: deskd_compute::DriverError) -> Error {
 /// What the driver needs to know about a host.
 pub fn host_spec(h: &Host) -> HostSpec {
     HostSpec {
-        host_id: h.id.clone(),
+        host_id: h.id.clone().into(),
         name: h.name.clone(),
         driver: match h.driver {
             HostDriver::Sim => DriverKind::Sim,
@@ -30,7 +30,7 @@ pub fn host_spec(h: &Host) -> HostSpec {
 /// The driver's name for an image version's base disk.
 pub fn disk_image(i: &Image) -> DiskImage {
     DiskImage {
-        image_id: i.id.clone(),
+        image_id: i.id.clone().into(),
         version: i.version as u32,
         size_gb: i.system_disk_gb as u64,
     }
@@ -43,9 +43,9 @@ pub async fn vm_spec<S: ImageStore + ?Sized>(store: &S, d: &Desk) -> Result<VmSp
         .await?
         .ok_or_else(|| Error::internal(format!("desk {} has no image", d.id)))?;
     Ok(VmSpec {
-        vm_id: d.id.clone(),
+        vm_id: d.id.clone().into(),
         name: d.name.clone(),
-        host_id: d.host_id.clone(),
+        host_id: d.host_id.clone().into(),
         cpu_cores: d.cpu_cores as u32,
         memory_mb: d.memory_gb as u64 * 1024,
         system_disk_gb: d.system_disk_gb as u64,

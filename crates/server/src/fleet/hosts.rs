@@ -5,6 +5,7 @@ use async_trait::async_trait;
 use axum::extract::State;
 use deskd_domain::enums::{HostDriver, HostState};
 use deskd_domain::error::{Error, Missing, Result};
+use deskd_domain::ids::HostId;
 use deskd_domain::model::{now_ms, Host};
 use deskd_domain::platform::{self as rules, required, within};
 use deskd_domain::resources::HOSTS;
@@ -35,7 +36,7 @@ fn host_item(r: HostRow) -> HostItem {
     HostItem {
         id: h.id,
         host_name: h.name,
-        cluster_id: h.cluster_id,
+        cluster_id: h.cluster_id.into(),
         ip: h.ip,
         cpu_cores: h.cpu_cores,
         memory: h.memory_gb,
@@ -55,6 +56,7 @@ fn host_item(r: HostRow) -> HostItem {
 #[async_trait]
 impl Managed for Host {
     type Request = HostRequest;
+    type Id = HostId;
     const WHAT: Missing = Missing::Host;
     const NOUN: &'static str = "host";
     const CCP: bool = true;
@@ -76,7 +78,7 @@ impl Managed for Host {
             id: new_id(),
             cluster_id: required(r.cluster_id.clone(), "content.cluster_id")?
                 .trim()
-                .to_string(),
+                .into(),
             name: required(r.host_name.clone(), "content.host_name")?,
             ip: required(r.ip.clone(), "content.ip")?,
             cpu_cores: required(r.cpu_cores, "content.cpu_cores")?,
@@ -165,7 +167,7 @@ impl Managed for Host {
         Ok(())
     }
 
-    async fn get(app: &AppState, id: &str) -> Result<Option<Host>> {
+    async fn get(app: &AppState, id: &HostId) -> Result<Option<Host>> {
         app.store.get_host(id).await
     }
 
@@ -180,7 +182,7 @@ impl Managed for Host {
     }
 
     /// Refused while desks are placed on it.
-    async fn delete(app: &AppState, id: &str) -> Result<bool> {
+    async fn delete(app: &AppState, id: &HostId) -> Result<bool> {
         app.store.delete_host(id).await
     }
 

@@ -1,5 +1,6 @@
 //! The task item of a cluster removal.
 
+use deskd_domain::ids::ClusterId;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -25,7 +26,11 @@ struct RemoveCluster {
 impl ItemHandler for RemoveCluster {
     async fn run(&self, c: &Claim) -> ItemOutcome {
         tokio::time::sleep(self.teardown).await;
-        let mut o = match self.store.remove_cluster(&c.item_id).await {
+        let mut o = match self
+            .store
+            .remove_cluster(&ClusterId::from(&c.item_id))
+            .await
+        {
             Ok(_) => ItemOutcome::success(format!("删除集群[{}]成功", c.item_id)),
             Err(e) => ItemOutcome::failure(format!("删除集群[{}]失败：{e}", c.item_id)),
         };

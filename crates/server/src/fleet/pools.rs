@@ -4,6 +4,7 @@ use async_trait::async_trait;
 use axum::extract::State;
 use deskd_domain::enums::{PoolHealth, RedundancyStrategy};
 use deskd_domain::error::{Error, Missing, Result};
+use deskd_domain::ids::PoolId;
 use deskd_domain::model::{now_ms, StoragePool};
 use deskd_domain::platform::{self as rules, required, within};
 use deskd_domain::resources::STORAGE_POOLS;
@@ -33,9 +34,9 @@ pub async fn pagequery(
 fn pool_item(r: PoolRow, f: Figures) -> StoragePoolItem {
     let p = r.pool;
     StoragePoolItem {
-        id_printed: p.id.clone(),
-        id: p.id,
-        cluster_id: p.cluster_id,
+        id_printed: p.id.clone().into(),
+        id: p.id.into(),
+        cluster_id: p.cluster_id.into(),
         name: p.name,
         redundancy_strategy: p.redundancy_strategy,
         storage_pool_health_state: f.health,
@@ -48,6 +49,7 @@ fn pool_item(r: PoolRow, f: Figures) -> StoragePoolItem {
 #[async_trait]
 impl Managed for StoragePool {
     type Request = StoragePoolRequest;
+    type Id = PoolId;
     const WHAT: Missing = Missing::StoragePool;
     const NOUN: &'static str = "storage pool";
     const CCP: bool = true;
@@ -74,7 +76,7 @@ impl Managed for StoragePool {
             id: new_id(),
             cluster_id: required(r.cluster_id.clone(), "content.cluster_id")?
                 .trim()
-                .to_string(),
+                .into(),
             name: required(r.name.clone(), "content.name")?,
             // A directory-backed pool reports its file system; the capacity is then unused.
             capacity_gb: match directory {
@@ -123,7 +125,7 @@ impl Managed for StoragePool {
         Ok(())
     }
 
-    async fn get(app: &AppState, id: &str) -> Result<Option<StoragePool>> {
+    async fn get(app: &AppState, id: &PoolId) -> Result<Option<StoragePool>> {
         app.store.get_pool(id).await
     }
 
@@ -136,7 +138,7 @@ impl Managed for StoragePool {
     }
 
     /// Refused while OS files are kept on it.
-    async fn delete(app: &AppState, id: &str) -> Result<bool> {
+    async fn delete(app: &AppState, id: &PoolId) -> Result<bool> {
         app.store.delete_pool(id).await
     }
 }

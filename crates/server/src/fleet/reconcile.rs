@@ -6,6 +6,7 @@ use std::time::Duration;
 use deskd_compute::{plan, DesiredVm, Expect, Hypervisor, PowerState, Repair};
 use deskd_domain::enums::DeskState;
 use deskd_domain::error::Result;
+use deskd_domain::ids::DeskId;
 use deskd_domain::model::{now_ms, Desk};
 use deskd_domain::store::{DeskStore, EventStore, ImageStore, TaskStore};
 
@@ -43,7 +44,7 @@ const TRANSITION_GRACE_MS: i64 = 10 * 60 * 1000;
 
 /// True when a task is acting on the desk: it has a pending or running item, or it is in a
 /// transitional state that a task set recently (a create's desk has no item subject yet).
-fn is_busy(d: &Desk, busy: &[String], now: i64) -> bool {
+fn is_busy(d: &Desk, busy: &[DeskId], now: i64) -> bool {
     let transitional = matches!(
         d.state,
         DeskState::CREATING
@@ -72,7 +73,7 @@ pub async fn reconcile_once<S: ReconcileStore + ?Sized>(
     let desired: Vec<DesiredVm> = desks
         .iter()
         .map(|d| DesiredVm {
-            vm_id: d.id.clone(),
+            vm_id: d.id.clone().into(),
             name: d.name.clone(),
             expect: expectation(d.state),
             busy: is_busy(d, &busy, now),

@@ -4,6 +4,7 @@
 use axum::extract::{Path, State};
 use axum::Json;
 use deskd_domain::error::{Error, Missing};
+use deskd_domain::ids::HostId;
 use deskd_wire::envelope::Reply;
 
 use crate::http::error::ApiResult;
@@ -28,7 +29,7 @@ pub async fn host_reachability(
     let Some(sim) = &app.sim else {
         return Err(Error::Refused("the simulated hypervisor driver is not in use".into()).into());
     };
-    if app.store.get_host(host_id).await?.is_none() {
+    if app.store.get_host(&HostId::from(host_id)).await?.is_none() {
         return Err(Error::not_found(Missing::Host, host_id).into());
     }
     sim.set_host_reachable(host_id, reachable);

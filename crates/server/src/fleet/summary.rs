@@ -1,6 +1,7 @@
 //! The RG-CCP summaries: 6.5 allocated compute and 6.8 storage per cluster.
 
 use axum::extract::State;
+use deskd_domain::ids::ClusterId;
 use deskd_domain::resources::CLUSTERS;
 use deskd_domain::store::ComputeRow;
 use deskd_wire::inventory::*;
@@ -25,7 +26,7 @@ pub async fn compute(
 
 fn compute_item(r: ComputeRow) -> ComputeSummaryItem {
     ComputeSummaryItem {
-        cluster_id: r.cluster.id,
+        cluster_id: r.cluster.id.into(),
         cluster_name: r.cluster.name,
         allocated_cpu_cores: r.allocated_cpu_cores,
         allocated_memory: r.allocated_memory_gb,
@@ -42,7 +43,7 @@ pub async fn storage(
     CcpContent(q): CcpContent<PageQuery>,
 ) -> Paged<StorageSummaryItem> {
     let page = app.store.list_clusters(&query(&CLUSTERS, &q)?).await?;
-    let ids: Vec<String> = page.items.iter().map(|c| c.id.clone()).collect();
+    let ids: Vec<ClusterId> = page.items.iter().map(|c| c.id.clone()).collect();
     let pools = all_figures(app.store.pools_of_clusters(&ids).await?).await?;
     let items = page
         .items
@@ -52,12 +53,12 @@ pub async fn storage(
                 .iter()
                 .filter(|(r, _)| r.pool.cluster_id == c.id)
                 .map(|(r, f)| PoolCapacity {
-                    pool_id: r.pool.id.clone(),
+                    pool_id: r.pool.id.clone().into(),
                     total_capacity: f.total,
                     used_capacity: f.used,
                 })
                 .collect(),
-            cluster_id: c.id,
+            cluster_id: c.id.into(),
             cluster_name: c.name,
         })
         .collect();

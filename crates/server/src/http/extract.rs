@@ -55,9 +55,9 @@ impl<S: Send + Sync, T: DeserializeOwned + Default> FromRequest<S> for CcpConten
 }
 
 /// The trimmed id of an extension request, or an error naming `content.id`.
-pub fn id_of(id: Option<&str>) -> Result<String, Error> {
+pub fn id_of<T: From<String>>(id: Option<&str>) -> Result<T, Error> {
     match id.map(str::trim).filter(|s| !s.is_empty()) {
-        Some(id) => Ok(id.to_string()),
+        Some(id) => Ok(T::from(id.to_string())),
         None => Err(Error::invalid("content.id", "is required")),
     }
 }

@@ -188,7 +188,7 @@ impl Collector {
                 .map(|(name, _, _)| series_labels(name, &base))
                 .collect();
             let cached = VmLabels {
-                host_id: host.id.clone(),
+                host_id: host.id.clone().into(),
                 ip: host.ip.clone(),
                 sets,
             };

@@ -97,7 +97,7 @@ pub fn targets(configured: &[ScrapeTarget], hosts: &[Host]) -> Vec<Target> {
             labels.push(("ip_addr".into(), ip));
         }
         if let Some(h) = host {
-            labels.push(("compute_cluster_id".into(), h.cluster_id.clone()));
+            labels.push(("compute_cluster_id".into(), h.cluster_id.clone().into()));
         }
         out.push(Target {
             url: t.url.clone(),
@@ -113,9 +113,9 @@ pub fn targets(configured: &[ScrapeTarget], hosts: &[Host]) -> Vec<Target> {
             labels: vec![
                 ("job".into(), "node".into()),
                 ("instance".into(), instance(url)),
-                ("host_id".into(), h.id.clone()),
+                ("host_id".into(), h.id.clone().into()),
                 ("ip_addr".into(), h.ip.clone()),
-                ("compute_cluster_id".into(), h.cluster_id.clone()),
+                ("compute_cluster_id".into(), h.cluster_id.clone().into()),
             ],
         });
     }

@@ -8,6 +8,7 @@ use axum::Json;
 use deskd_domain::auth::{hash_password, transport_password, verify_password};
 use deskd_domain::enums::{DeskCategory, UserState, UserType};
 use deskd_domain::error::{Error, Missing, Result, UserRefusal};
+use deskd_domain::ids::UserId;
 use deskd_domain::model::{now_ms, GroupTarget, User, UserDeletion, UserView};
 use deskd_domain::query::compile;
 use deskd_domain::resources::USERS;
@@ -53,7 +54,7 @@ async fn user_named(app: &AppState, name: &str) -> Result<User> {
         .ok_or_else(|| Error::not_found(Missing::User, name))
 }
 
-async fn view_of(app: &AppState, id: &str) -> Result<UserView> {
+async fn view_of(app: &AppState, id: &UserId) -> Result<UserView> {
     app.store
         .user_view(id)
         .await?
@@ -201,7 +202,7 @@ pub async fn edit(
     let g = global(app.store.as_ref()).await?;
     let edited = rules::edited(&user, &r, &g, now_ms())?;
     let payload = serde_json::to_value(EditPayload::new(&edited)).map_err(Error::internal)?;
-    let item = NewItem::run(user.name.clone(), Some(user.id.clone()), payload);
+    let item = NewItem::run(user.name.clone(), Some(user.id.clone().into()), payload);
     submit(&app, kinds::EDIT, vec![item]).await
 }
 
@@ -497,7 +498,7 @@ pub async fn detail(
             return Err(Error::invalid("content", "userId or userName is required").into())
         }
         (Some(id), name) => {
-            let v = view_of(&app, id).await?;
+            let v = view_of(&app, &UserId::from(id)).await?;
             if name.is_some_and(|n| n != v.user.name) {
                 return Err(Error::invalid(
                     "content.userName",
@@ -513,7 +514,7 @@ pub async fn detail(
     Ok(Json(Reply::data(UserDetail {
         display_name: item.real_name.clone(),
         user_group_id: item.group_id.clone(),
-        uuid: item.id.clone(),
+        uuid: item.id.clone().into(),
         item,
     })))
 }

@@ -1,5 +1,6 @@
 //! User groups (6.2.12, 6.2.13): create one, and the whole tree.
 
+use deskd_domain::ids::GroupId;
 use std::collections::HashMap;
 
 use axum::extract::State;
@@ -24,12 +25,17 @@ pub async fn create_group(
     let now = now_ms();
     let parent = match r.parent_id.as_deref().map(str::trim) {
         None | Some("") | Some("root") => None,
-        Some(id) => Some(app.store.group_by_id(id).await?.ok_or_else(|| {
-            Error::invalid(
-                "content.parent_id",
-                format!("user group {id} does not exist"),
-            )
-        })?),
+        Some(id) => Some(
+            app.store
+                .group_by_id(&GroupId::from(id))
+                .await?
+                .ok_or_else(|| {
+                    Error::invalid(
+                        "content.parent_id",
+                        format!("user group {id} does not exist"),
+                    )
+                })?,
+        ),
     };
     let path = match &parent {
         Some(p) => format!("{}/{name}", p.path),
@@ -37,7 +43,7 @@ pub async fn create_group(
     };
     group_path(&path, "content.name")?;
     let group = UserGroup {
-        id: uuid::Uuid::new_v4().to_string(),
+        id: GroupId::generate(),
         name: name.clone(),
         parent_id: parent.map(|p| p.id),
         path,
@@ -61,7 +67,7 @@ pub async fn create_group(
         msg_arg_arr: vec![name],
         msg_key: "rcdc_rco_create_user_group_success_log".into(),
         status: "SUCCESS".into(),
-        id: group.id,
+        id: group.id.into(),
     })))
 }
 
@@ -98,8 +104,8 @@ fn children(
         .map(|r| {
             let kids = children(by_parent, Some(&r.group.id));
             GroupNode {
-                id: r.group.id.clone(),
-                parent_id: r.group.parent_id.clone().unwrap_or_else(|| "root".into()),
+                id: r.group.id.clone().into(),
+                parent_id: String::from(r.group.parent_id.clone().unwrap_or_else(|| "root".into())),
                 label: r.group.name.clone(),
                 allow_delete: r.user_num == 0 && kids.is_empty(),
                 enable_ad: false,

@@ -2,6 +2,7 @@
 //! checked before the task was recorded; an item writes the change and is idempotent, so a run
 //! repeated after a crash finds its work done and reports the same outcome.
 
+use deskd_domain::ids::{GroupId, UserId};
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -38,7 +39,7 @@ pub struct NewUserPayload {
 impl NewUserPayload {
     pub fn new(u: &User, group_path: &str) -> Self {
         NewUserPayload {
-            id: u.id.clone(),
+            id: u.id.clone().into(),
             name: u.name.clone(),
             real_name: u.real_name.clone(),
             user_type: u.user_type.as_str().into(),
@@ -57,12 +58,12 @@ impl NewUserPayload {
 
     fn user(&self) -> Result<User> {
         Ok(User {
-            id: self.id.clone(),
+            id: self.id.clone().into(),
             name: self.name.clone(),
             real_name: self.real_name.clone(),
             user_type: UserType::parse(&self.user_type, "payload.user_type")?,
             state: UserState::ENABLE,
-            group_id: String::new(),
+            group_id: GroupId::default(),
             password_hash: self.password_hash.clone(),
             email: self.email.clone(),
             phone: self.phone.clone(),
@@ -183,7 +184,7 @@ impl Kind {
         let Some(subject) = c.subject.as_deref() else {
             return Err(Error::internal("edit item without a user id"));
         };
-        let Some(current) = self.store.user_by_id(subject).await? else {
+        let Some(current) = self.store.user_by_id(&UserId::from(subject)).await? else {
             return Ok(ItemOutcome::failure(format!("用户[{}]不存在", c.item_id)));
         };
         let user = User {

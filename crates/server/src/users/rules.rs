@@ -2,6 +2,7 @@
 //! items 9–13), how a user and a desk are shown. The checks themselves live in
 //! `deskd_domain::users`.
 
+use deskd_domain::ids::{GroupId, UserId};
 use std::collections::HashSet;
 
 use deskd_domain::enums::{DeskCategory, UserState, UserType};
@@ -111,12 +112,12 @@ pub fn new_user(r: &CreateUserRequest, g: &GlobalStrategy, now: i64) -> Result<(
         .unwrap_or_else(|| "auto_login".into());
     check_len(&level, MAX_LEVEL, "content.login_identity_level")?;
     let user = User {
-        id: uuid::Uuid::new_v4().to_string(),
+        id: UserId::generate(),
         name,
         real_name,
         user_type,
         state: UserState::ENABLE,
-        group_id: String::new(),
+        group_id: GroupId::default(),
         password_hash: NO_PASSWORD.into(),
         email,
         phone,
@@ -219,7 +220,7 @@ pub fn item(v: &UserView, now: i64) -> UserItem {
         user_type: u.user_type,
         user_state: u.state,
         user_description: u.description.clone(),
-        group_id: g.id.clone(),
+        group_id: g.id.clone().into(),
         group_name: g.name.clone(),
         group_path: g.path.clone(),
         phone_num: u.phone.clone(),
@@ -273,7 +274,7 @@ pub fn desktop(d: UserDesk, origin: Option<&Origin>) -> UserDesktop {
         enable_agreement_agency: d.enable_agreement_agency,
         desktop_category: desk.category,
         ip: desk.ip,
-        cluster_id: unified.then_some(desk.cluster_id),
+        cluster_id: unified.then_some(desk.cluster_id.into()),
         cluster_name: unified.then_some(d.cluster_name),
         cluster_ip: origin.map(|o| o.ip.clone()),
         cluster_port: origin.map(|o| o.port.clone()),

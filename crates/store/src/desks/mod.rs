@@ -8,6 +8,7 @@ pub(crate) mod rows;
 use async_trait::async_trait;
 use deskd_domain::enums::DeskState;
 use deskd_domain::error::Result;
+use deskd_domain::ids::{DeskId, StrategyId};
 use deskd_domain::model::{now_ms, Desk, DeskReservation, DeskView, Reserved};
 use deskd_domain::query::{ListQuery, Page};
 use deskd_domain::store::DeskStore;
@@ -24,7 +25,7 @@ impl DeskStore for SqlStore {
         self.desk_counts.generation()
     }
 
-    async fn get_desk(&self, id: &str) -> Result<Option<Desk>> {
+    async fn get_desk(&self, id: &DeskId) -> Result<Option<Desk>> {
         let sql = format!("SELECT {COLS} FROM desks d WHERE d.id = ?");
         row(&self.read, self.backend, &sql, args![id])
             .await?
@@ -43,7 +44,7 @@ impl DeskStore for SqlStore {
 
     async fn set_desk_state(
         &self,
-        id: &str,
+        id: &DeskId,
         from: &[DeskState],
         to: DeskState,
         reason: &str,
@@ -56,7 +57,7 @@ impl DeskStore for SqlStore {
         list::page(&self.read, self.backend, q, &self.desk_counts).await
     }
 
-    async fn desk_view(&self, id: &str) -> Result<Option<DeskView>> {
+    async fn desk_view(&self, id: &DeskId) -> Result<Option<DeskView>> {
         list::view(&self.read, self.backend, id).await
     }
 
@@ -65,7 +66,7 @@ impl DeskStore for SqlStore {
         self.after_desk_write(reserved)
     }
 
-    async fn remove_desk(&self, id: &str) -> Result<bool> {
+    async fn remove_desk(&self, id: &DeskId) -> Result<bool> {
         let removed = async {
             let mut tx = begin(&self.pool).await?;
             let removed = rows::remove(&mut tx, self.backend, id).await?;
@@ -76,7 +77,14 @@ impl DeskStore for SqlStore {
         self.after_desk_write(removed)
     }
 
-    async fn modify_desk(&self, id: &str, cpu: i64, mem: i64, sys: i64, data: i64) -> Result<()> {
+    async fn modify_desk(
+        &self,
+        id: &DeskId,
+        cpu: i64,
+        mem: i64,
+        sys: i64,
+        data: i64,
+    ) -> Result<()> {
         let shape = (cpu, mem, sys, data);
         let modified = placement::modify(&self.pool, self.backend, id, shape).await;
         self.after_desk_write(modified)
@@ -84,8 +92,8 @@ impl DeskStore for SqlStore {
 
     async fn set_desk_strategy(
         &self,
-        id: &str,
-        strategy_id: &str,
+        id: &DeskId,
+        strategy_id: &StrategyId,
         need_refresh: bool,
     ) -> Result<bool> {
         let n = exec(
@@ -98,7 +106,7 @@ impl DeskStore for SqlStore {
         self.after_desk_write(n.map(|n| n == 1))
     }
 
-    async fn set_desk_remark(&self, id: &str, remark: &str) -> Result<bool> {
+    async fn set_desk_remark(&self, id: &DeskId, remark: &str) -> Result<bool> {
         let n = exec(
             &self.pool,
             self.backend,

@@ -2,6 +2,7 @@
 //! or a whole batch at a time) and change a desk's shape within its host's limits. They hold
 //! the placement lock, and the host's counters change in the same transaction as the desk.
 
+use deskd_domain::ids::{DeskId, HostId};
 use std::collections::{HashMap, HashSet};
 
 use deskd_domain::error::{Error, Missing, Result};
@@ -202,7 +203,7 @@ pub(crate) async fn reserve_batch(
         };
         match placer.reserve(tx, read, b, r).await {
             Ok(desk_id) => {
-                item.subject = Some(desk_id);
+                item.subject = Some(desk_id.into_string());
                 refusals.push(None);
             }
             Err(
@@ -223,7 +224,7 @@ pub(crate) async fn reserve_batch(
 }
 
 /// The desks of those `keys` that are in use (see `desk_for_key`), by key.
-async fn desks_for_keys(tx: &mut Tx, b: Backend, keys: &[&str]) -> Result<HashMap<String, String>> {
+async fn desks_for_keys(tx: &mut Tx, b: Backend, keys: &[&str]) -> Result<HashMap<String, DeskId>> {
     let since = now_ms() - ITEM_KEY_TTL_MS;
     let mut found = HashMap::new();
     for chunk in keys.chunks(500) {
@@ -235,7 +236,7 @@ async fn desks_for_keys(tx: &mut Tx, b: Backend, keys: &[&str]) -> Result<HashMa
         let mut a = args![since];
         a.extend(chunk.iter().map(|k| Arg::from(*k)));
         for r in rows(&mut **tx, b, &sql, a).await? {
-            found.insert(r.text("item_key")?, r.text("desk_id")?);
+            found.insert(r.text("item_key")?, r.id("desk_id")?);
         }
     }
     Ok(found)
@@ -254,9 +255,9 @@ struct Placer {
     name_prefixes: HashSet<String>,
     names: HashSet<String>,
     /// Desks of item keys already used (by an earlier submission of the same caller ids).
-    keyed: HashMap<String, String>,
+    keyed: HashMap<String, DeskId>,
     /// Demand added per host, written once at the end.
-    added: HashMap<String, Demand>,
+    added: HashMap<HostId, Demand>,
     /// Rows to write at the end.
     desks: Vec<Desk>,
     addresses: Vec<Vec<Arg>>,
@@ -273,7 +274,7 @@ impl Placer {
         read: &AnyPool,
         b: Backend,
         r: &DeskReservation,
-    ) -> Result<String> {
+    ) -> Result<DeskId> {
         if let Some(id) = r.item_key.as_ref().and_then(|k| self.keyed.get(k)) {
             return Ok(id.clone());
         }
@@ -361,7 +362,7 @@ impl Placer {
         cluster_id: &str,
         demand: &Demand,
         policy: Policy,
-    ) -> Result<String> {
+    ) -> Result<HostId> {
         if !self.hosts.contains_key(cluster_id) {
             let loads = hosts::loads(&mut **tx, b, cluster_id).await?;
             self.hosts.insert(cluster_id.to_string(), loads);

@@ -20,14 +20,14 @@ pub(crate) const COLS: &str = "d.id, d.name, d.user_id, d.image_id, d.strategy_i
 
 pub(crate) fn desk_row(r: &AnyRow) -> Result<Desk> {
     Ok(Desk {
-        id: r.text("id")?,
+        id: r.id("id")?,
         name: r.text("name")?,
-        user_id: r.text("user_id")?,
-        image_id: r.text("image_id")?,
-        strategy_id: r.text("strategy_id")?,
-        network_id: r.text("network_id")?,
-        cluster_id: r.text("cluster_id")?,
-        host_id: r.text("host_id")?,
+        user_id: r.id("user_id")?,
+        image_id: r.id("image_id")?,
+        strategy_id: r.id("strategy_id")?,
+        network_id: r.id("network_id")?,
+        cluster_id: r.id("cluster_id")?,
+        host_id: r.id("host_id")?,
         ip: r.text("ip")?,
         mac: r.text("mac")?,
         desk_type: DeskType::parse(&r.text("desk_type")?, "desks.desk_type")?,
