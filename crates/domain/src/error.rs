@@ -145,6 +145,10 @@ pub enum Error {
         name: String,
         reason: String,
     },
+    /// The hypervisor driver refused or failed the operation; the message says which and
+    /// carries the driver's own account (see [`Error::hypervisor`]).
+    #[error("{0}")]
+    Hypervisor(String),
     /// A business rule refused the operation (catch-all code).
     #[error("{0}")]
     Refused(String),
@@ -201,6 +205,11 @@ impl Error {
         }
     }
 
+    /// A driver failure as the operation's answer: "hypervisor: <the driver's text>".
+    pub fn hypervisor(e: impl fmt::Display) -> Self {
+        Error::Hypervisor(format!("hypervisor: {e}"))
+    }
+
     pub fn internal(detail: impl fmt::Display) -> Self {
         Error::Internal(detail.to_string())
     }
@@ -244,6 +253,14 @@ mod tests {
         assert_eq!(
             e.to_string(),
             "cluster `lab` is still used by 2 desks (a, b)"
+        );
+    }
+
+    #[test]
+    fn hypervisor_failures_carry_the_drivers_text() {
+        assert_eq!(
+            Error::hypervisor("no such VM").to_string(),
+            "hypervisor: no such VM"
         );
     }
 }

@@ -249,7 +249,7 @@ impl SqlStore {
     }
 
     /// Writes an edit of a version [`ImageAction::Edit`] accepts and marks it EDITING; true
-    /// when it is EDITING now with these values (also when it already was). `Refused` naming
+    /// when it is EDITING now with these values (also when it already was). `Conflict` naming
     /// the state otherwise; `NotFound` for an unknown image or network.
     async fn edit(&self, i: &Image) -> Result<bool> {
         let b = self.backend;
@@ -264,12 +264,15 @@ impl SqlStore {
         let state = image_row(&r)?.state;
         let rule = ImageAction::Edit.rule();
         if !rule.accepts(state) {
-            return Err(Error::Refused(format!(
-                "image `{}` is {state}; it can be edited when {} or {}",
-                i.name,
-                ImageState::AVAILABLE,
-                ImageState::DISABLED
-            )));
+            return Err(Error::conflict(
+                Missing::Image,
+                &i.name,
+                format!(
+                    "is {state}; it can be edited when {} or {}",
+                    ImageState::AVAILABLE,
+                    ImageState::DISABLED
+                ),
+            ));
         }
         exec(
             &mut *tx,

@@ -65,14 +65,17 @@ pub(crate) async fn must_hold_a_system(tx: &mut Tx, b: Backend, id: &str) -> Res
     if !usable || f.disk_type != ImageDiskType::SYSTEM {
         let needed = OsFileAction::Use.rule().from;
         let needed: Vec<String> = needed.iter().map(|s| s.to_string()).collect();
-        return Err(Error::Refused(format!(
-            "OS file `{}` is a {} {} disk; an image needs an {} {} disk",
-            f.name,
-            f.state,
-            f.disk_type,
-            needed.join(" or "),
-            ImageDiskType::SYSTEM
-        )));
+        return Err(Error::conflict(
+            Missing::OsFile,
+            &f.name,
+            format!(
+                "is a {} {} disk; an image needs an {} {} disk",
+                f.state,
+                f.disk_type,
+                needed.join(" or "),
+                ImageDiskType::SYSTEM
+            ),
+        ));
     }
     Ok(())
 }

@@ -188,6 +188,7 @@ wire_enum!(
     }
 );
 
+#[allow(clippy::derivable_impls)] // the enum is declared by wire_enum!, which takes no attributes per variant
 impl Default for HostDriver {
     fn default() -> Self {
         HostDriver::Sim

@@ -40,7 +40,7 @@ pub trait ImageStore: Send + Sync + 'static {
         to: ImageState,
     ) -> Result<bool>;
     /// Writes an edit of an AVAILABLE or DISABLED (or already EDITING) version and marks it
-    /// EDITING (`Refused` naming any other state).
+    /// EDITING (`Conflict` naming any other state).
     async fn begin_image_edit(&self, image: &Image) -> Result<bool>;
     /// → DELETING unless desks use it or later versions name it as root (`Conflict`, naming
     /// them); false when it is gone.

@@ -165,10 +165,14 @@ pub async fn publish(
         .await?
         .ok_or_else(|| Error::not_found(Missing::Image, &base_id))?;
     if !matches!(base.state, ImageState::AVAILABLE | ImageState::DISABLED) {
-        return Err(Error::Refused(format!(
-            "image `{}` is {}; publish from an AVAILABLE or DISABLED version",
-            base.name, base.state
-        ))
+        return Err(Error::conflict(
+            Missing::Image,
+            &base.name,
+            format!(
+                "is {}; publish from an AVAILABLE or DISABLED version",
+                base.state
+            ),
+        )
         .into());
     }
     let file = os_file(&app, r.os_file_id.as_deref().unwrap_or(&base.os_file_id)).await?;
@@ -226,10 +230,11 @@ pub async fn edit(State(app): State<AppState>, Content(r): Content<ImageEditRequ
     let restore = match cur.state {
         ImageState::AVAILABLE | ImageState::DISABLED => cur.state,
         s => {
-            return Err(Error::Refused(format!(
-                "image `{}` is {s}; it can be edited when AVAILABLE or DISABLED",
-                cur.name
-            ))
+            return Err(Error::conflict(
+                Missing::Image,
+                &cur.name,
+                format!("is {s}; it can be edited when AVAILABLE or DISABLED"),
+            )
             .into())
         }
     };
@@ -306,7 +311,8 @@ async fn flip(
     match app.store.get_image(&id).await? {
         None => Err(Error::not_found(Missing::Image, id).into()),
         Some(i) => {
-            Err(Error::Refused(format!("image `{}` is {}, not {from}", i.name, i.state)).into())
+            let reason = format!("is {}, not {from}", i.state);
+            Err(Error::conflict(Missing::Image, i.name, reason).into())
         }
     }
 }

@@ -240,7 +240,7 @@ impl Items {
         self.store
             .set_image_state(id, &building, ImageState::ERROR)
             .await?;
-        Err(Error::Refused(format!("hypervisor: {e}")))
+        Err(Error::hypervisor(e))
     }
 
     /// Removes the version's base disk from the driver before the row goes.
@@ -251,7 +251,7 @@ impl Items {
         self.driver
             .remove_image(&disk_image(&img))
             .await
-            .map_err(|e| Error::Refused(format!("hypervisor: {e}")))
+            .map_err(Error::hypervisor)
     }
 
     /// Inserts the version unless the handler (or an earlier run) did.

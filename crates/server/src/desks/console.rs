@@ -193,7 +193,7 @@ fn driver_refusal(desk_id: &str, e: DriverError) -> Error {
             state: format!("{state:?} on the hypervisor"),
             action: "console".into(),
         },
-        other => Error::Refused(format!(
+        other => Error::Hypervisor(format!(
             "cannot open the console of desk {desk_id}: {other}"
         )),
     }

@@ -8,7 +8,7 @@ use deskd_domain::model::{Desk, Host, Image};
 use deskd_domain::store::{DeskStore, HostStore, ImageStore};
 
 pub(crate) fn driver_err(e: deskd_compute::DriverError) -> Error {
-    Error::Refused(format!("hypervisor: {e}"))
+    Error::hypervisor(e)
 }
 
 /// What the driver needs to know about a host.

@@ -191,6 +191,6 @@ impl Managed for Host {
         app.driver
             .add_host(host_spec(h))
             .await
-            .map_err(|e| Error::Refused(format!("hypervisor refused host {}: {e}", h.name)))
+            .map_err(|e| Error::Hypervisor(format!("hypervisor refused host {}: {e}", h.name)))
     }
 }

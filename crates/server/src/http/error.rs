@@ -167,8 +167,12 @@ pub fn translate(e: &ApiError) -> Translated {
                     desks.join("，")
                 ),
             ),
-            // A taken name and a row still in use answer as the catch-all refusal did.
-            Error::Refused(_) | Error::AlreadyExists { .. } | Error::Conflict { .. } => t(
+            // A taken name, a row still in use and a hypervisor failure answer as the catch-all
+            // refusal did.
+            Error::Refused(_)
+            | Error::AlreadyExists { .. }
+            | Error::Conflict { .. }
+            | Error::Hypervisor(_) => t(
                 ok,
                 codes::OTHER,
                 d.to_string(),
@@ -334,6 +338,15 @@ mod tests {
             (429, 22000429)
         );
         assert_eq!(row(d(Error::Refused("no".into()))), (200, 23010000));
+        assert_eq!(
+            row(d(Error::already_exists(Missing::User, "u"))),
+            (200, 23010000)
+        );
+        assert_eq!(
+            row(d(Error::conflict(Missing::Cluster, "c", "is in use"))),
+            (200, 23010000)
+        );
+        assert_eq!(row(d(Error::hypervisor("down"))), (200, 23010000));
         assert_eq!(row(d(Error::internal("db down"))), (500, 22000500));
         assert_eq!(row(ApiError::NoRoute("/x".into())), (404, 22000400));
         assert_eq!(row(ApiError::BadMethod("GET".into())), (405, 22000400));
