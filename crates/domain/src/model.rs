@@ -68,8 +68,9 @@ pub struct OsFile {
     pub created_at: i64,
 }
 
-/// One version of an image template; versions share `root_image_id`.
-#[derive(Debug, Clone, PartialEq)]
+/// One version of an image template; versions share `root_image_id`. Serialized as the payload
+/// of the build and edit task items.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Image {
     pub id: ImageId,
     pub name: String,
@@ -161,8 +162,9 @@ pub struct UserGroup {
     pub invalid_time: i64,
 }
 
-/// A desktop user (chapter 6.2), not an API account.
-#[derive(Debug, Clone, PartialEq)]
+/// A desktop user (chapter 6.2), not an API account. Serialized in the payload of the create
+/// task item.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct User {
     pub id: UserId,
     pub name: String,

@@ -41,6 +41,16 @@ impl NewItem {
         }
     }
 
+    /// An item to run whose payload is the kind's typed payload, stored as JSON.
+    pub fn typed<P: serde::Serialize>(
+        item_id: impl Into<String>,
+        subject: Option<String>,
+        payload: &P,
+    ) -> crate::error::Result<Self> {
+        let payload = serde_json::to_value(payload).map_err(crate::error::Error::internal)?;
+        Ok(Self::run(item_id, subject, payload))
+    }
+
     /// An item already decided as failed.
     pub fn refused(
         item_id: impl Into<String>,
@@ -96,6 +106,15 @@ pub struct Claim {
     pub payload: serde_json::Value,
     pub lease_token: String,
     pub attempts: i64,
+}
+
+impl Claim {
+    /// The item's typed payload; a row whose JSON does not decode (written by another version,
+    /// or damaged) fails its item with the reason instead of running on defaults.
+    pub fn payload<P: serde::de::DeserializeOwned>(&self) -> crate::error::Result<P> {
+        P::deserialize(&self.payload)
+            .map_err(|e| crate::error::Error::internal(format!("task item payload: {e}")))
+    }
 }
 
 /// What running an item produced.

@@ -24,7 +24,7 @@ use deskd_wire::envelope::Reply;
 use deskd_wire::inventory::*;
 use deskd_wire::paging::PageQuery;
 
-use super::ops::{kinds, EditPayload, ImagePayload};
+use super::ops::{kinds, EditPayload};
 use crate::http::error::ApiResult;
 use crate::http::extract::{id_of, Content};
 use crate::{new_id, AppState};
@@ -198,16 +198,15 @@ pub async fn publish(
 /// Records the task whose item builds the version, then inserts it (the store's checks refuse
 /// at once; the item then fails the same way and inserts nothing).
 async fn start_build(app: &AppState, img: Image) -> Started {
-    let payload = serde_json::to_value(ImagePayload::from(&img)).map_err(Error::internal)?;
     let task = NewTask {
         id: new_id(),
         kind: kinds::BUILD.into(),
         cluster_id: None,
-        items: vec![NewItem::run(
+        items: vec![NewItem::typed(
             img.id.clone(),
             Some(img.id.clone().into()),
-            payload,
-        )],
+            &img,
+        )?],
     };
     app.tasks.submit(&task).await?;
     app.store.insert_image(&img).await?;
@@ -258,15 +257,18 @@ pub async fn edit(State(app): State<AppState>, Content(r): Content<ImageEditRequ
     };
     shape(&mut img, r.cpu, r.memory, r.image_system_size, &file)?;
     let payload = EditPayload {
-        image: ImagePayload::from(&img),
-        restore: restore.as_str().into(),
+        image: img.clone(),
+        restore,
     };
-    let payload = serde_json::to_value(payload).map_err(Error::internal)?;
     let task = NewTask {
         id: new_id(),
         kind: kinds::EDIT.into(),
         cluster_id: None,
-        items: vec![NewItem::run(id.clone(), Some(id.clone().into()), payload)],
+        items: vec![NewItem::typed(
+            id.clone(),
+            Some(id.clone().into()),
+            &payload,
+        )?],
     };
     // EDITING first: an item that ran before this write would leave the version EDITING.
     app.store.begin_image_edit(&img).await?;

@@ -2,7 +2,7 @@
 //! after a crash the engine runs an interrupted item again and it picks up from what the
 //! database and the driver already show.
 
-use deskd_domain::ids::{ImageId, NetworkId, OsFileId};
+use deskd_domain::ids::ImageId;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,7 +10,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use deskd_compute::Hypervisor;
 use deskd_domain::enums::*;
-use deskd_domain::error::{Error, Result};
+use deskd_domain::error::{Error, Missing, Result};
 use deskd_domain::model::*;
 use deskd_domain::store::{ImageStore, OsFileStore, PoolStore};
 
@@ -32,70 +32,8 @@ pub mod kinds {
 /// What an edit item applies, and the state the version returns to.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub(super) struct EditPayload {
-    pub image: ImagePayload,
-    pub restore: String,
-}
-
-/// The version a build item inserts and completes.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-pub(super) struct ImagePayload {
-    id: ImageId,
-    name: String,
-    root_image_id: ImageId,
-    version: i64,
-    category: String,
-    os_name: String,
-    os_file_id: OsFileId,
-    state: String,
-    system_disk_gb: i64,
-    cpu_cores: i64,
-    memory_gb: i64,
-    network_id: Option<NetworkId>,
-    description: String,
-    created_at: i64,
-}
-
-impl From<&Image> for ImagePayload {
-    fn from(i: &Image) -> Self {
-        ImagePayload {
-            id: i.id.clone(),
-            name: i.name.clone(),
-            root_image_id: i.root_image_id.clone(),
-            version: i.version,
-            category: i.category.as_str().into(),
-            os_name: i.os_name.as_str().into(),
-            os_file_id: i.os_file_id.clone(),
-            state: i.state.as_str().into(),
-            system_disk_gb: i.system_disk_gb,
-            cpu_cores: i.cpu_cores,
-            memory_gb: i.memory_gb,
-            network_id: i.network_id.clone(),
-            description: i.description.clone(),
-            created_at: i.created_at,
-        }
-    }
-}
-
-impl ImagePayload {
-    fn image(&self) -> Result<Image> {
-        Ok(Image {
-            id: self.id.clone(),
-            name: self.name.clone(),
-            root_image_id: self.root_image_id.clone(),
-            version: self.version,
-            newest: false,
-            category: DeskCategory::parse(&self.category, "payload.category")?,
-            os_name: OsName::parse(&self.os_name, "payload.os_name")?,
-            os_file_id: self.os_file_id.clone(),
-            state: ImageState::parse(&self.state, "payload.state")?,
-            system_disk_gb: self.system_disk_gb,
-            cpu_cores: self.cpu_cores,
-            memory_gb: self.memory_gb,
-            network_id: self.network_id.clone(),
-            description: self.description.clone(),
-            created_at: self.created_at,
-        })
-    }
+    pub image: Image,
+    pub restore: ImageState,
 }
 
 /// Registers the image task kinds. `build_time` is how long a simulated build or removal takes;
@@ -195,11 +133,9 @@ impl Items {
     /// Applies the edit (again, after a crash it matters), takes the build time, and returns
     /// the version to the state it had.
     async fn edit(&self, c: &Claim) -> Result<()> {
-        let p: EditPayload = serde_json::from_value(c.payload.clone())
-            .map_err(|e| Error::internal(format!("payload: {e}")))?;
-        let restore = ImageState::parse(&p.restore, "payload.restore")?;
+        let EditPayload { image, restore } = c.payload()?;
         let id = ImageId::from(&c.item_id);
-        self.store.begin_image_edit(&p.image.image()?).await?;
+        self.store.begin_image_edit(&image).await?;
         tokio::time::sleep(self.build_time).await;
         if self
             .store
@@ -210,10 +146,11 @@ impl Items {
         }
         match self.store.get_image(&id).await? {
             Some(i) if i.state == restore => Ok(()),
-            other => Err(Error::Refused(format!(
-                "image is {}",
-                other.map(|i| i.state.as_str()).unwrap_or("gone")
-            ))),
+            other => Err(Error::Conflict {
+                what: Missing::Image,
+                name: id.to_string(),
+                reason: format!("is {}", other.map(|i| i.state.as_str()).unwrap_or("gone")),
+            }),
         }
     }
 
@@ -256,8 +193,7 @@ impl Items {
 
     /// Inserts the version unless the handler (or an earlier run) did.
     async fn insert(&self, c: &Claim) -> Result<()> {
-        let p: ImagePayload = serde_json::from_value(c.payload.clone())
-            .map_err(|e| Error::internal(format!("payload: {e}")))?;
-        self.store.insert_image(&p.image()?).await.map(drop)
+        let image: Image = c.payload()?;
+        self.store.insert_image(&image).await.map(drop)
     }
 }

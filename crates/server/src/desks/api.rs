@@ -7,16 +7,16 @@ use axum::http::Method;
 use axum::Json;
 use deskd_domain::desk_state::DeskAction;
 use deskd_domain::error::{Error, Missing};
-use deskd_domain::ids::DeskId;
+use deskd_domain::ids::{DeskId, StrategyId};
 use deskd_domain::model::DeskView;
 use deskd_domain::query::compile;
 use deskd_domain::resources::DESKS;
 use deskd_wire::desk::*;
 use deskd_wire::envelope::Reply;
 use deskd_wire::paging::{PageData, PageQuery};
-use serde_json::json;
 
 use super::kinds;
+use super::ops::{ActionPlan, RemarkPlan, StrategyPlan};
 use super::plan::{self, submit_desk_batch};
 use crate::fleet::clusters::check_cluster;
 use crate::http::error::{ApiError, ApiResult};
@@ -250,7 +250,7 @@ pub async fn batch_delete(
     let entries = body
         .desk_info_arr
         .into_iter()
-        .map(|d| (d.id, d.desk_id, json!({})))
+        .map(|d| (d.id, d.desk_id, ActionPlan {}))
         .collect();
     let d = submit_desk_batch(
         &app,
@@ -272,11 +272,8 @@ pub async fn batch_strategy(
         .desk_info_arr
         .into_iter()
         .map(|d| {
-            (
-                d.id,
-                d.desk_id,
-                json!({"strategy_id": d.strategy_id.trim()}),
-            )
+            let strategy_id = StrategyId::from(d.strategy_id.trim());
+            (d.id, d.desk_id, StrategyPlan { strategy_id })
         })
         .collect();
     let d = submit_desk_batch(
@@ -299,7 +296,7 @@ pub async fn batch_remark(
     let entries = body
         .desk_info_arr
         .into_iter()
-        .map(|d| (d.id, d.desk_id, json!({"remark": d.remark})))
+        .map(|d| (d.id, d.desk_id, RemarkPlan { remark: d.remark }))
         .collect();
     let d = submit_desk_batch(
         &app,

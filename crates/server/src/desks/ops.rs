@@ -2,7 +2,7 @@
 //! an interrupted item again, and the handler picks up from whatever the database and the
 //! driver already show (an existing desk row, a VM already defined or already running).
 
-use deskd_domain::ids::{DeskId, HostId, StrategyId};
+use deskd_domain::ids::{ClusterId, DeskId, HostId, ImageId, NetworkId, StrategyId, UserId};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -96,14 +96,14 @@ pub struct CreatePlan {
     pub item_key: Option<String>,
     pub fail_rollback: bool,
     pub desk_name: String,
-    pub user_id: String,
+    pub user_id: UserId,
     pub user_name: String,
-    pub image_id: String,
-    pub strategy_id: String,
-    pub network_id: String,
-    pub cluster_id: String,
-    pub desk_type: String,
-    pub category: String,
+    pub image_id: ImageId,
+    pub strategy_id: StrategyId,
+    pub network_id: NetworkId,
+    pub cluster_id: ClusterId,
+    pub desk_type: DeskType,
+    pub category: DeskCategory,
     pub cpu_cores: i64,
     pub memory_gb: i64,
     pub system_disk_gb: i64,
@@ -119,17 +119,16 @@ impl CreatePlan {
         Desk {
             id: DeskId::generate(),
             name: p.desk_name.clone(),
-            user_id: p.user_id.clone().into(),
-            image_id: p.image_id.clone().into(),
-            strategy_id: p.strategy_id.clone().into(),
-            network_id: p.network_id.clone().into(),
-            cluster_id: p.cluster_id.clone().into(),
+            user_id: p.user_id.clone(),
+            image_id: p.image_id.clone(),
+            strategy_id: p.strategy_id.clone(),
+            network_id: p.network_id.clone(),
+            cluster_id: p.cluster_id.clone(),
             host_id: HostId::default(),
             ip: String::new(),
             mac: String::new(),
-            desk_type: DeskType::parse(&p.desk_type, "desk_type").unwrap_or(DeskType::PERSONAL),
-            category: DeskCategory::parse(&p.category, "desk_category")
-                .unwrap_or(DeskCategory::VDI),
+            desk_type: p.desk_type,
+            category: p.category,
             state: DeskState::CREATING,
             cpu_cores: p.cpu_cores,
             memory_gb: p.memory_gb,
@@ -162,6 +161,22 @@ impl CreatePlan {
 /// How a create item's failure result starts.
 pub const CREATE_FAILED: &str = "创建云桌面失败：";
 
+/// The payload of the power actions and of delete: the desk is the item's subject, nothing more.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ActionPlan {}
+
+/// The payload of a strategy-change item (6.1.18).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StrategyPlan {
+    pub strategy_id: StrategyId,
+}
+
+/// The payload of a remark-edit item (6.1.19).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RemarkPlan {
+    pub remark: String,
+}
+
 /// The payload of a modify item.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ModifyPlan {
@@ -169,11 +184,6 @@ pub struct ModifyPlan {
     pub memory_gb: i64,
     pub system_disk_gb: i64,
     pub data_disk_gb: i64,
-}
-
-fn payload<T: serde::de::DeserializeOwned>(c: &Claim) -> Result<T> {
-    serde_json::from_value(c.payload.clone())
-        .map_err(|e| deskd_domain::Error::internal(format!("task item payload: {e}")))
 }
 
 fn desk_id(c: &Claim) -> DeskId {
@@ -217,7 +227,7 @@ impl DeskOps {
     }
 
     async fn create(&self, c: &Claim) -> Result<ItemOutcome> {
-        let plan: CreatePlan = payload(c)?;
+        let plan: CreatePlan = c.payload()?;
         let reservation = plan.reservation(&c.task_id, self.policy);
         let t0 = std::time::Instant::now();
         let (desk, owner, ours) = match self.store.reserve_desk(&reservation).await {
@@ -394,7 +404,7 @@ impl DeskOps {
     }
 
     async fn modify(&self, c: &Claim) -> Result<ItemOutcome> {
-        let plan: ModifyPlan = payload(c)?;
+        let plan: ModifyPlan = c.payload()?;
         let Some(d) = self.desk(c).await? else {
             return Ok(ItemOutcome::failure(format!(
                 "云桌面[{}]已被删除",
@@ -454,22 +464,14 @@ impl DeskOps {
     }
 
     async fn strategy(&self, c: &Claim) -> Result<ItemOutcome> {
-        let strategy_id = c.payload["strategy_id"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string();
+        let StrategyPlan { strategy_id } = c.payload()?;
         let Some(d) = self.desk(c).await? else {
             return Ok(ItemOutcome::failure(format!(
                 "云桌面[{}]不存在",
                 desk_id(c)
             )));
         };
-        if self
-            .store
-            .get_strategy(&StrategyId::from(&strategy_id))
-            .await?
-            .is_none()
-        {
+        if self.store.get_strategy(&strategy_id).await?.is_none() {
             return Ok(ItemOutcome::failure(format!(
                 "云桌面策略[{strategy_id}]不存在"
             )));
@@ -477,13 +479,13 @@ impl DeskOps {
         // A running desk takes its new strategy at its next start.
         let refresh = d.state != DeskState::CLOSE;
         self.store
-            .set_desk_strategy(&d.id, &StrategyId::from(&strategy_id), refresh)
+            .set_desk_strategy(&d.id, &strategy_id, refresh)
             .await?;
         Ok(ok_with(format!("更换云桌面[{}]策略成功", d.name), &d.id))
     }
 
     async fn remark(&self, c: &Claim) -> Result<ItemOutcome> {
-        let remark = c.payload["remark"].as_str().unwrap_or_default().to_string();
+        let RemarkPlan { remark } = c.payload()?;
         let Some(d) = self.desk(c).await? else {
             return Ok(ItemOutcome::failure(format!(
                 "云桌面[{}]不存在",

@@ -11,10 +11,10 @@ use deskd_domain::error::{BatchKind, Error, Missing};
 use deskd_domain::model::{now_ms, Image, Network, Strategy, User, ITEM_KEY_TTL_MS};
 use deskd_domain::task::{DeskMove, MoveRefusal, NewItem, NewTask};
 use deskd_wire::desk::*;
-use serde_json::json;
+use serde::Serialize;
 
 use super::kinds;
-use super::ops::{CreatePlan, ModifyPlan, CREATE_FAILED};
+use super::ops::{ActionPlan, CreatePlan, ModifyPlan, CREATE_FAILED};
 use crate::fleet::clusters::check_cluster;
 use crate::AppState;
 
@@ -46,28 +46,28 @@ pub async fn run_action(
         DeskAction::Modify => kinds::MODIFY,
         DeskAction::Delete => kinds::DELETE,
     };
-    submit_one(app, &desk.id, action, to, kind, json!({}), cluster_id).await
+    submit_one(app, &desk.id, action, to, kind, &ActionPlan {}, cluster_id).await
 }
 
 /// Records a one-item task whose desk moves `from` (the action's states) to `to`.
-async fn submit_one(
+async fn submit_one<P: Serialize>(
     app: &AppState,
     desk_id: &DeskId,
     action: DeskAction,
     to: DeskState,
     kind: &str,
-    payload: serde_json::Value,
+    payload: &P,
     cluster_id: Option<String>,
 ) -> Result<String, Error> {
     let task = NewTask {
         id: uuid::Uuid::new_v4().to_string(),
         kind: kind.into(),
         cluster_id,
-        items: vec![NewItem::run(
+        items: vec![NewItem::typed(
             desk_id.clone(),
             Some(desk_id.to_string()),
             payload,
-        )],
+        )?],
     };
     let moves = [DeskMove {
         item: 0,
@@ -154,14 +154,13 @@ pub async fn modify(
         system_disk_gb: body.system_disk,
         data_disk_gb: data_disk,
     };
-    let payload = serde_json::to_value(plan).map_err(Error::internal)?;
     submit_one(
         app,
         &desk.id,
         DeskAction::Modify,
         to,
         kinds::MODIFY,
-        payload,
+        &plan,
         None,
     )
     .await
@@ -263,11 +262,7 @@ pub async fn create_batch(
         );
         plan.fail_rollback = fail_rollback;
         reservations.push(Some(plan.reservation(&task_id, app.cfg.placement_policy)));
-        items.push(NewItem::run(
-            id.clone(),
-            None,
-            serde_json::to_value(&plan).map_err(Error::internal)?,
-        ));
+        items.push(NewItem::typed(id.clone(), None, &plan)?);
     }
     let task = NewTask {
         id: task_id.clone(),
@@ -417,14 +412,14 @@ async fn plan_create(
         item_key: None,
         fail_rollback: false,
         desk_name,
-        user_id: user.id.into(),
+        user_id: user.id,
         user_name: user.name,
-        image_id: image.id.into(),
-        strategy_id: strategy.id.into(),
-        network_id: network.id.into(),
-        cluster_id: network.cluster_id.into(),
-        desk_type: desk_type.as_str().into(),
-        category: image.category.as_str().into(),
+        image_id: image.id,
+        strategy_id: strategy.id,
+        network_id: network.id,
+        cluster_id: network.cluster_id,
+        desk_type,
+        category: image.category,
         cpu_cores: strategy.cpu_cores,
         memory_gb: strategy.memory_gb,
         system_disk_gb: strategy.system_disk_gb.max(image.system_disk_gb),
@@ -450,11 +445,11 @@ pub fn check_remarks(items: &[RemarkEditItem]) -> Result<(), Error> {
 /// Records a batch over existing desks, one item per `(caller id, desk id, payload)`. With
 /// `delete`, each desk also moves to DELETING in the task's transaction; a refused move is that
 /// item's FAILURE.
-pub async fn submit_desk_batch(
+pub async fn submit_desk_batch<P: Serialize>(
     app: &AppState,
     cluster_id: Option<&str>,
     kind: &str,
-    entries: Vec<(Option<String>, DeskId, serde_json::Value)>,
+    entries: Vec<(Option<String>, DeskId, P)>,
     delete: bool,
 ) -> Result<DeskTaskData, Error> {
     let cluster_id = check_cluster(app, cluster_id).await?;
@@ -476,7 +471,7 @@ pub async fn submit_desk_batch(
                 to: DeskState::DELETING,
             });
         }
-        items.push(NewItem::run(id, Some(desk_id.into_string()), payload));
+        items.push(NewItem::typed(id, Some(desk_id.into_string()), &payload)?);
     }
     let task = NewTask {
         id: uuid::Uuid::new_v4().to_string(),

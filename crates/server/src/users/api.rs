@@ -18,9 +18,8 @@ use deskd_wire::codes;
 use deskd_wire::envelope::{Empty, Reply, TaskIdData};
 use deskd_wire::paging::{PageData, PageQuery};
 use deskd_wire::user::*;
-use serde_json::json;
 
-use super::ops::{EditPayload, NewUserPayload};
+use super::ops::{EditPayload, NewUserPayload, StatePayload};
 use super::rules::{self, batch_names};
 use super::{global, kinds, save_global};
 use crate::http::error::ApiResult;
@@ -143,11 +142,12 @@ pub async fn create(
         .into());
     }
     user.password_hash = initial_password(&app, &r, user.user_type, &g).await?;
-    let item = NewItem::run(
-        user.name.clone(),
-        None,
-        serde_json::to_value(NewUserPayload::new(&user, &path)).map_err(Error::internal)?,
-    );
+    let item_id = user.name.clone();
+    let payload = NewUserPayload {
+        user,
+        group_path: path,
+    };
+    let item = NewItem::typed(item_id, None, &payload)?;
     submit(&app, kinds::CREATE, vec![item]).await
 }
 
@@ -201,8 +201,8 @@ pub async fn edit(
     let user = user_named(&app, name).await?;
     let g = global(app.store.as_ref()).await?;
     let edited = rules::edited(&user, &r, &g, now_ms())?;
-    let payload = serde_json::to_value(EditPayload::new(&edited)).map_err(Error::internal)?;
-    let item = NewItem::run(user.name.clone(), Some(user.id.clone().into()), payload);
+    let payload = EditPayload::new(&edited);
+    let item = NewItem::typed(user.name.clone(), Some(user.id.clone().into()), &payload)?;
     submit(&app, kinds::EDIT, vec![item]).await
 }
 
@@ -227,8 +227,8 @@ async fn state_batch(app: &AppState, r: &UserBatchRequest, kind: &str) -> R<Task
     let names = batch_names(r.user_arr.iter().map(UserRef::name), "content.user_arr")?;
     let items = names
         .into_iter()
-        .map(|n| NewItem::run(n.clone(), None, json!({ "user_name": n })))
-        .collect();
+        .map(|user_name| NewItem::typed(user_name.clone(), None, &StatePayload { user_name }))
+        .collect::<Result<_, _>>()?;
     submit(app, kind, items).await
 }
 

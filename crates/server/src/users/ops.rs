@@ -2,11 +2,11 @@
 //! checked before the task was recorded; an item writes the change and is idempotent, so a run
 //! repeated after a crash finds its work done and reports the same outcome.
 
-use deskd_domain::ids::{GroupId, UserId};
+use deskd_domain::ids::UserId;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use deskd_domain::enums::{UserState, UserType};
+use deskd_domain::enums::UserState;
 use deskd_domain::error::{Error, Result};
 use deskd_domain::model::{AuthSwitches, User};
 use deskd_domain::store::UserStore;
@@ -17,67 +17,18 @@ use serde_json::json;
 
 use super::kinds;
 
-/// A user to insert, as the create item carries it.
+/// A user to insert, as the create item carries it, and the group path it joins (created with
+/// its missing levels in the insert's transaction).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct NewUserPayload {
-    pub id: String,
-    pub name: String,
-    pub real_name: String,
-    pub user_type: String,
-    pub password_hash: String,
-    pub email: String,
-    pub phone: String,
-    pub description: String,
-    pub created_at: i64,
-    pub account_expire_date: Option<i64>,
-    pub invalid_time: Option<i64>,
-    pub login_identity_level: String,
-    pub auth: AuthSwitches,
+    pub user: User,
     pub group_path: String,
 }
 
-impl NewUserPayload {
-    pub fn new(u: &User, group_path: &str) -> Self {
-        NewUserPayload {
-            id: u.id.clone().into(),
-            name: u.name.clone(),
-            real_name: u.real_name.clone(),
-            user_type: u.user_type.as_str().into(),
-            password_hash: u.password_hash.clone(),
-            email: u.email.clone(),
-            phone: u.phone.clone(),
-            description: u.description.clone(),
-            created_at: u.created_at,
-            account_expire_date: u.account_expire_date,
-            invalid_time: u.invalid_time,
-            login_identity_level: u.login_identity_level.clone(),
-            auth: u.auth.clone(),
-            group_path: group_path.into(),
-        }
-    }
-
-    fn user(&self) -> Result<User> {
-        Ok(User {
-            id: self.id.clone().into(),
-            name: self.name.clone(),
-            real_name: self.real_name.clone(),
-            user_type: UserType::parse(&self.user_type, "payload.user_type")?,
-            state: UserState::ENABLE,
-            group_id: GroupId::default(),
-            password_hash: self.password_hash.clone(),
-            email: self.email.clone(),
-            phone: self.phone.clone(),
-            description: self.description.clone(),
-            created_at: self.created_at,
-            account_expire_date: self.account_expire_date,
-            invalid_time: self.invalid_time,
-            login_identity_level: self.login_identity_level.clone(),
-            auth: self.auth.clone(),
-            pwd_failures: 0,
-            locked_until: 0,
-            last_login_at: 0,
-        })
-    }
+/// The payload of an enable or disable item: the user it names (also the item's id).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StatePayload {
+    pub user_name: String,
 }
 
 /// The profile an edit item writes.
@@ -152,15 +103,10 @@ fn audit(kind: &str, subject: &str, detail: String) -> Effect {
     }
 }
 
-fn payload<T: serde::de::DeserializeOwned>(c: &Claim) -> Result<T> {
-    serde_json::from_value(c.payload.clone()).map_err(|e| Error::internal(format!("payload: {e}")))
-}
-
 impl Kind {
     async fn create(&self, c: &Claim) -> Result<ItemOutcome> {
-        let p: NewUserPayload = payload(c)?;
-        let user = p.user()?;
-        match self.store.insert_user(&user, &p.group_path).await {
+        let NewUserPayload { user, group_path } = c.payload()?;
+        match self.store.insert_user(&user, &group_path).await {
             Ok(_) => {}
             Err(e @ (Error::Refused(_) | Error::AlreadyExists { .. })) => {
                 return Ok(ItemOutcome::failure(format!("创建用户失败：{e}")))
@@ -174,13 +120,13 @@ impl Kind {
         o.effects.push(audit(
             "user.created",
             &user.id,
-            format!("group {}", p.group_path),
+            format!("group {group_path}"),
         ));
         Ok(o)
     }
 
     async fn edit(&self, c: &Claim) -> Result<ItemOutcome> {
-        let p: EditPayload = payload(c)?;
+        let p: EditPayload = c.payload()?;
         let Some(subject) = c.subject.as_deref() else {
             return Err(Error::internal("edit item without a user id"));
         };
@@ -212,16 +158,16 @@ impl Kind {
         } else {
             "禁用"
         };
-        if !self.store.set_user_state(&c.item_id, state).await? {
+        let StatePayload { user_name } = c.payload()?;
+        if !self.store.set_user_state(&user_name, state).await? {
             return Ok(ItemOutcome::failure(format!(
-                "{verb}用户[{}]失败：用户不存在",
-                c.item_id
+                "{verb}用户[{user_name}]失败：用户不存在"
             )));
         }
-        let mut o = ItemOutcome::success(format!("{verb}用户[{}]成功", c.item_id));
+        let mut o = ItemOutcome::success(format!("{verb}用户[{user_name}]成功"));
         o.effects.push(audit(
             &format!("user.{}", state.as_str().to_ascii_lowercase()),
-            &c.item_id,
+            &user_name,
             String::new(),
         ));
         Ok(o)
