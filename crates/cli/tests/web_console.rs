@@ -142,6 +142,19 @@ async fn a_qemu_desks_screen_in_chromium() {
     let lab = qemu_lab(&disk).await;
     let desk = lab.running_desk().await;
     b.run(&lab.api.s.base, &["--mode", "console", "--desk", &desk]);
+    // deleting the desk ends its QEMU process, which would outlive the server
+    let c = lab
+        .api
+        .post(
+            "/v1/desk/batch/delete",
+            json!({"desk_info_arr": [{"id": "1", "desk_id": desk}]}),
+        )
+        .await;
+    let task = lab
+        .api
+        .wait_task(c["data"]["task_id"].as_str().unwrap(), BOOT_TIMEOUT)
+        .await;
+    assert_eq!(task["task_status"], "FINISHED", "delete: {task}");
 }
 
 // --- a QEMU desk over HTTP, as crates/cli/tests/qemu_desks.rs makes one ---

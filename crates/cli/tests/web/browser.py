@@ -303,6 +303,61 @@ def console_only(run):
     run.shot(pg, "12-qemu-console")
 
 
+def median(xs):
+    xs = sorted(xs)
+    return round(xs[len(xs) // 2], 1)
+
+
+def timed(pg, action, prev_first):
+    """Milliseconds from `action` until the desk table's first row changes from `prev_first`."""
+    t0 = pg.evaluate("performance.now()")
+    action()
+    pg.wait_for_function(
+        "(prev) => { const c = document.querySelector('td.c-desk_name'); return c && c.textContent !== prev; }",
+        arg=prev_first,
+    )
+    return pg.evaluate("performance.now()") - t0, pg.locator("td.c-desk_name").first.inner_text()
+
+
+def measure(run):
+    """The desk table's costs, for bench/src/bin/web.rs (one JSON line)."""
+    fcp, table, nxt, srt, flt = [], [], [], [], []
+    page_bytes = heap = nodes = 0
+    for _ in range(run.a.repeat):
+        pg = run.page()
+        expect(pg.locator("form.login")).to_be_visible()
+        fcp.append(pg.evaluate("performance.getEntriesByType('paint').find(e => e.name === 'first-contentful-paint').startTime"))
+        t0 = pg.evaluate("performance.now()")
+        run.sign_in(pg, "admin", run.a.admin_password)
+        expect(pg.locator("#ov-title")).to_be_visible()
+        pg.goto(run.a.base + "/#/desks")
+        expect(pg.locator("td.c-desk_name").first).to_be_visible()
+        table.append(pg.evaluate("performance.now()") - t0)
+        first = pg.locator("td.c-desk_name").first.inner_text()
+        ms, first = timed(pg, lambda: pg.locator("nav.pager button").last.click(), first)
+        nxt.append(ms)
+        ms, first = timed(pg, lambda: pg.locator("button.sort[data-sort=desktopName]").click(), first)
+        srt.append(ms)
+        def filt():
+            pg.locator("form.filters select[name=state]").select_option("RUNNING")
+            pg.locator("form.filters button[type=submit]").click()
+        ms, first = timed(pg, filt, first)
+        flt.append(ms)
+        page_bytes = pg.evaluate(
+            "Math.max(...performance.getEntriesByType('resource').filter(r => r.name.includes('desk:pagequery')).map(r => r.decodedBodySize))"
+        )
+        heap = pg.evaluate("performance.memory ? performance.memory.usedJSHeapSize / 1048576 : 0")
+        nodes = pg.evaluate("document.getElementsByTagName('*').length")
+        pg.context.close()
+    m = {
+        "fcp_ms": median(fcp), "table_ms": median(table), "next_ms": median(nxt),
+        "sort_ms": median(srt), "filter_ms": median(flt),
+        "page_bytes": page_bytes, "heap_mb": round(heap, 1), "dom_nodes": nodes,
+    }
+    print("measure: table " + json.dumps(m), flush=True)
+    ok("measured the desk table")
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--base", required=True)
@@ -311,7 +366,8 @@ def main():
     p.add_argument("--shots", required=True)
     p.add_argument("--axe", default="")
     p.add_argument("--chromium", default="/usr/bin/chromium")
-    p.add_argument("--mode", choices=["full", "console"], default="full")
+    p.add_argument("--mode", choices=["full", "console", "measure"], default="full")
+    p.add_argument("--repeat", type=int, default=5)
     p.add_argument("--desk", default="")
     a = p.parse_args()
     with sync_playwright() as pw:
@@ -320,6 +376,8 @@ def main():
         try:
             if a.mode == "console":
                 console_only(run)
+            elif a.mode == "measure":
+                measure(run)
             else:
                 pg = first_screen(run)
                 wrong_password(run, pg)
