@@ -3,6 +3,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import { getSession, pageQuery } from '../api.js';
 import { t, label, useLang } from '../i18n.js';
+import { Pager } from './Pager.jsx';
 
 /** kind → [listing path, columns: [field, label key, enumeration kind?]] */
 export const CATALOG = {
@@ -30,7 +31,6 @@ export function Catalog({ kind }) {
       .catch((e) => setError(e.userTip || e.message));
   }, [kind, page, tick]);
   useEffect(() => setPage(0), [kind]);
-  const pages = data ? Math.max(1, Math.ceil(data.total / limit)) : 1;
   return (
     <section aria-labelledby="cat-title">
       <h1 id="cat-title">{t(kind)}</h1>
@@ -59,11 +59,7 @@ export function Catalog({ kind }) {
           )}
         </tbody>
       </table>
-      <nav class="pager" aria-label={t('page')}>
-        <button type="button" disabled={page === 0} onClick={() => setPage(page - 1)}>{t('prev')}</button>
-        <span>{t('page')} {page + 1} / {pages} · {t('total')} {data?.total ?? '…'}</span>
-        <button type="button" disabled={page + 1 >= pages} onClick={() => setPage(page + 1)}>{t('next')}</button>
-      </nav>
+      <Pager page={page} limit={limit} total={data?.total} onPage={setPage} />
     </section>
   );
 }

@@ -3,6 +3,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import { call, pageQuery } from '../api.js';
 import { t, label, useLang } from '../i18n.js';
+import { Pager } from './Pager.jsx';
 import { track } from './Tasks.jsx';
 import { checkRows, parseCsv } from '../csv.js';
 
@@ -74,7 +75,6 @@ export function Users() {
   }
 
   const rows = data?.item_arr || [];
-  const pages = data ? Math.max(1, Math.ceil(data.total / limit)) : 1;
   return (
     <section aria-labelledby="users-title">
       <h1 id="users-title">{t('users')}</h1>
@@ -130,11 +130,7 @@ export function Users() {
               ))}
             </tbody>
           </table>
-          <nav class="pager" aria-label={t('page')}>
-            <button type="button" disabled={page === 0} onClick={() => setPage(page - 1)}>{t('prev')}</button>
-            <span>{t('page')} {page + 1} / {pages} · {t('total')} {data?.total ?? '…'}</span>
-            <button type="button" disabled={page + 1 >= pages} onClick={() => setPage(page + 1)}>{t('next')}</button>
-          </nav>
+          <Pager page={page} limit={limit} total={data?.total} onPage={setPage} />
           <form class="card" onSubmit={createUser} aria-labelledby="nu-title">
             <h2 id="nu-title">{t('newUser')}</h2>
             <label>{t('userName')}<input name="user_name" required /></label>
