@@ -308,15 +308,20 @@ def median(xs):
     return round(xs[len(xs) // 2], 1)
 
 
-def timed(pg, action, prev_first):
-    """Milliseconds from `action` until the desk table's first row changes from `prev_first`."""
+FIRST_ROW_CHANGED = "(prev) => { const c = document.querySelector('td.c-desk_name'); return c && c.textContent !== prev; }"
+ONLY_RUNNING = (
+    "(prev) => { const r = [...document.querySelectorAll('table.desks tbody tr[data-desk-id]')];"
+    " return r.length && r.every(x => x.dataset.state === 'RUNNING')"
+    " && document.querySelector('.desk-total').textContent !== prev; }"
+)
+
+
+def timed(pg, action, until, arg):
+    """Milliseconds from `action` until the page function `until(arg)` holds."""
     t0 = pg.evaluate("performance.now()")
     action()
-    pg.wait_for_function(
-        "(prev) => { const c = document.querySelector('td.c-desk_name'); return c && c.textContent !== prev; }",
-        arg=prev_first,
-    )
-    return pg.evaluate("performance.now()") - t0, pg.locator("td.c-desk_name").first.inner_text()
+    pg.wait_for_function(until, arg=arg)
+    return pg.evaluate("performance.now()") - t0
 
 
 def measure(run):
@@ -333,16 +338,15 @@ def measure(run):
         pg.goto(run.a.base + "/#/desks")
         expect(pg.locator("td.c-desk_name").first).to_be_visible()
         table.append(pg.evaluate("performance.now()") - t0)
-        first = pg.locator("td.c-desk_name").first.inner_text()
-        ms, first = timed(pg, lambda: pg.locator("nav.pager button").last.click(), first)
-        nxt.append(ms)
-        ms, first = timed(pg, lambda: pg.locator("button.sort[data-sort=desktopName]").click(), first)
-        srt.append(ms)
+        first = lambda: pg.locator("td.c-desk_name").first.inner_text()  # noqa: E731
+        nxt.append(timed(pg, lambda: pg.get_by_role("button", name="下一页").click(), FIRST_ROW_CHANGED, first()))
+        srt.append(timed(pg, lambda: pg.locator("button.sort[data-sort=desktopName]").click(), FIRST_ROW_CHANGED, first()))
+
         def filt():
             pg.locator("form.filters select[name=state]").select_option("RUNNING")
             pg.locator("form.filters button[type=submit]").click()
-        ms, first = timed(pg, filt, first)
-        flt.append(ms)
+
+        flt.append(timed(pg, filt, ONLY_RUNNING, pg.locator(".desk-total").inner_text()))
         page_bytes = pg.evaluate(
             "Math.max(...performance.getEntriesByType('resource').filter(r => r.name.includes('desk:pagequery')).map(r => r.decodedBodySize))"
         )
