@@ -2,7 +2,8 @@
 //! error table, authentication, OpenAPI, TLS); each slice — [`accounts`], [`desks`],
 //! [`catalog`], [`fleet`], [`monitoring`], [`tasks`], [`users`] — holds its handlers, its rules
 //! and its task items, and exports its routes. [`serve`] wires the store, the hypervisor driver,
-//! the task engine and the reconciler together and runs until shutdown.
+//! the task engine and the reconciler together and runs until shutdown. [`web`] serves the
+//! browser front end (operator console, desktop-user portal) built into the binary.
 
 pub mod accounts;
 pub mod bootstrap;
@@ -14,8 +15,10 @@ pub mod fleet;
 pub mod http;
 pub mod keys;
 pub mod monitoring;
+pub mod portal;
 pub mod tasks;
 pub mod users;
+pub mod web;
 
 use std::sync::Arc;
 
@@ -72,6 +75,8 @@ pub struct App {
     pub consoles: Arc<desks::console::Tickets>,
     /// The external Prometheus of `metrics_backend = prometheus`, which answers the read API.
     pub prometheus: Option<Arc<monitoring::proxy::Upstream>>,
+    /// Desktop users' portal sessions (per replica, see [`portal::sessions`]).
+    pub portal: Arc<portal::sessions::Sessions>,
     /// The simulated driver itself, for its fault-injection extension (`/v1/sim/…`).
     pub sim: Option<Arc<SimDriver>>,
 }
@@ -185,6 +190,7 @@ pub async fn assemble(cfg: ServerConfig) -> anyhow::Result<Parts> {
         driver,
         tasks: engine.tasks(),
         consoles,
+        portal: Arc::default(),
         cfg: Arc::new(cfg),
         tokens: Arc::default(),
         desk_pages: Arc::default(),

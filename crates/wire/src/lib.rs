@@ -12,6 +12,7 @@ pub mod ids;
 pub mod inventory;
 pub mod os_file;
 pub mod paging;
+pub mod portal;
 pub mod strategy;
 pub mod task;
 pub mod token;

@@ -24,7 +24,7 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 
-use crate::{accounts, catalog, desks, fleet, monitoring, tasks, users, AppState};
+use crate::{accounts, catalog, desks, fleet, monitoring, portal, tasks, users, AppState};
 use error::ApiError;
 use routes::{mount_path, verb, Route};
 
@@ -44,6 +44,7 @@ pub fn table() -> Vec<Route> {
         tasks::routes(),
         users::routes(),
         fleet::routes(),
+        portal::routes(),
     ]
     .into_iter()
     .flatten()
@@ -139,6 +140,7 @@ pub fn router(state: AppState) -> Router {
     }
     let request_id = HeaderName::from_static(REQUEST_ID);
     app.route("/openapi.json", get(|| async { Json(openapi::document()) }))
+        .merge(crate::web::router())
         .fallback(|req: Request| async move { ApiError::NoRoute(req.uri().path().to_string()) })
         .method_not_allowed_fallback(|req: Request| async move { ApiError::BadMethod(req.method().to_string()) })
         .with_state(state.clone())

@@ -56,6 +56,8 @@ pub fn document() -> Value {
             "securitySchemes": {
                 "bearer": {"type": "http", "scheme": "bearer"},
                 "console_ticket": {"type": "apiKey", "in": "query", "name": "ticket"},
+                "portal_session": {"type": "http", "scheme": "bearer",
+                    "description": "a desktop user's portal token from POST /v1/portal/login"},
             },
             "schemas": schemas,
         },
@@ -100,6 +102,8 @@ fn operation(
     }
     op["security"] = if r.auth {
         json!([{"bearer": []}])
+    } else if crate::portal::needs_session(r.path) {
+        json!([{"portal_session": []}])
     } else if super::TICKET_ROUTES.contains(&r.path) {
         op["responses"]["101"] = json!({"description": "switching to the websocket"});
         json!([{"console_ticket": []}])
