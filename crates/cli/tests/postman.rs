@@ -265,9 +265,12 @@ fn collection_test(refusals: &[u32]) -> Value {
     ])
 }
 
+/// Where a request sorts inside its folder: section numbers, rank, path.
+type OrderKey = (Vec<u32>, u8, String);
+
 /// Sort key of an operation inside its folder: section numbers, lists before the rest, and
 /// token revocation last of all.
-fn order(section: &str, path: &str) -> (Vec<u32>, u8, String) {
+fn order(section: &str, path: &str) -> OrderKey {
     let nums = section.split('.').filter_map(|n| n.parse().ok()).collect();
     let rank = if path.ends_with(":pagequery") || path.ends_with("/list") {
         0
@@ -281,7 +284,7 @@ fn order(section: &str, path: &str) -> (Vec<u32>, u8, String) {
 
 /// The collection of `doc`.
 pub fn generate(doc: &Value, refusals: &[u32]) -> Value {
-    let mut folders: BTreeMap<(u8, String), Vec<((Vec<u32>, u8, String), Value)>> = BTreeMap::new();
+    let mut folders: BTreeMap<(u8, String), Vec<(OrderKey, Value)>> = BTreeMap::new();
     for (path, ops) in doc["paths"].as_object().unwrap() {
         for (method, op) in ops.as_object().unwrap() {
             if path == "/v1/auth/token" {
