@@ -243,6 +243,20 @@ impl Session {
 
     /// A GET of a Prometheus-style endpoint (`{"status":…,"data":…}`), with the token.
     pub fn prometheus(&mut self, path: &str, query: &[(&str, String)]) -> Outcome<Value> {
+        self.prometheus_call(Method::GET, path, query)
+    }
+
+    /// `POST /-/reload`: re-read the rule file; `data.rules` is how many rules it holds.
+    pub fn reload_rules(&mut self) -> Outcome<Value> {
+        self.prometheus_call(Method::POST, "/-/reload", &[])
+    }
+
+    fn prometheus_call(
+        &mut self,
+        method: Method,
+        path: &str,
+        query: &[(&str, String)],
+    ) -> Outcome<Value> {
         if self.profile.token.is_none() {
             return Err(self.not_logged_in());
         }
@@ -250,7 +264,7 @@ impl Session {
             self.renew()?;
         }
         let resp = self
-            .request(Method::GET, path, true)
+            .request(method, path, true)
             .query(query)
             .send()
             .map_err(|e| unreachable(&self.profile.server, e))?;

@@ -65,3 +65,33 @@ impl From<std::io::Error> for Failure {
         Failure::Usage(e.to_string())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_reason_has_its_documented_exit_code() {
+        let refused = Failure::Refused {
+            code: 23010901,
+            message: "m".into(),
+            retry_after: None,
+        };
+        assert_eq!(refused.exit_code(), 1);
+        assert_eq!(Failure::usage("u").exit_code(), 2);
+        assert_eq!(Failure::Unreachable("x".into()).exit_code(), 3);
+        assert_eq!(Failure::TaskFailed("t".into()).exit_code(), 4);
+    }
+
+    #[test]
+    fn throttling_says_when_to_retry() {
+        let f = Failure::Refused {
+            code: 22000429,
+            message: "too many requests".into(),
+            retry_after: Some("7".into()),
+        };
+        let text = f.to_string();
+        assert!(text.contains("code 22000429"), "{text}");
+        assert!(text.contains("retry after 7 s"), "{text}");
+    }
+}

@@ -249,3 +249,32 @@ pub fn field(item: &Value, name: &str) -> Outcome<String> {
         .map(str::to_string)
         .ok_or_else(|| Failure::Unreachable(format!("a listed item without `{name}`: {item}")))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sort_takes_wire_names_query_keys_and_a_direction() {
+        let renames = [("desk_name", "desktopName")];
+        let s = sort("desk_name:desc", &renames).unwrap();
+        assert_eq!(
+            (s.field_name.as_str(), s.direction.as_str()),
+            ("desktopName", "DESC")
+        );
+        let s = sort("desk_state", &renames).unwrap();
+        assert_eq!(
+            (s.field_name.as_str(), s.direction.as_str()),
+            ("deskState", "ASC")
+        );
+        let s = sort("createTime:ASC", &renames).unwrap();
+        assert_eq!(
+            (s.field_name.as_str(), s.direction.as_str()),
+            ("createTime", "ASC")
+        );
+        assert!(matches!(
+            sort("ip:sideways", &renames),
+            Err(Failure::Usage(_))
+        ));
+    }
+}

@@ -40,6 +40,10 @@ pub enum MetricsCmd {
     Targets,
     /// Recording and alerting rule groups.
     Rules,
+    /// Label names, or the values of one label.
+    Labels { name: Option<String> },
+    /// Re-read the rule file (a bad file is refused and the rules in force stay).
+    Reload,
 }
 
 /// One series of a query result as a table row: its labels and its value(s).
@@ -152,6 +156,30 @@ pub fn run(ctx: &mut Ctx, cmd: MetricsCmd) -> Outcome {
                     wide: &["query", "lastError"],
                 },
             )
+        }
+        MetricsCmd::Labels { name } => {
+            let path = match &name {
+                Some(n) if n.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') => {
+                    format!("/api/v1/label/{n}/values")
+                }
+                Some(n) => return Err(Failure::usage(format!("`{n}` is not a label name"))),
+                None => "/api/v1/labels".to_string(),
+            };
+            let d = ctx.s.prometheus(&path, &[])?;
+            match ctx.format {
+                Format::Json | Format::Yaml => output::one(&d, ctx.format),
+                _ => {
+                    for v in d.as_array().into_iter().flatten() {
+                        println!("{}", v.as_str().unwrap_or_default());
+                    }
+                    Ok(())
+                }
+            }
+        }
+        MetricsCmd::Reload => {
+            ctx.s.reload_rules()?;
+            println!("rules reloaded");
+            Ok(())
         }
     }
 }
