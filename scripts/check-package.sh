@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build -q -p deskd -p deskctl
-cargo deb -p deskd --no-build --profile dev --no-strip --output target/debian/deskd-ci.deb
+cargo deb -p deskd --no-build --profile dev --strip --fast --output target/debian/deskd-ci.deb
 deb=target/debian/deskd-ci.deb
 dpkg-deb --info "$deb" | sed -n '/Package:/,/Description:/p'
 dpkg-deb --contents "$deb"
