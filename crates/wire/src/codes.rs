@@ -61,3 +61,36 @@ pub const USER_SMS_NOT_GLOBAL: u32 = 23070214;
 pub const USER_EXPIRE_PAST: u32 = 23070221;
 /// Cross-cluster forwarding failed / unknown cluster.
 pub const CLUSTER_FORWARD: u32 = 23170002;
+
+/// Every refusal code the document lists (all but success and the internal failure): what a
+/// client must be ready to get back from a well-formed call. The Postman collection's checks
+/// accept exactly these besides 0.
+pub const REFUSALS: &[u32] = &[
+    BAD_REQUEST,
+    UNAUTHENTICATED,
+    TOO_MANY_REQUESTS,
+    CCP_PARAM,
+    OTHER,
+    USER_BATCH_TOO_LARGE,
+    DESK_PARAM_INVALID,
+    DESK_BATCH_TOO_LARGE,
+    DESK_QUERY_RULE,
+    DESK_STATE_FORBIDS,
+    USER_HAS_DESKS,
+    USER_NOT_FOUND,
+    CROSS_CLUSTER_VDI_ONLY,
+    TERMINAL_LOGIN_EXPIRED,
+    USER_BAD_CREDENTIALS,
+    USER_AD_PASSWORD,
+    USER_LDAP_PASSWORD,
+    USER_PASSWORD_POLICY,
+    USER_SAME_PASSWORD,
+    USER_MAINTENANCE,
+    USER_LOCKED,
+    USER_WRONG_PASSWORD,
+    USER_OTP_NOT_GLOBAL,
+    USER_HARDWARE_NOT_GLOBAL,
+    USER_SMS_NOT_GLOBAL,
+    USER_EXPIRE_PAST,
+    CLUSTER_FORWARD,
+];

@@ -26,3 +26,27 @@ pub struct OsFileItem {
     pub sha256: String,
     pub storage_pool_id: String,
 }
+
+/// The query string of `POST /v1/osFile/upload` (extension): the raw body is the file.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+pub struct UploadParams {
+    /// File name, no path separator.
+    #[serde(default)]
+    pub name: String,
+    /// QCOW2 | ISO
+    #[serde(default)]
+    pub format: String,
+    /// SYSTEM (default) | DATA
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disk_type: Option<String>,
+    #[serde(default)]
+    pub os_name: String,
+    /// Bytes; must equal the body's length.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size: Option<i64>,
+    /// Hex SHA-256 of the body.
+    #[serde(default)]
+    pub sha256: String,
+    #[serde(default)]
+    pub storage_pool_id: String,
+}

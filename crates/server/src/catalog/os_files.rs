@@ -23,10 +23,9 @@ use deskd_domain::resources::OS_FILES;
 use deskd_domain::store::{OsFileStore, PoolStore};
 use deskd_wire::envelope::Reply;
 use deskd_wire::inventory::{IdData, IdRequest};
-use deskd_wire::os_file::OsFileItem;
+use deskd_wire::os_file::{OsFileItem, UploadParams};
 use deskd_wire::paging::{PageData, PageQuery};
 use futures::StreamExt;
-use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
 
@@ -67,25 +66,6 @@ pub async fn pagequery(
         total: page.total,
         item_arr,
     })))
-}
-
-/// The query string of an upload.
-#[derive(Debug, Default, Deserialize)]
-pub struct UploadParams {
-    #[serde(default)]
-    name: String,
-    #[serde(default)]
-    format: String,
-    #[serde(default)]
-    disk_type: Option<String>,
-    #[serde(default)]
-    os_name: String,
-    #[serde(default)]
-    size: Option<i64>,
-    #[serde(default)]
-    sha256: String,
-    #[serde(default)]
-    storage_pool_id: String,
 }
 
 fn file_of(p: &UploadParams) -> Result<OsFile> {
