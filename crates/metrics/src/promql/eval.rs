@@ -74,15 +74,30 @@ impl Engine {
 
     /// Evaluates `q` at `t` (ms).
     pub fn instant(&self, q: &str, t: i64) -> Result<Value, QueryError> {
-        let expr = parse(q)?;
-        let ev = Evaluator::new(self, &expr, t, t, 0);
-        ev.eval(&expr, t)
+        self.instant_expr(&parse(q)?, t)
+    }
+
+    /// Evaluates a parsed query at `t` (ms).
+    pub fn instant_expr(&self, expr: &Expr, t: i64) -> Result<Value, QueryError> {
+        let ev = Evaluator::new(self, expr, t, t, 0);
+        ev.eval(expr, t)
     }
 
     /// Evaluates `q` at every step from `start` to `end` (ms); the result is sorted by labels.
     pub fn range(
         &self,
         q: &str,
+        start: i64,
+        end: i64,
+        step: i64,
+    ) -> Result<Vec<Series>, QueryError> {
+        self.range_expr(&parse(q)?, start, end, step)
+    }
+
+    /// Evaluates a parsed query at every step from `start` to `end` (ms).
+    pub fn range_expr(
+        &self,
+        expr: &Expr,
         start: i64,
         end: i64,
         step: i64,
@@ -105,7 +120,6 @@ impl Engine {
                 group_thousands(self.opts.max_points)
             )));
         }
-        let expr = parse(q)?;
         match expr.value_type() {
             ValueType::Vector | ValueType::Scalar => {}
             other => {
@@ -115,13 +129,13 @@ impl Engine {
             )))
             }
         }
-        let ev = Evaluator::new(self, &expr, start, end, step);
+        let ev = Evaluator::new(self, expr, start, end, step);
         let mut out: FastMap<Labels, Vec<(i64, f64)>> = FastMap::default();
         let mut held = 0usize;
         let mut t = start;
         while t <= end {
             ev.samples.set(held);
-            match ev.eval(&expr, t)? {
+            match ev.eval(expr, t)? {
                 Value::Scalar(v) => {
                     out.entry(Labels::default()).or_default().push((t, v));
                     held += 1;
