@@ -314,7 +314,10 @@ impl<'a> Evaluator<'a> {
 
     /// The label set without its metric name.
     pub(crate) fn drop_name(&self, l: &Labels) -> Labels {
-        if l.name().is_none() {
+        if crate::labels::METADATA_LABELS
+            .iter()
+            .all(|n| l.get(n).is_none())
+        {
             return l.clone();
         }
         self.derive(0, l, Labels::without_name)

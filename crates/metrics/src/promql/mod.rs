@@ -4,6 +4,7 @@ mod aggregate;
 mod binary;
 pub mod eval;
 pub(crate) mod functions;
+mod histogram;
 pub mod value;
 
 pub use eval::{parse, Engine, EngineOptions};
