@@ -21,7 +21,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use deskd_metrics::labels::Labels;
-use deskd_metrics::promql::{Engine, EngineOptions, Value};
+use deskd_metrics::promql::{Engine, EngineOptions, Notes, Value};
 use deskd_metrics::storage::Storage;
 use promql_parser::parser::{AtModifier, Expr};
 
@@ -177,17 +177,15 @@ fn visit_selectors(e: &Expr, f: &mut dyn FnMut(&promql_parser::parser::VectorSel
 }
 
 fn run_eval(ev: &Eval, backend: &dyn Backend, storage: &Arc<Storage>) -> Result<(), String> {
-    if ev.wants_annotations() {
-        return Err(
-            "the case asserts warning/info annotations, which deskd does not report".into(),
-        );
-    }
     let expr = promql_parser::parser::parse(&ev.expr).map_err(|e| format!("parse error: {e}"));
     match ev.kind {
         Kind::Range { start, end, step } => {
             let got = backend.range(storage, &ev.expr, expr.as_ref().ok(), start, end, step);
             match outcome(ev, got)? {
-                Some(v) => compare(ev, &v, start, step),
+                Some((v, notes)) => {
+                    check_notes(ev, &notes)?;
+                    compare(ev, &v, start, step)
+                }
                 None => Ok(()),
             }
         }
@@ -207,8 +205,45 @@ fn run_eval(ev: &Eval, backend: &dyn Backend, storage: &Arc<Storage>) -> Result<
     }
 }
 
+/// `checkAnnotations`: `eval_warn`/`eval_info` want at least one; `expect warn|info` lines must
+/// each match an annotation of their kind and every annotation of that kind one of them;
+/// `no_warn`/`no_info` want none.
+fn check_notes(ev: &Eval, notes: &Notes) -> Result<(), String> {
+    if ev.warn && notes.warnings.is_empty() {
+        return Err("expected warnings but got none".into());
+    }
+    if ev.info && notes.infos.is_empty() {
+        return Err("expected info annotations but got none".into());
+    }
+    for (kind, none, actual) in [
+        (Expect::Warn, Expect::NoWarn, &notes.warnings),
+        (Expect::Info, Expect::NoInfo, &notes.infos),
+    ] {
+        let wanted: Vec<_> = ev
+            .expects
+            .iter()
+            .filter(|(k, _)| *k == kind)
+            .map(|(_, m)| m)
+            .collect();
+        if !wanted.is_empty() {
+            if let Some(m) = wanted.iter().find(|m| !actual.iter().any(|a| m.matches(a))) {
+                return Err(format!(
+                    "expected {kind:?} annotation matching {m:?}, got {actual:?}"
+                ));
+            }
+            if let Some(a) = actual.iter().find(|a| !wanted.iter().any(|m| m.matches(a))) {
+                return Err(format!("unexpected {kind:?} annotation {a:?}"));
+            }
+        }
+        if ev.expects.iter().any(|(k, _)| *k == none) && !actual.is_empty() {
+            return Err(format!("unexpected annotations {actual:?}"));
+        }
+    }
+    Ok(())
+}
+
 /// Checks an error against the case's failure expectation; `Some` is a value to compare.
-fn outcome(ev: &Eval, got: Result<Value, String>) -> Result<Option<Value>, String> {
+fn outcome<T: std::fmt::Debug>(ev: &Eval, got: Result<T, String>) -> Result<Option<T>, String> {
     match got {
         Err(e) if ev.is_fail() => {
             if let Some(m) = &ev.fail_message {
@@ -237,9 +272,10 @@ fn instant_case(
     parsed: Option<&Expr>,
     t: i64,
 ) -> Result<(), String> {
-    let Some(got) = outcome(ev, backend.instant(storage, q, parsed, t))? else {
+    let Some((got, notes)) = outcome(ev, backend.instant(storage, q, parsed, t))? else {
         return Ok(());
     };
+    check_notes(ev, &notes)?;
     compare(ev, &got, t, 0)?;
     // A range vector cannot be a range query's result (deskd's own files expect some).
     if !backend.at_variants() || matches!(got, Value::Matrix(_)) {
@@ -251,7 +287,7 @@ fn instant_case(
     if ev.is_ordered() {
         return Ok(());
     }
-    let Value::Matrix(m) = m else {
+    let Value::Matrix(m) = m.0 else {
         return Err("range mode did not return a matrix".into());
     };
     let vec: Vec<deskd_metrics::promql::Sample> = m

@@ -11,7 +11,7 @@ use promql_parser::parser::{
     self, value::ValueType, AtModifier, Expr, MatrixSelector, Offset, SubqueryExpr, VectorSelector,
 };
 
-use super::value::{exec, QueryError, Sample, Series, Value};
+use super::value::{exec, Notes, QueryError, Sample, Series, Value};
 use super::{aggregate, binary, functions};
 use crate::labels::{FastMap, FastSet, Labels};
 use crate::storage::{is_stale, matcher_sets, SeriesData, Storage};
@@ -79,8 +79,14 @@ impl Engine {
 
     /// Evaluates a parsed query at `t` (ms).
     pub fn instant_expr(&self, expr: &Expr, t: i64) -> Result<Value, QueryError> {
+        self.instant_noted(expr, t).map(|(v, _)| v)
+    }
+
+    /// Evaluates a parsed query at `t` (ms), with its annotations.
+    pub fn instant_noted(&self, expr: &Expr, t: i64) -> Result<(Value, Notes), QueryError> {
         let ev = Evaluator::new(self, expr, t, t, 0);
-        ev.eval(expr, t)
+        let v = ev.eval(expr, t)?;
+        Ok((v, ev.notes.take()))
     }
 
     /// Evaluates `q` at every step from `start` to `end` (ms); the result is sorted by labels.
@@ -102,6 +108,17 @@ impl Engine {
         end: i64,
         step: i64,
     ) -> Result<Vec<Series>, QueryError> {
+        self.range_noted(expr, start, end, step).map(|(m, _)| m)
+    }
+
+    /// A range query with its annotations.
+    pub fn range_noted(
+        &self,
+        expr: &Expr,
+        start: i64,
+        end: i64,
+        step: i64,
+    ) -> Result<(Vec<Series>, Notes), QueryError> {
         if step <= 0 {
             return Err(QueryError::BadData(
                 "zero or negative query resolution step widths are not accepted. Try a positive integer".into(),
@@ -160,7 +177,7 @@ impl Engine {
             .map(|(labels, points)| Series { labels, points })
             .collect();
         series.sort_by(|a, b| a.labels.cmp(&b.labels));
-        Ok(series)
+        Ok((series, ev.notes.take()))
     }
 }
 
@@ -239,6 +256,8 @@ pub(crate) struct Evaluator<'a> {
     /// Per selector (and bound) and series: how many samples lay at or before the time last
     /// asked. Steps move forward, so the next answer is usually a few samples on.
     cursors: RefCell<FastMap<(usize, u8), Vec<usize>>>,
+    /// Warnings and infos met so far.
+    pub(crate) notes: RefCell<Notes>,
 }
 
 /// How many of `samples` lie at or before `t`, starting from the previous answer `hint`.
@@ -267,6 +286,7 @@ impl<'a> Evaluator<'a> {
             samples: Cell::new(0),
             derived: RefCell::default(),
             cursors: RefCell::default(),
+            notes: RefCell::default(),
         };
         let mut ranges = Vec::new();
         ev.plan(expr, start, end, &mut ranges);

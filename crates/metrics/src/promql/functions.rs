@@ -155,7 +155,16 @@ pub(crate) fn call(ev: &Evaluator<'_>, c: &Call, t: i64) -> Result<Value, QueryE
         "label_join" => label_join(ev, args, t)?,
         "histogram_quantile" => {
             let q = scalar_arg(ev, arg(args, 0)?, t)?;
-            histogram::quantile(q, vector_arg(ev, arg(args, 1)?, t)?, t)
+            if !(0.0..=1.0).contains(&q) {
+                ev.notes
+                    .borrow_mut()
+                    .warn(super::value::invalid_quantile(q));
+            }
+            let (out, fixed) = histogram::quantile(q, vector_arg(ev, arg(args, 1)?, t)?, t);
+            for name in fixed {
+                ev.notes.borrow_mut().info(format!("PromQL info: input to histogram_quantile needed to be fixed for monotonicity (see https://prometheus.io/docs/prometheus/latest/querying/functions/#histogram_quantile) for metric name {name:?}"));
+            }
+            out
         }
         "histogram_fraction" => {
             let lo = scalar_arg(ev, arg(args, 0)?, t)?;
@@ -399,6 +408,7 @@ fn range_function(
         _ => return Ok(None),
     };
     let (series, start, end) = ev.range_arg(m, t)?;
+    notes_for_range(ev, name, param.0, &series);
     if name == "absent_over_time" {
         return Ok(Some(absent_result(series.is_empty(), m, t)));
     }
@@ -416,6 +426,31 @@ fn range_function(
         out.push(Sample { labels, t, v });
     }
     Ok(Some(out))
+}
+
+/// The annotations of a range function: a quantile outside [0, 1]; `rate`/`increase` of a
+/// series whose name does not say it is a counter.
+fn notes_for_range(ev: &Evaluator<'_>, name: &str, p: f64, series: &[Series]) {
+    let mut notes = ev.notes.borrow_mut();
+    if name == "quantile_over_time" && !(0.0..=1.0).contains(&p) {
+        notes.warn(super::value::invalid_quantile(p));
+    }
+    if name != "rate" && name != "increase" {
+        return;
+    }
+    for s in series.iter().filter(|s| !s.points.is_empty()) {
+        let Some(metric) = s.labels.name() else {
+            continue;
+        };
+        if !["_total", "_sum", "_count", "_bucket"]
+            .iter()
+            .any(|x| metric.ends_with(x))
+        {
+            notes.info(format!(
+                "PromQL info: metric might not be a counter, name does not end in _total/_sum/_count/_bucket: {metric:?}"
+            ));
+        }
+    }
 }
 
 fn over_window(

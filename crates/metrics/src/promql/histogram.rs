@@ -9,7 +9,7 @@ const SMALL_DELTA_TOLERANCE: f64 = 1e-12;
 
 /// The buckets of each histogram in `v`: series grouped by all labels but `le` (the metric name
 /// included, so two histograms of different names stay apart and then collide in the result,
-/// as in Prometheus). The result labels lose `le` and the name, type and unit.
+/// as in Prometheus). The caller drops the name, type and unit from the result.
 fn classic_groups(v: Vec<Sample>) -> Vec<(Labels, Vec<(f64, f64)>)> {
     let mut groups: Vec<(Labels, Vec<(f64, f64)>)> = Vec::new();
     for s in v {
@@ -22,28 +22,35 @@ fn classic_groups(v: Vec<Sample>) -> Vec<(Labels, Vec<(f64, f64)>)> {
             None => groups.push((key, vec![(le, s.v)])),
         }
     }
-    for (labels, _) in &mut groups {
-        *labels = labels.without_name();
-    }
     groups
 }
 
-pub(crate) fn quantile(q: f64, v: Vec<Sample>, t: i64) -> Vec<Sample> {
-    classic_groups(v)
+/// The quantile of each histogram, and the names of those whose counts had to be made
+/// monotonic (an info annotation in Prometheus).
+pub(crate) fn quantile(q: f64, v: Vec<Sample>, t: i64) -> (Vec<Sample>, Vec<String>) {
+    let mut fixed = Vec::new();
+    let out = classic_groups(v)
         .into_iter()
-        .map(|(labels, buckets)| Sample {
-            labels,
-            t,
-            v: bucket_quantile(q, buckets),
+        .map(|(labels, buckets)| {
+            let (v, forced) = bucket_quantile(q, buckets);
+            if forced {
+                fixed.push(labels.name().unwrap_or("").to_string());
+            }
+            Sample {
+                labels: labels.without_name(),
+                t,
+                v,
+            }
         })
-        .collect()
+        .collect();
+    (out, fixed)
 }
 
 pub(crate) fn fraction(lo: f64, hi: f64, v: Vec<Sample>, t: i64) -> Vec<Sample> {
     classic_groups(v)
         .into_iter()
         .map(|(labels, buckets)| Sample {
-            labels,
+            labels: labels.without_name(),
             t,
             v: bucket_fraction(lo, hi, buckets),
         })
@@ -67,23 +74,30 @@ fn coalesce(mut b: Vec<(f64, f64)>) -> Option<Vec<(f64, f64)>> {
 }
 
 /// Prometheus's `ensureMonotonicAndIgnoreSmallDeltas`: a count below (or insignificantly
-/// above) its predecessor takes the predecessor's value.
-fn make_monotonic(b: &mut [(f64, f64)]) {
+/// above) its predecessor takes the predecessor's value; true when one was below.
+fn make_monotonic(b: &mut [(f64, f64)]) -> bool {
     let Some(first) = b.first() else {
-        return;
+        return false;
     };
+    let mut forced = false;
     let mut prev = first.1;
     for x in b.iter_mut().skip(1) {
         let curr = x.1;
         if curr == prev {
             continue;
         }
-        if almost_equal(prev, curr, SMALL_DELTA_TOLERANCE) || curr < prev {
+        if almost_equal(prev, curr, SMALL_DELTA_TOLERANCE) {
             x.1 = prev;
+            continue;
+        }
+        if curr < prev {
+            x.1 = prev;
+            forced = true;
             continue;
         }
         prev = curr;
     }
+    forced
 }
 
 /// `util/almost.Equal`.
@@ -102,35 +116,36 @@ pub(crate) fn almost_equal(a: f64, b: f64, epsilon: f64) -> bool {
     diff / abs_sum.min(f64::MAX) < epsilon
 }
 
-/// Prometheus's `BucketQuantile`: linear interpolation inside the bucket holding the rank.
-pub(crate) fn bucket_quantile(q: f64, b: Vec<(f64, f64)>) -> f64 {
+/// Prometheus's `BucketQuantile`: linear interpolation inside the bucket holding the rank; true
+/// when the counts had to be made monotonic.
+pub(crate) fn bucket_quantile(q: f64, b: Vec<(f64, f64)>) -> (f64, bool) {
     if q.is_nan() {
-        return f64::NAN;
+        return (f64::NAN, false);
     }
     if q < 0.0 {
-        return f64::NEG_INFINITY;
+        return (f64::NEG_INFINITY, false);
     }
     if q > 1.0 {
-        return f64::INFINITY;
+        return (f64::INFINITY, false);
     }
     let Some(mut merged) = coalesce(b) else {
-        return f64::NAN;
+        return (f64::NAN, false);
     };
-    make_monotonic(&mut merged);
+    let forced = make_monotonic(&mut merged);
     if merged.len() < 2 {
-        return f64::NAN;
+        return (f64::NAN, false);
     }
     let total = merged[merged.len() - 1].1;
     if total == 0.0 {
-        return f64::NAN;
+        return (f64::NAN, false);
     }
     let mut rank = q * total;
     let i = merged[..merged.len() - 1].partition_point(|(_, c)| *c < rank);
     if i >= merged.len() - 1 {
-        return merged[merged.len() - 2].0;
+        return (merged[merged.len() - 2].0, forced);
     }
     if i == 0 && merged[0].0 <= 0.0 {
-        return merged[0].0;
+        return (merged[0].0, forced);
     }
     let (mut lo, hi, mut count) = (0.0, merged[i].0, merged[i].1);
     if i > 0 {
@@ -138,7 +153,7 @@ pub(crate) fn bucket_quantile(q: f64, b: Vec<(f64, f64)>) -> f64 {
         count -= merged[i - 1].1;
         rank -= merged[i - 1].1;
     }
-    lo + (hi - lo) * (rank / count)
+    (lo + (hi - lo) * (rank / count), forced)
 }
 
 /// Prometheus's `BucketFraction`: the share of observations between `lower` and `upper`,

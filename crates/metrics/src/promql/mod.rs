@@ -8,4 +8,4 @@ mod histogram;
 pub mod value;
 
 pub use eval::{parse, Engine, EngineOptions};
-pub use value::{format_value, QueryError, Sample, Series, Value};
+pub use value::{format_value, Notes, QueryError, Sample, Series, Value};

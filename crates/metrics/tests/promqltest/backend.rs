@@ -5,7 +5,7 @@ use std::sync::Arc;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use deskd_metrics::labels::Labels;
-use deskd_metrics::promql::{Engine, EngineOptions, Sample, Series, Value};
+use deskd_metrics::promql::{Engine, EngineOptions, Notes, Sample, Series, Value};
 use deskd_metrics::storage::Storage;
 use http_body_util::BodyExt;
 use promql_parser::parser::Expr;
@@ -20,7 +20,7 @@ pub trait Backend {
         q: &str,
         parsed: Option<&Expr>,
         t: i64,
-    ) -> Result<Value, String>;
+    ) -> Result<(Value, Notes), String>;
     /// A range query; the result is a `Value::Matrix`.
     fn range(
         &self,
@@ -30,7 +30,7 @@ pub trait Backend {
         start: i64,
         end: i64,
         step: i64,
-    ) -> Result<Value, String>;
+    ) -> Result<(Value, Notes), String>;
     /// Whether instant cases also run with `@` and in range mode, as `promqltest` does.
     fn at_variants(&self) -> bool;
 }
@@ -49,10 +49,10 @@ impl Backend for InProcess {
         q: &str,
         parsed: Option<&Expr>,
         t: i64,
-    ) -> Result<Value, String> {
+    ) -> Result<(Value, Notes), String> {
         match parsed {
-            Some(e) => engine(s).instant_expr(e, t),
-            None => engine(s).instant(q, t),
+            Some(e) => engine(s).instant_noted(e, t),
+            None => engine(s).instant(q, t).map(|v| (v, Notes::default())),
         }
         .map_err(|e| e.to_string())
     }
@@ -65,12 +65,14 @@ impl Backend for InProcess {
         start: i64,
         end: i64,
         step: i64,
-    ) -> Result<Value, String> {
+    ) -> Result<(Value, Notes), String> {
         match parsed {
-            Some(e) => engine(s).range_expr(e, start, end, step),
-            None => engine(s).range(q, start, end, step),
+            Some(e) => engine(s).range_noted(e, start, end, step),
+            None => engine(s)
+                .range(q, start, end, step)
+                .map(|m| (m, Notes::default())),
         }
-        .map(Value::Matrix)
+        .map(|(m, n)| (Value::Matrix(m), n))
         .map_err(|e| e.to_string())
     }
 
@@ -114,7 +116,7 @@ impl Http {
         if status != StatusCode::OK {
             return Err(v["error"].as_str().unwrap_or("").to_string());
         }
-        Ok(v["data"].clone())
+        Ok(v)
     }
 }
 
@@ -147,6 +149,25 @@ fn labels(v: &Json) -> Labels {
 fn point(p: &Json) -> Result<(i64, f64), String> {
     let t = p[0].as_f64().ok_or("bad time")?;
     Ok(((t * 1000.0).round() as i64, float(&p[1])?))
+}
+
+/// The result and the `warnings`/`infos` of a query's JSON answer.
+fn answer(body: &Json) -> Result<(Value, Notes), String> {
+    let list = |k: &str| {
+        body[k]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|x| x.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let notes = Notes {
+        warnings: list("warnings"),
+        infos: list("infos"),
+    };
+    Ok((value(&body["data"])?, notes))
 }
 
 fn value(data: &Json) -> Result<Value, String> {
@@ -195,8 +216,8 @@ impl Backend for Http {
         q: &str,
         _: Option<&Expr>,
         t: i64,
-    ) -> Result<Value, String> {
-        value(&self.get(
+    ) -> Result<(Value, Notes), String> {
+        answer(&self.get(
             s,
             "/api/v1/query",
             &[("query", q.to_string()), ("time", secs(t))],
@@ -211,14 +232,14 @@ impl Backend for Http {
         start: i64,
         end: i64,
         step: i64,
-    ) -> Result<Value, String> {
+    ) -> Result<(Value, Notes), String> {
         let params = [
             ("query", q.to_string()),
             ("start", secs(start)),
             ("end", secs(end)),
             ("step", secs(step)),
         ];
-        value(&self.get(s, "/api/v1/query_range", &params)?)
+        answer(&self.get(s, "/api/v1/query_range", &params)?)
     }
 
     fn at_variants(&self) -> bool {

@@ -101,16 +101,6 @@ impl Eval {
         self.fail || self.expects.iter().any(|(e, _)| *e == Expect::Fail)
     }
 
-    /// Whether the case asserts warning or info annotations.
-    pub fn wants_annotations(&self) -> bool {
-        self.warn
-            || self.info
-            || self
-                .expects
-                .iter()
-                .any(|(e, _)| matches!(e, Expect::Warn | Expect::Info))
-    }
-
     /// Whether the expected result holds a native histogram.
     pub fn expects_histogram(&self) -> bool {
         match &self.expected {
