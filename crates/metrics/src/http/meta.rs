@@ -6,9 +6,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, OnceLock};
 use std::time::SystemTime;
 
-use axum::body::Bytes;
-use axum::extract::{Path, RawQuery, State};
-use axum::http::Method;
+use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use promql_parser::parser::Expr;
 use serde_json::{json, Value as Json};
@@ -110,11 +108,8 @@ fn matched_series(
 
 pub(super) async fn labels(
     State(engine): State<Arc<Engine>>,
-    method: Method,
-    RawQuery(q): RawQuery,
-    body: Bytes,
+    p: Params,
 ) -> Result<Response, ApiError> {
-    let p = Params::new(&method, q, &body);
     let limit = limit_param(&p)?;
     let mut names = match matched_series(&engine, &p, false)? {
         None => engine.storage().label_names(),
@@ -161,9 +156,8 @@ fn unescape_name(name: &str) -> String {
 pub(super) async fn label_values(
     State(engine): State<Arc<Engine>>,
     Path(name): Path<String>,
-    RawQuery(q): RawQuery,
+    p: Params,
 ) -> Result<Response, ApiError> {
-    let p = Params::new(&Method::GET, q, &[]);
     let name = unescape_name(&name);
     if name.is_empty() || name.contains('\u{0}') {
         return Err(ApiError::bad_data(format!("invalid label name: {name:?}")));
@@ -187,11 +181,8 @@ pub(super) async fn label_values(
 
 pub(super) async fn series(
     State(engine): State<Arc<Engine>>,
-    method: Method,
-    RawQuery(q): RawQuery,
-    body: Bytes,
+    p: Params,
 ) -> Result<Response, ApiError> {
-    let p = Params::new(&method, q, &body);
     if p.all("match[]").is_empty() {
         return Err(ApiError::bad_data("no match[] parameter provided"));
     }
@@ -216,9 +207,8 @@ fn number_param(p: &Params, name: &str) -> Result<i64, ApiError> {
 
 pub(super) async fn metadata(
     State(engine): State<Arc<Engine>>,
-    RawQuery(q): RawQuery,
+    p: Params,
 ) -> Result<Response, ApiError> {
-    let p = Params::new(&Method::GET, q, &[]);
     let limit = number_param(&p, "limit")?;
     let per_metric = number_param(&p, "limit_per_metric")?;
     let metric = p.get("metric").filter(|m| !m.is_empty());
@@ -253,12 +243,7 @@ pub(super) async fn metadata(
 
 /// deskd keeps no exemplars: a query with selectors gets an empty list, one without any gets
 /// no `data` at all, as Prometheus answers.
-pub(super) async fn query_exemplars(
-    method: Method,
-    RawQuery(q): RawQuery,
-    body: Bytes,
-) -> Result<Response, ApiError> {
-    let p = Params::new(&method, q, &body);
+pub(super) async fn query_exemplars(p: Params) -> Result<Response, ApiError> {
     let start = p.time("start", Some(i64::MIN / 2))?;
     let end = p.time("end", Some(i64::MAX / 2))?;
     if end < start {
@@ -373,9 +358,8 @@ fn stat_list(v: &[(String, u64)]) -> Json {
 /// Head statistics and the `limit` (default 10) largest cardinalities.
 pub(super) async fn tsdb(
     State(engine): State<Arc<Engine>>,
-    RawQuery(q): RawQuery,
+    p: Params,
 ) -> Result<Response, ApiError> {
-    let p = Params::new(&Method::GET, q, &[]);
     let limit = match p.get("limit") {
         None | Some("") => 10,
         Some(s) => s

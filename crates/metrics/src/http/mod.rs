@@ -189,6 +189,20 @@ pub(super) fn success(data: Json) -> Response {
 /// Request parameters: the query string, plus the form body of a POST.
 pub(super) struct Params(Vec<(String, String)>);
 
+/// As an extractor (the last of a handler's, since it reads the body).
+impl<S: Send + Sync> axum::extract::FromRequest<S> for Params {
+    type Rejection = ApiError;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, ApiError> {
+        let method = req.method().clone();
+        let query = req.uri().query().map(str::to_string);
+        let body = Bytes::from_request(req, state)
+            .await
+            .map_err(|e| ApiError::bad_data(e.body_text()))?;
+        Ok(Params::new(&method, query, &body))
+    }
+}
+
 impl Params {
     pub(super) fn new(method: &Method, query: Option<String>, body: &[u8]) -> Self {
         let mut v: Vec<(String, String)> =
@@ -514,13 +528,7 @@ fn query_param(p: &Params) -> Result<Expr, ApiError> {
     parse(p.get("query").unwrap_or("")).map_err(|e| ApiError::param("query", e))
 }
 
-async fn query(
-    State(engine): State<Arc<Engine>>,
-    method: Method,
-    RawQuery(q): RawQuery,
-    body: Bytes,
-) -> Result<Response, ApiError> {
-    let p = Params::new(&method, q, &body);
+async fn query(State(engine): State<Arc<Engine>>, p: Params) -> Result<Response, ApiError> {
     let t = p.time("time", Some(now_ms()))?;
     let query = query_param(&p)?;
     let e = engine_for(&engine, &p)?;
@@ -533,13 +541,7 @@ async fn query(
     Ok(raw_json(body))
 }
 
-async fn query_range(
-    State(engine): State<Arc<Engine>>,
-    method: Method,
-    RawQuery(q): RawQuery,
-    body: Bytes,
-) -> Result<Response, ApiError> {
-    let p = Params::new(&method, q, &body);
+async fn query_range(State(engine): State<Arc<Engine>>, p: Params) -> Result<Response, ApiError> {
     let start = p.time("start", None)?;
     let end = p.time("end", None)?;
     if end < start {
