@@ -8,6 +8,10 @@ use std::sync::Arc;
 /// The label holding the metric name.
 pub const METRIC_NAME: &str = "__name__";
 
+/// The labels describing a metric rather than a series: dropped together when a function or
+/// operator drops the metric name.
+pub const METADATA_LABELS: &[&str] = &[METRIC_NAME, "__type__", "__unit__"];
+
 type Pairs = Arc<Vec<(Arc<str>, Arc<str>)>>;
 
 /// A label set kept sorted by name, so equal sets compare and hash equal. Shared, because a
@@ -122,12 +126,13 @@ impl Labels {
         self.1 = hash_pairs(&self.0);
     }
 
-    /// The set without `__name__`; shares the set when it has no name.
+    /// The set without `__name__` and the other metadata labels Prometheus 3 drops with it
+    /// (`__type__`, `__unit__`); shares the set when it has none of them.
     pub fn without_name(&self) -> Labels {
-        if self.name().is_none() {
+        if !self.iter().any(|(n, _)| METADATA_LABELS.contains(&n)) {
             return self.clone();
         }
-        self.without(&[METRIC_NAME])
+        self.without(METADATA_LABELS)
     }
 
     /// Drops the named labels.

@@ -412,3 +412,194 @@ async fn the_endpoint_table_matches_the_router() {
     let (st, _) = call(&app, Method::GET, "/api/v1/nothing", "").await;
     assert_eq!(st, StatusCode::NOT_FOUND);
 }
+
+/// The requests Grafana 11's Prometheus data source sends, in order: the health check (an
+/// instant `1+1` POSTed as a form, and the build information to pick a flavour), then the query
+/// editor's metrics browser (metric names, label names and values for the time picker's range,
+/// narrowed by a selector), metadata for hints, a range query, and exemplars.
+#[tokio::test]
+async fn grafana_datasource_flow() {
+    let app = loaded().await;
+    let (s, e) = ("1699999000", "1700000100");
+    let get = |uri: String| {
+        let app = app.clone();
+        async move { call(&app, Method::GET, &uri, "").await }
+    };
+    // Save & test.
+    let (st, v) = call(
+        &app,
+        Method::POST,
+        "/api/v1/query",
+        "query=1%2B1&time=1700000000",
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK);
+    assert_eq!(
+        v,
+        json!({"status":"success","data":{"resultType":"scalar","result":[1700000000,"2"]}})
+    );
+    let (st, v) = get("/api/v1/status/buildinfo".into()).await;
+    assert_eq!(st, StatusCode::OK);
+    assert!(v["data"]["version"]
+        .as_str()
+        .is_some_and(|v| v.starts_with('3')));
+    // Metrics browser.
+    let (_, v) = get(format!("/api/v1/label/__name__/values?start={s}&end={e}")).await;
+    assert_eq!(
+        v,
+        json!({"status":"success","data":["vm_cpu_seconds_total","vm_up"]})
+    );
+    let (_, v) = get(format!("/api/v1/labels?start={s}&end={e}")).await;
+    assert_eq!(v, json!({"status":"success","data":["__name__","desk"]}));
+    let (_, v) = get(format!(
+        "/api/v1/labels?match%5B%5D=vm_up&start={s}&end={e}"
+    ))
+    .await;
+    assert_eq!(v["data"], json!(["__name__", "desk"]));
+    let (_, v) = get(format!(
+        "/api/v1/label/desk/values?match%5B%5D=vm_cpu_seconds_total&start={s}&end={e}&limit=40000"
+    ))
+    .await;
+    assert_eq!(v, json!({"status":"success","data":["d1","d2"]}));
+    let (_, v) = get(format!(
+        "/api/v1/label/desk/values?match%5B%5D=vm_up&start={s}&end={e}"
+    ))
+    .await;
+    assert_eq!(v["data"], json!(["d1"]));
+    let (_, v) = get(format!(
+        "/api/v1/series?match%5B%5D=%7B__name__%3D%22vm_up%22%7D&start={s}&end={e}"
+    ))
+    .await;
+    assert_eq!(
+        v,
+        json!({"status":"success","data":[{"__name__":"vm_up","desk":"d1"}]})
+    );
+    let (_, v) = get("/api/v1/metadata".into()).await;
+    assert_eq!(
+        v["data"]["vm_cpu_seconds_total"],
+        json!([{"type":"counter","help":"CPU time of a VM.","unit":""}])
+    );
+    // The panel's query and its exemplars.
+    let (st, v) = call(
+        &app,
+        Method::POST,
+        "/api/v1/query_range",
+        "query=sum%20by%20(desk)%20(rate(vm_cpu_seconds_total%5B1m%5D))&start=1700000060&end=1700000060&step=15",
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK);
+    assert_eq!(v["data"]["result"][0]["metric"], json!({"desk":"d1"}));
+    let (_, v) = get(format!(
+        "/api/v1/query_exemplars?query=vm_cpu_seconds_total&start={s}&end={e}"
+    ))
+    .await;
+    assert_eq!(v, json!({"status":"success","data":[]}));
+}
+
+#[tokio::test]
+async fn metadata_endpoints_take_prometheus_parameters() {
+    let app = loaded().await;
+    let get = |uri: &'static str| {
+        let app = app.clone();
+        async move { call(&app, Method::GET, uri, "").await }
+    };
+    // `limit` cuts the answer and says so.
+    let (_, v) = get("/api/v1/labels?limit=1").await;
+    assert_eq!(
+        v,
+        json!({"status":"success","data":["__name__"],"warnings":["results truncated due to limit"]})
+    );
+    let (_, v) = get("/api/v1/label/desk/values?limit=2").await;
+    assert_eq!(v, json!({"status":"success","data":["d1","d2"]}));
+    let (_, v) = get("/api/v1/series?match[]=vm_cpu_seconds_total&limit=1").await;
+    assert_eq!(
+        v["data"],
+        json!([{"__name__":"vm_cpu_seconds_total","desk":"d1"}])
+    );
+    assert_eq!(v["warnings"], json!(["results truncated due to limit"]));
+    let (st, v) = get("/api/v1/labels?limit=-1").await;
+    assert_eq!(st, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        v["error"],
+        "invalid parameter \"limit\": limit must be non-negative"
+    );
+    // A range outside the data selects nothing; one inside keeps only series with samples in it.
+    let (_, v) = get("/api/v1/labels?start=1600000000&end=1600000100").await;
+    assert_eq!(v["data"], json!([]));
+    let (_, v) = get("/api/v1/label/desk/values?start=1700000050&end=1700000100").await;
+    assert_eq!(v["data"], json!(["d1", "d2"]));
+    // As in Prometheus's head, a series counts when its stored span overlaps the range.
+    let (_, v) = get("/api/v1/label/__name__/values?start=1700000010&end=1700000020").await;
+    assert_eq!(v["data"], json!(["vm_cpu_seconds_total"]));
+    let (_, v) = get("/api/v1/series?match[]=vm_up&end=1700000000").await;
+    assert_eq!(v["data"], json!([]));
+    // Metadata limits.
+    let (_, v) = get("/api/v1/metadata?limit=1").await;
+    assert_eq!(v["data"].as_object().map(|o| o.len()), Some(1));
+    let (st, v) = get("/api/v1/metadata?limit_per_metric=x").await;
+    assert_eq!(st, StatusCode::BAD_REQUEST);
+    assert_eq!(v["error"], "limit_per_metric must be a number");
+    // Exemplars: nothing to select is no data at all; a bad range or query is bad_data.
+    let (_, v) = get("/api/v1/query_exemplars?query=1%2B1").await;
+    assert_eq!(v, json!({"status":"success"}));
+    let (st, v) = get("/api/v1/query_exemplars?query=up&start=10&end=5").await;
+    assert_eq!(st, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        v["error"],
+        "end timestamp must not be before start timestamp"
+    );
+    // Status pages.
+    let (_, v) = get("/api/v1/status/tsdb?limit=1").await;
+    assert_eq!(
+        v["data"]["headStats"],
+        json!({"numSeries":3,"numLabelPairs":4,"chunkCount":3,"minTime":1700000000000i64,"maxTime":1700000060000i64})
+    );
+    assert_eq!(
+        v["data"]["seriesCountByMetricName"],
+        json!([{"name":"vm_cpu_seconds_total","value":2}])
+    );
+    // Ties go by name.
+    assert_eq!(
+        v["data"]["labelValueCountByLabelName"],
+        json!([{"name":"__name__","value":2}])
+    );
+    let (st, _) = get("/api/v1/status/tsdb?limit=0").await;
+    assert_eq!(st, StatusCode::BAD_REQUEST);
+    let (st, v) = get("/api/v1/status/runtimeinfo").await;
+    assert_eq!(st, StatusCode::OK);
+    assert_eq!(v["data"]["storageRetention"], "15d");
+    assert_eq!(v["data"]["reloadConfigSuccess"], true);
+    assert!(v["data"]["startTime"]
+        .as_str()
+        .is_some_and(|t| t.ends_with('Z')));
+}
+
+#[tokio::test]
+async fn annotations_come_as_warnings_and_infos() {
+    let app = loaded().await;
+    let (st, v) = call(
+        &app,
+        Method::GET,
+        "/api/v1/query?query=quantile(2,vm_up)&time=1700000060",
+        "",
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK);
+    assert_eq!(
+        v["warnings"],
+        json!(["PromQL warning: quantile value should be between 0 and 1, got 2"])
+    );
+    assert!(v.get("infos").is_none());
+    let (_, v) = call(
+        &app,
+        Method::GET,
+        "/api/v1/query_range?query=rate(vm_up[5m])&start=1700000000&end=1700000060&step=30",
+        "",
+    )
+    .await;
+    assert_eq!(
+        v["infos"],
+        json!(["PromQL info: metric might not be a counter, name does not end in _total/_sum/_count/_bucket: \"vm_up\""])
+    );
+    assert!(v.get("warnings").is_none());
+}

@@ -65,6 +65,11 @@ pub(crate) fn eval(ev: &Evaluator<'_>, a: &AggregateExpr, t: i64) -> Result<Valu
         }
         "quantile" => {
             let q = scalar_param(ev, a, t)?;
+            if !(0.0..=1.0).contains(&q) {
+                ev.notes
+                    .borrow_mut()
+                    .warn(super::value::invalid_quantile(q));
+            }
             simple(ev, input, &a.modifier, t, |vals| quantile(q, vals))
         }
         "count_values" => {

@@ -11,7 +11,7 @@ use promql_parser::parser::{
     self, value::ValueType, AtModifier, Expr, MatrixSelector, Offset, SubqueryExpr, VectorSelector,
 };
 
-use super::value::{exec, QueryError, Sample, Series, Value};
+use super::value::{exec, Notes, QueryError, Sample, Series, Value};
 use super::{aggregate, binary, functions};
 use crate::labels::{FastMap, FastSet, Labels};
 use crate::storage::{is_stale, matcher_sets, SeriesData, Storage};
@@ -74,9 +74,19 @@ impl Engine {
 
     /// Evaluates `q` at `t` (ms).
     pub fn instant(&self, q: &str, t: i64) -> Result<Value, QueryError> {
-        let expr = parse(q)?;
-        let ev = Evaluator::new(self, &expr, t, t, 0);
-        ev.eval(&expr, t)
+        self.instant_expr(&parse(q)?, t)
+    }
+
+    /// Evaluates a parsed query at `t` (ms).
+    pub fn instant_expr(&self, expr: &Expr, t: i64) -> Result<Value, QueryError> {
+        self.instant_noted(expr, t).map(|(v, _)| v)
+    }
+
+    /// Evaluates a parsed query at `t` (ms), with its annotations.
+    pub fn instant_noted(&self, expr: &Expr, t: i64) -> Result<(Value, Notes), QueryError> {
+        let ev = Evaluator::new(self, expr, t, t, 0);
+        let v = ev.eval(expr, t)?;
+        Ok((v, ev.notes.take()))
     }
 
     /// Evaluates `q` at every step from `start` to `end` (ms); the result is sorted by labels.
@@ -87,6 +97,28 @@ impl Engine {
         end: i64,
         step: i64,
     ) -> Result<Vec<Series>, QueryError> {
+        self.range_expr(&parse(q)?, start, end, step)
+    }
+
+    /// Evaluates a parsed query at every step from `start` to `end` (ms).
+    pub fn range_expr(
+        &self,
+        expr: &Expr,
+        start: i64,
+        end: i64,
+        step: i64,
+    ) -> Result<Vec<Series>, QueryError> {
+        self.range_noted(expr, start, end, step).map(|(m, _)| m)
+    }
+
+    /// A range query with its annotations.
+    pub fn range_noted(
+        &self,
+        expr: &Expr,
+        start: i64,
+        end: i64,
+        step: i64,
+    ) -> Result<(Vec<Series>, Notes), QueryError> {
         if step <= 0 {
             return Err(QueryError::BadData(
                 "zero or negative query resolution step widths are not accepted. Try a positive integer".into(),
@@ -105,7 +137,6 @@ impl Engine {
                 group_thousands(self.opts.max_points)
             )));
         }
-        let expr = parse(q)?;
         match expr.value_type() {
             ValueType::Vector | ValueType::Scalar => {}
             other => {
@@ -115,13 +146,13 @@ impl Engine {
             )))
             }
         }
-        let ev = Evaluator::new(self, &expr, start, end, step);
+        let ev = Evaluator::new(self, expr, start, end, step);
         let mut out: FastMap<Labels, Vec<(i64, f64)>> = FastMap::default();
         let mut held = 0usize;
         let mut t = start;
         while t <= end {
             ev.samples.set(held);
-            match ev.eval(&expr, t)? {
+            match ev.eval(expr, t)? {
                 Value::Scalar(v) => {
                     out.entry(Labels::default()).or_default().push((t, v));
                     held += 1;
@@ -146,7 +177,7 @@ impl Engine {
             .map(|(labels, points)| Series { labels, points })
             .collect();
         series.sort_by(|a, b| a.labels.cmp(&b.labels));
-        Ok(series)
+        Ok((series, ev.notes.take()))
     }
 }
 
@@ -225,6 +256,8 @@ pub(crate) struct Evaluator<'a> {
     /// Per selector (and bound) and series: how many samples lay at or before the time last
     /// asked. Steps move forward, so the next answer is usually a few samples on.
     cursors: RefCell<FastMap<(usize, u8), Vec<usize>>>,
+    /// Warnings and infos met so far.
+    pub(crate) notes: RefCell<Notes>,
 }
 
 /// How many of `samples` lie at or before `t`, starting from the previous answer `hint`.
@@ -253,6 +286,7 @@ impl<'a> Evaluator<'a> {
             samples: Cell::new(0),
             derived: RefCell::default(),
             cursors: RefCell::default(),
+            notes: RefCell::default(),
         };
         let mut ranges = Vec::new();
         ev.plan(expr, start, end, &mut ranges);
@@ -300,7 +334,10 @@ impl<'a> Evaluator<'a> {
 
     /// The label set without its metric name.
     pub(crate) fn drop_name(&self, l: &Labels) -> Labels {
-        if l.name().is_none() {
+        if crate::labels::METADATA_LABELS
+            .iter()
+            .all(|n| l.get(n).is_none())
+        {
             return l.clone();
         }
         self.derive(0, l, Labels::without_name)

@@ -7,6 +7,7 @@ use regex::Regex;
 
 use super::aggregate::{extreme, mean, sum, variance};
 use super::eval::{check_unique, Evaluator};
+use super::histogram;
 use super::value::{exec, QueryError, Sample, Series, Value};
 use crate::labels::{valid_label_name, Labels, METRIC_NAME};
 
@@ -134,11 +135,41 @@ pub(crate) fn call(ev: &Evaluator<'_>, c: &Call, t: i64) -> Result<Value, QueryE
             }
             return Ok(Value::Vector(v));
         }
+        "sort_by_label" | "sort_by_label_desc" => {
+            let mut v = vector_arg(ev, arg(args, 0)?, t)?;
+            let names = args[1..]
+                .iter()
+                .map(|a| string_arg(ev, a, t))
+                .collect::<Result<Vec<_>, _>>()?;
+            v.sort_by(|a, b| {
+                let o = by_labels(&names, &a.labels, &b.labels);
+                if name == "sort_by_label" {
+                    o
+                } else {
+                    o.reverse()
+                }
+            });
+            return Ok(Value::Vector(v));
+        }
         "label_replace" => label_replace(ev, args, t)?,
         "label_join" => label_join(ev, args, t)?,
         "histogram_quantile" => {
             let q = scalar_arg(ev, arg(args, 0)?, t)?;
-            histogram_quantile(q, vector_arg(ev, arg(args, 1)?, t)?, t)
+            if !(0.0..=1.0).contains(&q) {
+                ev.notes
+                    .borrow_mut()
+                    .warn(super::value::invalid_quantile(q));
+            }
+            let (out, fixed) = histogram::quantile(q, vector_arg(ev, arg(args, 1)?, t)?, t);
+            for name in fixed {
+                ev.notes.borrow_mut().info(format!("PromQL info: input to histogram_quantile needed to be fixed for monotonicity (see https://prometheus.io/docs/prometheus/latest/querying/functions/#histogram_quantile) for metric name {name:?}"));
+            }
+            out
+        }
+        "histogram_fraction" => {
+            let lo = scalar_arg(ev, arg(args, 0)?, t)?;
+            let hi = scalar_arg(ev, arg(args, 1)?, t)?;
+            histogram::fraction(lo, hi, vector_arg(ev, arg(args, 2)?, t)?, t)
         }
         "timestamp" => map_vector(ev, vector_arg(ev, arg(args, 0)?, t)?, t, |s| {
             s.t as f64 / 1000.0
@@ -190,6 +221,59 @@ pub(crate) fn call(ev: &Evaluator<'_>, c: &Call, t: i64) -> Result<Value, QueryE
     };
     check_unique(&v)?;
     Ok(Value::Vector(v))
+}
+
+/// `sort_by_label` order: the named labels' values in natural order, then the whole set.
+fn by_labels(names: &[String], a: &Labels, b: &Labels) -> Ordering {
+    for n in names {
+        let (x, y) = (a.value(n), b.value(n));
+        if x != y {
+            return if natural_less(x, y) {
+                Ordering::Less
+            } else {
+                Ordering::Greater
+            };
+        }
+    }
+    a.cmp(b)
+}
+
+/// Natural string order as the `natsort` package Prometheus uses: runs of digits compare as
+/// integers, other runs as strings.
+fn natural_less(a: &str, b: &str) -> bool {
+    fn chunks(s: &str) -> Vec<&str> {
+        let mut out = Vec::new();
+        let mut start = 0;
+        let bytes = s.as_bytes();
+        for i in 1..=bytes.len() {
+            if i == bytes.len() || bytes[i].is_ascii_digit() != bytes[i - 1].is_ascii_digit() {
+                out.push(&s[start..i]);
+                start = i;
+            }
+        }
+        out
+    }
+    let (ca, cb) = (chunks(a), chunks(b));
+    for (i, x) in ca.iter().enumerate() {
+        let Some(y) = cb.get(i) else {
+            return false;
+        };
+        let same = match (x.parse::<i64>(), y.parse::<i64>()) {
+            (Ok(p), Ok(q)) if p != q => return p < q,
+            (Ok(_), Ok(_)) => true,
+            _ => x == y,
+        };
+        if !same {
+            return x < y;
+        }
+        if i == ca.len() - 1 {
+            return true;
+        }
+        if i == cb.len() - 1 {
+            return false;
+        }
+    }
+    false
 }
 
 /// Applies `f` to every element, dropping the metric name.
@@ -282,19 +366,53 @@ fn range_function(
     t: i64,
 ) -> Result<Option<Vec<Sample>>, QueryError> {
     let (param, m) = match name {
-        "quantile_over_time" => (Some(scalar_arg(ev, arg(args, 0)?, t)?), arg(args, 1)?),
-        "predict_linear" => (Some(scalar_arg(ev, arg(args, 1)?, t)?), arg(args, 0)?),
-        "rate" | "increase" | "delta" | "irate" | "idelta" | "deriv" | "resets" | "changes"
-        | "avg_over_time" | "min_over_time" | "max_over_time" | "sum_over_time"
-        | "count_over_time" | "stddev_over_time" | "stdvar_over_time" | "last_over_time"
-        | "present_over_time" | "absent_over_time" => (None, arg(args, 0)?),
+        "quantile_over_time" => ((scalar_arg(ev, arg(args, 0)?, t)?, 0.0), arg(args, 1)?),
+        "predict_linear" => ((scalar_arg(ev, arg(args, 1)?, t)?, 0.0), arg(args, 0)?),
+        "double_exponential_smoothing" => {
+            let sf = scalar_arg(ev, arg(args, 1)?, t)?;
+            let tf = scalar_arg(ev, arg(args, 2)?, t)?;
+            if sf <= 0.0 || sf >= 1.0 {
+                return exec(format!(
+                    "invalid smoothing factor. Expected: 0 < sf < 1, got: {sf:.6}"
+                ));
+            }
+            if tf <= 0.0 || tf >= 1.0 {
+                return exec(format!(
+                    "invalid trend factor. Expected: 0 < tf < 1, got: {tf:.6}"
+                ));
+            }
+            ((sf, tf), arg(args, 0)?)
+        }
+        "rate"
+        | "increase"
+        | "delta"
+        | "irate"
+        | "idelta"
+        | "deriv"
+        | "resets"
+        | "changes"
+        | "avg_over_time"
+        | "min_over_time"
+        | "max_over_time"
+        | "sum_over_time"
+        | "count_over_time"
+        | "stddev_over_time"
+        | "stdvar_over_time"
+        | "last_over_time"
+        | "present_over_time"
+        | "absent_over_time"
+        | "mad_over_time"
+        | "ts_of_min_over_time"
+        | "ts_of_max_over_time"
+        | "ts_of_last_over_time" => ((0.0, 0.0), arg(args, 0)?),
         _ => return Ok(None),
     };
     let (series, start, end) = ev.range_arg(m, t)?;
+    notes_for_range(ev, name, param.0, &series);
     if name == "absent_over_time" {
         return Ok(Some(absent_result(series.is_empty(), m, t)));
     }
-    let p = param.unwrap_or(0.0);
+    let p = param;
     let mut out = Vec::with_capacity(series.len());
     for s in &series {
         let Some(v) = over_window(name, s, start, end, t, p) else {
@@ -310,7 +428,39 @@ fn range_function(
     Ok(Some(out))
 }
 
-fn over_window(name: &str, s: &Series, start: i64, end: i64, t: i64, p: f64) -> Option<f64> {
+/// The annotations of a range function: a quantile outside [0, 1]; `rate`/`increase` of a
+/// series whose name does not say it is a counter.
+fn notes_for_range(ev: &Evaluator<'_>, name: &str, p: f64, series: &[Series]) {
+    let mut notes = ev.notes.borrow_mut();
+    if name == "quantile_over_time" && !(0.0..=1.0).contains(&p) {
+        notes.warn(super::value::invalid_quantile(p));
+    }
+    if name != "rate" && name != "increase" {
+        return;
+    }
+    for s in series.iter().filter(|s| !s.points.is_empty()) {
+        let Some(metric) = s.labels.name() else {
+            continue;
+        };
+        if !["_total", "_sum", "_count", "_bucket"]
+            .iter()
+            .any(|x| metric.ends_with(x))
+        {
+            notes.info(format!(
+                "PromQL info: metric might not be a counter, name does not end in _total/_sum/_count/_bucket: {metric:?}"
+            ));
+        }
+    }
+}
+
+fn over_window(
+    name: &str,
+    s: &Series,
+    start: i64,
+    end: i64,
+    t: i64,
+    (p, p2): (f64, f64),
+) -> Option<f64> {
     let pts = &s.points;
     let vals = || pts.iter().map(|(_, v)| *v).collect::<Vec<f64>>();
     let n = pts.len();
@@ -340,8 +490,49 @@ fn over_window(name: &str, s: &Series, start: i64, end: i64, t: i64, p: f64) -> 
         "last_over_time" => pts.last()?.1,
         "present_over_time" => 1.0,
         "quantile_over_time" => quantile(p, &vals()),
+        "mad_over_time" => {
+            let v = vals();
+            let median = quantile(0.5, &v);
+            quantile(
+                0.5,
+                &v.iter().map(|x| (x - median).abs()).collect::<Vec<_>>(),
+            )
+        }
+        "ts_of_min_over_time" => time_of_extreme(pts, |x, m| x <= m)?,
+        "ts_of_max_over_time" => time_of_extreme(pts, |x, m| x >= m)?,
+        "ts_of_last_over_time" => pts.last()?.0 as f64 / 1000.0,
+        "double_exponential_smoothing" => double_exponential_smoothing(pts, p, p2)?,
         _ => return None,
     })
+}
+
+/// When (in seconds) the extreme value was seen; the last of equal ones, NaN giving way.
+fn time_of_extreme(pts: &[(i64, f64)], better: fn(f64, f64) -> bool) -> Option<f64> {
+    let (mut tm, mut m) = *pts.first()?;
+    for &(t, v) in pts {
+        if better(v, m) || m.is_nan() {
+            (tm, m) = (t, v);
+        }
+    }
+    Some(tm as f64 / 1000.0)
+}
+
+/// Holt's linear smoothing with smoothing factor `sf` and trend factor `tf` (Prometheus's
+/// `double_exponential_smoothing`); needs two points.
+fn double_exponential_smoothing(pts: &[(i64, f64)], sf: f64, tf: f64) -> Option<f64> {
+    if pts.len() < 2 {
+        return None;
+    }
+    let (mut s0, mut s1, mut b) = (0.0, pts[0].1, pts[1].1 - pts[0].1);
+    for (i, p) in pts.iter().enumerate().skip(1) {
+        let x = sf * p.1;
+        if i > 1 {
+            b = tf * (s1 - s0) + (1.0 - tf) * b;
+        }
+        let y = (1.0 - sf) * (s1 + b);
+        (s0, s1) = (s1, x + y);
+    }
+    Some(s1)
 }
 
 /// rate/increase/delta: the change over the window, extrapolated towards its edges as
@@ -491,78 +682,6 @@ fn label_join(ev: &Evaluator<'_>, args: &[Box<Expr>], t: i64) -> Result<Vec<Samp
             s
         })
         .collect())
-}
-
-fn histogram_quantile(q: f64, v: Vec<Sample>, t: i64) -> Vec<Sample> {
-    let mut groups: Vec<(Labels, Vec<(f64, f64)>)> = Vec::new();
-    for s in v {
-        let Some(le) = s.labels.get("le").and_then(|x| x.parse::<f64>().ok()) else {
-            continue;
-        };
-        let key = s.labels.without(&[METRIC_NAME, "le"]);
-        match groups.iter_mut().find(|(k, _)| *k == key) {
-            Some((_, b)) => b.push((le, s.v)),
-            None => groups.push((key, vec![(le, s.v)])),
-        }
-    }
-    groups
-        .into_iter()
-        .map(|(labels, buckets)| Sample {
-            labels,
-            t,
-            v: bucket_quantile(q, buckets),
-        })
-        .collect()
-}
-
-fn bucket_quantile(q: f64, mut b: Vec<(f64, f64)>) -> f64 {
-    if q.is_nan() {
-        return f64::NAN;
-    }
-    if q < 0.0 {
-        return f64::NEG_INFINITY;
-    }
-    if q > 1.0 {
-        return f64::INFINITY;
-    }
-    b.sort_by(|x, y| go_cmp(&x.0, &y.0));
-    if b.last().is_none_or(|l| l.0 != f64::INFINITY) {
-        return f64::NAN;
-    }
-    let mut merged: Vec<(f64, f64)> = Vec::with_capacity(b.len());
-    for (ub, c) in b {
-        match merged.last_mut() {
-            Some(last) if last.0 == ub => last.1 += c,
-            _ => merged.push((ub, c)),
-        }
-    }
-    for i in 1..merged.len() {
-        if merged[i].1 < merged[i - 1].1 {
-            merged[i].1 = merged[i - 1].1;
-        }
-    }
-    if merged.len() < 2 {
-        return f64::NAN;
-    }
-    let total = merged[merged.len() - 1].1;
-    if total == 0.0 || total.is_nan() {
-        return f64::NAN;
-    }
-    let mut rank = q * total;
-    let i = merged.partition_point(|(_, c)| *c < rank);
-    if i >= merged.len() - 1 {
-        return merged[merged.len() - 2].0;
-    }
-    if i == 0 && merged[0].0 <= 0.0 {
-        return merged[0].0;
-    }
-    let (mut lo, hi, mut count) = (0.0, merged[i].0, merged[i].1);
-    if i > 0 {
-        lo = merged[i - 1].0;
-        count -= merged[i - 1].1;
-        rank -= merged[i - 1].1;
-    }
-    lo + (hi - lo) * (rank / count)
 }
 
 /// Days since 1970-01-01 to (year, month, day), proleptic Gregorian (also for rule timestamps).

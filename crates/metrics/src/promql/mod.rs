@@ -4,7 +4,8 @@ mod aggregate;
 mod binary;
 pub mod eval;
 pub(crate) mod functions;
+mod histogram;
 pub mod value;
 
 pub use eval::{parse, Engine, EngineOptions};
-pub use value::{format_value, QueryError, Sample, Series, Value};
+pub use value::{format_value, Notes, QueryError, Sample, Series, Value};

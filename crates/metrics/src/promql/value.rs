@@ -38,6 +38,40 @@ impl Value {
     }
 }
 
+/// A query's annotations: warnings (the result may be wrong) and infos (it may not be what was
+/// meant), with Prometheus 3's texts; each text once.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Notes {
+    pub warnings: Vec<String>,
+    pub infos: Vec<String>,
+}
+
+impl Notes {
+    pub fn warn(&mut self, msg: String) {
+        if !self.warnings.contains(&msg) {
+            self.warnings.push(msg);
+        }
+    }
+
+    pub fn info(&mut self, msg: String) {
+        if !self.infos.contains(&msg) {
+            self.infos.push(msg);
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.warnings.is_empty() && self.infos.is_empty()
+    }
+}
+
+/// Prometheus's warning for a quantile outside [0, 1] (Go's `%g`).
+pub(crate) fn invalid_quantile(q: f64) -> String {
+    format!(
+        "PromQL warning: quantile value should be between 0 and 1, got {}",
+        format_value(q)
+    )
+}
+
 /// A failed query, by the Prometheus API error class it maps to.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum QueryError {

@@ -8,7 +8,7 @@
 
 mod api;
 mod eval;
-mod json;
+pub(crate) mod json;
 mod notify;
 mod parse;
 

@@ -129,6 +129,16 @@ pub struct Stats {
     pub chunk_bytes: usize,
 }
 
+/// What [`Storage::tsdb_status`] reports.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct TsdbStatus {
+    pub num_series: usize,
+    pub chunk_count: usize,
+    pub min_time: i64,
+    pub max_time: i64,
+    pub cardinality: super::index::Cardinality,
+}
+
 /// The time-series store. Readers share the lock; a batch append takes it once.
 #[derive(Debug, Default)]
 pub struct Storage {
@@ -321,6 +331,31 @@ impl Storage {
             }
         }
         dropped.len()
+    }
+
+    pub fn config(&self) -> &StorageConfig {
+        &self.config
+    }
+
+    /// Head figures for `/api/v1/status/tsdb`: series, chunks, the time span (`i64::MAX` and
+    /// `i64::MIN` when empty, as Prometheus reports) and the index's cardinality.
+    pub fn tsdb_status(&self, limit: usize) -> TsdbStatus {
+        let head = self.read();
+        let mut st = TsdbStatus {
+            num_series: head.series.len(),
+            chunk_count: 0,
+            min_time: i64::MAX,
+            max_time: i64::MIN,
+            cardinality: head.index.cardinality(limit),
+        };
+        for s in head.series.values() {
+            st.chunk_count += s.chunks.len();
+            if let (Some(first), Some(last)) = (s.chunks.first(), s.chunks.last()) {
+                st.min_time = st.min_time.min(first.min_time());
+                st.max_time = st.max_time.max(last.max_time());
+            }
+        }
+        st
     }
 
     pub fn stats(&self) -> Stats {

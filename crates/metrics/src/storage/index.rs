@@ -94,3 +94,49 @@ impl Index {
         set.unwrap_or_else(|| self.all.clone())
     }
 }
+
+/// Cardinality figures of the index, each list the `limit` largest by count (ties by name):
+/// what `/api/v1/status/tsdb` reports (Prometheus's `PostingsStats`).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Cardinality {
+    pub series_by_metric_name: Vec<(String, u64)>,
+    pub values_by_label_name: Vec<(String, u64)>,
+    /// Bytes of names and values over the series carrying each label.
+    pub bytes_by_label_name: Vec<(String, u64)>,
+    pub series_by_label_pair: Vec<(String, u64)>,
+    pub num_label_pairs: usize,
+}
+
+fn top(mut v: Vec<(String, u64)>, limit: usize) -> Vec<(String, u64)> {
+    v.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    v.truncate(limit);
+    v
+}
+
+impl Index {
+    pub fn cardinality(&self, limit: usize) -> Cardinality {
+        let (mut names, mut values, mut bytes, mut pairs) = (vec![], vec![], vec![], vec![]);
+        let mut num_label_pairs = 0;
+        for (n, by_value) in &self.postings {
+            values.push((n.clone(), by_value.len() as u64));
+            num_label_pairs += by_value.len();
+            let mut size = 0u64;
+            for (v, ids) in by_value {
+                let count = ids.len() as u64;
+                if n == crate::labels::METRIC_NAME {
+                    names.push((v.clone(), count));
+                }
+                pairs.push((format!("{n}={v}"), count));
+                size += (n.len() + v.len()) as u64 * count;
+            }
+            bytes.push((n.clone(), size));
+        }
+        Cardinality {
+            series_by_metric_name: top(names, limit),
+            values_by_label_name: top(values, limit),
+            bytes_by_label_name: top(bytes, limit),
+            series_by_label_pair: top(pairs, limit),
+            num_label_pairs,
+        }
+    }
+}

@@ -7,6 +7,7 @@ mod wal;
 
 pub use head::{
     is_stale, stale_nan, AppendError, Metadata, SeriesData, Stats, Storage, StorageConfig,
+    TsdbStatus,
 };
 
 use promql_parser::label::{MatchOp, Matcher};

@@ -3,23 +3,23 @@
 //! The router does no authentication: deskd's server mounts it behind its Bearer layer (D9),
 //! which also opens the reads to configured networks and a scrape token.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Path, RawQuery, State};
+use axum::extract::{DefaultBodyLimit, RawQuery, State};
 use axum::http::{header, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
-use promql_parser::parser::Expr;
 use serde_json::{json, Map, Value as Json};
 
 use crate::labels::Labels;
 use crate::promql::{parse, Engine, QueryError, Value};
-use crate::storage::matcher_sets;
 use crate::text;
+use promql_parser::parser::Expr;
+
+mod meta;
 
 /// Largest accepted import body.
 const MAX_IMPORT_BYTES: usize = 64 << 20;
@@ -73,9 +73,27 @@ pub const ENDPOINTS: &[Endpoint] = &[
         section: None,
     },
     Endpoint {
+        path: "/api/v1/query_exemplars",
+        methods: &["GET", "POST"],
+        summary: "Exemplars of the selected series (deskd keeps none)",
+        section: None,
+    },
+    Endpoint {
         path: "/api/v1/status/buildinfo",
         methods: &["GET"],
         summary: "Build information",
+        section: None,
+    },
+    Endpoint {
+        path: "/api/v1/status/runtimeinfo",
+        methods: &["GET"],
+        summary: "Runtime information",
+        section: None,
+    },
+    Endpoint {
+        path: "/api/v1/status/tsdb",
+        methods: &["GET"],
+        summary: "Head cardinality statistics",
         section: None,
     },
     Endpoint {
@@ -94,14 +112,21 @@ pub const ENDPOINTS: &[Endpoint] = &[
 
 /// Builds the router for `/api/v1/...` over one engine.
 pub fn router(engine: Arc<Engine>) -> Router {
+    meta::mark_start();
     Router::new()
         .route("/api/v1/query", get(query).post(query))
         .route("/api/v1/query_range", get(query_range).post(query_range))
-        .route("/api/v1/labels", get(labels).post(labels))
-        .route("/api/v1/label/{name}/values", get(label_values))
-        .route("/api/v1/series", get(series).post(series))
-        .route("/api/v1/metadata", get(metadata))
-        .route("/api/v1/status/buildinfo", get(buildinfo))
+        .route("/api/v1/labels", get(meta::labels).post(meta::labels))
+        .route("/api/v1/label/{name}/values", get(meta::label_values))
+        .route("/api/v1/series", get(meta::series).post(meta::series))
+        .route("/api/v1/metadata", get(meta::metadata))
+        .route(
+            "/api/v1/query_exemplars",
+            get(meta::query_exemplars).post(meta::query_exemplars),
+        )
+        .route("/api/v1/status/buildinfo", get(meta::buildinfo))
+        .route("/api/v1/status/runtimeinfo", get(meta::runtimeinfo))
+        .route("/api/v1/status/tsdb", get(meta::tsdb))
         .route(
             "/api/v1/import/prometheus",
             post(import).layer(DefaultBodyLimit::max(MAX_IMPORT_BYTES)),
@@ -122,7 +147,7 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    fn bad_data(msg: impl Into<String>) -> Self {
+    pub(super) fn bad_data(msg: impl Into<String>) -> Self {
         ApiError {
             status: StatusCode::BAD_REQUEST,
             kind: "bad_data",
@@ -130,7 +155,7 @@ impl ApiError {
         }
     }
 
-    fn param(name: &str, msg: impl std::fmt::Display) -> Self {
+    pub(super) fn param(name: &str, msg: impl std::fmt::Display) -> Self {
         Self::bad_data(format!("invalid parameter {name:?}: {msg}"))
     }
 }
@@ -157,15 +182,29 @@ impl IntoResponse for ApiError {
     }
 }
 
-fn success(data: Json) -> Response {
+pub(super) fn success(data: Json) -> Response {
     axum::Json(json!({"status": "success", "data": data})).into_response()
 }
 
 /// Request parameters: the query string, plus the form body of a POST.
-struct Params(Vec<(String, String)>);
+pub(super) struct Params(Vec<(String, String)>);
+
+/// As an extractor (the last of a handler's, since it reads the body).
+impl<S: Send + Sync> axum::extract::FromRequest<S> for Params {
+    type Rejection = ApiError;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, ApiError> {
+        let method = req.method().clone();
+        let query = req.uri().query().map(str::to_string);
+        let body = Bytes::from_request(req, state)
+            .await
+            .map_err(|e| ApiError::bad_data(e.body_text()))?;
+        Ok(Params::new(&method, query, &body))
+    }
+}
 
 impl Params {
-    fn new(method: &Method, query: Option<String>, body: &[u8]) -> Self {
+    pub(super) fn new(method: &Method, query: Option<String>, body: &[u8]) -> Self {
         let mut v: Vec<(String, String)> =
             form_urlencoded::parse(query.unwrap_or_default().as_bytes())
                 .into_owned()
@@ -179,14 +218,14 @@ impl Params {
         Params(v)
     }
 
-    fn get(&self, name: &str) -> Option<&str> {
+    pub(super) fn get(&self, name: &str) -> Option<&str> {
         self.0
             .iter()
             .find(|(k, _)| k == name)
             .map(|(_, v)| v.as_str())
     }
 
-    fn all(&self, name: &str) -> Vec<&str> {
+    pub(super) fn all(&self, name: &str) -> Vec<&str> {
         self.0
             .iter()
             .filter(|(k, _)| k == name)
@@ -194,7 +233,7 @@ impl Params {
             .collect()
     }
 
-    fn time(&self, name: &str, default: Option<i64>) -> Result<i64, ApiError> {
+    pub(super) fn time(&self, name: &str, default: Option<i64>) -> Result<i64, ApiError> {
         match (self.get(name), default) {
             (Some(s), _) => parse_time(s).ok_or_else(|| {
                 ApiError::param(name, format!("cannot parse {s:?} to a valid timestamp"))
@@ -207,7 +246,7 @@ impl Params {
         }
     }
 
-    fn duration(&self, name: &str) -> Result<Option<i64>, ApiError> {
+    pub(super) fn duration(&self, name: &str) -> Result<Option<i64>, ApiError> {
         let Some(s) = self.get(name) else {
             return Ok(None);
         };
@@ -322,7 +361,7 @@ pub fn parse_duration(s: &str) -> Option<i64> {
         .and_then(|d| i64::try_from(d.as_millis()).ok())
 }
 
-fn json_labels(l: &Labels) -> Json {
+pub(super) fn json_labels(l: &Labels) -> Json {
     Json::Object(
         l.iter()
             .map(|(n, v)| (n.to_string(), Json::from(v)))
@@ -336,7 +375,7 @@ mod render {
     use std::fmt::Write;
 
     use crate::labels::Labels;
-    use crate::promql::{format_value, Series, Value};
+    use crate::promql::{format_value, Notes, Series, Value};
 
     pub(super) fn string(out: &mut String, s: &str) {
         out.push('"');
@@ -407,7 +446,8 @@ mod render {
     }
 
     /// The whole success body of a query.
-    pub(super) fn query(v: &Value, t: i64) -> String {
+    /// The success body of a query, with Prometheus 3's `warnings` and `infos` when there are.
+    pub(super) fn query(v: &Value, t: i64, notes: &Notes) -> String {
         let mut out = String::from("{\"status\":\"success\",\"data\":{\"resultType\":\"");
         out.push_str(v.type_name());
         out.push_str("\",\"result\":");
@@ -436,7 +476,23 @@ mod render {
             }
             Value::Matrix(m) => matrix(&mut out, m),
         }
-        out.push_str("}}");
+        out.push('}');
+        for (key, list) in [("warnings", &notes.warnings), ("infos", &notes.infos)] {
+            if list.is_empty() {
+                continue;
+            }
+            out.push_str(",\"");
+            out.push_str(key);
+            out.push_str("\":[");
+            for (i, m) in list.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                string(&mut out, m);
+            }
+            out.push(']');
+        }
+        out.push('}');
         out
     }
 }
@@ -456,7 +512,7 @@ fn engine_for(engine: &Engine, p: &Params) -> Result<Engine, ApiError> {
 }
 
 /// Runs CPU-bound evaluation off the async workers.
-async fn blocking<T: Send + 'static>(
+pub(super) async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
 ) -> Result<T, ApiError> {
     tokio::task::spawn_blocking(f).await.unwrap_or_else(|e| {
@@ -468,38 +524,24 @@ async fn blocking<T: Send + 'static>(
     })
 }
 
-fn query_param(p: &Params) -> Result<String, ApiError> {
-    let q = p.get("query").unwrap_or("").to_string();
-    parse(&q).map_err(|e| ApiError::param("query", e))?;
-    Ok(q)
+fn query_param(p: &Params) -> Result<Expr, ApiError> {
+    parse(p.get("query").unwrap_or("")).map_err(|e| ApiError::param("query", e))
 }
 
-async fn query(
-    State(engine): State<Arc<Engine>>,
-    method: Method,
-    RawQuery(q): RawQuery,
-    body: Bytes,
-) -> Result<Response, ApiError> {
-    let p = Params::new(&method, q, &body);
+async fn query(State(engine): State<Arc<Engine>>, p: Params) -> Result<Response, ApiError> {
     let t = p.time("time", Some(now_ms()))?;
     let query = query_param(&p)?;
     let e = engine_for(&engine, &p)?;
     let body = blocking(move || {
-        e.instant(&query, t)
-            .map(|v| render::query(&v, t))
+        e.instant_noted(&query, t)
+            .map(|(v, notes)| render::query(&v, t, &notes))
             .map_err(ApiError::from)
     })
     .await?;
     Ok(raw_json(body))
 }
 
-async fn query_range(
-    State(engine): State<Arc<Engine>>,
-    method: Method,
-    RawQuery(q): RawQuery,
-    body: Bytes,
-) -> Result<Response, ApiError> {
-    let p = Params::new(&method, q, &body);
+async fn query_range(State(engine): State<Arc<Engine>>, p: Params) -> Result<Response, ApiError> {
     let start = p.time("start", None)?;
     let end = p.time("end", None)?;
     if end < start {
@@ -520,147 +562,12 @@ async fn query_range(
     let query = query_param(&p)?;
     let e = engine_for(&engine, &p)?;
     let body = blocking(move || {
-        e.range(&query, start, end, step)
-            .map(|m| render::query(&Value::Matrix(m), end))
+        e.range_noted(&query, start, end, step)
+            .map(|(m, notes)| render::query(&Value::Matrix(m), end, &notes))
             .map_err(ApiError::from)
     })
     .await?;
     Ok(raw_json(body))
-}
-
-/// The label sets selected by the `match[]` parameters (united).
-fn matched_series(
-    engine: &Engine,
-    p: &Params,
-    required: bool,
-) -> Result<Option<Vec<Labels>>, ApiError> {
-    let matches = p.all("match[]");
-    if matches.is_empty() {
-        return if required {
-            Err(ApiError::bad_data("no match[] parameter provided"))
-        } else {
-            Ok(None)
-        };
-    }
-    let start = p.time("start", Some(i64::MIN / 2))?;
-    let end = p.time("end", Some(i64::MAX / 2))?;
-    let mut out: Vec<Labels> = Vec::new();
-    for m in matches {
-        let vs = match parse(m) {
-            Ok(Expr::VectorSelector(vs)) => vs,
-            Ok(_) => {
-                return Err(ApiError::param(
-                    "match[]",
-                    format!("{m:?} is not a series selector"),
-                ))
-            }
-            Err(e) => return Err(ApiError::param("match[]", e)),
-        };
-        for set in matcher_sets(&vs) {
-            out.extend(engine.storage().series(&set, start, end));
-        }
-    }
-    out.sort();
-    out.dedup();
-    Ok(Some(out))
-}
-
-async fn labels(
-    State(engine): State<Arc<Engine>>,
-    method: Method,
-    RawQuery(q): RawQuery,
-    body: Bytes,
-) -> Result<Response, ApiError> {
-    let p = Params::new(&method, q, &body);
-    let names = match matched_series(&engine, &p, false)? {
-        None => engine.storage().label_names(),
-        Some(series) => {
-            let mut n: Vec<String> = series
-                .iter()
-                .flat_map(|l| l.iter().map(|(k, _)| k.to_string()))
-                .collect();
-            n.sort();
-            n.dedup();
-            n
-        }
-    };
-    Ok(success(json!(names)))
-}
-
-async fn label_values(
-    State(engine): State<Arc<Engine>>,
-    Path(name): Path<String>,
-    RawQuery(q): RawQuery,
-) -> Result<Response, ApiError> {
-    let p = Params::new(&Method::GET, q, &[]);
-    if !crate::labels::valid_label_name(&name) {
-        return Err(ApiError::bad_data(format!("invalid label name: {name:?}")));
-    }
-    let values = match matched_series(&engine, &p, false)? {
-        None => engine.storage().label_values(&name),
-        Some(series) => {
-            let mut v: Vec<String> = series
-                .iter()
-                .filter_map(|l| l.get(&name).map(str::to_string))
-                .collect();
-            v.sort();
-            v.dedup();
-            v
-        }
-    };
-    Ok(success(json!(values)))
-}
-
-async fn series(
-    State(engine): State<Arc<Engine>>,
-    method: Method,
-    RawQuery(q): RawQuery,
-    body: Bytes,
-) -> Result<Response, ApiError> {
-    let p = Params::new(&method, q, &body);
-    let series = matched_series(&engine, &p, true)?.unwrap_or_default();
-    Ok(success(Json::Array(
-        series.iter().map(json_labels).collect(),
-    )))
-}
-
-async fn metadata(
-    State(engine): State<Arc<Engine>>,
-    RawQuery(q): RawQuery,
-) -> Result<Response, ApiError> {
-    let p = Params::new(&Method::GET, q, &[]);
-    let limit = match p.get("limit") {
-        Some(s) => s
-            .parse::<i64>()
-            .map_err(|_| ApiError::param("limit", "must be a number"))?,
-        None => -1,
-    };
-    let mut out = BTreeMap::new();
-    for (name, metas) in engine.storage().metadata() {
-        if p.get("metric").is_some_and(|m| m != name) {
-            continue;
-        }
-        if limit >= 0 && out.len() as i64 >= limit {
-            break;
-        }
-        let list: Vec<Json> = metas
-            .iter()
-            .map(|m| json!({"type": if m.kind.is_empty() { "unknown" } else { &m.kind }, "help": m.help, "unit": m.unit}))
-            .collect();
-        out.insert(name, Json::Array(list));
-    }
-    Ok(success(json!(out)))
-}
-
-async fn buildinfo() -> Response {
-    success(json!({
-        "version": "3.0.0",
-        "revision": concat!("deskd-metrics ", env!("CARGO_PKG_VERSION")),
-        "branch": "",
-        "buildUser": "",
-        "buildDate": "",
-        "goVersion": ""
-    }))
 }
 
 /// Stores a text-format body; samples without a timestamp get the `timestamp` parameter (ms)
