@@ -88,7 +88,7 @@ async fn main() -> anyhow::Result<()> {
         Cmd::Openapi => {
             println!(
                 "{}",
-                serde_json::to_string_pretty(&deskd_server::http::openapi::document())?
+                serde_json::to_string_pretty(&deskd_server::http::openapi::document(false))?
             );
             Ok(())
         }

@@ -116,11 +116,133 @@ pub struct ServeArgs {
     /// default: the address the caller used).
     #[arg(long, env = "DESKD_PUBLIC_ADDRESS")]
     public_address: Option<String>,
+    /// Route the simulator's fault-injection endpoints (`PUT /v1/sim/host/{id}:down|:up`);
+    /// for tests and demos, never in production.
+    #[arg(long, env = "DESKD_ENABLE_TEST_HOOKS")]
+    enable_test_hooks: bool,
     /// Console ticket lifetime in ms (tests only; default 60 s).
     #[arg(long, env = "DESKD_CONSOLE_TICKET_TTL_MS", hide = true)]
     console_ticket_ttl_ms: Option<u64>,
     #[command(flatten)]
     monitoring: MonitoringArgs,
+    #[command(flatten)]
+    limits: LimitArgs,
+}
+
+/// Throttles and transport limits (`deskd_server::http::throttle`); 0 turns a request budget off.
+#[derive(Args, Debug, Default)]
+pub struct LimitArgs {
+    /// Failed logins one client address may make per window before it is locked (default 20).
+    #[arg(long, env = "DESKD_LOGIN_FAILURES_PER_ADDRESS")]
+    login_failures_per_address: Option<u32>,
+    /// Failed logins against one account, from addresses that never signed in to it, per
+    /// window before the account is locked for such addresses (default 50).
+    #[arg(long, env = "DESKD_LOGIN_FAILURES_PER_ACCOUNT")]
+    login_failures_per_account: Option<u32>,
+    /// The failed-login window in seconds; a spent budget comes back one try at a time over it
+    /// (default 600).
+    #[arg(long, env = "DESKD_LOGIN_FAILURE_WINDOW_SECS")]
+    login_failure_window_secs: Option<u64>,
+    /// Requests per second per token, burst twice that; 0 = no budget (default 500).
+    #[arg(long, env = "DESKD_REQUESTS_PER_SEC_PER_TOKEN")]
+    requests_per_sec_per_token: Option<u32>,
+    /// Requests per second per client address, burst twice that; 0 = no budget (default 1000).
+    #[arg(long, env = "DESKD_REQUESTS_PER_SEC_PER_ADDRESS")]
+    requests_per_sec_per_address: Option<u32>,
+    /// Argon2 password hashes computed at once (default: the number of CPUs).
+    #[arg(long, env = "DESKD_PASSWORD_HASH_CONCURRENCY")]
+    password_hash_concurrency: Option<usize>,
+    /// Requests handled at once; more are answered 503 / 22000429 at once (default 1024).
+    #[arg(long, env = "DESKD_MAX_IN_FLIGHT_REQUESTS")]
+    max_in_flight_requests: Option<usize>,
+    /// Open connections at once; more are closed as soon as they are accepted (default 4096).
+    #[arg(long, env = "DESKD_MAX_CONNECTIONS")]
+    max_connections: Option<usize>,
+    /// Seconds a connection has to send a complete request head, from its opening or its last
+    /// reply; slow and idle connections are closed (default 10).
+    #[arg(long, env = "DESKD_HEADER_READ_TIMEOUT_SECS")]
+    header_read_timeout_secs: Option<u64>,
+    /// Largest `/v1` request body in bytes; OS-file uploads stream and are not bound by it
+    /// (default 4194304).
+    #[arg(long, env = "DESKD_MAX_BODY_BYTES")]
+    max_body_bytes: Option<usize>,
+}
+
+/// The limits part of the TOML file.
+#[derive(Debug, Default)]
+struct FileLimits {
+    login_failures_per_address: Option<u32>,
+    login_failures_per_account: Option<u32>,
+    login_failure_window_secs: Option<u64>,
+    requests_per_sec_per_token: Option<u32>,
+    requests_per_sec_per_address: Option<u32>,
+    password_hash_concurrency: Option<usize>,
+    max_in_flight_requests: Option<usize>,
+    max_connections: Option<usize>,
+    header_read_timeout_secs: Option<u64>,
+    max_body_bytes: Option<usize>,
+}
+
+impl LimitArgs {
+    fn resolve(self, file: FileLimits, cfg: &mut ServerConfig) -> anyhow::Result<()> {
+        let t = &mut cfg.throttle;
+        let positive = |v: Option<u64>, name: &str| -> anyhow::Result<Option<u64>> {
+            anyhow::ensure!(v != Some(0), "{name} must be positive");
+            Ok(v)
+        };
+        let per_address = self
+            .login_failures_per_address
+            .or(file.login_failures_per_address);
+        if let Some(n) = positive(per_address.map(u64::from), "login_failures_per_address")? {
+            t.login_failures_per_address = n as u32;
+        }
+        let per_account = self
+            .login_failures_per_account
+            .or(file.login_failures_per_account);
+        if let Some(n) = positive(per_account.map(u64::from), "login_failures_per_account")? {
+            t.login_failures_per_account = n as u32;
+        }
+        let window = self
+            .login_failure_window_secs
+            .or(file.login_failure_window_secs);
+        if let Some(s) = positive(window, "login_failure_window_secs")? {
+            t.login_failure_window = Duration::from_secs(s);
+        }
+        t.requests_per_sec_per_token = self
+            .requests_per_sec_per_token
+            .or(file.requests_per_sec_per_token)
+            .unwrap_or(t.requests_per_sec_per_token);
+        t.requests_per_sec_per_address = self
+            .requests_per_sec_per_address
+            .or(file.requests_per_sec_per_address)
+            .unwrap_or(t.requests_per_sec_per_address);
+        let hashes = self
+            .password_hash_concurrency
+            .or(file.password_hash_concurrency);
+        if let Some(n) = positive(hashes.map(|n| n as u64), "password_hash_concurrency")? {
+            t.password_hash_concurrency = n as usize;
+        }
+        let in_flight = self.max_in_flight_requests.or(file.max_in_flight_requests);
+        if let Some(n) = positive(in_flight.map(|n| n as u64), "max_in_flight_requests")? {
+            t.max_in_flight_requests = n as usize;
+        }
+        let tr = &mut cfg.transport;
+        let conns = self.max_connections.or(file.max_connections);
+        if let Some(n) = positive(conns.map(|n| n as u64), "max_connections")? {
+            tr.max_connections = n as usize;
+        }
+        let header = self
+            .header_read_timeout_secs
+            .or(file.header_read_timeout_secs);
+        if let Some(s) = positive(header, "header_read_timeout_secs")? {
+            tr.header_read_timeout = Duration::from_secs(s);
+        }
+        let body = self.max_body_bytes.or(file.max_body_bytes);
+        if let Some(n) = positive(body.map(|n| n as u64), "max_body_bytes")? {
+            tr.max_body_bytes = n as usize;
+        }
+        Ok(())
+    }
 }
 
 /// The monitoring settings (kept apart so they resolve together).
@@ -204,6 +326,7 @@ struct FileConfig {
     qemu_accel: Option<String>,
     qemu_binary: Option<PathBuf>,
     public_address: Option<String>,
+    enable_test_hooks: Option<bool>,
     #[serde(default)]
     scrape_targets: Vec<deskd_server::config::ScrapeTarget>,
     scrape_timeout_ms: Option<u64>,
@@ -214,6 +337,16 @@ struct FileConfig {
     prometheus_url: Option<String>,
     prometheus_timeout_secs: Option<u64>,
     alertmanager_url: Option<String>,
+    login_failures_per_address: Option<u32>,
+    login_failures_per_account: Option<u32>,
+    login_failure_window_secs: Option<u64>,
+    requests_per_sec_per_token: Option<u32>,
+    requests_per_sec_per_address: Option<u32>,
+    password_hash_concurrency: Option<usize>,
+    max_in_flight_requests: Option<usize>,
+    max_connections: Option<usize>,
+    header_read_timeout_secs: Option<u64>,
+    max_body_bytes: Option<usize>,
 }
 
 impl ServeArgs {
@@ -238,6 +371,18 @@ impl ServeArgs {
             prometheus_timeout_secs: file.prometheus_timeout_secs,
             alertmanager_url: file.alertmanager_url.take(),
         };
+        let file_limits = FileLimits {
+            login_failures_per_address: file.login_failures_per_address,
+            login_failures_per_account: file.login_failures_per_account,
+            login_failure_window_secs: file.login_failure_window_secs,
+            requests_per_sec_per_token: file.requests_per_sec_per_token,
+            requests_per_sec_per_address: file.requests_per_sec_per_address,
+            password_hash_concurrency: file.password_hash_concurrency,
+            max_in_flight_requests: file.max_in_flight_requests,
+            max_connections: file.max_connections,
+            header_read_timeout_secs: file.header_read_timeout_secs,
+            max_body_bytes: file.max_body_bytes,
+        };
         let data_dir = self
             .db
             .data_dir
@@ -253,6 +398,7 @@ impl ServeArgs {
         cfg.tls_key = self.tls_key.or(file.tls_key);
         cfg.demo = !(self.no_demo || file.no_demo.unwrap_or(false));
         cfg.page_cache = !(self.no_page_cache || file.no_page_cache.unwrap_or(false));
+        cfg.test_hooks = self.enable_test_hooks || file.enable_test_hooks.unwrap_or(false);
         cfg.admin_password = std::env::var("DESKD_ADMIN_PASSWORD").ok();
         let secs = |a: Option<u64>, b: Option<u64>, d: Duration| {
             a.or(b).map(Duration::from_secs).unwrap_or(d)
@@ -350,6 +496,7 @@ impl ServeArgs {
             cfg.qemu = Some(q);
         }
         self.monitoring.resolve(file_monitoring, &mut cfg)?;
+        self.limits.resolve(file_limits, &mut cfg)?;
         Ok(cfg)
     }
 }

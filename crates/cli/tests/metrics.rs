@@ -193,6 +193,36 @@ async fn last_evaluation(s: &Server, t: &str) -> serde_json::Value {
     v["data"]["groups"][0]["lastEvaluation"].clone()
 }
 
+/// 6.7's CPU use is there from a host's first scrape (the counters' start point), not only
+/// once a rate has two samples: with one scrape an hour, only the first one happens.
+#[tokio::test]
+async fn cpu_usage_is_present_from_the_first_scrape() {
+    let s = Server::start(Db::Sqlite, &["--scrape-interval-secs", "3600"]);
+    let t = s.admin_token().await;
+    let usage = |kind: &'static str| {
+        let (s, t) = (&s, &t);
+        async move {
+            let body = json!({"content": {"server_resource_type": kind}});
+            let (_, v) = s
+                .call("PUT", "/v1/rccp/server/resource/usage", Some(body), Some(t))
+                .await;
+            v["content"]["data"]["used"]["result"][0]["value"][1].clone()
+        }
+    };
+    let limit = std::time::Duration::from_secs(20);
+    eventually(limit, "the first scrape (MEM)", || async {
+        usage("MEM").await.is_string().then_some(())
+    })
+    .await;
+    let cpu = usage("CPU").await;
+    let used: f64 = cpu
+        .as_str()
+        .expect("CPU used after one scrape")
+        .parse()
+        .unwrap();
+    assert!((0.0..=100.0).contains(&used), "{used}");
+}
+
 /// 6.7: CPU, MEM and DISK as the document's vectors, from the collected `node_*` series.
 #[tokio::test]
 async fn server_resource_usage_comes_from_the_engine() {

@@ -461,6 +461,7 @@ async fn a_host_that_goes_down_fires_its_alert_and_resolves_when_back() {
             &rules,
             "--alertmanager-url",
             &am_url,
+            "--enable-test-hooks",
         ],
         true,
     );

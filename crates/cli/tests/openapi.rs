@@ -178,3 +178,81 @@ async fn every_v1_route_but_the_token_endpoint_needs_a_token() {
     }
     assert!(checked >= 3);
 }
+
+/// DECISIONS D2, read from the document's own index (`spec/endpoints.json`): an endpoint whose
+/// method is [inferred] answers both PUT and POST; one whose method is explicit answers 405 to
+/// the other of the two.
+#[tokio::test]
+async fn inferred_methods_answer_both_put_and_post() {
+    let s = Server::start(Db::Sqlite, &[]);
+    let t = s.admin_token().await;
+    let spec: Value =
+        serde_json::from_str(&std::fs::read_to_string(repo_file("spec/endpoints.json")).unwrap())
+            .unwrap();
+    let mut checked = 0;
+    for e in spec.as_array().unwrap() {
+        let path = e["path"].as_str().unwrap();
+        let method = e["method"].as_str().unwrap();
+        if !path.starts_with("/v1/") || !["PUT", "POST"].contains(&method) {
+            continue;
+        }
+        let other = if method == "PUT" { "POST" } else { "PUT" };
+        let inferred = e["confidence"] == "inferred";
+        let url = concrete(path);
+        let body = || Some(json!({"content": {}}));
+        let (documented, v) = s.call(method, &url, body(), Some(&t)).await;
+        assert!(
+            documented != 404 && documented != 405,
+            "{method} {path}: {v}"
+        );
+        let (status, v) = s.call(other, &url, body(), Some(&t)).await;
+        if inferred {
+            assert!(
+                status != 404 && status != 405,
+                "{other} {path} ([inferred]): {v}"
+            );
+        } else {
+            assert_eq!(status, 405, "{other} {path} (explicit method): {v}");
+            assert_eq!(v["content"]["code"], 22000400, "{v}");
+        }
+        checked += 1;
+    }
+    assert!(checked > 30, "only {checked} endpoints checked");
+    // 6.1.2's method is [inferred]: POST answers exactly like PUT
+    let q = json!({"content": {"page": 0, "limit": 5}});
+    let (a, put) = s
+        .call("PUT", "/v1/desk:pagequery", Some(q.clone()), Some(&t))
+        .await;
+    let (b, post) = s
+        .call("POST", "/v1/desk:pagequery", Some(q), Some(&t))
+        .await;
+    assert_eq!((a, b), (200, 200));
+    assert_eq!(put["content"]["code"], 0, "{put}");
+    assert_eq!(put, post);
+}
+
+/// The simulator's fault injection is a test hook: absent from a default start (routes and
+/// document), present with `--enable-test-hooks`.
+#[tokio::test]
+async fn test_hooks_exist_only_when_enabled() {
+    let hooks = |doc: &Value| {
+        operations(doc)
+            .into_iter()
+            .filter(|(p, _)| p.starts_with("/v1/sim/"))
+            .count()
+    };
+    let s = Server::start(Db::Sqlite, &[]);
+    let t = s.admin_token().await;
+    let (status, v) = s.call("PUT", "/v1/sim/host/h1:down", None, Some(&t)).await;
+    assert_eq!(status, 404, "{v}");
+    assert_eq!(hooks(&s.openapi().await), 0);
+
+    let s = Server::start(Db::Sqlite, &["--enable-test-hooks"]);
+    let t = s.admin_token().await;
+    let (status, v) = s
+        .call("PUT", "/v1/sim/host/nohost:down", None, Some(&t))
+        .await;
+    assert_eq!(status, 200, "{v}");
+    assert_ne!(v["content"]["code"], 0, "an unknown host is refused: {v}");
+    assert_eq!(hooks(&s.openapi().await), 2);
+}

@@ -124,6 +124,9 @@ pub enum Error {
     UnknownCluster(String),
     #[error("too many requests; retry after {retry_after_secs} s")]
     RateLimited { retry_after_secs: u64 },
+    /// The server sheds this request rather than queue it (too many at once); retry shortly.
+    #[error("the server is busy: {0}; retry after 1 s")]
+    Busy(String),
     /// A desktop-user rule refused the operation (chapter 6.2 codes).
     #[error("{detail}")]
     User {

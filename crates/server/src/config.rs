@@ -67,6 +67,12 @@ pub struct ServerConfig {
     pub prometheus_timeout: Duration,
     /// Alertmanager to notify of firing and resolved alerts (`http://host:port`).
     pub alertmanager_url: Option<String>,
+    /// Route the simulator's fault-injection endpoints (`/v1/sim/…`); tests only.
+    pub test_hooks: bool,
+    /// Failed-login locks, request budgets and the bounds on hashing and requests in flight.
+    pub throttle: crate::http::throttle::ThrottleSettings,
+    /// Connection bound, header-read timeout and body limit.
+    pub transport: crate::http::transport::TransportSettings,
 }
 
 pub use deskd_compute::Accel;
@@ -247,6 +253,9 @@ impl ServerConfig {
             prometheus_url: None,
             prometheus_timeout: Duration::from_secs(30),
             alertmanager_url: None,
+            test_hooks: false,
+            throttle: crate::http::throttle::ThrottleSettings::default(),
+            transport: crate::http::transport::TransportSettings::default(),
         }
     }
 }

@@ -77,6 +77,8 @@ pub struct App {
     pub prometheus: Option<Arc<monitoring::proxy::Upstream>>,
     /// Desktop users' portal sessions (per replica, see [`portal::sessions`]).
     pub portal: Arc<portal::sessions::Sessions>,
+    /// Failed-login locks, request budgets, the hashing bound and the in-flight bound.
+    pub throttles: Arc<http::throttle::Throttles>,
     /// The simulated driver itself, for its fault-injection extension (`/v1/sim/…`).
     pub sim: Option<Arc<SimDriver>>,
 }
@@ -185,6 +187,7 @@ pub async fn assemble(cfg: ServerConfig) -> anyhow::Result<Parts> {
     };
     let rules = Arc::new(monitoring::open_rules(&cfg, metrics.clone())?);
     let consoles = Arc::new(desks::console::Tickets::new(cfg.console_ticket_ttl));
+    let throttles = Arc::new(http::throttle::Throttles::new(&cfg.throttle));
     let state = AppState::new(App {
         store,
         driver,
@@ -199,6 +202,7 @@ pub async fn assemble(cfg: ServerConfig) -> anyhow::Result<Parts> {
         targets: Arc::default(),
         rules,
         prometheus,
+        throttles,
         sim: Some(sim),
     });
     Ok(Parts {
@@ -293,6 +297,14 @@ pub async fn serve(
         state.metrics.storage().clone(),
         METRICS_SNAPSHOT_EVERY,
     );
+    let throttles = state.throttles.clone();
+    let throttle_upkeep = tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+        loop {
+            tick.tick().await;
+            throttles.upkeep();
+        }
+    });
     let reconciler = tokio::spawn(fleet::reconcile::run(
         state.store.clone(),
         state.driver.clone(),
@@ -332,19 +344,27 @@ pub async fn serve(
         ),
     };
     let app = router(state.clone()).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let mut server = axum_server::from_tcp(listener).handle(handle);
+    // HTTP/1.1 only: hyper's header-read timeout then runs from a connection's first moment
+    // (the HTTP/2 sniffing of the automatic mode waits without a timer).
+    let builder = server.http_builder();
+    *builder = builder.clone().http1_only();
+    builder
+        .http1()
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(cfg.transport.header_read_timeout);
+    let (limits, throttles) = (&cfg.transport, state.throttles.clone());
     on_listen(addr);
     match tls {
         None => {
-            axum_server::from_tcp(listener)
-                .handle(handle)
-                .serve(app)
-                .await?
+            let plain = axum_server::accept::DefaultAcceptor::new();
+            let acceptor = http::transport::Limited::new(plain, limits, throttles);
+            server.acceptor(acceptor).serve(app).await?
         }
         Some(tls) => {
-            axum_server::from_tcp_rustls(listener, tls)
-                .handle(handle)
-                .serve(app)
-                .await?
+            let tls = axum_server::tls_rustls::RustlsAcceptor::new(tls);
+            let acceptor = http::transport::Limited::new(tls, limits, throttles);
+            server.acceptor(acceptor).serve(app).await?
         }
     }
     let _ = stop_tx.send(true);
@@ -354,6 +374,7 @@ pub async fn serve(
     let _ = reconciler.await;
     let _ = monitoring.await;
     metrics_upkeep.abort();
+    throttle_upkeep.abort();
     for task in [rule_evaluation, notifier].into_iter().flatten() {
         task.abort();
     }

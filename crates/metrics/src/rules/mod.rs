@@ -106,6 +106,15 @@ pub struct Rules {
     outbox: Mutex<Option<Outbox>>,
 }
 
+/// Checks a rule file's text as [`Rules::reload`] would, without loading it; the number of
+/// rules it holds. For checkers and the fuzzer.
+pub fn check_text(file: &str, text: &str) -> Result<usize, RuleError> {
+    Ok(parse::load_text(file, text)?
+        .iter()
+        .map(|g| g.rules.len())
+        .sum())
+}
+
 impl Rules {
     /// Loads the rule file at `path` (a missing file is no rules).
     pub fn open(engine: Arc<Engine>, path: &Path) -> Result<Rules, RuleError> {

@@ -12,34 +12,43 @@ use deskd_wire::token::{TokenData, TokenRequest};
 use crate::http::auth::Caller;
 use crate::http::error::ApiResult;
 use crate::http::extract::{Content, OptionalContent};
+use crate::http::throttle::ClientAddr;
 use crate::AppState;
 
 /// `POST /v1/auth/token`: account name and password (plaintext or AES) → a 30-minute token.
+/// Failed tries are throttled per client address, then per account ([`crate::http::throttle`]).
 pub async fn issue_token(
     State(app): State<AppState>,
+    ClientAddr(addr): ClientAddr,
     Content(body): Content<TokenRequest>,
 ) -> ApiResult<Json<Reply<TokenData>>> {
+    let name = body.user_name.trim();
+    let attempt = app.throttles.login(addr, &format!("api:{name}"))?;
     let keys = crate::keys::valid(app.store.as_ref()).await?;
     let password = transport_password(&body.password, &keys);
-    let account = app.store.account_by_name(body.user_name.trim()).await?;
+    let account = app.store.account_by_name(name).await?;
     let stored = account.as_ref().map(|a| a.password_hash.clone());
-    let matches = tokio::task::spawn_blocking(move || match stored {
-        Some(h) => verify_password(&password, &h),
-        None => {
-            // Same work for unknown names, so timing does not reveal which accounts exist.
-            let _ = hash_password(&password);
-            false
-        }
-    })
-    .await
-    .map_err(Error::internal)?;
+    let matches = app
+        .throttles
+        .hash(move || match stored {
+            Some(h) => verify_password(&password, &h),
+            None => {
+                // Same work for unknown names, so timing does not reveal which accounts exist.
+                let _ = hash_password(&password);
+                false
+            }
+        })
+        .await?;
     let account = match account {
-        Some(a) if matches && !a.disabled => a,
+        Some(a) if matches && !a.disabled => {
+            attempt.succeeded();
+            a
+        }
         _ => {
-            return Err(Error::Unauthenticated(
+            let wrong = Error::Unauthenticated(
                 "wrong user name or password, or the account is disabled".into(),
-            )
-            .into())
+            );
+            return Err(attempt.failed().unwrap_or(wrong).into());
         }
     };
     let (token, hash) = new_token();

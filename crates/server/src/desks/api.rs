@@ -27,13 +27,13 @@ use crate::AppState;
 
 type TaskReply = ApiResult<Json<Reply<DeskTaskData>>>;
 
-/// The `:verb` actions on one desk: the verb in the URL, the action, and the methods accepted
-/// (the documented one first; PUT and POST both where the document's method is inferred, D2).
+/// The `:verb` actions on one desk: the verb in the URL, the action, and the documented method
+/// (the router adds POST where the document's method is [inferred], D2).
 pub const ACTIONS: &[(&str, DeskAction, &[Method])] = &[
-    ("start", DeskAction::Start, &[Method::PUT, Method::POST]),
+    ("start", DeskAction::Start, &[Method::PUT]),
     ("shutdown", DeskAction::Shutdown, &[Method::PUT]),
     ("powerOff", DeskAction::PowerOff, &[Method::PUT]),
-    ("restart", DeskAction::Restart, &[Method::PUT, Method::POST]),
+    ("restart", DeskAction::Restart, &[Method::PUT]),
 ];
 
 /// `PUT /v1/desk:pagequery` (6.1.2). The rendered page is reused until a desk changes (see

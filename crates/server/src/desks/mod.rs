@@ -114,7 +114,7 @@ pub fn routes() -> Vec<Route> {
         Route::typed(
             Doc {
                 path: "/v1/desk/batch/create",
-                methods: &[Method::POST, Method::PUT],
+                methods: &[Method::POST],
                 operation_id: "batchCreateDesks",
                 summary: "Batch create cloud desktops (at most 1000)",
                 section: Some("6.1.10"),
@@ -125,7 +125,7 @@ pub fn routes() -> Vec<Route> {
         Route::typed(
             Doc {
                 path: "/v1/desk/batch/delete",
-                methods: &[Method::POST, Method::PUT],
+                methods: &[Method::POST],
                 operation_id: "batchDeleteDesks",
                 summary: "Batch delete cloud desktops (at most 1000)",
                 section: Some("6.1.11"),
@@ -136,7 +136,7 @@ pub fn routes() -> Vec<Route> {
         Route::typed(
             Doc {
                 path: "/v1/desk/{desk_id}/detail",
-                methods: &[Method::PUT, Method::POST, Method::GET],
+                methods: &[Method::PUT, Method::GET],
                 operation_id: "getDeskDetail",
                 summary: "Get cloud-desktop information (cluster / proxy aware)",
                 section: Some("6.1.13"),
@@ -185,7 +185,7 @@ pub fn routes() -> Vec<Route> {
         Route::typed(
             Doc {
                 path: "/v1/desk/remark/batch/edit",
-                methods: &[Method::POST, Method::PUT],
+                methods: &[Method::POST],
                 operation_id: "batchEditDeskRemark",
                 summary: "Batch edit cloud-desktop labels (at most 1000)",
                 section: Some("6.1.19"),

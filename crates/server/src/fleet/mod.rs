@@ -49,7 +49,7 @@ pub fn routes() -> Vec<Route> {
         Route::typed(
             Doc {
                 path: "/v1/terminal/statistics",
-                methods: &[Method::PUT, Method::POST],
+                methods: &[Method::PUT],
                 operation_id: "terminalStatistics",
                 summary: "Terminals per category: total, online, offline, never logged in",
                 section: Some("6.6"),
@@ -71,7 +71,7 @@ pub fn routes() -> Vec<Route> {
         Route::typed(
             Doc {
                 path: "/v1/rccp/storage/summary",
-                methods: &[Method::PUT, Method::POST],
+                methods: &[Method::PUT],
                 operation_id: "storageSummary",
                 summary: "Storage pools' capacity and use per cluster",
                 section: Some("6.8"),
@@ -82,7 +82,7 @@ pub fn routes() -> Vec<Route> {
         Route::typed(
             Doc {
                 path: "/v1/rccp/cluster:pagequery",
-                methods: &[Method::PUT, Method::POST],
+                methods: &[Method::PUT],
                 operation_id: "pageQueryClusters",
                 summary: "List compute clusters (paged; DECISIONS D11)",
                 section: Some("6.9"),
@@ -93,7 +93,7 @@ pub fn routes() -> Vec<Route> {
         Route::typed(
             Doc {
                 path: "/v1/rccp/storage_pool:pagequery",
-                methods: &[Method::PUT, Method::POST],
+                methods: &[Method::PUT],
                 operation_id: "pageQueryStoragePools",
                 summary: "List storage pools with capacity and use (paged; sorting not supported)",
                 section: Some("6.10"),
@@ -199,28 +199,6 @@ pub fn routes() -> Vec<Route> {
                 auth: true,
             },
             crud::delete::<Host>,
-        ),
-        Route::typed(
-            Doc {
-                path: "/v1/sim/host/{host_id}:down",
-                methods: &[Method::PUT],
-                operation_id: "simHostDown",
-                summary: "Simulator: the host stops answering (its up{job=\"node\"} becomes 0); fault injection for tests",
-                section: None,
-                auth: true,
-            },
-            sim::host_reachability,
-        ),
-        Route::typed(
-            Doc {
-                path: "/v1/sim/host/{host_id}:up",
-                methods: &[Method::PUT],
-                operation_id: "simHostUp",
-                summary: "Simulator: the host answers again",
-                section: None,
-                auth: true,
-            },
-            sim::host_reachability,
         ),
         Route::typed(
             Doc {

@@ -1,5 +1,6 @@
-//! Simulator extension (DECISIONS D10): fault injection for monitoring tests and demos. Only
-//! answers while the simulated hypervisor driver is in use.
+//! Simulator extension (DECISIONS D10): fault injection for monitoring tests and demos. These
+//! are test hooks: routed (and documented in `/openapi.json`) only when deskd starts with
+//! `--enable-test-hooks`, never on a default start.
 
 use axum::extract::{Path, State};
 use axum::Json;
@@ -7,7 +8,10 @@ use deskd_domain::error::{Error, Missing};
 use deskd_domain::ids::HostId;
 use deskd_wire::envelope::Reply;
 
+use axum::http::Method;
+
 use crate::http::error::ApiResult;
+use crate::http::routes::{Doc, Route};
 use crate::AppState;
 
 /// `PUT /v1/sim/host/{host_id}:down` and `:up`: the host's agent stops (or resumes) answering,
@@ -35,4 +39,32 @@ pub async fn host_reachability(
     sim.set_host_reachable(host_id, reachable);
     tracing::info!(host = %host_id, reachable, "simulated host reachability changed");
     Ok(Json(Reply::empty()))
+}
+
+/// The fault-injection routes, mounted only with `--enable-test-hooks`.
+pub fn routes() -> Vec<Route> {
+    vec![
+        Route::typed(
+            Doc {
+                path: "/v1/sim/host/{host_id}:down",
+                methods: &[Method::PUT],
+                operation_id: "simHostDown",
+                summary: "Simulator: the host stops answering (its up{job=\"node\"} becomes 0); fault injection for tests",
+                section: None,
+                auth: true,
+            },
+            host_reachability,
+        ),
+        Route::typed(
+            Doc {
+                path: "/v1/sim/host/{host_id}:up",
+                methods: &[Method::PUT],
+                operation_id: "simHostUp",
+                summary: "Simulator: the host answers again",
+                section: None,
+                auth: true,
+            },
+            host_reachability,
+        ),
+    ]
 }

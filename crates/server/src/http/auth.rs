@@ -97,6 +97,7 @@ pub async fn require_token(
             account.name
         }
     };
+    app.throttles.check_token(&hash, &account)?;
     req.extensions_mut().insert(Caller {
         account,
         token_hash: hash,

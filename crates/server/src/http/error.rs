@@ -16,6 +16,8 @@ pub enum ApiError {
     NoRoute(String),
     /// The path exists but not with this method (D2).
     BadMethod(String),
+    /// The body is over the route's size limit (`max_body_bytes`).
+    BodyTooLarge,
 }
 
 impl From<Error> for ApiError {
@@ -77,6 +79,12 @@ pub fn translate(e: &ApiError) -> Translated {
             codes::BAD_REQUEST,
             format!("method {m} is not allowed on this path"),
             "请求方法不被支持".into(),
+        ),
+        ApiError::BodyTooLarge => t(
+            S::PAYLOAD_TOO_LARGE,
+            codes::BAD_REQUEST,
+            "body: is larger than this route accepts (max_body_bytes)".into(),
+            "请求体过大".into(),
         ),
         ApiError::Domain(d) => match d {
             Error::Invalid { field, rule } => t(
@@ -153,6 +161,12 @@ pub fn translate(e: &ApiError) -> Translated {
                 codes::TOO_MANY_REQUESTS,
                 d.to_string(),
                 "请求过于频繁，请稍后再试".into(),
+            ),
+            Error::Busy(_) => t(
+                S::SERVICE_UNAVAILABLE,
+                codes::TOO_MANY_REQUESTS,
+                d.to_string(),
+                "服务器繁忙，请稍后再试".into(),
             ),
             Error::User { refusal, .. } => {
                 let (code, tip) = user_refusal(*refusal);
@@ -240,10 +254,13 @@ impl IntoResponse for ApiError {
             },
         };
         let mut resp = (tr.status, Json(body)).into_response();
-        if let ApiError::Domain(Error::RateLimited { retry_after_secs }) = self {
-            if let Ok(v) = HeaderValue::from_str(&retry_after_secs.to_string()) {
-                resp.headers_mut().insert(header::RETRY_AFTER, v);
-            }
+        let retry_after = match self {
+            ApiError::Domain(Error::RateLimited { retry_after_secs }) => Some(retry_after_secs),
+            ApiError::Domain(Error::Busy(_)) => Some(1),
+            _ => None,
+        };
+        if let Some(v) = retry_after.and_then(|s| HeaderValue::from_str(&s.to_string()).ok()) {
+            resp.headers_mut().insert(header::RETRY_AFTER, v);
         }
         resp
     }
@@ -336,6 +353,10 @@ mod tests {
                 retry_after_secs: 3
             })),
             (429, 22000429)
+        );
+        assert_eq!(
+            row(d(Error::Busy("too many requests in flight".into()))),
+            (503, 22000429)
         );
         assert_eq!(row(d(Error::Refused("no".into()))), (200, 23010000));
         assert_eq!(

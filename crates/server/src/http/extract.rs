@@ -63,9 +63,13 @@ pub fn id_of<T: From<String>>(id: Option<&str>) -> Result<T, Error> {
 }
 
 async fn read<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, ApiError> {
-    Bytes::from_request(req, state)
-        .await
-        .map_err(|e| Error::invalid("body", format!("cannot be read: {}", e.body_text())).into())
+    Bytes::from_request(req, state).await.map_err(|e| {
+        if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::BodyTooLarge
+        } else {
+            Error::invalid("body", format!("cannot be read: {}", e.body_text())).into()
+        }
+    })
 }
 
 /// Decodes the body; `None` when there is no body or no `content`.

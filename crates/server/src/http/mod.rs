@@ -1,7 +1,7 @@
 //! The HTTP plumbing every slice shares: the router built from the slices' route tables
 //! ([`routes`]), the body extractors ([`extract`]), the one error table ([`error`]), token
-//! checks ([`auth`]), the OpenAPI document ([`openapi`]), TLS ([`tls`]) and the rendered-reply
-//! cache ([`reply_cache`]).
+//! checks ([`auth`]), the throttles ([`throttle`]), transport limits ([`transport`]), the
+//! OpenAPI document ([`openapi`]), TLS ([`tls`]) and the rendered-reply cache ([`reply_cache`]).
 
 pub mod auth;
 pub mod error;
@@ -9,7 +9,9 @@ pub mod extract;
 pub mod openapi;
 pub mod reply_cache;
 pub mod routes;
+pub mod throttle;
 pub mod tls;
+pub mod transport;
 
 use std::sync::Arc;
 
@@ -18,7 +20,7 @@ use axum::http::HeaderName;
 use axum::middleware;
 use axum::response::IntoResponse;
 use axum::routing::{get, on, MethodFilter, MethodRouter};
-use axum::{Json, Router};
+use axum::Router;
 use tower::ServiceExt;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
@@ -34,8 +36,14 @@ pub const TICKET_ROUTES: &[&str] = &[desks::console::WEBSOCKET_PATH];
 
 const REQUEST_ID: &str = "x-request-id";
 
-/// Every route deskd serves, slice by slice.
-pub fn table() -> Vec<Route> {
+/// Every route deskd serves, slice by slice; the simulator's fault injection only with
+/// `test_hooks` (`--enable-test-hooks`).
+pub fn table(test_hooks: bool) -> Vec<Route> {
+    let hooks = if test_hooks {
+        fleet::sim::routes()
+    } else {
+        Vec::new()
+    };
     [
         accounts::routes(),
         desks::routes(),
@@ -45,6 +53,7 @@ pub fn table() -> Vec<Route> {
         users::routes(),
         fleet::routes(),
         portal::routes(),
+        hooks,
     ]
     .into_iter()
     .flatten()
@@ -126,7 +135,8 @@ impl Mount {
 /// and the middleware that gives each request an id, a log span and panic safety.
 pub fn router(state: AppState) -> Router {
     let mut app = Router::new();
-    for m in mounts(table()) {
+    let test_hooks = state.cfg.test_hooks;
+    for m in mounts(table(test_hooks)) {
         let auth = m.routes.first().is_some_and(|r| r.doc.auth);
         let path = m.path.clone();
         let mut mr = m.method_router();
@@ -139,12 +149,18 @@ pub fn router(state: AppState) -> Router {
         app = app.route(&path, mr);
     }
     let request_id = HeaderName::from_static(REQUEST_ID);
-    app.route("/openapi.json", get(|| async { Json(openapi::document()) }))
+    let body_limit = axum::extract::DefaultBodyLimit::max(state.cfg.transport.max_body_bytes);
+    // rendered once: the document is the same for the process's life
+    let doc = bytes::Bytes::from(openapi::document(test_hooks).to_string());
+    let json = [(axum::http::header::CONTENT_TYPE, "application/json")];
+    let app = app.route("/openapi.json", get(move || async move { (json, doc.clone()) }))
         .merge(crate::web::router())
         .fallback(|req: Request| async move { ApiError::NoRoute(req.uri().path().to_string()) })
         .method_not_allowed_fallback(|req: Request| async move { ApiError::BadMethod(req.method().to_string()) })
         .with_state(state.clone())
+        .layer(body_limit)
         .merge(monitoring::router(&state))
+        .layer(middleware::from_fn_with_state(state.clone(), throttle::guard))
         .layer(CatchPanicLayer::custom(|_| {
             ApiError::Domain(deskd_domain::Error::internal("handler panicked")).into_response()
         }))
@@ -153,7 +169,10 @@ pub fn router(state: AppState) -> Router {
             let id = req.headers().get(REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("-");
             tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.uri().path())
         }).on_response(DefaultOnResponse::new().level(tracing::Level::INFO)))
-        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid));
+    transport::security_headers(!state.cfg.http)
+        .into_iter()
+        .fold(app, |app, layer| app.layer(layer))
 }
 
 #[cfg(test)]
@@ -168,7 +187,7 @@ mod tests {
             "/v1/desk/{desk_id}/detail"
         );
         for (verb, _, methods) in desks::api::ACTIONS {
-            let r = table()
+            let r = table(false)
                 .into_iter()
                 .find(|r| r.doc.path.ends_with(&format!(":{verb}")))
                 .expect("a route per action");

@@ -7,19 +7,19 @@ use serde_json::{json, Map, Value};
 
 use super::routes::Route;
 
-/// Builds the document.
-pub fn document() -> Value {
+/// Builds the document: the routes of a default start, and the test hooks with `test_hooks`.
+pub fn document(test_hooks: bool) -> Value {
     let mut settings = SchemaSettings::draft07();
     settings.definitions_path = "#/components/schemas/".into();
     settings.option_add_null_type = true;
     let mut gen = settings.into_generator();
     let mut paths = Map::new();
-    for r in super::table() {
+    for r in super::table(test_hooks) {
         let item = paths
             .entry(r.doc.path.to_string())
             .or_insert_with(|| json!({}));
-        for (i, m) in r.doc.methods.iter().enumerate() {
-            let op = operation(&r, i, &mut gen);
+        for (i, m) in r.methods().iter().enumerate() {
+            let op = operation(&r, i, m, &mut gen);
             item[m.as_str().to_lowercase()] = op;
         }
     }
@@ -67,13 +67,14 @@ pub fn document() -> Value {
 fn operation(
     route: &Route,
     method_index: usize,
+    method: &axum::http::Method,
     gen: &mut schemars::gen::SchemaGenerator,
 ) -> Value {
     let r = &route.doc;
     let suffix = if method_index == 0 {
         String::new()
     } else {
-        format!("_{}", r.methods[method_index].as_str())
+        format!("_{}", method.as_str())
     };
     let mut op = json!({
         "operationId": format!("{}{}", r.operation_id, suffix),
@@ -81,7 +82,9 @@ fn operation(
         "responses": {
             "200": {
                 "description": "code 0 with data, or a business error (non-zero code, message, user_tip)",
-                "content": {"application/json": {"schema": {"oneOf": [
+                // anyOf, not oneOf: an error body is also a valid reply envelope (`data` is
+                // optional there), so exactly-one-of would refuse every error reply
+                "content": {"application/json": {"schema": {"anyOf": [
                     (route.response)(gen),
                     gen.subschema_for::<deskd_wire::envelope::ErrorBody>(),
                 ]}}}

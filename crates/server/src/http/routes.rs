@@ -34,7 +34,9 @@ pub type BodyFn = fn(&mut SchemaGenerator) -> Option<Schema>;
 /// What the document says about a route besides its schemas.
 pub struct Doc {
     pub path: &'static str,
-    /// The documented method first; others are accepted as DECISIONS D2 says.
+    /// The documented method first (and GET where a decision adds it). Where the document's
+    /// method is [inferred], the other of PUT and POST is added from `spec/endpoints.json`
+    /// ([`Route::methods`], DECISIONS D2), not listed here.
     pub methods: &'static [Method],
     pub operation_id: &'static str,
     pub summary: &'static str,
@@ -81,15 +83,56 @@ impl Route {
         }
     }
 
+    /// The methods the route answers: its documented ones and, where the document marks the
+    /// endpoint's method [inferred], the other of PUT and POST (DECISIONS D2).
+    pub fn methods(&self) -> Vec<Method> {
+        let mut methods = self.doc.methods.to_vec();
+        if self.doc.section.is_some() && method_inferred(self.doc.path) {
+            for other in [Method::PUT, Method::POST] {
+                if methods.first().is_some_and(|m| *m != other) && !methods.contains(&other) {
+                    methods.push(other);
+                }
+            }
+        }
+        methods
+    }
+
     /// The axum filter of the route's methods.
     pub fn filter(&self) -> MethodFilter {
-        self.doc
-            .methods
+        self.methods()
             .iter()
             .map(filter)
             .reduce(|a, b| a.or(b))
             .unwrap_or(MethodFilter::GET)
     }
+}
+
+/// The document's endpoint index as extracted into `spec/endpoints.json`, embedded at build
+/// time: which endpoints' method is [inferred] (`"confidence": "inferred"`).
+const ENDPOINTS: &str = include_str!("../../../../spec/endpoints.json");
+
+#[derive(serde::Deserialize)]
+struct Endpoint {
+    path: String,
+    confidence: String,
+}
+
+/// The `/v1` paths whose method the document marks [inferred].
+fn inferred_paths() -> &'static [String] {
+    static PATHS: std::sync::LazyLock<Vec<String>> = std::sync::LazyLock::new(|| {
+        serde_json::from_str::<Vec<Endpoint>>(ENDPOINTS)
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|e| e.confidence == "inferred" && e.path.starts_with("/v1/"))
+            .map(|e| e.path)
+            .collect()
+    });
+    &PATHS
+}
+
+/// Whether the document marks the method of the endpoint at `path` [inferred].
+pub fn method_inferred(path: &str) -> bool {
+    inferred_paths().iter().any(|p| p == path)
 }
 
 /// The schema of `T`, for [`Route::raw`].
@@ -127,6 +170,7 @@ impl<T> Part for State<T> {}
 impl<T> Part for Path<T> {}
 impl<T> Part for Extension<T> {}
 impl Part for HeaderMap {}
+impl Part for super::throttle::ClientAddr {}
 /// A raw body (the OS-file upload) is not JSON: nothing to document.
 impl Part for Body {}
 impl<T, E> Part for Result<Query<T>, E> {}
@@ -208,5 +252,17 @@ pub fn filter(m: &Method) -> MethodFilter {
         Method::DELETE => MethodFilter::DELETE,
         Method::PATCH => MethodFilter::PATCH,
         _ => MethodFilter::GET,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_embedded_index_parses() {
+        assert!(method_inferred("/v1/desk:pagequery"));
+        assert!(!method_inferred("/v1/desk_strategy:pagequery"));
+        assert!(inferred_paths().len() >= 15, "{:?}", inferred_paths());
     }
 }

@@ -1,5 +1,6 @@
 //! TLS: the configured certificate, or a self-signed one generated into the data directory on
-//! the first start and reused afterwards.
+//! the first start and reused afterwards. TLS 1.2 and 1.3 only, stated here rather than left to
+//! a library default.
 
 use std::path::{Path, PathBuf};
 
@@ -18,8 +19,7 @@ pub async fn config(
         (None, None) => self_signed(data_dir)?,
         _ => anyhow::bail!("--tls-cert and --tls-key must be given together"),
     };
-    RustlsConfig::from_pem_file(&cert, &key)
-        .await
+    server_config(&cert, &key)
         .with_context(|| {
             format!(
                 "cannot load TLS certificate {} / key {}",
@@ -27,6 +27,21 @@ pub async fn config(
                 key.display()
             )
         })
+        .map(|c| RustlsConfig::from_config(std::sync::Arc::new(c)))
+}
+
+/// The rustls configuration: TLS 1.3 and 1.2, HTTP/1.1 (the server speaks only that).
+fn server_config(cert: &Path, key: &Path) -> anyhow::Result<rustls::ServerConfig> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let certs = CertificateDer::pem_file_iter(cert)?.collect::<Result<Vec<_>, _>>()?;
+    let key = PrivateKeyDer::from_pem_file(key)?;
+    let versions = [&rustls::version::TLS13, &rustls::version::TLS12];
+    let mut config = rustls::ServerConfig::builder_with_protocol_versions(&versions)
+        .with_no_client_auth()
+        .with_single_cert(certs, key)?;
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(config)
 }
 
 /// The generated pair, created on first use.

@@ -63,7 +63,7 @@ pub fn routes() -> Vec<Route> {
     vec![Route::typed(
         Doc {
             path: "/v1/rccp/server/resource/usage",
-            methods: &[Method::PUT, Method::POST],
+            methods: &[Method::PUT],
             operation_id: "serverResourceUsage",
             summary:
                 "Fleet CPU, memory or disk: capacity and share in use, from the metrics engine",
@@ -101,7 +101,8 @@ pub fn router(state: &AppState) -> Router {
 /// `GET /metrics`: the fleet's latest scrape in the Prometheus text format, for an external
 /// Prometheus (opened to it with `metrics_open_to` or `metrics_token`, or an API token).
 async fn metrics_exposition(State(app): State<AppState>) -> Response {
-    let body = app.scraped.get().map(|s| s.render()).unwrap_or_default();
+    let mut body = app.scraped.get().map(|s| s.render()).unwrap_or_default();
+    body.push_str(&app.throttles.render());
     (
         [(
             header::CONTENT_TYPE,

@@ -14,11 +14,17 @@ use crate::AppState;
 /// [inferred] What `total` and `used` mean per type: the document's example pairs an absolute
 /// total with a percentage, so `total` is the fleet's capacity (CPUs, bytes) and `used` the
 /// share in use, in percent, over the collected `node_*` series.
+///
+/// CPU use is a rate of the CPU counters over the last 5 minutes; until a host has two samples
+/// (right after its first scrape) it is the share since the counters' start point instead —
+/// the counters count from the host's start, so idle seconds over all seconds is the average
+/// since then — never an empty answer while a host is up.
 const QUERIES: &[(&str, &str, &str)] = &[
     (
         "CPU",
         "count(count by (host_id, cpu) (node_cpu_seconds_total))",
-        "(1 - avg(rate(node_cpu_seconds_total{mode=\"idle\"}[5m]))) * 100",
+        "(1 - avg(rate(node_cpu_seconds_total{mode=\"idle\"}[5m]))) * 100 \
+         or (1 - sum(node_cpu_seconds_total{mode=\"idle\"}) / sum(node_cpu_seconds_total)) * 100",
     ),
     (
         "MEM",

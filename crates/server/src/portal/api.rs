@@ -17,6 +17,7 @@ use super::sessions::PortalUser;
 use crate::desks::api::ActionTarget;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{Content, OptionalContent};
+use crate::http::throttle::ClientAddr;
 use crate::AppState;
 
 type R<T> = ApiResult<Json<Reply<T>>>;
@@ -29,10 +30,12 @@ pub const WEB_TERMINAL: &str = "web-portal";
 /// factors), then a portal session.
 pub async fn login(
     State(app): State<AppState>,
+    client: ClientAddr,
     Content(r): Content<PortalLoginRequest>,
 ) -> R<PortalLoginData> {
     let Json(reply) = crate::users::api::login(
         State(app.clone()),
+        client,
         Content(LoginRequest {
             user_name: r.user_name,
             password: r.password,

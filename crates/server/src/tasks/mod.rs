@@ -12,7 +12,7 @@ pub fn routes() -> Vec<Route> {
     vec![Route::typed(
         Doc {
             path: "/v1/task/{task_id}/detail",
-            methods: &[Method::PUT, Method::GET, Method::POST],
+            methods: &[Method::PUT, Method::GET],
             operation_id: "getTaskDetail",
             summary: "Get asynchronous task status",
             section: Some("6.1.12"),

@@ -24,6 +24,7 @@ use super::rules::{self, batch_names};
 use super::{global, kinds, save_global};
 use crate::http::error::ApiResult;
 use crate::http::extract::{Content, OptionalContent};
+use crate::http::throttle::{logins::LoginAttempt, ClientAddr};
 use crate::AppState;
 
 pub(super) type R<T> = ApiResult<Json<Reply<T>>>;
@@ -34,16 +35,15 @@ async fn transport(app: &AppState, value: &str) -> Result<String> {
     Ok(transport_password(value, &keys))
 }
 
-async fn hash(password: String) -> Result<String> {
-    tokio::task::spawn_blocking(move || hash_password(&password))
-        .await
-        .map_err(Error::internal)?
+/// Argon2 work runs in one of the bounded hashing slots ([`crate::http::throttle`]).
+async fn hash(app: &AppState, password: String) -> Result<String> {
+    app.throttles.hash(move || hash_password(&password)).await?
 }
 
-async fn verify(password: String, stored: String) -> Result<bool> {
-    tokio::task::spawn_blocking(move || verify_password(&password, &stored))
+async fn verify(app: &AppState, password: String, stored: String) -> Result<bool> {
+    app.throttles
+        .hash(move || verify_password(&password, &stored))
         .await
-        .map_err(Error::internal)
 }
 
 async fn user_named(app: &AppState, name: &str) -> Result<User> {
@@ -169,7 +169,7 @@ async fn initial_password(
         (_, Some(p)) => {
             let plain = transport(app, p).await?;
             check_password_policy(&plain, g)?;
-            hash(plain).await
+            hash(app, plain).await
         }
     }
 }
@@ -233,10 +233,15 @@ async fn state_batch(app: &AppState, r: &UserBatchRequest, kind: &str) -> R<Task
 }
 
 /// `PUT /v1/user/modify:password` (6.2.9): the outcome is `business_code` in a code-0 reply.
+/// Wrong old passwords are throttled like failed logins.
 pub async fn change_password(
     State(app): State<AppState>,
+    ClientAddr(addr): ClientAddr,
     Content(r): Content<ChangePasswordRequest>,
 ) -> R<ChangePasswordData> {
+    let attempt = app
+        .throttles
+        .login(addr, &format!("user:{}", r.user_name.trim()))?;
     let user = user_named(&app, r.user_name.trim()).await?;
     match user.user_type {
         UserType::AD => {
@@ -269,11 +274,14 @@ pub async fn change_password(
     }
     let old = transport(&app, &r.old_password).await?;
     let new = transport(&app, &r.new_password).await?;
-    if !verify(old.clone(), user.password_hash.clone()).await? {
-        return Ok(Json(Reply::data(
-            wrong_password(&app, &user, &g, now).await?,
-        )));
+    if !verify(&app, old.clone(), user.password_hash.clone()).await? {
+        let answer = wrong_password(&app, &user, &g, now).await?;
+        if let Some(throttled) = attempt.failed() {
+            return Err(throttled.into());
+        }
+        return Ok(Json(Reply::data(answer)));
     }
+    attempt.succeeded();
     check_password_policy(&new, &g)?;
     if new == old {
         return Err(Error::user(
@@ -283,7 +291,7 @@ pub async fn change_password(
         .into());
     }
     app.store
-        .set_user_password(&user.id, &hash(new).await?)
+        .set_user_password(&user.id, &hash(&app, new).await?)
         .await?;
     tracing::info!(user = %user.name, "changed desktop-user password");
     Ok(Json(Reply::data(ChangePasswordData {
@@ -521,12 +529,20 @@ pub async fn detail(
 
 /// `POST /v1/user/login` (extension): a desktop user signs in on a terminal. The password is
 /// checked first, so a wrong one reveals nothing about the account's state.
-pub async fn login(State(app): State<AppState>, Content(r): Content<LoginRequest>) -> R<LoginData> {
+/// Failed tries are throttled per client address, then per user ([`crate::http::throttle`]).
+pub async fn login(
+    State(app): State<AppState>,
+    ClientAddr(addr): ClientAddr,
+    Content(r): Content<LoginRequest>,
+) -> R<LoginData> {
     let bad = || Error::user(UserRefusal::BadCredentials, "wrong user name or password");
+    let attempt = app
+        .throttles
+        .login(addr, &format!("user:{}", r.user_name.trim()))?;
     let Some(user) = app.store.user_by_name(r.user_name.trim()).await? else {
         // Same work as a real check, so timing does not reveal which users exist.
-        hash(r.password.unwrap_or_default()).await?;
-        return Err(bad().into());
+        hash(&app, r.password.unwrap_or_default()).await?;
+        return Err(attempt.failed().unwrap_or_else(bad).into());
     };
     let g = global(app.store.as_ref()).await?;
     let now = now_ms();
@@ -537,7 +553,7 @@ pub async fn login(State(app): State<AppState>, Content(r): Content<LoginRequest
         )
         .into());
     }
-    check_login_password(&app, &user, r.password.as_deref(), &g, now).await?;
+    check_login_password(&app, attempt, &user, r.password.as_deref(), &g, now).await?;
     let view = view_of(&app, &user.id).await?;
     login_allowed(&view, now)?;
     second_factor(&user)?;
@@ -566,6 +582,7 @@ pub async fn login(State(app): State<AppState>, Content(r): Content<LoginRequest
 /// which this controller does not reach.
 async fn check_login_password(
     app: &AppState,
+    attempt: LoginAttempt<'_>,
     u: &User,
     given: Option<&str>,
     g: &GlobalStrategy,
@@ -588,23 +605,25 @@ async fn check_login_password(
         return Ok(());
     }
     let plain = transport(app, given).await?;
-    if verify(plain, u.password_hash.clone()).await? {
+    if verify(app, plain, u.password_hash.clone()).await? {
+        attempt.succeeded();
         return Ok(());
     }
     let after = wrong_password(app, u, g, now).await?;
-    match after.remaining_times {
-        Some(left) => Err(Error::user(
+    let wrong = match after.remaining_times {
+        Some(left) => Error::user(
             UserRefusal::BadCredentials,
             format!("wrong user name or password; {left} tries left"),
-        )),
-        None => Err(Error::user(
+        ),
+        None => Error::user(
             UserRefusal::Locked,
             format!(
                 "the user is locked for {} minutes",
                 after.pwd_lock_time.unwrap_or(0)
             ),
-        )),
-    }
+        ),
+    };
+    Err(attempt.failed().unwrap_or(wrong))
 }
 
 /// deskd verifies no second factor: a user who must present one is not signed in on the

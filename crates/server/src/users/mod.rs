@@ -56,7 +56,7 @@ pub fn routes() -> Vec<Route> {
         Route::typed(
             Doc {
                 path: "/v1/user/passwordKey",
-                methods: &[Method::POST, Method::PUT],
+                methods: &[Method::POST],
                 operation_id: "getPasswordKey",
                 summary: "Get the password-encryption key (DECISIONS D6)",
                 section: Some("6.2.3"),
@@ -78,7 +78,7 @@ pub fn routes() -> Vec<Route> {
         Route::typed(
             Doc {
                 path: "/v1/user/create",
-                methods: &[Method::POST, Method::PUT],
+                methods: &[Method::POST],
                 operation_id: "createUser",
                 summary: "Create a user (asynchronous; missing groups are created)",
                 section: Some("6.2.4"),
@@ -89,7 +89,7 @@ pub fn routes() -> Vec<Route> {
         Route::typed(
             Doc {
                 path: "/v1/user/delete",
-                methods: &[Method::POST, Method::PUT],
+                methods: &[Method::POST],
                 operation_id: "deleteUser",
                 summary: "Delete a user that owns no desktops (DECISIONS D11)",
                 section: Some("6.2.5"),
@@ -100,7 +100,7 @@ pub fn routes() -> Vec<Route> {
         Route::typed(
             Doc {
                 path: "/v1/user/edit",
-                methods: &[Method::POST, Method::PUT],
+                methods: &[Method::POST],
                 operation_id: "editUser",
                 summary: "Edit a user (asynchronous)",
                 section: Some("6.2.6"),
@@ -111,7 +111,7 @@ pub fn routes() -> Vec<Route> {
         Route::typed(
             Doc {
                 path: "/v1/user/batch/enableUser",
-                methods: &[Method::POST, Method::PUT],
+                methods: &[Method::POST],
                 operation_id: "batchEnableUsers",
                 summary: "Batch enable users (at most 1000)",
                 section: Some("6.2.7"),
@@ -133,7 +133,7 @@ pub fn routes() -> Vec<Route> {
         Route::typed(
             Doc {
                 path: "/v1/user/modify:password",
-                methods: &[Method::PUT, Method::POST],
+                methods: &[Method::PUT],
                 operation_id: "changeUserPassword",
                 summary: "Change a user's password (lockout after repeated wrong passwords; DECISIONS D11)",
                 section: Some("6.2.9"),
@@ -155,7 +155,7 @@ pub fn routes() -> Vec<Route> {
         Route::typed(
             Doc {
                 path: "/v1/user/desktop/list",
-                methods: &[Method::POST, Method::PUT],
+                methods: &[Method::POST],
                 operation_id: "listUserDesktops",
                 summary: "List a user's cloud desktops (DECISIONS D11)",
                 section: Some("6.2.11"),
