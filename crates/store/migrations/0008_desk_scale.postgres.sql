@@ -87,3 +87,15 @@ CREATE TRIGGER desks_tally_move AFTER UPDATE OF state, desk_type, category, clus
         OR OLD.category IS DISTINCT FROM NEW.category OR OLD.cluster_id IS DISTINCT FROM NEW.cluster_id
         OR OLD.strategy_id IS DISTINCT FROM NEW.strategy_id OR OLD.network_id IS DISTINCT FROM NEW.network_id)
     EXECUTE FUNCTION desks_tally();
+-- Two transactions moving desks in opposite directions (CLOSE → START_UP and START_UP → CLOSE)
+-- would update the same two tally rows in opposite orders and deadlock; a transaction-scoped
+-- advisory lock taken before a statement touches a tallied column orders them instead (SQLite
+-- has one writer anyway). Placement's lock (7390002) is always taken before this one.
+CREATE FUNCTION desks_tally_lock() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_advisory_xact_lock(7390016);
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER desks_tally_lock BEFORE INSERT OR DELETE OR UPDATE OF state, desk_type, category, cluster_id, strategy_id, network_id ON desks
+    FOR EACH STATEMENT EXECUTE FUNCTION desks_tally_lock();

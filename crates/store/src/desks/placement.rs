@@ -265,6 +265,17 @@ impl Addresses {
         })
     }
 
+    /// Returns the address [`Addresses::next`] just gave out, unused.
+    fn give_back(&mut self, ip: &str) {
+        let Ok(ip) = ip.parse::<std::net::Ipv4Addr>() else {
+            return;
+        };
+        self.free.push_front(ip);
+        if self.hint.is_some_and(|h| h > u32::from(ip)) {
+            self.hint = Some(u32::from(ip));
+        }
+    }
+
     /// The lowest free address; probes further windows of the pool as needed.
     async fn next(&mut self, tx: &mut Tx, b: Backend, wanted: usize) -> Result<String> {
         let mut window = wanted.clamp(PROBE_WINDOW, PROBE_WINDOW_MAX);
@@ -308,9 +319,16 @@ impl Placer {
         desk.ip = self
             .address(tx, read, b, &desk.network_id, self.window)
             .await?;
-        desk.host_id = self
-            .host(tx, b, &desk.cluster_id, &demand, r.policy)
-            .await?;
+        desk.host_id = match self.host(tx, b, &desk.cluster_id, &demand, r.policy).await {
+            Ok(host_id) => host_id,
+            Err(e) => {
+                // the address stays free: the next desk takes it
+                if let Some(a) = self.networks.get_mut(desk.network_id.as_str()) {
+                    a.give_back(&desk.ip);
+                }
+                return Err(e);
+            }
+        };
         desk.mac = mac_for(&desk.id);
         let now = now_ms();
         self.addresses.push(networks::address_values(&desk, now));
