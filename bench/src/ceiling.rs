@@ -27,6 +27,8 @@ pub async fn start() -> anyhow::Result<ServerThread> {
             addr,
             notes: Vec::new(),
             reconcile_pass: std::time::Duration::ZERO,
+            reconcile_cost: Default::default(),
+            scrape_cost: Default::default(),
         });
         loop {
             tokio::select! {

@@ -6,6 +6,8 @@
 pub mod ceiling;
 pub mod client;
 pub mod db;
+pub mod fleet;
+pub mod fleet_report;
 pub mod load;
 pub mod report;
 pub mod scenarios;

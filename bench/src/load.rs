@@ -30,6 +30,29 @@ pub struct Target {
     /// `Bearer …`, when the route needs a token.
     pub authorization: Option<HeaderValue>,
     pub body: Bytes,
+    /// A mix of `(path, body)` requests to send instead of `path` and `body`: connection k
+    /// starts at its own offset and walks the mix in order (a seeded, repeatable workload).
+    pub mix: Arc<Vec<(String, Bytes)>>,
+}
+
+impl Target {
+    /// One request, sent over and over.
+    pub fn one(
+        addr: SocketAddr,
+        method: Method,
+        path: &str,
+        authorization: Option<HeaderValue>,
+        body: Bytes,
+    ) -> Self {
+        Target {
+            addr,
+            method,
+            path: path.to_string(),
+            authorization,
+            body,
+            mix: Arc::default(),
+        }
+    }
 }
 
 /// How hard and how long to load a target.
@@ -73,7 +96,7 @@ pub async fn run(target: &Target, plan: Plan) -> anyhow::Result<Summary> {
     };
     let target = Arc::new(target.clone());
     let conns: Vec<_> = (0..plan.connections)
-        .map(|_| tokio::spawn(connection(target.clone(), window)))
+        .map(|k| tokio::spawn(connection(target.clone(), window, k * 7919)))
         .collect();
     let mut latencies = Vec::new();
     let (mut errors, mut first_error) = (0, None);
@@ -88,8 +111,9 @@ pub async fn run(target: &Target, plan: Plan) -> anyhow::Result<Summary> {
 
 /// One keep-alive connection sending back-to-back until the window closes; reconnects after a
 /// transport failure.
-async fn connection(target: Arc<Target>, window: Window) -> ConnTally {
+async fn connection(target: Arc<Target>, window: Window, offset: usize) -> ConnTally {
     let mut tally = ConnTally::default();
+    let mut next = offset;
     let mut sender: Option<SendRequest<Full<Bytes>>> = None;
     while Instant::now() < window.until {
         let s = match sender.as_mut() {
@@ -104,7 +128,15 @@ async fn connection(target: Arc<Target>, window: Window) -> ConnTally {
             },
         };
         let started = Instant::now();
-        let outcome = exchange(s, &target).await;
+        let (path, body) = match target.mix.len() {
+            0 => (target.path.as_str(), target.body.clone()),
+            n => {
+                let (p, b) = &target.mix[next % n];
+                (p.as_str(), b.clone())
+            }
+        };
+        next = next.wrapping_add(1);
+        let outcome = exchange(s, &target, path, body).await;
         let done = Instant::now();
         let counted = done >= window.from && done <= window.until;
         match outcome {
@@ -157,13 +189,10 @@ pub fn request(
 async fn exchange(
     sender: &mut SendRequest<Full<Bytes>>,
     t: &Target,
+    path: &str,
+    body: Bytes,
 ) -> anyhow::Result<Option<String>> {
-    let req = request(
-        t.method.clone(),
-        &t.path,
-        t.authorization.as_ref(),
-        t.body.clone(),
-    )?;
+    let req = request(t.method.clone(), path, t.authorization.as_ref(), body)?;
     sender.ready().await?;
     let resp = sender.send_request(req).await?;
     let status = resp.status();

@@ -6,7 +6,7 @@
 //! PostgreSQL, then batch creation. It prints one Markdown table with each target beside its
 //! figure. See `bench/README.md`.
 
-use deskd_bench::{ceiling, db, load, report, scenarios, stats};
+use deskd_bench::{ceiling, db, fleet, fleet_report, load, report, scenarios, stats};
 
 use std::time::Duration;
 
@@ -46,6 +46,10 @@ struct Args {
     /// Skip the PostgreSQL rows.
     #[arg(long)]
     no_postgres: bool,
+    /// Also run the classic rows (one fixed desk query with the reply cache on and off, and a
+    /// batch into an empty fleet); the fleet rows always run.
+    #[arg(long)]
+    classic: bool,
 }
 
 impl Args {
@@ -62,7 +66,7 @@ impl Args {
         match (self.desks.is_empty(), self.quick) {
             (false, _) => self.desks.clone(),
             (true, true) => vec![1_000, 10_000],
-            (true, false) => vec![1_000, 100_000],
+            (true, false) => vec![1_000, 10_000, 100_000],
         }
     }
 
@@ -95,31 +99,62 @@ async fn main() -> anyhow::Result<()> {
     };
     progress("ceiling: bare hyper hello-world");
     let ceiling = measure_ceiling(env.plan).await?;
-    let queries = measure_queries(&env, &args).await?;
-    progress(&format!("batch create: {} items", env.batch_items));
-    let batch = scenarios::batch_create(&env).await?;
-    let r = report::Report {
-        plan: env.plan,
-        query: env.query,
+    let mut fleet_rows = Vec::new();
+    for backend in args.backends() {
+        for desks in args.sizes() {
+            progress(&format!("fleet rows on {backend}, {desks} desks"));
+            let row = fleet::measure(
+                env.plan,
+                &env.password_hash,
+                backend,
+                desks,
+                env.batch_items,
+            )
+            .await?;
+            match row {
+                Some(r) => fleet_rows.push(r),
+                None => {
+                    progress(&format!("{backend} unreachable: its rows are skipped"));
+                    break;
+                }
+            }
+        }
+    }
+    if args.classic {
+        let queries = measure_queries(&env, &args).await?;
+        progress(&format!("batch create: {} items", env.batch_items));
+        let batch = scenarios::batch_create(&env).await?;
+        let r = report::Report {
+            plan: env.plan,
+            query: env.query,
+            load_before: load_before.clone(),
+            ceiling: ceiling.clone(),
+            queries,
+            batch,
+        };
+        print!("{}", report::render(&r));
+    } else {
+        print!("{}", report::header_only(env.plan, &load_before, &ceiling));
+    }
+    print!("{}", fleet_report::render(&fleet_rows, &ceiling));
+    eprintln!(
+        "deskd-bench: 1-min load average {} at the start, {} at the end",
         load_before,
-        ceiling,
-        queries,
-        batch,
-    };
-    print!("{}", report::render(&r));
+        report::load_average()
+    );
     Ok(())
 }
 
 /// Loads the bare hyper server with the same request shape deskd gets.
 async fn measure_ceiling(plan: Plan) -> anyhow::Result<Summary> {
     let server = ceiling::start().await?;
-    let target = Target {
-        addr: server.addr(),
-        method: Method::PUT,
-        path: "/v1/hello".into(),
-        authorization: None,
-        body: bytes::Bytes::from_static(br#"{"content":{"page":0,"limit":20}}"#),
-    };
+    let target = Target::one(
+        server.addr(),
+        Method::PUT,
+        "/v1/hello",
+        None,
+        bytes::Bytes::from_static(br#"{"content":{"page":0,"limit":20}}"#),
+    );
     let summary = load::run(&target, plan).await;
     server.stop().await?;
     summary

@@ -63,6 +63,32 @@ fn header(out: &mut String, r: &Report) {
     );
 }
 
+/// The machine facts, the load plan and the ceiling, for a run without the classic rows.
+pub fn header_only(plan: Plan, load_before: &str, ceiling: &Summary) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "## deskd benchmark\n");
+    let _ = writeln!(
+        out,
+        "- machine: {}; 1-min load average {load_before} before the run",
+        machine_facts()
+    );
+    let _ = writeln!(
+        out,
+        "- load: {} keep-alive HTTP/1.1 connections, {} s warm-up + {} s measured per row",
+        plan.connections,
+        plan.warmup.as_secs_f64(),
+        plan.duration.as_secs_f64()
+    );
+    let _ = writeln!(
+        out,
+        "- ceiling (bare hyper hello, same generator, same run): {:.0} req/s, p50 {:.1} ms, p99 {:.1} ms",
+        ceiling.rps(),
+        ceiling.p50_us as f64 / 1e3,
+        ceiling.p99_us as f64 / 1e3
+    );
+    out
+}
+
 fn query_detail(q: QueryKind) -> &'static str {
     match q {
         QueryKind::Desk => ", page 0, limit 20, deskState = RUNNING, sort desktopName ASC",

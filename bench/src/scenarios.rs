@@ -195,13 +195,13 @@ async fn load_query(
         return Ok(Outcome::NotAvailable(format!("PUT {path}: {first}")));
     }
     check_first(&first, expected).with_context(|| format!("PUT {path}"))?;
-    let target = Target {
-        addr: server.addr(),
-        method: Method::PUT,
-        path: path.to_string(),
-        authorization: client.authorization(),
-        body: Bytes::from(serde_json::to_vec(&body)?),
-    };
+    let target = Target::one(
+        server.addr(),
+        Method::PUT,
+        path,
+        client.authorization(),
+        Bytes::from(serde_json::to_vec(&body)?),
+    );
     // The server's own start-up reconciliation pass runs in the background; measure after it.
     let plan = Plan {
         warmup: env

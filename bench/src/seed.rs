@@ -250,3 +250,55 @@ mod tests {
         assert_eq!(inv.desks[0].name, "bench_000001");
     }
 }
+
+/// Users per desk in [`fleet`]: one desktop user per desk, as a school or office fleet has.
+pub const FLEET_USER_PREFIX: &str = "fu";
+
+/// A fleet as a real site has it: `n` desks and `n` desktop users (one desk each), spread over
+/// the demo's images, strategies, hosts and states; every second desk is on [`BENCH_NET`], whose
+/// pool is thus half used when a batch creates more desks there. Returns the inventory and the
+/// bench network's id.
+pub fn fleet(password_hash: &str, n: usize) -> anyhow::Result<(Inventory, String)> {
+    let mut inv = roomy_demo(password_hash);
+    let template = inv.desks.first().cloned().context("the demo has no desk")?;
+    let user = inv
+        .users
+        .iter()
+        .find(|u| u.state == UserState::ENABLE && u.user_type == UserType::NORMAL)
+        .cloned()
+        .context("the demo has no desktop user")?;
+    let net = add_bench_net(&mut inv);
+    let bench_net = inv
+        .networks
+        .iter()
+        .find(|x| x.id.as_str() == net)
+        .cloned()
+        .context("the bench network")?;
+    let pool = deskd_domain::ipam::Pool::from_network(&bench_net)?;
+    let on_net = pool.usable_from(0, n.div_ceil(2));
+    let now = now_ms();
+    let users: Vec<_> = (0..n)
+        .map(|i| deskd_domain::model::User {
+            id: deskd_domain::ids::UserId::generate(),
+            name: format!("{FLEET_USER_PREFIX}{:06}", i + 1),
+            created_at: now + i as i64,
+            ..user.clone()
+        })
+        .collect();
+    let mut desks = Vec::with_capacity(n);
+    for i in 0..n {
+        let mut d = desk(&inv, &template, i, now);
+        d.name = format!("{}_1", users[i].name);
+        d.user_id = users[i].id.clone();
+        if i % 2 == 0 {
+            if let Some(ip) = on_net.get(i / 2) {
+                d.network_id = bench_net.id.clone();
+                d.ip = ip.to_string();
+            }
+        }
+        desks.push(d);
+    }
+    inv.users.extend(users);
+    inv.desks = desks;
+    Ok((inv, net))
+}

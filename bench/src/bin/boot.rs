@@ -125,6 +125,8 @@ async fn start(dir: &Path, max_starts_per_host: usize) -> anyhow::Result<ServerT
                 addr,
                 notes: Vec::new(),
                 reconcile_pass: Duration::ZERO,
+                reconcile_cost: Default::default(),
+                scrape_cost: Default::default(),
             });
         })
         .await

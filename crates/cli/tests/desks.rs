@@ -1094,7 +1094,9 @@ async fn batch_create_makes_desks_reports_items_and_is_idempotent() {
         assert_eq!(again["resource_list"].as_array().unwrap().len(), 3);
         assert_eq!(e.total().await, 13, "{db:?}: no second desk");
 
-        // a bad item refuses the whole request, naming the item and field; nothing is created
+        // a malformed item refuses the whole request, naming the item and field; nothing is
+        // created (an item naming something missing fails alone: see
+        // `batch_create_fails_items_naming_missing_things_alone`)
         let good =
             |id: &str| create_item(id, "user14", &demo.win10, &demo.office, &demo.office_net);
         let named = |id: &str, name: &str| {
@@ -1102,14 +1104,6 @@ async fn batch_create_makes_desks_reports_items_and_is_idempotent() {
             v["desk_name"] = json!(name);
             v
         };
-        let mut bad_user = good("B1");
-        bad_user["user_name"] = json!("nobody");
-        let mut bad_image = good("B2");
-        bad_image["image_id"] = json!(uuid::Uuid::new_v4().to_string());
-        let mut bad_strategy = good("B3");
-        bad_strategy["desk_strategy_id"] = json!("nope");
-        let mut bad_network = good("B4");
-        bad_network["network_id"] = json!("nope");
         let mut bad_type = good("B5");
         bad_type["desk_type"] = json!("SHARED");
         let mut bad_name = good("B6");
@@ -1117,22 +1111,6 @@ async fn batch_create_makes_desks_reports_items_and_is_idempotent() {
         let mut long_remark = good("B7");
         long_remark["remark"] = json!("x".repeat(129));
         let cases = [
-            (
-                vec![good("G1"), bad_user],
-                "content.desk_info_arr[1].user_name",
-            ),
-            (
-                vec![bad_image, good("G1")],
-                "content.desk_info_arr[0].image_id",
-            ),
-            (
-                vec![good("G1"), good("G2"), bad_strategy],
-                "content.desk_info_arr[2].desk_strategy_id",
-            ),
-            (
-                vec![good("G1"), bad_network],
-                "content.desk_info_arr[1].network_id",
-            ),
             (vec![bad_type], "content.desk_info_arr[0].desk_type"),
             (
                 vec![good("G1"), bad_name],
@@ -1242,6 +1220,100 @@ async fn batch_create_makes_desks_reports_items_and_is_idempotent() {
             "item_biz_data describes the desk it reports: {i}"
         );
         assert_eq!(e.total().await, 15);
+    }
+}
+
+/// An item naming a user, image, strategy or network that does not exist fails alone (a.8,
+/// B.6): the good items are created, the bad ones are FAILURE with their reason, the task is
+/// ERROR with `error_message`; with `fail_rollback` the batch's desks are removed again.
+#[tokio::test]
+async fn batch_create_fails_items_naming_missing_things_alone() {
+    for db in Db::all().await {
+        let e = Env::start(db.clone(), &[]).await;
+        let demo = e.demo().await;
+        let before = e.total().await;
+        let good =
+            |id: &str| create_item(id, "user14", &demo.win10, &demo.office, &demo.office_net);
+        let mut bad_user = good("B1");
+        bad_user["user_name"] = json!("nobody");
+        let ghost_image = uuid::Uuid::new_v4().to_string();
+        let mut bad_image = good("B2");
+        bad_image["image_id"] = json!(ghost_image);
+        let mut bad_strategy = good("B3");
+        bad_strategy["desk_strategy_id"] = json!("nope-strategy");
+        let mut bad_network = good("B4");
+        bad_network["network_id"] = json!("nope-network");
+        let arr = vec![
+            good("G1"),
+            bad_user,
+            bad_image,
+            bad_strategy,
+            bad_network,
+            good("G2"),
+        ];
+        let task = e
+            .batch(
+                "/v1/desk/batch/create",
+                json!({"fail_rollback": false, "desk_info_arr": arr}),
+            )
+            .await;
+        assert_eq!(task["task_status"], "ERROR", "{db:?} {task}");
+        assert_eq!(failed_ids(&task), ["B1", "B2", "B3", "B4"], "{task}");
+        let reasons: HashMap<String, String> = items(&task)
+            .iter()
+            .map(|i| {
+                let id = i["id"].as_str().unwrap().to_string();
+                (id, i["item_result"].as_str().unwrap_or("").to_string())
+            })
+            .collect();
+        for (id, says) in [
+            ("B1", "nobody"),
+            ("B2", ghost_image.as_str()),
+            ("B3", "nope-strategy"),
+            ("B4", "nope-network"),
+        ] {
+            assert!(
+                reasons[id].contains(says) && reasons[id].contains("does not exist"),
+                "{db:?} {id}: {}",
+                reasons[id]
+            );
+        }
+        for i in items(&task) {
+            if i["id"].as_str().unwrap().starts_with('G') {
+                assert_eq!(item_status(&i), "SUCCESS", "{i}");
+            }
+        }
+        assert!(
+            task["error_message"].as_str().unwrap().starts_with("B1"),
+            "{task}"
+        );
+        assert_eq!(e.total().await, before + 2, "{db:?}: the good items' desks");
+
+        // with fail_rollback the desks this batch created are removed again
+        let mut bad = good("R2");
+        bad["image_id"] = json!(uuid::Uuid::new_v4().to_string());
+        let task = e
+            .batch(
+                "/v1/desk/batch/create",
+                json!({"fail_rollback": true, "desk_info_arr": [good("R1"), bad]}),
+            )
+            .await;
+        assert_eq!(task["task_status"], "ERROR", "{db:?} {task}");
+        assert_eq!(
+            failed_ids(&task),
+            ["R1", "R2"],
+            "the rolled-back item is reported too: {task}"
+        );
+        assert_eq!(e.total().await, before + 2, "{db:?}: R1 rolled back");
+
+        // a batch whose only item names a missing user still gets a task that ends in ERROR
+        let mut lone = good("L1");
+        lone["user_name"] = json!("nobody");
+        let task = e
+            .batch("/v1/desk/batch/create", json!({"desk_info_arr": [lone]}))
+            .await;
+        assert_eq!(task["task_status"], "ERROR", "{db:?} {task}");
+        assert_eq!(failed_ids(&task), ["L1"], "{task}");
     }
 }
 

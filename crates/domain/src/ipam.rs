@@ -107,6 +107,16 @@ impl Pool {
             && a != self.gateway
     }
 
+    /// Up to `n` usable addresses from `from` upwards, in order: the candidates a placement
+    /// probes when it looks for free addresses from the network's hint.
+    pub fn usable_from(&self, from: u32, n: usize) -> Vec<Ipv4Addr> {
+        (from.max(self.start)..=self.end)
+            .filter(|a| self.usable(*a))
+            .take(n)
+            .map(Ipv4Addr::from)
+            .collect()
+    }
+
     /// The lowest free address, given the ones in use (any iterator of strings; ignore
     /// unparsable ones).
     pub fn first_free<'a>(&self, used: impl IntoIterator<Item = &'a str>) -> Option<Ipv4Addr> {

@@ -126,12 +126,12 @@ pub const DESKS: Resource = Resource {
         },
         Field {
             name: "userName",
-            column: "u.name",
+            column: "d.user_name",
             kind: FieldKind::Text,
         },
         Field {
             name: "imageName",
-            column: "i.name",
+            column: "d.image_name",
             kind: FieldKind::Text,
         },
         Field {

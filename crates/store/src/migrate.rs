@@ -67,6 +67,13 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: "",
         postgres: "",
     },
+    Migration {
+        version: 8,
+        name: "desk_scale",
+        sql: include_str!("../migrations/0008_desk_scale.sql"),
+        sqlite: include_str!("../migrations/0008_desk_scale.sqlite.sql"),
+        postgres: include_str!("../migrations/0008_desk_scale.postgres.sql"),
+    },
 ];
 
 /// Applies the migrations the database lacks; returns how many ran.
@@ -143,19 +150,49 @@ pub async fn current_version(pool: &AnyPool, backend: Backend) -> Result<i64> {
     r.map(|r| r.int("v")).transpose().map(|v| v.unwrap_or(0))
 }
 
-/// Splits a migration file into statements, dropping comments.
+/// Splits a migration file into statements, dropping comments. A statement ends at a `;`,
+/// except inside a trigger body (from a line `BEGIN` to a line `END;`) or a `$$`-quoted
+/// function body, which end at the `;` after them.
 fn statements(sql: &str) -> Vec<String> {
-    let without_comments: String = sql
-        .lines()
-        .filter(|l| !l.trim_start().starts_with("--"))
-        .collect::<Vec<_>>()
-        .join("\n");
-    without_comments
-        .split(';')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(String::from)
-        .collect()
+    let mut out = Vec::new();
+    let mut current = String::new();
+    let (mut dollar, mut body) = (false, false);
+    let mut finish = |current: &mut String| {
+        let s = current.trim();
+        if !s.is_empty() {
+            out.push(s.to_string());
+        }
+        current.clear();
+    };
+    for line in sql.lines().filter(|l| !l.trim_start().starts_with("--")) {
+        let trimmed = line.trim();
+        if line.matches("$$").count() % 2 == 1 {
+            dollar = !dollar;
+        } else if !dollar && trimmed.eq_ignore_ascii_case("BEGIN") {
+            body = true;
+        }
+        if dollar || body {
+            current.push_str(line);
+            current.push('\n');
+            if body && trimmed.to_ascii_uppercase().starts_with("END") && trimmed.ends_with(';') {
+                body = false;
+                current.truncate(current.trim_end().len() - 1);
+                finish(&mut current);
+            }
+            continue;
+        }
+        let mut parts = line.split(';').peekable();
+        while let Some(part) = parts.next() {
+            current.push_str(part);
+            if parts.peek().is_some() {
+                finish(&mut current);
+            } else {
+                current.push('\n');
+            }
+        }
+    }
+    finish(&mut current);
+    out
 }
 
 #[cfg(test)]
@@ -164,5 +201,17 @@ mod tests {
     fn splits_statements() {
         let s = super::statements("-- c\nCREATE TABLE a (x TEXT);\n\nCREATE INDEX i ON a(x);\n");
         assert_eq!(s, vec!["CREATE TABLE a (x TEXT)", "CREATE INDEX i ON a(x)"]);
+    }
+
+    #[test]
+    fn keeps_trigger_and_function_bodies_whole() {
+        let sql = "CREATE TRIGGER t AFTER INSERT ON a\nBEGIN\n  UPDATE b SET n = n + 1;\n  DELETE FROM c;\nEND;\n\
+                   CREATE FUNCTION f() RETURNS trigger LANGUAGE plpgsql AS $$\nBEGIN\n  RETURN NULL;\nEND\n$$;\n\
+                   CREATE INDEX i ON a(x);";
+        let s = super::statements(sql);
+        assert_eq!(s.len(), 3, "{s:?}");
+        assert!(s[0].ends_with("DELETE FROM c;\nEND"), "{}", s[0]);
+        assert!(s[1].ends_with("END\n$$"), "{}", s[1]);
+        assert_eq!(s[2], "CREATE INDEX i ON a(x)");
     }
 }

@@ -12,7 +12,7 @@ use sqlx::any::AnyRow;
 use sqlx::{Any, Executor};
 
 use crate::args;
-use crate::db::{begin, db_err, exec, insert, joined, row, rows, taken, Arg, Backend, Col, Tx};
+use crate::db::{begin, db_err, exec, insert, marks, row, rows, taken, Arg, Backend, Col, Tx};
 use crate::deletion::{self, Referrer};
 use crate::{clusters, paging, SqlStore};
 
@@ -66,6 +66,72 @@ pub(crate) fn address_values(d: &Desk, at: i64) -> Vec<Arg> {
     args![&d.network_id, &d.ip, &d.id, at]
 }
 
+/// Which of `candidates` are allocated in the network: a probe through the primary key
+/// `(network_id, ip)`, so placement never reads the network's other addresses.
+pub(crate) async fn allocated_among(
+    tx: &mut Tx,
+    b: Backend,
+    network_id: &str,
+    candidates: &[std::net::Ipv4Addr],
+) -> Result<std::collections::HashSet<std::net::Ipv4Addr>> {
+    let mut used = std::collections::HashSet::new();
+    for chunk in candidates.chunks(500) {
+        let sql = format!(
+            "SELECT ip FROM ip_allocations WHERE network_id = ? AND ip IN ({})",
+            marks(chunk.len())
+        );
+        let mut a = args![network_id];
+        a.extend(chunk.iter().map(|ip| Arg::from(ip.to_string())));
+        for r in rows(&mut **tx, b, &sql, a).await? {
+            if let Ok(ip) = r.text("ip")?.parse() {
+                used.insert(ip);
+            }
+        }
+    }
+    Ok(used)
+}
+
+/// The network's free-address hint (see migration 8): every usable address below it is taken.
+pub(crate) async fn free_hint(tx: &mut Tx, b: Backend, network_id: &str) -> Result<u32> {
+    let sql = "SELECT free_hint FROM networks WHERE id = ?";
+    let hint = row(&mut **tx, b, sql, args![network_id])
+        .await?
+        .map(|r| r.int("free_hint"))
+        .transpose()?
+        .unwrap_or(0);
+    Ok(u32::try_from(hint).unwrap_or(0))
+}
+
+/// Moves the hint to `hint` (after a placement took every free address below it).
+pub(crate) async fn set_free_hint(
+    tx: &mut Tx,
+    b: Backend,
+    network_id: &str,
+    hint: u32,
+) -> Result<()> {
+    let sql = "UPDATE networks SET free_hint = ? WHERE id = ?";
+    exec(&mut **tx, b, sql, args![i64::from(hint), network_id])
+        .await
+        .map(drop)
+}
+
+/// Lowers the hint to a released address.
+pub(crate) async fn release_address(
+    tx: &mut Tx,
+    b: Backend,
+    network_id: &str,
+    ip: &str,
+) -> Result<()> {
+    let Ok(ip) = ip.parse::<std::net::Ipv4Addr>() else {
+        return Ok(());
+    };
+    let ip = i64::from(u32::from(ip));
+    let sql = "UPDATE networks SET free_hint = ? WHERE id = ? AND free_hint > ?";
+    exec(&mut **tx, b, sql, args![ip, network_id, ip])
+        .await
+        .map(drop)
+}
+
 /// Network `id`; `NotFound` when it is unknown.
 pub(crate) async fn get<'c, E>(e: E, b: Backend, id: &str) -> Result<Network>
 where
@@ -76,12 +142,6 @@ where
         Some(r) => network_row(&r),
         None => Err(Error::not_found(Missing::Network, id)),
     }
-}
-
-/// The addresses of the network in use, joined with commas.
-pub(crate) async fn used_addresses(tx: &mut Tx, b: Backend, network_id: &str) -> Result<String> {
-    let from = "FROM ip_allocations WHERE network_id = ?";
-    joined(tx, b, "ip", from, args![network_id]).await
 }
 
 #[async_trait]
@@ -180,7 +240,7 @@ impl SqlStore {
             &mut *tx,
             b,
             "UPDATE networks SET name = ?, cidr = ?, gateway = ?, dns_primary = ?, dns_secondary = ?, \
-             vlan = ?, pool_start = ?, pool_end = ? WHERE id = ?",
+             vlan = ?, pool_start = ?, pool_end = ?, free_hint = 0 WHERE id = ?",
             args![
                 &n.name,
                 &n.cidr,

@@ -44,7 +44,13 @@ impl CountCache {
             .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     }
 
-    async fn count(&self, pool: &AnyPool, b: Backend, sql: &str, args: Vec<Arg>) -> Result<i64> {
+    pub(crate) async fn count(
+        &self,
+        pool: &AnyPool,
+        b: Backend,
+        sql: &str,
+        args: Vec<Arg>,
+    ) -> Result<i64> {
         let key = format!("{sql}|{args:?}");
         let generation = self.generation();
         if let Some(n) = self.totals.get(&key, generation) {

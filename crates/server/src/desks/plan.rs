@@ -247,7 +247,19 @@ pub async fn create_batch(
     let mut seen = Seen::default();
     seen.load_users(app, &body.desk_info_arr).await?;
     for (i, (d, id)) in body.desk_info_arr.iter().zip(&ids).enumerate() {
-        let mut plan = plan_create(app, &mut seen, i, d).await?;
+        let mut plan = match plan_create(app, &mut seen, i, d).await? {
+            Ok(plan) => plan,
+            Err(why) => {
+                // An item naming something that does not exist fails alone (a.8, B.6).
+                reservations.push(None);
+                items.push(NewItem::refused(
+                    id.clone(),
+                    None,
+                    format!("{CREATE_FAILED}{why}"),
+                ));
+                continue;
+            }
+        };
         if !plan.desk_name.is_empty() && !names.insert(plan.desk_name.clone()) {
             return Err(Error::invalid(
                 format!("content.desk_info_arr[{i}].desk_name"),
@@ -320,29 +332,52 @@ where
     Ok(v)
 }
 
-/// Checks one create item against the inventory and fixes its shape from the strategy.
+/// Checks one create item against the inventory and fixes its shape from the strategy. An
+/// item naming a user, image, strategy or network that does not exist is that item's failure
+/// (the inner `Err`, its reason); any other bad value refuses the request.
 async fn plan_create(
     app: &AppState,
     seen: &mut Seen,
     i: usize,
     d: &CreateItem,
-) -> Result<CreatePlan, Error> {
+) -> Result<Result<CreatePlan, String>, Error> {
     let f = |name: &str| format!("content.desk_info_arr[{i}].{name}");
+    match refs(app, seen, d, &f).await? {
+        Ok(refs) => shape(refs, d, &f).map(Ok),
+        Err(missing) => Ok(Err(missing.to_string())),
+    }
+}
+
+/// What a create item names, read from the inventory.
+struct Refs {
+    user: User,
+    image: Image,
+    strategy: Strategy,
+    network: Network,
+}
+
+/// The user, image, strategy and network an item names; the inner `Err` names the first one
+/// that does not exist, with its field.
+async fn refs(
+    app: &AppState,
+    seen: &mut Seen,
+    d: &CreateItem,
+    f: &impl Fn(&str) -> String,
+) -> Result<Result<Refs, Error>, Error> {
     let user_name = d.user_name.trim();
-    let user = seen.users.get(user_name).cloned().ok_or_else(|| {
-        Error::invalid(f("user_name"), format!("user `{user_name}` does not exist"))
-    })?;
+    let Some(user) = seen.users.get(user_name).cloned() else {
+        let why = format!("user `{user_name}` does not exist");
+        return Ok(Err(Error::invalid(f("user_name"), why)));
+    };
     let image_id = ImageId::from(d.image_id.trim());
     let image = memo(&mut seen.images, &image_id, || {
         app.store.get_image(&image_id)
     })
-    .await?
-    .ok_or_else(|| {
-        Error::invalid(
-            f("image_id"),
-            format!("image `{}` does not exist", d.image_id.trim()),
-        )
-    })?;
+    .await?;
+    let Some(image) = image else {
+        let why = format!("image `{}` does not exist", d.image_id.trim());
+        return Ok(Err(Error::invalid(f("image_id"), why)));
+    };
     if image.state != ImageState::AVAILABLE {
         return Err(Error::invalid(
             f("image_id"),
@@ -353,27 +388,23 @@ async fn plan_create(
     let strategy = memo(&mut seen.strategies, &strategy_id, || {
         app.store.get_strategy(&strategy_id)
     })
-    .await?
-    .ok_or_else(|| {
-        Error::invalid(
-            f("desk_strategy_id"),
-            format!(
-                "desk strategy `{}` does not exist",
-                d.desk_strategy_id.trim()
-            ),
-        )
-    })?;
+    .await?;
+    let Some(strategy) = strategy else {
+        let why = format!(
+            "desk strategy `{}` does not exist",
+            d.desk_strategy_id.trim()
+        );
+        return Ok(Err(Error::invalid(f("desk_strategy_id"), why)));
+    };
     let network_id = NetworkId::from(d.network_id.trim());
     let network = memo(&mut seen.networks, &network_id, || {
         app.store.get_network(&network_id)
     })
-    .await?
-    .ok_or_else(|| {
-        Error::invalid(
-            f("network_id"),
-            format!("network `{}` does not exist", d.network_id.trim()),
-        )
-    })?;
+    .await?;
+    let Some(network) = network else {
+        let why = format!("network `{}` does not exist", d.network_id.trim());
+        return Ok(Err(Error::invalid(f("network_id"), why)));
+    };
     if network.state != NetworkState::AVAILABLE {
         return Err(Error::invalid(
             f("network_id"),
@@ -383,6 +414,22 @@ async fn plan_create(
             ),
         ));
     }
+    Ok(Ok(Refs {
+        user,
+        image,
+        strategy,
+        network,
+    }))
+}
+
+/// The item's shape: its type, name and remark checked, its size from the strategy and image.
+fn shape(r: Refs, d: &CreateItem, f: &impl Fn(&str) -> String) -> Result<CreatePlan, Error> {
+    let Refs {
+        user,
+        image,
+        strategy,
+        network,
+    } = r;
     let desk_type = match d.desk_type.as_deref() {
         Some(t) => DeskType::parse(t, &f("desk_type"))?,
         None => strategy.desk_type,

@@ -2,13 +2,13 @@
 
 use deskd_domain::error::Result;
 use deskd_domain::model::DeskView;
-use deskd_domain::query::{ListQuery, Page};
+use deskd_domain::query::{ListQuery, Page, Sort, Value};
 use sqlx::any::AnyRow;
 use sqlx::AnyPool;
 
 use super::rows::{desk_row, COLS};
 use crate::args;
-use crate::db::{row, Backend, Col};
+use crate::db::{count, marks, row, rows, Arg, Backend, Col};
 use crate::paging;
 
 /// The joins that give a desk its names; `d` is the desk (a table or a page of it).
@@ -37,58 +37,135 @@ fn view_row(r: &AnyRow) -> Result<DeskView> {
     })
 }
 
-/// 6.1.2: one page of desks, filtered, sorted and paged in SQL.
+/// The desk columns [`desk_tallies`](tally_total) counts by: a total filtered only by these is
+/// summed from a few tally rows instead of counted over the fleet.
+const TALLIED: [&str; 6] = [
+    "d.state",
+    "d.desk_type",
+    "d.category",
+    "d.cluster_id",
+    "d.strategy_id",
+    "d.network_id",
+];
+
+/// 6.1.2: one page of desks. Every field a list filters or sorts by is on the desk row (the
+/// user's and image's names are kept there), so the page is taken from the desks alone, where an
+/// index `(column, created_at, id)` serves the order and stops after the page, and only that
+/// page is joined to the names it shows. The total comes from the tallies when it can; a page
+/// past the middle is read backwards from the end, so no page walks more than half the index.
 pub(super) async fn page(
     pool: &AnyPool,
     b: Backend,
     q: &ListQuery,
     counts: &paging::CountCache,
 ) -> Result<Page<DeskView>> {
-    let own = |c: &str| c.starts_with("d.");
-    let cols = view_cols();
-    if q.filters.iter().all(|f| own(f.column)) && q.sorts.iter().all(|s| own(s.column)) {
-        // Everything is on the desk row: page the desks alone (an index can serve the filter and
-        // the order and stop after one page), then join the names of that page only.
-        let inner = format!(
-            "FROM (SELECT {COLS} FROM desks d{}) d {VIEW_JOINS}",
-            paged_clauses(b, q)
-        );
-        let order = paging::order_clause(b, q);
-        let from = format!("{inner}{order}");
-        let count_from = "FROM desks d";
-        return paging::page_with(
-            pool,
-            b,
-            q,
-            &cols,
-            &from,
-            count_from,
-            view_row,
-            true,
-            Some(counts),
-        )
-        .await;
+    let total = match tally_total(pool, b, q).await? {
+        Some(n) => n,
+        None => {
+            let (wh, wargs) = filter_clause(b, q);
+            let sql = format!("SELECT COUNT(*) AS n FROM desks d{wh}");
+            counts.count(pool, b, &sql, wargs).await?
+        }
+    };
+    if q.offset >= total {
+        return Ok(Page {
+            total,
+            items: Vec::new(),
+        });
     }
-    let from = format!("FROM desks d {VIEW_JOINS}");
-    paging::page_with(
-        pool,
-        b,
-        q,
-        &cols,
-        &from,
-        &from,
-        view_row,
-        false,
-        Some(counts),
-    )
-    .await
+    let (sql, args, backwards) = page_sql(b, q, total);
+    let mut items = rows(pool, b, &sql, args)
+        .await?
+        .iter()
+        .map(view_row)
+        .collect::<Result<Vec<_>>>()?;
+    if backwards {
+        items.reverse();
+    }
+    Ok(Page { total, items })
 }
 
-/// The WHERE, ORDER BY and LIMIT of a page, with `?` placeholders bound by `page_with`.
-fn paged_clauses(b: Backend, q: &ListQuery) -> String {
-    let (wh, _) = paging::where_clause(q);
-    let (lim, _) = paging::limit_clause(q);
-    format!("{wh}{}{lim}", paging::order_clause(b, q))
+/// The page's statement and arguments, and whether it walks the order backwards (a page past
+/// the middle is read from the end: `total` tells where that is).
+pub(super) fn page_sql(b: Backend, q: &ListQuery, total: i64) -> (String, Vec<Arg>, bool) {
+    let (wh, wargs) = filter_clause(b, q);
+    let backwards = q.offset > 0 && q.offset + q.limit / 2 > total / 2;
+    let (sorts, offset, limit) = if backwards {
+        let end = (q.offset + q.limit).min(total);
+        let reversed = q
+            .sorts
+            .iter()
+            .map(|s| Sort {
+                descending: !s.descending,
+                ..*s
+            })
+            .collect();
+        (reversed, (total - end).max(0), (end - q.offset).max(0))
+    } else {
+        (q.sorts.clone(), q.offset, q.limit)
+    };
+    let walk = ListQuery {
+        filters: q.filters.clone(),
+        sorts,
+        offset,
+        limit,
+    };
+    let order = paging::order_clause(b, &walk);
+    let sql = format!(
+        "SELECT {} FROM ({}) d {VIEW_JOINS}{order}",
+        view_cols(),
+        desks_sql(&wh, &order)
+    );
+    let mut args = wargs;
+    args.extend([Arg::Int(limit), Arg::Int(offset)]);
+    (sql, args, backwards)
+}
+
+/// The part of a page that reads the desks: filtered, ordered and limited on the desk row
+/// alone, so an index serves it; the names are joined to its rows only.
+fn desks_sql(wh: &str, order: &str) -> String {
+    format!("SELECT {COLS}, d.user_name, d.image_name FROM desks d{wh}{order} LIMIT ? OFFSET ?")
+}
+
+/// The desk filter as SQL. On PostgreSQL text is compared byte-wise (`COLLATE "C"`), as the
+/// list's indexes are built, so that an index serves the filter and the order together.
+fn filter_clause(b: Backend, q: &ListQuery) -> (String, Vec<Arg>) {
+    let mut parts = Vec::new();
+    let mut args = Vec::new();
+    for f in &q.filters {
+        let text = f.values.iter().any(|v| matches!(v, Value::Text(_)));
+        let col = match text {
+            true => b.text_order(f.column),
+            false => f.column.to_string(),
+        };
+        parts.push(format!("{col} IN ({})", marks(f.values.len())));
+        args.extend(f.values.iter().map(Arg::from));
+    }
+    match parts.is_empty() {
+        true => (String::new(), args),
+        false => (format!(" WHERE {}", parts.join(" AND ")), args),
+    }
+}
+
+/// The exact total from `desk_tallies` (kept by triggers in every desk write's transaction)
+/// when every filter is on a tallied column; `None` otherwise.
+async fn tally_total(pool: &AnyPool, b: Backend, q: &ListQuery) -> Result<Option<i64>> {
+    if !q.filters.iter().all(|f| TALLIED.contains(&f.column)) {
+        return Ok(None);
+    }
+    let mut parts = Vec::new();
+    let mut args = Vec::new();
+    for f in &q.filters {
+        let col = f.column.trim_start_matches("d.");
+        parts.push(format!("{col} IN ({})", marks(f.values.len())));
+        args.extend(f.values.iter().map(Arg::from));
+    }
+    let wh = match parts.is_empty() {
+        true => String::new(),
+        false => format!(" WHERE {}", parts.join(" AND ")),
+    };
+    let sql = format!("SELECT CAST(COALESCE(SUM(n), 0) AS BIGINT) AS n FROM desk_tallies{wh}");
+    count(pool, b, &sql, args).await.map(Some)
 }
 
 pub(super) async fn view(pool: &AnyPool, b: Backend, id: &str) -> Result<Option<DeskView>> {
@@ -100,4 +177,62 @@ pub(super) async fn view(pool: &AnyPool, b: Backend, id: &str) -> Result<Option<
         .await?
         .map(|r| view_row(&r))
         .transpose()
+}
+
+/// The database's plan of the statements behind one desk page (its total, unless the tallies
+/// give it, and its rows), as `EXPLAIN QUERY PLAN` (SQLite) or `EXPLAIN` (PostgreSQL) prints it.
+/// PostgreSQL plans with sequential scans and sorts priced out, so the plan shows whether an
+/// index *can* serve the page at all, whatever the table's size.
+pub(super) async fn explain(
+    pool: &AnyPool,
+    b: Backend,
+    q: &ListQuery,
+    total: i64,
+) -> Result<String> {
+    // the desk part of the page (the outer query only joins and orders its ≤ limit rows)
+    let (_, args, backwards) = page_sql(b, q, total);
+    let walk = ListQuery {
+        sorts: q
+            .sorts
+            .iter()
+            .map(|s| Sort {
+                descending: s.descending != backwards,
+                ..*s
+            })
+            .collect(),
+        ..q.clone()
+    };
+    let (wh, _) = filter_clause(b, q);
+    let sql = desks_sql(&wh, &paging::order_clause(b, &walk));
+    let mut statements = vec![(sql, args)];
+    if !q.filters.iter().all(|f| TALLIED.contains(&f.column)) {
+        let (wh, wargs) = filter_clause(b, q);
+        statements.push((format!("SELECT COUNT(*) AS n FROM desks d{wh}"), wargs));
+    }
+    let mut tx = crate::db::begin(pool).await?;
+    if b == Backend::Postgres {
+        for set in [
+            "SET LOCAL enable_seqscan = off",
+            "SET LOCAL enable_sort = off",
+        ] {
+            crate::db::exec(&mut *tx, b, set, vec![]).await?;
+        }
+    }
+    let mut plan = String::new();
+    for (sql, args) in statements {
+        let sql = match b {
+            Backend::Sqlite => format!("EXPLAIN QUERY PLAN {sql}"),
+            Backend::Postgres => format!("EXPLAIN {sql}"),
+        };
+        for r in rows(&mut *tx, b, &sql, args).await? {
+            let line = match b {
+                Backend::Sqlite => r.text("detail")?,
+                Backend::Postgres => r.text("QUERY PLAN")?,
+            };
+            plan.push_str(&line);
+            plan.push('\n');
+        }
+        plan.push_str("--\n");
+    }
+    Ok(plan)
 }

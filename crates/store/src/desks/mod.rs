@@ -19,6 +19,14 @@ use crate::args;
 use crate::db::{begin, db_err, exec, row, rows as all_rows, Col};
 use crate::SqlStore;
 
+impl SqlStore {
+    /// The database's plan of one desk page (see `list::explain`), for the plan tests and
+    /// ARCHITECTURE.md; `total` decides whether the page is read backwards.
+    pub async fn explain_desk_page(&self, q: &ListQuery, total: i64) -> Result<String> {
+        list::explain(&self.pool, self.backend, q, total).await
+    }
+}
+
 #[async_trait]
 impl DeskStore for SqlStore {
     fn desk_generation(&self) -> u64 {

@@ -8,7 +8,6 @@ use std::collections::{HashMap, HashSet};
 use deskd_domain::error::{Error, Missing, Result};
 use deskd_domain::ipam::{mac_for, Pool};
 use deskd_domain::model::*;
-use deskd_domain::naming::next_desk_name;
 use deskd_domain::scheduler::{place, Demand, HostLoad, Policy};
 use deskd_domain::task::NewTask;
 use sqlx::{Any, AnyPool, Executor};
@@ -57,10 +56,6 @@ pub(super) async fn reserve(
             return Ok(Reserved::Existing { desk, task_id });
         }
     }
-    // Rows that do not change under a placement are read before the transaction, so the single
-    // writer is held only for what must be serialized.
-    let network = networks::get(read, b, &r.desk.network_id).await?;
-    let user_name = r.desk.name.is_empty().then_some(&r.user_name);
     let mut tx = begin(pool).await?;
     lock(&mut tx, b, Lock::Placement).await?;
     if let Some(key) = &r.item_key {
@@ -68,52 +63,24 @@ pub(super) async fn reserve(
             return Ok(Reserved::Existing { desk, task_id });
         }
     }
-    let mut desk = r.desk.clone();
-    let demand = demand(&desk);
-    let hosts = hosts::loads(&mut *tx, b, &desk.cluster_id).await?;
-    let chosen = place(&hosts, Some(&desk.cluster_id), &demand, r.policy)?;
-    desk.host_id = hosts[chosen].host_id.clone();
-    let used = networks::used_addresses(&mut tx, b, &network.id).await?;
-    desk.ip = first_free(&network, used.split(',').filter(|s| !s.is_empty()))?;
-    desk.mac = mac_for(&desk.id);
-    if let Some(user) = &user_name {
-        let taken = generated_names(&mut tx, b, user).await?;
-        desk.name = next_desk_name(user, taken.split(',').filter(|s| !s.is_empty()));
-    }
-    insert_desks(&mut tx, b, std::slice::from_ref(&desk))
-        .await
-        .map_err(taken(Missing::Desk, &desk.name))?;
-    let address = vec![networks::address_values(&desk, now_ms())];
-    insert_rows(&mut tx, b, networks::ADDRESS_INSERT, "", address).await?;
-    hosts::add_load(&mut tx, b, &desk.host_id, &demand, 1).await?;
-    if let Some(key) = &r.item_key {
-        let sql = format!("{KEY_INSERT} VALUES (?, ?, ?, ?) {KEY_CONFLICT}");
-        exec(
-            &mut *tx,
-            b,
-            &sql,
-            args![key, &desk.id, &r.task_id, now_ms()],
-        )
-        .await?;
-    }
+    let mut placer = Placer::default();
+    placer.reserve(&mut tx, read, b, r).await?;
+    let desk = placer.desks.first().cloned();
+    placer.write(&mut tx, b).await?;
+    let desk = desk.ok_or_else(|| Error::internal("a placed desk went missing"))?;
     tx.commit().await.map_err(db_err)?;
     Ok(Reserved::New(desk))
 }
 
-/// The lowest address of the network's pool not in `used`; `Refused` naming the pool when
-/// there is none.
-fn first_free<'a>(network: &Network, used: impl IntoIterator<Item = &'a str>) -> Result<String> {
-    let pool = Pool::from_network(network)?;
-    match pool.first_free(used) {
-        Some(ip) => Ok(ip.to_string()),
-        None => Err(Error::Refused(format!(
-            "the IP pool of network `{}` ({}–{}) is exhausted: all {} addresses are in use",
-            network.name,
-            network.pool_start,
-            network.pool_end,
-            pool.size()
-        ))),
-    }
+/// `Refused` naming the network's pool: it has no free address left.
+fn exhausted(network: &Network, pool: &Pool) -> Error {
+    Error::Refused(format!(
+        "the IP pool of network `{}` ({}–{}) is exhausted: all {} addresses are in use",
+        network.name,
+        network.pool_start,
+        network.pool_end,
+        pool.size()
+    ))
 }
 
 /// The desk names of the pattern `<user>_*`, joined with commas.
@@ -193,6 +160,7 @@ pub(crate) async fn reserve_batch(
         .collect();
     let mut placer = Placer {
         keyed: desks_for_keys(tx, b, &keys).await?,
+        window: reservations.len(),
         ..Placer::default()
     };
     let mut refusals = Vec::with_capacity(task.items.len());
@@ -242,17 +210,17 @@ async fn desks_for_keys(tx: &mut Tx, b: Backend, keys: &[&str]) -> Result<HashMa
     Ok(found)
 }
 
-/// What a batch's placements have taken so far. Hosts, used addresses and desk names are read
-/// once per cluster, network and user inside the batch's transaction (under the placement lock)
-/// and kept current in memory as desks are placed; the new rows are written together at the
-/// end with multi-row statements. A batch of n desks thus costs a few statements in all, not a
-/// few per desk.
+/// What a batch's placements have taken so far. Hosts are read once per cluster inside the
+/// batch's transaction (under the placement lock) and kept current in memory as desks are
+/// placed; addresses are probed from each network's free hint and names through the unique
+/// index, so a batch of n desks costs a few statements per network and user, never a read of
+/// the fleet. The new rows are written together at the end with multi-row statements.
 #[derive(Default)]
 struct Placer {
     hosts: HashMap<String, Vec<HostLoad>>,
-    networks: HashMap<String, (Network, HashSet<String>)>,
-    /// Users whose `<user>_*` desk names are in `names`.
-    name_prefixes: HashSet<String>,
+    networks: HashMap<String, Addresses>,
+    /// Per user, the numbers `n` of the `<user>_<n>` names that exist.
+    numbers: HashMap<String, HashSet<u64>>,
     names: HashSet<String>,
     /// Desks of item keys already used (by an earlier submission of the same caller ids).
     keyed: HashMap<String, DeskId>,
@@ -262,6 +230,73 @@ struct Placer {
     desks: Vec<Desk>,
     addresses: Vec<Vec<Arg>>,
     keys: Vec<Vec<Arg>>,
+    /// How many desks the batch places: the first address probe asks for that many.
+    window: usize,
+}
+
+/// One network's free addresses as a placement finds them: probed in windows from the hint
+/// upwards, lowest first.
+struct Addresses {
+    network: Network,
+    pool: Pool,
+    /// The next address not yet probed.
+    cursor: u32,
+    /// Probed addresses found free, lowest first.
+    free: std::collections::VecDeque<std::net::Ipv4Addr>,
+    /// The hint to write back: one past the last address given out, when one was.
+    hint: Option<u32>,
+}
+
+/// Addresses probed per round trip at first; doubled while a window is all taken.
+const PROBE_WINDOW: usize = 64;
+const PROBE_WINDOW_MAX: usize = 4096;
+
+impl Addresses {
+    async fn open(tx: &mut Tx, read: &AnyPool, b: Backend, network_id: &str) -> Result<Self> {
+        let network = networks::get(read, b, network_id).await?;
+        let pool = Pool::from_network(&network)?;
+        let cursor = networks::free_hint(tx, b, network_id).await?;
+        Ok(Addresses {
+            network,
+            pool,
+            cursor,
+            free: Default::default(),
+            hint: None,
+        })
+    }
+
+    /// Returns the address [`Addresses::next`] just gave out, unused.
+    fn give_back(&mut self, ip: &str) {
+        let Ok(ip) = ip.parse::<std::net::Ipv4Addr>() else {
+            return;
+        };
+        self.free.push_front(ip);
+        if self.hint.is_some_and(|h| h > u32::from(ip)) {
+            self.hint = Some(u32::from(ip));
+        }
+    }
+
+    /// The lowest free address; probes further windows of the pool as needed.
+    async fn next(&mut self, tx: &mut Tx, b: Backend, wanted: usize) -> Result<String> {
+        let mut window = wanted.clamp(PROBE_WINDOW, PROBE_WINDOW_MAX);
+        while self.free.is_empty() {
+            let candidates = self.pool.usable_from(self.cursor, window);
+            let Some(last) = candidates.last() else {
+                return Err(exhausted(&self.network, &self.pool));
+            };
+            self.cursor = u32::from(*last).saturating_add(1);
+            let used = networks::allocated_among(tx, b, &self.network.id, &candidates).await?;
+            self.free
+                .extend(candidates.into_iter().filter(|ip| !used.contains(ip)));
+            window = (window * 2).min(PROBE_WINDOW_MAX);
+        }
+        let ip = self
+            .free
+            .pop_front()
+            .ok_or_else(|| exhausted(&self.network, &self.pool))?;
+        self.hint = Some(u32::from(ip).saturating_add(1));
+        Ok(ip.to_string())
+    }
 }
 
 impl Placer {
@@ -281,17 +316,25 @@ impl Placer {
         let mut desk = r.desk.clone();
         let demand = demand(&desk);
         desk.name = self.name(tx, b, &desk.name, &r.user_name).await?;
-        desk.ip = self.address(tx, read, b, &desk.network_id).await?;
-        desk.host_id = self
-            .host(tx, b, &desk.cluster_id, &demand, r.policy)
+        desk.ip = self
+            .address(tx, read, b, &desk.network_id, self.window)
             .await?;
+        desk.host_id = match self.host(tx, b, &desk.cluster_id, &demand, r.policy).await {
+            Ok(host_id) => host_id,
+            Err(e) => {
+                // the address stays free: the next desk takes it
+                if let Some(a) = self.networks.get_mut(desk.network_id.as_str()) {
+                    a.give_back(&desk.ip);
+                }
+                return Err(e);
+            }
+        };
         desk.mac = mac_for(&desk.id);
         let now = now_ms();
         self.addresses.push(networks::address_values(&desk, now));
         if let Some(key) = &r.item_key {
             self.keys.push(args![key, &desk.id, &r.task_id, now]);
         }
-        self.names.insert(desk.name.clone());
         let id = desk.id.clone();
         self.desks.push(desk);
         Ok(id)
@@ -299,16 +342,29 @@ impl Placer {
 
     /// Writes the placed desks, their addresses and item keys, and the hosts' added demand.
     async fn write(self, tx: &mut Tx, b: Backend) -> Result<()> {
-        insert_desks(tx, b, &self.desks).await?;
+        let first = self
+            .desks
+            .first()
+            .map(|d| d.name.clone())
+            .unwrap_or_default();
+        insert_desks(tx, b, &self.desks)
+            .await
+            .map_err(taken(Missing::Desk, &first))?;
         insert_rows(tx, b, networks::ADDRESS_INSERT, "", self.addresses).await?;
         insert_rows(tx, b, KEY_INSERT, KEY_CONFLICT, self.keys).await?;
         for (host_id, demand) in &self.added {
             hosts::add_load(tx, b, host_id, demand, 1).await?;
         }
+        for (network_id, a) in &self.networks {
+            if let Some(hint) = a.hint {
+                networks::set_free_hint(tx, b, network_id, hint).await?;
+            }
+        }
         Ok(())
     }
 
-    /// The caller's name if no desk has it, or the next free `<user>_<n>`.
+    /// The caller's name if no desk has it (a probe of the unique index), or the next free
+    /// `<user>_<n>` (the user's generated names are read once, through the name index).
     async fn name(&mut self, tx: &mut Tx, b: Backend, wanted: &str, user: &str) -> Result<String> {
         if !wanted.is_empty() {
             let sql = "SELECT 1 AS x FROM desks WHERE name = ?";
@@ -316,15 +372,34 @@ impl Placer {
                 || row(&mut **tx, b, sql, args![wanted]).await?.is_some();
             return match taken {
                 true => Err(Error::already_exists(Missing::Desk, wanted)),
-                false => Ok(wanted.to_string()),
+                false => {
+                    self.note_name(wanted);
+                    Ok(wanted.to_string())
+                }
             };
         }
-        if self.name_prefixes.insert(user.to_string()) {
+        if !self.numbers.contains_key(user) {
             let taken = generated_names(tx, b, user).await?;
-            self.names
-                .extend(taken.split(',').filter(|s| !s.is_empty()).map(String::from));
+            let numbers = desk_numbers(user, taken.split(','));
+            let batch = desk_numbers(user, self.names.iter().map(String::as_str));
+            self.numbers
+                .insert(user.to_string(), numbers.union(&batch).copied().collect());
         }
-        Ok(next_desk_name(user, self.names.iter().map(String::as_str)))
+        let numbers = self.numbers.entry(user.to_string()).or_default();
+        let n = (1u64..).find(|n| !numbers.contains(n)).unwrap_or(u64::MAX);
+        let name = format!("{user}_{n}");
+        self.note_name(&name);
+        Ok(name)
+    }
+
+    /// Remembers a name this batch takes (and its number, if it has a user's pattern).
+    fn note_name(&mut self, name: &str) {
+        self.names.insert(name.to_string());
+        if let Some((user, _)) = name.rsplit_once('_') {
+            if let Some(numbers) = self.numbers.get_mut(user) {
+                numbers.extend(desk_numbers(user, [name]));
+            }
+        }
     }
 
     /// The lowest free address of the network's pool.
@@ -334,24 +409,16 @@ impl Placer {
         read: &AnyPool,
         b: Backend,
         network_id: &str,
+        wanted: usize,
     ) -> Result<String> {
         if !self.networks.contains_key(network_id) {
-            let network = networks::get(read, b, network_id).await?;
-            let used = networks::used_addresses(tx, b, network_id).await?;
-            let used = used
-                .split(',')
-                .filter(|s| !s.is_empty())
-                .map(String::from)
-                .collect();
-            self.networks
-                .insert(network_id.to_string(), (network, used));
+            let a = Addresses::open(tx, read, b, network_id).await?;
+            self.networks.insert(network_id.to_string(), a);
         }
-        let Some((network, used)) = self.networks.get_mut(network_id) else {
+        let Some(a) = self.networks.get_mut(network_id) else {
             return Err(Error::internal("network cache lost an entry"));
         };
-        let ip = first_free(network, used.iter().map(String::as_str))?;
-        used.insert(ip.clone());
-        Ok(ip)
+        a.next(tx, b, wanted).await
     }
 
     /// The host the scheduler picks in the cluster, with the demand added to it.
@@ -385,4 +452,14 @@ impl Placer {
         sum.storage_gb += demand.storage_gb;
         Ok(host_id)
     }
+}
+
+/// The numbers `n` of the names `<user>_<n>` among `names`.
+fn desk_numbers<'a>(user: &str, names: impl IntoIterator<Item = &'a str>) -> HashSet<u64> {
+    let prefix = format!("{user}_");
+    names
+        .into_iter()
+        .filter_map(|name| name.strip_prefix(prefix.as_str()))
+        .filter_map(|n| n.parse().ok().filter(|v: &u64| v.to_string() == n))
+        .collect()
 }

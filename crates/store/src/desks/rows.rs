@@ -10,7 +10,7 @@ use sqlx::{Any, Executor, Transaction};
 
 use crate::args;
 use crate::db::{exec, insert_rows, marks, row, Arg, Backend, Col, Tx};
-use crate::hosts;
+use crate::{hosts, networks};
 
 pub(crate) const COLS: &str = "d.id, d.name, d.user_id, d.image_id, d.strategy_id, \
     d.network_id, d.cluster_id, d.host_id, d.ip, d.mac, d.desk_type, d.category, d.state, \
@@ -149,5 +149,6 @@ pub(crate) async fn remove(tx: &mut Tx, b: Backend, id: &str) -> Result<bool> {
         exec(&mut **tx, b, sql, args![id]).await?;
     }
     hosts::add_load(tx, b, &d.host_id, &demand(&d), -1).await?;
+    networks::release_address(tx, b, &d.network_id, &d.ip).await?;
     Ok(true)
 }
