@@ -11,19 +11,17 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use anyhow::{anyhow, bail, ensure, Context};
-use bytes::Bytes;
+use anyhow::{anyhow, ensure, Context};
 use clap::Parser;
-use deskd_bench::client::{Answer, Client};
+use deskd_bench::client::Client;
+use deskd_bench::desks::{
+    act, batch_desks, boot_storm, create, guest_disk, median, ready, secs, upload, wait,
+};
 use deskd_bench::report::load_average;
 use deskd_bench::server::{deskd_config, Listening, ServerThread};
 use deskd_server::config::{Accel, QemuSettings};
 use hyper::Method;
-use serde_json::{json, Value};
-use sha2::Digest;
-
-const MARKER: &str = "DESKD-GUEST-READY boot=";
-const BOOT_TIMEOUT: Duration = Duration::from_secs(300);
+use serde_json::json;
 
 /// Measure desk boots through deskd against direct QEMU launches.
 #[derive(Debug, Parser)]
@@ -77,7 +75,9 @@ async fn run(args: &Args, disk: &Path, dir: &Path) -> anyhow::Result<String> {
         direct.push(boot_direct(&lab, single, &argv).await?);
     }
     progress("boot storm");
-    let storm = boot_storm(&mut c, &lab, &lab.desks[1..]).await?;
+    let others = &lab.desks[1..];
+    let logs = others.iter().map(|d| lab.serial(d)).collect();
+    let storm = boot_storm(&mut c, others, logs).await?;
     let load = load_average();
     for d in &lab.desks[1..] {
         act(&mut c, d, "powerOff").await?;
@@ -88,21 +88,6 @@ async fn run(args: &Args, disk: &Path, dir: &Path) -> anyhow::Result<String> {
 
 fn progress(what: &str) {
     eprintln!("deskd-bench-boot: {what}…");
-}
-
-/// The guest disk, built by the repository's script when it is missing.
-fn guest_disk(given: Option<PathBuf>) -> anyhow::Result<PathBuf> {
-    if let Some(d) = given {
-        return Ok(d);
-    }
-    let dir = std::env::temp_dir().join("deskd-test-guest");
-    let disk = dir.join("disk.qcow2");
-    if !disk.is_file() {
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/build-test-guest.sh");
-        let ok = Command::new("bash").arg(script).arg(&dir).status()?;
-        ensure!(ok.success(), "scripts/build-test-guest.sh failed");
-    }
-    Ok(disk)
 }
 
 /// deskd in-process with the QEMU driver (TCG: KVM cannot boot guests on these machines).
@@ -187,29 +172,7 @@ impl Lab {
         let image = built.data()["id"].as_str().unwrap_or_default().to_string();
         wait(c, &built).await?;
         progress("desks");
-        let items: Vec<Value> = (0..desks)
-            .map(|i| {
-                json!({"id": format!("B{i}"), "user_name": "user01", "image_id": image,
-                       "desk_strategy_id": strategy, "network_id": network})
-            })
-            .collect();
-        let body = json!({"content": {"fail_rollback": true, "desk_info_arr": items}});
-        let created = c.call(Method::POST, "/v1/desk/batch/create", &body).await?;
-        let task = wait(c, &created).await?;
-        let desks = task["task_item_list"]
-            .as_array()
-            .map(|items| {
-                items
-                    .iter()
-                    .filter_map(|i| i["item_biz_data"]["desk_id"].as_str().map(str::to_string))
-                    .collect::<Vec<_>>()
-            })
-            .unwrap_or_default();
-        ensure!(
-            desks.len() == items.len(),
-            "batch create made {} desks: {task}",
-            desks.len()
-        );
+        let desks = batch_desks(c, &image, &strategy, &network, desks).await?;
         Ok(Lab {
             vms: dir.join("qemu/vms"),
             desks,
@@ -223,77 +186,6 @@ impl Lab {
     fn pid(&self, desk: &str) -> Option<u32> {
         let text = std::fs::read_to_string(self.vms.join(desk).join("qemu.pid")).ok()?;
         text.trim().parse().ok()
-    }
-}
-
-async fn create(c: &mut Client, path: &str, body: Value) -> anyhow::Result<String> {
-    let a = c
-        .call(Method::POST, path, &json!({"content": body}))
-        .await?;
-    ensure!(a.ok(), "POST {path}: {a}");
-    a.data()["id"]
-        .as_str()
-        .map(str::to_string)
-        .ok_or_else(|| anyhow!("POST {path} answered no id: {a}"))
-}
-
-async fn upload(c: &mut Client, disk: &Path, pool: &str) -> anyhow::Result<String> {
-    let bytes = std::fs::read(disk).with_context(|| format!("read {}", disk.display()))?;
-    let sha: String = sha2::Sha256::digest(&bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    let path = format!(
-        "/v1/osFile/upload?name=tiny-guest.qcow2&format=QCOW2&disk_type=SYSTEM&os_name=UBUNTU_64&size={}&sha256={sha}&storage_pool_id={pool}",
-        bytes.len()
-    );
-    let a = c.send(Method::POST, &path, Bytes::from(bytes)).await?;
-    ensure!(a.ok(), "upload: {a}");
-    a.data()["id"]
-        .as_str()
-        .map(str::to_string)
-        .ok_or_else(|| anyhow!("upload answered no id: {a}"))
-}
-
-/// Polls the task of `submitted` until it ends; an ERROR task is an error.
-async fn wait(c: &mut Client, submitted: &Answer) -> anyhow::Result<Value> {
-    ensure!(submitted.ok(), "{submitted}");
-    let id = submitted.data()["task_id"]
-        .as_str()
-        .ok_or_else(|| anyhow!("no task_id: {submitted}"))?
-        .to_string();
-    let end = Instant::now() + BOOT_TIMEOUT;
-    loop {
-        let a = c
-            .call(Method::GET, &format!("/v1/task/{id}/detail"), &json!({}))
-            .await?;
-        let status = a.data()["task_status"].as_str().unwrap_or_default();
-        match status {
-            "RUNNING" => {}
-            "FINISHED" => return Ok(a.data().clone()),
-            _ => bail!("task {id} ended {status}: {a}"),
-        }
-        ensure!(Instant::now() < end, "task {id} still running");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
-async fn act(c: &mut Client, desk: &str, verb: &str) -> anyhow::Result<()> {
-    let a = c
-        .call(Method::PUT, &format!("/v1/desk/{desk}:{verb}"), &json!({}))
-        .await?;
-    wait(c, &a).await.map(drop)
-}
-
-/// Waits until the serial log shows the ready marker; returns when it appeared.
-async fn ready(log: PathBuf) -> anyhow::Result<Instant> {
-    let end = Instant::now() + BOOT_TIMEOUT;
-    loop {
-        if std::fs::read_to_string(&log).is_ok_and(|t| t.contains(MARKER)) {
-            return Ok(Instant::now());
-        }
-        ensure!(Instant::now() < end, "no ready marker in {}", log.display());
-        tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
 
@@ -349,41 +241,6 @@ async fn stop_process(pid: u32) {
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
     let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
-}
-
-/// Starts every desk at once; returns each desk's time from its request to its marker.
-async fn boot_storm(c: &mut Client, lab: &Lab, desks: &[String]) -> anyhow::Result<Vec<Duration>> {
-    let t0 = Instant::now();
-    let mut tasks = Vec::new();
-    for d in desks {
-        let a = c
-            .call(Method::PUT, &format!("/v1/desk/{d}:start"), &json!({}))
-            .await?;
-        ensure!(a.ok(), "start {d}: {a}");
-        tasks.push(a);
-    }
-    let waits: Vec<_> = desks
-        .iter()
-        .map(|d| tokio::spawn(ready(lab.serial(d))))
-        .collect();
-    let mut marks = Vec::with_capacity(waits.len());
-    for w in waits {
-        marks.push(w.await??);
-    }
-    for a in &tasks {
-        wait(c, a).await?;
-    }
-    Ok(marks.into_iter().map(|at| at - t0).collect())
-}
-
-fn median(v: &[Duration]) -> Duration {
-    let mut s = v.to_vec();
-    s.sort();
-    s[s.len() / 2]
-}
-
-fn secs(d: Duration) -> String {
-    format!("{:.2}", d.as_secs_f64())
 }
 
 fn report(

@@ -67,6 +67,13 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: "",
         postgres: "",
     },
+    Migration {
+        version: 10,
+        name: "host_uri",
+        sql: include_str!("../migrations/0010_host_uri.sql"),
+        sqlite: "",
+        postgres: "",
+    },
 ];
 
 /// Applies the migrations the database lacks; returns how many ran.

@@ -179,12 +179,14 @@ wire_enum!(
 );
 
 wire_enum!(
-    /// Which hypervisor driver runs a host's desks (deskd extension): `sim` | `qemu`.
+    /// Which hypervisor driver runs a host's desks (deskd extension): `sim` | `qemu` | `libvirt`.
     HostDriver {
         /// The simulated hypervisor.
         Sim = "sim",
         /// QEMU on the machine deskd runs on.
         Qemu = "qemu",
+        /// A libvirt daemon reached through the host's `uri`.
+        Libvirt = "libvirt",
     }
 );
 
