@@ -13,6 +13,7 @@
 //! desk MAC giving the address deskd allocated. libvirt calls block, so each runs on tokio's
 //! blocking pool.
 
+mod checks;
 mod domain;
 mod ops;
 mod stats;

@@ -1,8 +1,9 @@
 //! The [`Hypervisor`] operations of the libvirt driver.
 
+use super::checks::{capacity, image_key, info_of, invalid, plain_name, validate};
 use super::domain::{self as dom, power};
 use super::stats::{self, DomainStats};
-use super::{lock, lv, storage, xml, LibvirtDriver, Record, Totals};
+use super::{lock, lv, storage, xml, LibvirtDriver, Record};
 use crate::driver::{
     image_in_use, ConsoleStream, DiskImage, DriverError, HostSpec, HostStats, HostUsage,
     Hypervisor, PowerState, ShutdownOutcome, VmInfo, VmShape, VmSpec, VmStats,
@@ -15,8 +16,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use virt::sys;
 
-/// Smallest memory the test guest (a stock Debian kernel) boots with.
-const MIN_MEMORY_MB: u64 = 96;
 /// How often a shutdown checks whether the guest has powered off.
 const SHUTDOWN_POLL: Duration = Duration::from_millis(200);
 /// How long one host's domain statistics are reused by `vm_stats` of its other VMs.
@@ -238,73 +237,6 @@ impl LibvirtDriver {
         }
         Ok(())
     }
-}
-
-fn info_of(rec: &Record, power: PowerState, reason: Option<String>) -> VmInfo {
-    VmInfo {
-        spec: rec.spec.clone(),
-        power,
-        disk_generation: rec.disk_generation,
-        crash_reason: reason.filter(|_| power == PowerState::Crashed),
-    }
-}
-
-fn capacity(host: &str, resource: &'static str, need: u64, free: u64) -> DriverError {
-    DriverError::Capacity {
-        host: host.to_string(),
-        resource,
-        need,
-        free,
-    }
-}
-
-fn invalid(info: &VmInfo, op: &'static str, needs: &'static str) -> DriverError {
-    DriverError::InvalidState {
-        vm: info.spec.vm_id.clone(),
-        op,
-        state: info.power,
-        needs,
-    }
-}
-
-fn validate(spec: &VmSpec) -> Result<(), DriverError> {
-    if spec.cpu_cores == 0 {
-        return Err(DriverError::Invalid("cpu_cores must be at least 1".into()));
-    }
-    if spec.memory_mb < MIN_MEMORY_MB {
-        return Err(DriverError::Invalid(format!(
-            "memory_mb must be at least {MIN_MEMORY_MB}"
-        )));
-    }
-    if spec.system_disk_gb < spec.image.size_gb || spec.system_disk_gb == 0 {
-        return Err(DriverError::Invalid(format!(
-            "system disk {} GB is smaller than image {} GB",
-            spec.system_disk_gb, spec.image.size_gb
-        )));
-    }
-    if spec.data_disk_gb == Some(0) {
-        return Err(DriverError::Invalid(
-            "data disk must be at least 1 GB".into(),
-        ));
-    }
-    if !plain_name(&spec.vm_id) || !plain_name(&spec.image.image_id) {
-        return Err(DriverError::Invalid(
-            "vm_id and image_id must be plain names".into(),
-        ));
-    }
-    xml::check(spec)
-}
-
-/// Letters, digits, '-', '_', '.'; not empty, not starting with '.'.
-fn plain_name(s: &str) -> bool {
-    !s.is_empty()
-        && !s.starts_with('.')
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
-}
-
-fn image_key(image: &DiskImage) -> String {
-    format!("image/{}/{}", image.image_id, image.version)
 }
 
 #[async_trait::async_trait]
@@ -572,7 +504,7 @@ impl Hypervisor for LibvirtDriver {
             ..VmStats::default()
         };
         let mut totals = lock(&self.totals);
-        let t = totals.entry(vm.to_string()).or_insert_with(Totals::default);
+        let t = totals.entry(vm.to_string()).or_default();
         if let Some(s) = all.get(&xml::domain_name(vm)) {
             if s.id != t.domain_id {
                 let last = t.last;
