@@ -13,6 +13,8 @@ use serde_json::{json, Value};
 use sha2::Digest;
 
 use crate::client::{Answer, Client};
+use crate::server::{Listening, ServerThread};
+use deskd_server::config::ServerConfig;
 
 /// What the test guest prints once booted.
 pub const MARKER: &str = "DESKD-GUEST-READY boot=";
@@ -181,4 +183,81 @@ pub async fn boot_storm(
         wait(c, a).await?;
     }
     Ok(marks.into_iter().map(|at| at - t0).collect())
+}
+
+/// deskd in-process on its own runtime with `cfg` (as a real server, with first start and demo
+/// inventory as configured).
+pub async fn serve(cfg: ServerConfig) -> anyhow::Result<ServerThread> {
+    ServerThread::spawn("deskd", move |stop, ready| async move {
+        let parts = deskd_server::assemble(cfg).await.context("assemble")?;
+        let shutdown = async move {
+            let _ = stop.await;
+        };
+        deskd_server::serve(parts, shutdown, move |addr| {
+            let _ = ready.send(Listening {
+                addr,
+                notes: Vec::new(),
+                reconcile_pass: Duration::ZERO,
+            });
+        })
+        .await
+    })
+    .await
+}
+
+/// A cluster with `hosts` (host-create bodies without `cluster_id`), a network, a strategy for
+/// tiny PERSONAL desks, a storage pool in `dir/files`, an image built from the uploaded `disk`
+/// and `desks` desks on it; returns the host ids and the desk ids.
+pub async fn lab(
+    c: &mut Client,
+    dir: &Path,
+    disk: &Path,
+    hosts: &[Value],
+    desks: usize,
+) -> anyhow::Result<(Vec<String>, Vec<String>)> {
+    let cluster = create(
+        c,
+        "/v1/rccp/cluster/create",
+        json!({"cluster_name": "bench"}),
+    )
+    .await?;
+    let mut host_ids = Vec::new();
+    for h in hosts {
+        let mut h = h.clone();
+        h["cluster_id"] = json!(cluster);
+        host_ids.push(create(c, "/v1/rccp/host/create", h).await?);
+    }
+    let network = create(
+        c,
+        "/v1/desk_network/create",
+        json!({"desk_network_name": "bench-net", "cluster_id": cluster,
+               "ip_cidr": "10.78.0.0/24", "gateway": "10.78.0.1", "dns_primary": "10.78.0.53",
+               "ip_pool_start": "10.78.0.10", "ip_pool_end": "10.78.0.200"}),
+    )
+    .await?;
+    let strategy = create(
+        c,
+        "/v1/desk_strategy/create",
+        json!({"desk_strategy_name": "tiny", "desk_category": "VDI", "desk_type": "PERSONAL",
+               "cpu_cores": 1, "memory": 1, "system_disk": 20}),
+    )
+    .await?;
+    let files = dir.join("files");
+    std::fs::create_dir_all(&files)?;
+    let pool = create(
+        c,
+        "/v1/rccp/storage_pool/create",
+        json!({"name": "files", "cluster_id": cluster, "directory": files}),
+    )
+    .await?;
+    let file = upload(c, disk, &pool).await?;
+    let body = json!({"image_name": "tiny-guest", "os_file_id": file, "cpu": 1, "memory": 1,
+                      "network_id": network});
+    let built = c
+        .call(Method::POST, "/v1/image/create", &json!({"content": body}))
+        .await?;
+    let image = built.data()["id"].as_str().unwrap_or_default().to_string();
+    wait(c, &built).await?;
+    let desks = batch_desks(c, &image, &strategy, &network, desks).await?;
+    Ok((host_ids, desks))
 }

@@ -11,14 +11,12 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use anyhow::{anyhow, ensure, Context};
+use anyhow::{anyhow, ensure};
 use clap::Parser;
 use deskd_bench::client::Client;
-use deskd_bench::desks::{
-    act, batch_desks, boot_storm, create, guest_disk, median, ready, secs, upload, wait,
-};
+use deskd_bench::desks::{act, boot_storm, guest_disk, lab, median, ready, secs, serve, wait};
 use deskd_bench::report::load_average;
-use deskd_bench::server::{deskd_config, Listening, ServerThread};
+use deskd_bench::server::{deskd_config, ServerThread};
 use deskd_server::config::{Accel, QemuSettings};
 use hyper::Method;
 use serde_json::json;
@@ -100,21 +98,7 @@ async fn start(dir: &Path, max_starts_per_host: usize) -> anyhow::Result<ServerT
         ..QemuSettings::default()
     });
     cfg.max_starts_per_host = max_starts_per_host;
-    ServerThread::spawn("deskd", move |stop, ready| async move {
-        let parts = deskd_server::assemble(cfg).await.context("assemble")?;
-        let shutdown = async move {
-            let _ = stop.await;
-        };
-        deskd_server::serve(parts, shutdown, move |addr| {
-            let _ = ready.send(Listening {
-                addr,
-                notes: Vec::new(),
-                reconcile_pass: Duration::ZERO,
-            });
-        })
-        .await
-    })
-    .await
+    serve(cfg).await
 }
 
 /// A QEMU host and what desks on it need, and the desks themselves (all PERSONAL, owned by
@@ -126,53 +110,10 @@ struct Lab {
 
 impl Lab {
     async fn build(c: &mut Client, dir: &Path, disk: &Path, desks: usize) -> anyhow::Result<Lab> {
-        progress("cluster, host, network, image");
-        let cluster = create(
-            c,
-            "/v1/rccp/cluster/create",
-            json!({"cluster_name": "bench"}),
-        )
-        .await?;
-        create(
-            c,
-            "/v1/rccp/host/create",
-            json!({"host_name": "this-machine", "cluster_id": cluster, "ip": "127.0.0.1",
-                   "cpu_cores": 16, "memory": 32, "storage": 500, "driver": "qemu"}),
-        )
-        .await?;
-        let network = create(
-            c,
-            "/v1/desk_network/create",
-            json!({"desk_network_name": "bench-net", "cluster_id": cluster,
-                   "ip_cidr": "10.78.0.0/24", "gateway": "10.78.0.1", "dns_primary": "10.78.0.53",
-                   "ip_pool_start": "10.78.0.10", "ip_pool_end": "10.78.0.200"}),
-        )
-        .await?;
-        let strategy = create(
-            c,
-            "/v1/desk_strategy/create",
-            json!({"desk_strategy_name": "tiny", "desk_category": "VDI", "desk_type": "PERSONAL",
-                   "cpu_cores": 1, "memory": 1, "system_disk": 20}),
-        )
-        .await?;
-        let files = dir.join("files");
-        std::fs::create_dir_all(&files)?;
-        let pool = create(
-            c,
-            "/v1/rccp/storage_pool/create",
-            json!({"name": "files", "cluster_id": cluster, "directory": files}),
-        )
-        .await?;
-        let file = upload(c, disk, &pool).await?;
-        let body = json!({"image_name": "tiny-guest", "os_file_id": file, "cpu": 1, "memory": 1,
-                          "network_id": network});
-        let built = c
-            .call(Method::POST, "/v1/image/create", &json!({"content": body}))
-            .await?;
-        let image = built.data()["id"].as_str().unwrap_or_default().to_string();
-        wait(c, &built).await?;
-        progress("desks");
-        let desks = batch_desks(c, &image, &strategy, &network, desks).await?;
+        progress("cluster, host, network, image, desks");
+        let host = json!({"host_name": "this-machine", "ip": "127.0.0.1", "cpu_cores": 16,
+                          "memory": 32, "storage": 500, "driver": "qemu"});
+        let (_, desks) = lab(c, dir, disk, &[host], desks).await?;
         Ok(Lab {
             vms: dir.join("qemu/vms"),
             desks,

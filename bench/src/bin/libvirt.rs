@@ -17,10 +17,10 @@ use anyhow::{ensure, Context};
 use clap::Parser;
 use deskd_bench::client::Client;
 use deskd_bench::desks::{
-    act, batch_desks, boot_storm, create, guest_disk, median, ready, script, secs, upload, wait,
+    act, boot_storm, guest_disk, lab, median, ready, script, secs, serve, wait,
 };
 use deskd_bench::report::load_average;
-use deskd_bench::server::{deskd_config, Listening, ServerThread};
+use deskd_bench::server::{deskd_config, ServerThread};
 use hyper::Method;
 use serde_json::json;
 
@@ -153,21 +153,7 @@ async fn start(dir: &Path, max_starts_per_host: usize) -> anyhow::Result<ServerT
     cfg.demo = true;
     cfg.libvirt_domain_type = "qemu".into();
     cfg.max_starts_per_host = max_starts_per_host;
-    ServerThread::spawn("deskd", move |stop, ready| async move {
-        let parts = deskd_server::assemble(cfg).await.context("assemble")?;
-        let shutdown = async move {
-            let _ = stop.await;
-        };
-        deskd_server::serve(parts, shutdown, move |addr| {
-            let _ = ready.send(Listening {
-                addr,
-                notes: Vec::new(),
-                reconcile_pass: Duration::ZERO,
-            });
-        })
-        .await
-    })
-    .await
+    serve(cfg).await
 }
 
 /// Two libvirt hosts with what desks on them need, and the desks (PERSONAL, user01's).
@@ -187,58 +173,21 @@ impl Lab {
         disk: &Path,
         desks: usize,
     ) -> anyhow::Result<Lab> {
-        progress("cluster, hosts, network, image");
-        let cluster = create(
-            c,
-            "/v1/rccp/cluster/create",
-            json!({"cluster_name": "bench"}),
-        )
-        .await?;
-        let mut host_ids = Vec::new();
-        for (i, uri) in uris.iter().enumerate() {
-            let ip = uri
-                .trim_start_matches("qemu+tcp://")
-                .split('/')
-                .next()
-                .unwrap_or_default();
-            let body = json!({"host_name": format!("lv{}", i + 1), "cluster_id": cluster, "ip": ip,
-                              "cpu_cores": 16, "memory": 32, "storage": 500, "driver": "libvirt",
-                              "uri": uri});
-            host_ids.push(create(c, "/v1/rccp/host/create", body).await?);
-        }
-        let network = create(
-            c,
-            "/v1/desk_network/create",
-            json!({"desk_network_name": "bench-net", "cluster_id": cluster,
-                   "ip_cidr": "10.78.0.0/24", "gateway": "10.78.0.1", "dns_primary": "10.78.0.53",
-                   "ip_pool_start": "10.78.0.10", "ip_pool_end": "10.78.0.200"}),
-        )
-        .await?;
-        let strategy = create(
-            c,
-            "/v1/desk_strategy/create",
-            json!({"desk_strategy_name": "tiny", "desk_category": "VDI", "desk_type": "PERSONAL",
-                   "cpu_cores": 1, "memory": 1, "system_disk": 20}),
-        )
-        .await?;
-        let files = dir.join("files");
-        std::fs::create_dir_all(&files)?;
-        let pool = create(
-            c,
-            "/v1/rccp/storage_pool/create",
-            json!({"name": "files", "cluster_id": cluster, "directory": files}),
-        )
-        .await?;
-        let file = upload(c, disk, &pool).await?;
-        let body = json!({"image_name": "tiny-guest", "os_file_id": file, "cpu": 1, "memory": 1,
-                          "network_id": network});
-        let built = c
-            .call(Method::POST, "/v1/image/create", &json!({"content": body}))
-            .await?;
-        let image = built.data()["id"].as_str().unwrap_or_default().to_string();
-        wait(c, &built).await?;
-        progress("desks");
-        let desks = batch_desks(c, &image, &strategy, &network, desks).await?;
+        progress("cluster, hosts, network, image, desks");
+        let bodies: Vec<_> = uris
+            .iter()
+            .enumerate()
+            .map(|(i, uri)| {
+                let ip = uri
+                    .trim_start_matches("qemu+tcp://")
+                    .split('/')
+                    .next()
+                    .unwrap_or_default();
+                json!({"host_name": format!("lv{}", i + 1), "ip": ip, "cpu_cores": 16,
+                       "memory": 32, "storage": 500, "driver": "libvirt", "uri": uri})
+            })
+            .collect();
+        let (host_ids, desks) = lab(c, dir, disk, &bodies, desks).await?;
         Ok(Lab {
             hosts_dir: hosts_dir.to_path_buf(),
             uris: uris.to_vec(),

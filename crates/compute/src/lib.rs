@@ -25,6 +25,7 @@
 //! # }).unwrap();
 //! ```
 
+mod checks;
 pub mod driver;
 pub mod fault;
 #[cfg(feature = "libvirt")]

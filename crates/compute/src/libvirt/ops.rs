@@ -1,9 +1,10 @@
 //! The [`Hypervisor`] operations of the libvirt driver.
 
-use super::checks::{capacity, image_key, info_of, invalid, plain_name, validate};
+use super::checks::{info_of, validate};
 use super::domain::{self as dom, power};
 use super::stats::{self, DomainStats};
 use super::{lock, lv, storage, xml, LibvirtDriver, Record};
+use crate::checks::{capacity, check_image, image_key, invalid};
 use crate::driver::{
     image_in_use, ConsoleStream, DiskImage, DriverError, HostSpec, HostStats, HostUsage,
     Hypervisor, PowerState, ShutdownOutcome, VmInfo, VmShape, VmSpec, VmStats,
@@ -583,9 +584,7 @@ impl Hypervisor for LibvirtDriver {
         image: &DiskImage,
         source: &std::path::Path,
     ) -> Result<(), DriverError> {
-        if !plain_name(&image.image_id) {
-            return Err(DriverError::Invalid("image_id must be a plain name".into()));
-        }
+        check_image(image)?;
         let lock_ = self.op_lock(&image_key(image));
         let _lock = lock_.lock().await;
         let base = self.local_base(image);
