@@ -12,7 +12,8 @@
 # The guest: mounts /proc,/sys,/dev; bumps a boot counter kept in sector 1 of /dev/vda (byte 512,
 # in the gap before the first partition, so the MBR survives) as "DESKD-BOOT <n>"; runs acpid so
 # the ACPI power button powers it off; prints "DESKD-GUEST-READY boot=<n>" on the serial console;
-# then idles.
+# then, when it has a network card (virtio_net), asks DHCP for an address in the background and
+# prints "DESKD-GUEST-IP <if> <ip> mac=<mac>" once it has one; then idles.
 set -euo pipefail
 OUT=${1:?usage: build-test-guest.sh OUT_DIR}
 mkdir -p "$OUT"
@@ -49,6 +50,22 @@ ln -s busybox $R/bin/sh
 MODS="acpi/button input/evdev virtio/virtio_ring virtio/virtio virtio/virtio_pci_modern_dev
       virtio/virtio_pci_legacy_dev virtio/virtio_pci virtio/virtio_balloon block/virtio_blk"
 for m in $MODS; do cp "k/lib/modules/$KVER/kernel/drivers/$m.ko" $R/lib/modules/; done
+# the network card: virtio_net needs net_failover, which needs failover
+for m in net/core/failover drivers/net/net_failover drivers/net/virtio_net; do
+  cp "k/lib/modules/$KVER/kernel/$m.ko" $R/lib/modules/
+done
+mkdir -p $R/etc/udhcpc
+cat >$R/etc/udhcpc/script <<'SH'
+#!/bin/sh
+# udhcpc calls this with the lease in the environment
+case "$1" in
+  bound|renew)
+    ip addr flush dev "$interface"
+    ip addr add "$ip/${mask:-24}" dev "$interface"
+    echo "DESKD-GUEST-IP $interface $ip mac=$(cat /sys/class/net/$interface/address)" >/dev/console ;;
+esac
+SH
+chmod +x $R/etc/udhcpc/script
 
 cat >$R/etc/acpi/PWRF/00000080 <<'SH'
 #!/bin/sh
@@ -65,7 +82,8 @@ mount -t proc proc /proc
 mount -t sysfs sys /sys
 mount -t devtmpfs dev /dev
 # Debian ships no modules.dep in the .deb: load in dependency order.
-for m in button evdev virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci virtio_balloon virtio_blk; do
+for m in button evdev virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci virtio_balloon virtio_blk \
+         failover net_failover virtio_net; do
   insmod /lib/modules/$m.ko 2>/dev/null || echo "DESKD-GUEST: insmod $m failed" >/dev/console
 done
 acpid -c /etc/acpi -l /tmp/acpid.log
@@ -79,6 +97,14 @@ if [ -b /dev/vda ]; then
   printf 'DESKD-BOOT %d \n' "$boot" | dd of=/dev/vda bs=32 seek=16 count=1 conv=sync,fsync 2>/dev/null
 fi
 echo "DESKD-GUEST-READY boot=$boot" >/dev/console
+# the address comes from the host's DHCP (a libvirt network hands each desk its own); no card, no DHCP
+(
+  for i in 1 2 3 4 5 6 7 8 9 10; do [ -e /sys/class/net/eth0 ] && break; sleep 0.1; done
+  if [ -e /sys/class/net/eth0 ]; then
+    ip link set lo up; ip link set eth0 up
+    udhcpc -i eth0 -s /etc/udhcpc/script -t 20 -T 1 -n -q >/dev/null 2>&1 || echo "DESKD-GUEST: no DHCP lease" >/dev/console
+  fi
+) &
 while true; do sleep 3600; done
 SH
 chmod +x $R/init
@@ -113,5 +139,7 @@ printf "\x80\xfe\xff\xff\x0e\xfe\xff\xff$(le32 $START)$(le32 $PART)" |
 printf '\x55\xaa' | dd of=disk.img bs=1 seek=510 conv=notrunc status=none
 qemu-img convert -O qcow2 disk.img disk.qcow2
 
-for f in vmlinuz vmlinux initrd.gz disk.qcow2; do [ -f "$f" ] && mv -f "$f" "$OUT/$f"; done
+# the guest's version: .ci/run rebuilds an older one (2: the network card and DHCP)
+echo 2 >guest-version
+for f in vmlinuz vmlinux initrd.gz disk.qcow2 guest-version; do [ -f "$f" ] && mv -f "$f" "$OUT/$f"; done
 ls -l "$OUT"

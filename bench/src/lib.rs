@@ -1,13 +1,15 @@
 //! The parts of deskd's benchmarks: servers under test on their own runtimes, the load
 //! generator, the JSON client, seeding, the scenarios and the report. The binaries are
 //! `deskd-bench` (desk queries and batches, `main.rs`), `deskd-bench-metrics` (the metrics
-//! engine against Prometheus) and `deskd-bench-boot` (QEMU desks booted through deskd).
+//! engine against Prometheus) `deskd-bench-boot` (QEMU desks booted through deskd) and `deskd-bench-libvirt` (libvirt
+//! desks on two hosts, beside `virsh start`).
 
 pub mod ceiling;
 pub mod client;
 pub mod db;
 pub mod fleet;
 pub mod fleet_report;
+pub mod desks;
 pub mod load;
 pub mod report;
 pub mod scenarios;

@@ -220,6 +220,8 @@ fn sim_vm(d: &Desk, images: &HashMap<&str, &Image>) -> anyhow::Result<SimVm> {
             size_gb: u64::try_from(image.system_disk_gb)?,
         },
         recoverable: d.desk_type == DeskType::RECOVERABLE,
+        video: Default::default(),
+        nic: None,
     };
     let power = match d.state {
         DeskState::RUNNING => PowerState::Running,

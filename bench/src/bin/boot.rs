@@ -11,19 +11,15 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use anyhow::{anyhow, bail, ensure, Context};
-use bytes::Bytes;
+use anyhow::{anyhow, ensure};
 use clap::Parser;
-use deskd_bench::client::{Answer, Client};
+use deskd_bench::client::Client;
+use deskd_bench::desks::{act, boot_storm, guest_disk, lab, median, ready, secs, serve, wait};
 use deskd_bench::report::load_average;
-use deskd_bench::server::{deskd_config, Listening, ServerThread};
+use deskd_bench::server::{deskd_config, ServerThread};
 use deskd_server::config::{Accel, QemuSettings};
 use hyper::Method;
-use serde_json::{json, Value};
-use sha2::Digest;
-
-const MARKER: &str = "DESKD-GUEST-READY boot=";
-const BOOT_TIMEOUT: Duration = Duration::from_secs(300);
+use serde_json::json;
 
 /// Measure desk boots through deskd against direct QEMU launches.
 #[derive(Debug, Parser)]
@@ -77,7 +73,9 @@ async fn run(args: &Args, disk: &Path, dir: &Path) -> anyhow::Result<String> {
         direct.push(boot_direct(&lab, single, &argv).await?);
     }
     progress("boot storm");
-    let storm = boot_storm(&mut c, &lab, &lab.desks[1..]).await?;
+    let others = &lab.desks[1..];
+    let logs = others.iter().map(|d| lab.serial(d)).collect();
+    let storm = boot_storm(&mut c, others, logs).await?;
     let load = load_average();
     for d in &lab.desks[1..] {
         act(&mut c, d, "powerOff").await?;
@@ -90,21 +88,6 @@ fn progress(what: &str) {
     eprintln!("deskd-bench-boot: {what}…");
 }
 
-/// The guest disk, built by the repository's script when it is missing.
-fn guest_disk(given: Option<PathBuf>) -> anyhow::Result<PathBuf> {
-    if let Some(d) = given {
-        return Ok(d);
-    }
-    let dir = std::env::temp_dir().join("deskd-test-guest");
-    let disk = dir.join("disk.qcow2");
-    if !disk.is_file() {
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/build-test-guest.sh");
-        let ok = Command::new("bash").arg(script).arg(&dir).status()?;
-        ensure!(ok.success(), "scripts/build-test-guest.sh failed");
-    }
-    Ok(disk)
-}
-
 /// deskd in-process with the QEMU driver (TCG: KVM cannot boot guests on these machines).
 async fn start(dir: &Path, max_starts_per_host: usize) -> anyhow::Result<ServerThread> {
     let mut cfg = deskd_config(dir, None);
@@ -115,23 +98,7 @@ async fn start(dir: &Path, max_starts_per_host: usize) -> anyhow::Result<ServerT
         ..QemuSettings::default()
     });
     cfg.max_starts_per_host = max_starts_per_host;
-    ServerThread::spawn("deskd", move |stop, ready| async move {
-        let parts = deskd_server::assemble(cfg).await.context("assemble")?;
-        let shutdown = async move {
-            let _ = stop.await;
-        };
-        deskd_server::serve(parts, shutdown, move |addr| {
-            let _ = ready.send(Listening {
-                addr,
-                notes: Vec::new(),
-                reconcile_pass: Duration::ZERO,
-                reconcile_cost: Default::default(),
-                scrape_cost: Default::default(),
-            });
-        })
-        .await
-    })
-    .await
+    serve(cfg).await
 }
 
 /// A QEMU host and what desks on it need, and the desks themselves (all PERSONAL, owned by
@@ -143,75 +110,10 @@ struct Lab {
 
 impl Lab {
     async fn build(c: &mut Client, dir: &Path, disk: &Path, desks: usize) -> anyhow::Result<Lab> {
-        progress("cluster, host, network, image");
-        let cluster = create(
-            c,
-            "/v1/rccp/cluster/create",
-            json!({"cluster_name": "bench"}),
-        )
-        .await?;
-        create(
-            c,
-            "/v1/rccp/host/create",
-            json!({"host_name": "this-machine", "cluster_id": cluster, "ip": "127.0.0.1",
-                   "cpu_cores": 16, "memory": 32, "storage": 500, "driver": "qemu"}),
-        )
-        .await?;
-        let network = create(
-            c,
-            "/v1/desk_network/create",
-            json!({"desk_network_name": "bench-net", "cluster_id": cluster,
-                   "ip_cidr": "10.78.0.0/24", "gateway": "10.78.0.1", "dns_primary": "10.78.0.53",
-                   "ip_pool_start": "10.78.0.10", "ip_pool_end": "10.78.0.200"}),
-        )
-        .await?;
-        let strategy = create(
-            c,
-            "/v1/desk_strategy/create",
-            json!({"desk_strategy_name": "tiny", "desk_category": "VDI", "desk_type": "PERSONAL",
-                   "cpu_cores": 1, "memory": 1, "system_disk": 20}),
-        )
-        .await?;
-        let files = dir.join("files");
-        std::fs::create_dir_all(&files)?;
-        let pool = create(
-            c,
-            "/v1/rccp/storage_pool/create",
-            json!({"name": "files", "cluster_id": cluster, "directory": files}),
-        )
-        .await?;
-        let file = upload(c, disk, &pool).await?;
-        let body = json!({"image_name": "tiny-guest", "os_file_id": file, "cpu": 1, "memory": 1,
-                          "network_id": network});
-        let built = c
-            .call(Method::POST, "/v1/image/create", &json!({"content": body}))
-            .await?;
-        let image = built.data()["id"].as_str().unwrap_or_default().to_string();
-        wait(c, &built).await?;
-        progress("desks");
-        let items: Vec<Value> = (0..desks)
-            .map(|i| {
-                json!({"id": format!("B{i}"), "user_name": "user01", "image_id": image,
-                       "desk_strategy_id": strategy, "network_id": network})
-            })
-            .collect();
-        let body = json!({"content": {"fail_rollback": true, "desk_info_arr": items}});
-        let created = c.call(Method::POST, "/v1/desk/batch/create", &body).await?;
-        let task = wait(c, &created).await?;
-        let desks = task["task_item_list"]
-            .as_array()
-            .map(|items| {
-                items
-                    .iter()
-                    .filter_map(|i| i["item_biz_data"]["desk_id"].as_str().map(str::to_string))
-                    .collect::<Vec<_>>()
-            })
-            .unwrap_or_default();
-        ensure!(
-            desks.len() == items.len(),
-            "batch create made {} desks: {task}",
-            desks.len()
-        );
+        progress("cluster, host, network, image, desks");
+        let host = json!({"host_name": "this-machine", "ip": "127.0.0.1", "cpu_cores": 16,
+                          "memory": 32, "storage": 500, "driver": "qemu"});
+        let (_, desks) = lab(c, dir, disk, &[host], desks).await?;
         Ok(Lab {
             vms: dir.join("qemu/vms"),
             desks,
@@ -225,77 +127,6 @@ impl Lab {
     fn pid(&self, desk: &str) -> Option<u32> {
         let text = std::fs::read_to_string(self.vms.join(desk).join("qemu.pid")).ok()?;
         text.trim().parse().ok()
-    }
-}
-
-async fn create(c: &mut Client, path: &str, body: Value) -> anyhow::Result<String> {
-    let a = c
-        .call(Method::POST, path, &json!({"content": body}))
-        .await?;
-    ensure!(a.ok(), "POST {path}: {a}");
-    a.data()["id"]
-        .as_str()
-        .map(str::to_string)
-        .ok_or_else(|| anyhow!("POST {path} answered no id: {a}"))
-}
-
-async fn upload(c: &mut Client, disk: &Path, pool: &str) -> anyhow::Result<String> {
-    let bytes = std::fs::read(disk).with_context(|| format!("read {}", disk.display()))?;
-    let sha: String = sha2::Sha256::digest(&bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    let path = format!(
-        "/v1/osFile/upload?name=tiny-guest.qcow2&format=QCOW2&disk_type=SYSTEM&os_name=UBUNTU_64&size={}&sha256={sha}&storage_pool_id={pool}",
-        bytes.len()
-    );
-    let a = c.send(Method::POST, &path, Bytes::from(bytes)).await?;
-    ensure!(a.ok(), "upload: {a}");
-    a.data()["id"]
-        .as_str()
-        .map(str::to_string)
-        .ok_or_else(|| anyhow!("upload answered no id: {a}"))
-}
-
-/// Polls the task of `submitted` until it ends; an ERROR task is an error.
-async fn wait(c: &mut Client, submitted: &Answer) -> anyhow::Result<Value> {
-    ensure!(submitted.ok(), "{submitted}");
-    let id = submitted.data()["task_id"]
-        .as_str()
-        .ok_or_else(|| anyhow!("no task_id: {submitted}"))?
-        .to_string();
-    let end = Instant::now() + BOOT_TIMEOUT;
-    loop {
-        let a = c
-            .call(Method::GET, &format!("/v1/task/{id}/detail"), &json!({}))
-            .await?;
-        let status = a.data()["task_status"].as_str().unwrap_or_default();
-        match status {
-            "RUNNING" => {}
-            "FINISHED" => return Ok(a.data().clone()),
-            _ => bail!("task {id} ended {status}: {a}"),
-        }
-        ensure!(Instant::now() < end, "task {id} still running");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
-async fn act(c: &mut Client, desk: &str, verb: &str) -> anyhow::Result<()> {
-    let a = c
-        .call(Method::PUT, &format!("/v1/desk/{desk}:{verb}"), &json!({}))
-        .await?;
-    wait(c, &a).await.map(drop)
-}
-
-/// Waits until the serial log shows the ready marker; returns when it appeared.
-async fn ready(log: PathBuf) -> anyhow::Result<Instant> {
-    let end = Instant::now() + BOOT_TIMEOUT;
-    loop {
-        if std::fs::read_to_string(&log).is_ok_and(|t| t.contains(MARKER)) {
-            return Ok(Instant::now());
-        }
-        ensure!(Instant::now() < end, "no ready marker in {}", log.display());
-        tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
 
@@ -351,41 +182,6 @@ async fn stop_process(pid: u32) {
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
     let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
-}
-
-/// Starts every desk at once; returns each desk's time from its request to its marker.
-async fn boot_storm(c: &mut Client, lab: &Lab, desks: &[String]) -> anyhow::Result<Vec<Duration>> {
-    let t0 = Instant::now();
-    let mut tasks = Vec::new();
-    for d in desks {
-        let a = c
-            .call(Method::PUT, &format!("/v1/desk/{d}:start"), &json!({}))
-            .await?;
-        ensure!(a.ok(), "start {d}: {a}");
-        tasks.push(a);
-    }
-    let waits: Vec<_> = desks
-        .iter()
-        .map(|d| tokio::spawn(ready(lab.serial(d))))
-        .collect();
-    let mut marks = Vec::with_capacity(waits.len());
-    for w in waits {
-        marks.push(w.await??);
-    }
-    for a in &tasks {
-        wait(c, a).await?;
-    }
-    Ok(marks.into_iter().map(|at| at - t0).collect())
-}
-
-fn median(v: &[Duration]) -> Duration {
-    let mut s = v.to_vec();
-    s.sort();
-    s[s.len() / 2]
-}
-
-fn secs(d: Duration) -> String {
-    format!("{:.2}", d.as_secs_f64())
 }
 
 fn report(

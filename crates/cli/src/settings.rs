@@ -112,6 +112,10 @@ pub struct ServeArgs {
     /// The qemu-system-x86_64 to run (default: found on PATH).
     #[arg(long, env = "DESKD_QEMU_BINARY")]
     qemu_binary: Option<PathBuf>,
+    /// Domain type of the VMs on hosts created with `"driver": "libvirt"`: kvm (default) or
+    /// qemu (TCG, where the hosts cannot run KVM).
+    #[arg(long, env = "DESKD_LIBVIRT_DOMAIN_TYPE")]
+    libvirt_domain_type: Option<String>,
     /// host:port clients reach this server at for desk consoles (6.2.11 proxy_ip/proxy_port;
     /// default: the address the caller used).
     #[arg(long, env = "DESKD_PUBLIC_ADDRESS")]
@@ -325,6 +329,7 @@ struct FileConfig {
     qemu: Option<bool>,
     qemu_accel: Option<String>,
     qemu_binary: Option<PathBuf>,
+    libvirt_domain_type: Option<String>,
     public_address: Option<String>,
     enable_test_hooks: Option<bool>,
     #[serde(default)]
@@ -494,6 +499,13 @@ impl ServeArgs {
                 q.binary = b;
             }
             cfg.qemu = Some(q);
+        }
+        if let Some(t) = self.libvirt_domain_type.or(file.libvirt_domain_type) {
+            anyhow::ensure!(
+                t == "kvm" || t == "qemu",
+                "libvirt_domain_type: `{t}` is not one of kvm, qemu"
+            );
+            cfg.libvirt_domain_type = t;
         }
         self.monitoring.resolve(file_monitoring, &mut cfg)?;
         self.limits.resolve(file_limits, &mut cfg)?;

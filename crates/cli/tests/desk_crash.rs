@@ -43,6 +43,7 @@ async fn seed_room(store: &deskd_store::SqlStore) -> String {
         driver: HostDriver::Sim,
         created_at: now,
         exporter_url: None,
+        uri: None,
     };
     let net = Network {
         id: uuid::Uuid::new_v4().to_string().into(),

@@ -525,6 +525,33 @@ async fn clusters_hosts_and_pools_are_managed_and_draining_hosts_take_no_desks()
                 &["content.driver", needle],
             );
         }
+        // libvirt: a uri is required, checked, and taken by no other driver
+        for (driver, uri, needle) in [
+            ("libvirt", None, "is required with driver libvirt"),
+            ("libvirt", Some("xen:///system"), "scheme \"xen\""),
+            (
+                "libvirt",
+                Some("qemu+tcp://10.0.0.5/"),
+                "/system or /session",
+            ),
+            (
+                "sim",
+                Some("qemu:///system"),
+                "only taken with driver libvirt",
+            ),
+        ] {
+            let mut b = host.clone();
+            b["host_name"] = json!("lab-2");
+            b["driver"] = json!(driver);
+            if let Some(u) = uri {
+                b["uri"] = json!(u);
+            }
+            assert_err(
+                &e.call("POST", "/v1/rccp/host/create", b).await,
+                12000200,
+                &["content.uri", needle],
+            );
+        }
         let c = e
             .call(
                 "PUT",

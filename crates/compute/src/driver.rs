@@ -23,16 +23,19 @@ pub enum DriverKind {
     Sim,
     /// One QEMU process per running VM on the machine deskd runs on.
     Qemu,
+    /// A libvirt daemon reached through the host's connection URI (local or remote).
+    Libvirt,
 }
 
 impl DriverKind {
-    pub const ALL: [DriverKind; 2] = [DriverKind::Sim, DriverKind::Qemu];
+    pub const ALL: [DriverKind; 3] = [DriverKind::Sim, DriverKind::Qemu, DriverKind::Libvirt];
 
-    /// The name hosts are configured with: "sim" | "qemu".
+    /// The name hosts are configured with: "sim" | "qemu" | "libvirt".
     pub fn as_str(self) -> &'static str {
         match self {
             DriverKind::Sim => "sim",
             DriverKind::Qemu => "qemu",
+            DriverKind::Libvirt => "libvirt",
         }
     }
 
@@ -57,6 +60,10 @@ pub struct HostSpec {
     /// which driver runs this host's VMs (only [`crate::HostRouter`] looks at it)
     #[serde(default)]
     pub driver: DriverKind,
+    /// How the driver reaches the host's hypervisor: a libvirt connection URI
+    /// (`qemu:///system`, `qemu+tcp://ADDR/system`, …); None for the other drivers.
+    #[serde(default)]
+    pub uri: Option<String>,
     pub cpu_cores: u32,
     pub memory_mb: u64,
     pub storage_gb: u64,
@@ -97,6 +104,56 @@ pub struct VmSpec {
     pub image: DiskImage,
     /// RECOVERABLE desks: system disk changes are discarded at every shutdown/power-off/reset
     pub recoverable: bool,
+    /// the display adapter (the desk's `vgpu_type`)
+    #[serde(default)]
+    pub video: Video,
+    /// the network card and the address deskd allocated for it; None: no card
+    #[serde(default)]
+    pub nic: Option<NicSpec>,
+}
+
+/// The emulated display adapter of a VM.
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Video {
+    #[default]
+    Vga,
+    Qxl,
+    Virtio,
+}
+
+impl Video {
+    /// The adapter for a desk's `vgpu_type` ("QXL", "VGA", "VIRTIO", any case); anything else,
+    /// "" included, is plain VGA, which every guest can drive.
+    pub fn from_vgpu_type(vgpu_type: &str) -> Video {
+        match vgpu_type.trim().to_ascii_uppercase().as_str() {
+            "QXL" => Video::Qxl,
+            "VIRTIO" | "VIRTIO-GPU" => Video::Virtio,
+            _ => Video::Vga,
+        }
+    }
+
+    /// The model name in libvirt's `<video><model type=…>`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Video::Vga => "vga",
+            Video::Qxl => "qxl",
+            Video::Virtio => "virtio",
+        }
+    }
+}
+
+/// A VM's network card on a deskd network: the desk's MAC and the address deskd allocated,
+/// which the host's DHCP hands out to exactly that MAC.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct NicSpec {
+    pub network_id: String,
+    pub mac: String,
+    pub ip: String,
+    /// the network's subnet, `10.0.0.0/24`
+    pub cidr: String,
+    /// the network's gateway; the host's side of the network carries it
+    pub gateway: String,
 }
 
 impl VmSpec {

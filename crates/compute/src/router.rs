@@ -1,8 +1,9 @@
-//! One [`Hypervisor`] over several drivers, chosen per host (`driver = "sim" | "qemu"`).
+//! One [`Hypervisor`] over several drivers, chosen per host (`driver = "sim" | "qemu" | "libvirt"`).
 //!
 //! The rest of deskd holds a single `Arc<dyn Hypervisor>`; [`HostRouter`] sends each call to the
 //! driver of the host involved: `add_host` and `define` by the spec's host, VM operations by the
-//! driver that defined the VM (learnt at `define` and from every driver's `list` when opened).
+//! driver that defined the VM (learnt at `define` and from every driver's `list` when opened;
+//! a libvirt host's VMs become known when the host is added, since the driver finds them there).
 
 use crate::driver::{
     ConsoleStream, DiskImage, DriverError, DriverKind, HostSpec, HostStats, HostUsage, Hypervisor,
@@ -80,8 +81,14 @@ impl Hypervisor for HostRouter {
     async fn add_host(&self, host: HostSpec) -> Result<(), DriverError> {
         let kind = host.driver;
         let id = host.host_id.clone();
-        self.driver(kind)?.add_host(host).await?;
+        let driver = self.driver(kind)?;
+        driver.add_host(host).await?;
         lock(&self.hosts).insert(id, kind);
+        if kind == DriverKind::Libvirt {
+            for vm in driver.list().await? {
+                lock(&self.vms).insert(vm.spec.vm_id, kind);
+            }
+        }
         Ok(())
     }
 

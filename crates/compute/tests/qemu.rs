@@ -117,6 +117,7 @@ impl Lab {
             memory_mb: 4096,
             storage_gb: 100,
             memory_overcommit: 1.0,
+            uri: None,
         })
         .await
         .expect("host");
@@ -163,6 +164,8 @@ fn spec_of(vm_id: &str, recoverable: bool, data_disk_gb: Option<u64>, image: Dis
         data_disk_gb,
         image,
         recoverable,
+        video: Default::default(),
+        nic: None,
     }
 }
 

@@ -36,6 +36,7 @@ pub fn inventory(now: i64, password_hash: &str) -> Inventory {
             driver: HostDriver::Sim,
             created_at: now + i,
             exporter_url: None,
+            uri: None,
         })
         .collect();
     let pool = StoragePool {

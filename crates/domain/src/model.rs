@@ -37,6 +37,9 @@ pub struct Host {
     /// A Prometheus exporter (node_exporter) on the host, scraped into the metrics engine with
     /// the host's `host_id` and `ip_addr`; `None` means the host's figures are simulated.
     pub exporter_url: Option<String>,
+    /// The libvirt connection URI of a `libvirt` host (`qemu+tcp://ADDR/system`, …); None for
+    /// the other drivers.
+    pub uri: Option<String>,
 }
 
 /// A storage pool: `directory` set means real file-system figures, otherwise simulated.

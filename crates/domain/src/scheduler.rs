@@ -374,6 +374,7 @@ mod tests {
             driver: crate::enums::HostDriver::Sim,
             created_at: 0,
             exporter_url: None,
+            uri: None,
         };
         let l = HostLoad::from_host(&h, 8, 16, 100);
         assert_eq!((l.host_id.as_str(), l.name.as_str()), ("h1", "demo-host-1"));

@@ -45,6 +45,9 @@ pub struct ServerConfig {
     pub terminal_online: Duration,
     /// The QEMU driver for hosts created with `driver = "qemu"`; `None` leaves it off.
     pub qemu: Option<QemuSettings>,
+    /// The domain type of libvirt hosts' VMs: `kvm`, or `qemu` (TCG) where the hosts have no
+    /// usable KVM. Only a server built with the `libvirt` feature drives libvirt hosts.
+    pub libvirt_domain_type: String,
     /// `host:port` clients reach this server at for desk consoles (6.2.11 `proxy_ip` /
     /// `proxy_port`); `None`: the address the caller used, else the listening address.
     pub public_address: Option<String>,
@@ -243,6 +246,7 @@ impl ServerConfig {
             rules_file: None,
             terminal_online: Duration::from_secs(180),
             qemu: None,
+            libvirt_domain_type: "kvm".into(),
             public_address: None,
             console_ticket_ttl: crate::desks::console::TICKET_TTL,
             scrape_targets: Vec::new(),

@@ -213,8 +213,9 @@ pub async fn assemble(cfg: ServerConfig) -> anyhow::Result<Parts> {
     })
 }
 
-/// The simulated driver, and the QEMU driver when configured, behind one [`HostRouter`] that
-/// sends each host's calls to the driver its record names.
+/// The simulated driver, the QEMU driver when configured and the libvirt driver when built with
+/// the `libvirt` feature, behind one [`HostRouter`] that sends each host's calls to the driver
+/// its record names.
 async fn open_drivers(
     cfg: &ServerConfig,
     sim: Arc<SimDriver>,
@@ -229,6 +230,14 @@ async fn open_drivers(
             .await
             .map_err(|e| anyhow::anyhow!("cannot open the QEMU driver: {e}"))?;
         drivers.push((DriverKind::Qemu, Arc::new(qemu)));
+    }
+    #[cfg(feature = "libvirt")]
+    {
+        let mut lc = deskd_compute::LibvirtConfig::new(cfg.data_dir.join("libvirt").join("images"));
+        lc.domain_type = cfg.libvirt_domain_type.clone();
+        let libvirt = deskd_compute::LibvirtDriver::new(lc)
+            .map_err(|e| anyhow::anyhow!("cannot open the libvirt driver: {e}"))?;
+        drivers.push((DriverKind::Libvirt, Arc::new(libvirt)));
     }
     let router = HostRouter::open(drivers)
         .await

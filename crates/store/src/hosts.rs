@@ -18,7 +18,7 @@ use crate::deletion::{self, Referrer};
 use crate::{clusters, paging, SqlStore};
 
 const COLS: &str = "h.id, h.cluster_id, h.name, h.ip, h.cpu_cores, h.memory_gb, h.storage_gb, \
-    h.cpu_overcommit, h.memory_overcommit, h.state, h.driver, h.created_at, h.exporter_url, \
+    h.cpu_overcommit, h.memory_overcommit, h.state, h.driver, h.created_at, h.exporter_url, h.uri, \
     h.alloc_vcpus, h.alloc_memory_gb, h.alloc_storage_gb";
 const FROM: &str = "FROM hosts h";
 
@@ -37,6 +37,7 @@ fn host_row(r: &AnyRow) -> Result<Host> {
         driver: HostDriver::parse(&r.text("driver")?, "hosts.driver")?,
         created_at: r.int("created_at")?,
         exporter_url: r.opt_text("exporter_url")?,
+        uri: r.opt_text("uri")?,
     })
 }
 
@@ -66,6 +67,7 @@ pub(crate) fn host_values(h: &Host) -> Vec<(&'static str, Arg)> {
         ("driver", h.driver.as_str().into()),
         ("created_at", h.created_at.into()),
         ("exporter_url", h.exporter_url.clone().into()),
+        ("uri", h.uri.clone().into()),
     ]
 }
 
@@ -219,7 +221,7 @@ impl SqlStore {
             &mut *tx,
             b,
             "UPDATE hosts SET name = ?, ip = ?, cpu_cores = ?, memory_gb = ?, storage_gb = ?, \
-             cpu_overcommit = ?, memory_overcommit = ?, state = ?, exporter_url = ? WHERE id = ?",
+             cpu_overcommit = ?, memory_overcommit = ?, state = ?, exporter_url = ?, uri = ? WHERE id = ?",
             args![
                 &h.name,
                 &h.ip,
@@ -230,6 +232,7 @@ impl SqlStore {
                 h.memory_overcommit,
                 h.state.as_str(),
                 h.exporter_url.clone(),
+                h.uri.clone(),
                 &h.id
             ],
         )

@@ -74,6 +74,13 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/0008_desk_scale.sqlite.sql"),
         postgres: include_str!("../migrations/0008_desk_scale.postgres.sql"),
     },
+    Migration {
+        version: 10,
+        name: "host_uri",
+        sql: include_str!("../migrations/0010_host_uri.sql"),
+        sqlite: "",
+        postgres: "",
+    },
 ];
 
 /// Applies the migrations the database lacks; returns how many ran.

@@ -266,6 +266,7 @@ async fn an_empty_cluster_is_deleted_and_its_edit_is_timestamped() {
             driver: HostDriver::Sim,
             created_at: 1,
             exporter_url: Some("http://10.0.0.1:9100/metrics".into()),
+            uri: None,
         };
         s.create_host(&host).await.unwrap();
         assert_eq!(s.get_host(&host.id).await.unwrap().as_ref(), Some(&host));

@@ -179,12 +179,14 @@ wire_enum!(
 );
 
 wire_enum!(
-    /// Which hypervisor driver runs a host's desks (deskd extension): `sim` | `qemu`.
+    /// Which hypervisor driver runs a host's desks (deskd extension): `sim` | `qemu` | `libvirt`.
     HostDriver {
         /// The simulated hypervisor.
         Sim = "sim",
         /// QEMU on the machine deskd runs on.
         Qemu = "qemu",
+        /// A libvirt daemon reached through the host's `uri`.
+        Libvirt = "libvirt",
     }
 );
 
@@ -257,7 +259,7 @@ mod tests {
         assert_eq!(HostDriver::parse("qemu", "d"), Ok(HostDriver::Qemu));
         assert_eq!(
             HostDriver::parse("QEMU", "d").unwrap_err().to_string(),
-            "`QEMU` is not one of sim, qemu"
+            "`QEMU` is not one of sim, qemu, libvirt"
         );
         let e = serde_json::from_value::<DeskType>("personal".into()).unwrap_err();
         assert_eq!(
@@ -270,7 +272,7 @@ mod tests {
     fn schema_is_an_inline_string_enum() {
         let schema = schemars::schema_for!(HostDriver);
         let v = serde_json::to_value(&schema).unwrap();
-        assert_eq!(v["enum"], serde_json::json!(["sim", "qemu"]));
+        assert_eq!(v["enum"], serde_json::json!(["sim", "qemu", "libvirt"]));
         let mut settings = schemars::gen::SchemaSettings::draft07();
         settings.option_add_null_type = true;
         settings.visitors.push(Box::new(NullInEnums));
@@ -278,6 +280,9 @@ mod tests {
             .into_generator()
             .into_root_schema_for::<Option<HostDriver>>();
         let v = serde_json::to_value(&schema).unwrap();
-        assert_eq!(v["enum"], serde_json::json!(["sim", "qemu", null]));
+        assert_eq!(
+            v["enum"],
+            serde_json::json!(["sim", "qemu", "libvirt", null])
+        );
     }
 }

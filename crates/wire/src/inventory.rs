@@ -299,10 +299,14 @@ pub struct HostRequest {
     #[serde(default)]
     #[schemars(with = "Option<HostState>")]
     pub host_state: Option<String>,
-    /// Hypervisor driver of the host's desks: sim (default) | qemu; fixed after creation.
+    /// Hypervisor driver of the host's desks: sim (default) | qemu | libvirt; fixed after creation.
     #[serde(default)]
     #[schemars(with = "Option<HostDriver>")]
     pub driver: Option<String>,
+    /// libvirt connection URI of a `libvirt` host (`qemu:///system`, `qemu+tcp://ADDR/system`,
+    /// `qemu+tls://…`, `qemu+ssh://…`); required with that driver, refused with the others
+    #[serde(default)]
+    pub uri: Option<String>,
     /// http(s) URL of a Prometheus exporter on the host (node_exporter, e.g.
     /// `http://10.0.0.5:9100/metrics`), scraped with the host's `host_id` and `ip_addr`; `""`
     /// on edit removes it
@@ -326,8 +330,11 @@ pub struct HostItem {
     pub memory_overcommit: f64,
     /// ENABLED | DRAINING | DISABLED
     pub host_state: HostState,
-    /// sim | qemu
+    /// sim | qemu | libvirt
     pub driver: HostDriver,
+    /// the libvirt connection URI of a `libvirt` host
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uri: Option<String>,
     /// cores promised to the desks placed here
     pub allocated_cpu_cores: i64,
     /// GB promised to the desks placed here

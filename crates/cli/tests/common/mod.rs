@@ -2,6 +2,7 @@
 #![allow(dead_code, clippy::unwrap_used)] // fixtures: unwrap as the tests do
 
 pub mod console;
+pub mod guest;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};

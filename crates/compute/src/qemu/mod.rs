@@ -11,7 +11,7 @@
 //!   launch), `qmp.sock`, `vnc.sock`, `qemu.pid`.
 
 mod accel;
-mod disk;
+pub(crate) mod disk;
 mod host;
 mod live;
 mod ops;

@@ -4,6 +4,7 @@ use super::accel::Verdict;
 use super::live::{Counters, Live};
 use super::qmp::lock;
 use super::{disk, proc, write_record, Entry, QemuDriver, Record};
+use crate::checks::{capacity, check_image, image_key, invalid, validate};
 use crate::driver::{
     image_in_use, ConsoleStream, DiskImage, DriverError, HostSpec, HostStats, HostUsage,
     Hypervisor, PowerState, ShutdownOutcome, VmInfo, VmShape, VmSpec, VmStats,
@@ -14,9 +15,6 @@ use std::time::Duration;
 
 /// How often a guest launched under KVM by auto is checked for console output.
 const PROGRESS_POLL: Duration = Duration::from_millis(100);
-
-/// Smallest memory the test guest (a stock Debian kernel) boots with.
-const MIN_MEMORY_MB: u64 = 96;
 
 impl QemuDriver {
     /// [`Self::launch`] under the accelerator in force. With auto having
@@ -268,52 +266,6 @@ impl QemuDriver {
         live.record_counters(c);
         c
     }
-}
-
-fn capacity(host: &str, resource: &'static str, need: u64, free: u64) -> DriverError {
-    DriverError::Capacity {
-        host: host.to_string(),
-        resource,
-        need,
-        free,
-    }
-}
-
-fn invalid(info: &VmInfo, op: &'static str, needs: &'static str) -> DriverError {
-    DriverError::InvalidState {
-        vm: info.spec.vm_id.clone(),
-        op,
-        state: info.power,
-        needs,
-    }
-}
-
-fn validate(spec: &VmSpec) -> Result<(), DriverError> {
-    if spec.cpu_cores == 0 {
-        return Err(DriverError::Invalid("cpu_cores must be at least 1".into()));
-    }
-    if spec.memory_mb < MIN_MEMORY_MB {
-        return Err(DriverError::Invalid(format!(
-            "memory_mb must be at least {MIN_MEMORY_MB}"
-        )));
-    }
-    if spec.system_disk_gb < spec.image.size_gb || spec.system_disk_gb == 0 {
-        return Err(DriverError::Invalid(format!(
-            "system disk {} GB is smaller than image {} GB",
-            spec.system_disk_gb, spec.image.size_gb
-        )));
-    }
-    if spec.data_disk_gb == Some(0) {
-        return Err(DriverError::Invalid(
-            "data disk must be at least 1 GB".into(),
-        ));
-    }
-    if !plain_name(&spec.vm_id) || !plain_name(&spec.image.image_id) {
-        return Err(DriverError::Invalid(
-            "vm_id and image_id must be plain file names".into(),
-        ));
-    }
-    Ok(())
 }
 
 #[async_trait::async_trait]
@@ -639,28 +591,6 @@ fn vm_using_image(driver: &QemuDriver, image: &DiskImage) -> Option<String> {
             e.rec.spec.image.image_id == image.image_id && e.rec.spec.image.version == image.version
         })
         .map(|e| e.rec.spec.vm_id.clone())
-}
-
-/// The per-operation lock key of an image version; VM ids have no '/'.
-fn image_key(image: &DiskImage) -> String {
-    format!("image/{}/{}", image.image_id, image.version)
-}
-
-fn check_image(image: &DiskImage) -> Result<(), DriverError> {
-    if !plain_name(&image.image_id) {
-        return Err(DriverError::Invalid(
-            "image_id must be a plain file name".into(),
-        ));
-    }
-    Ok(())
-}
-
-/// Letters, digits, '-', '_', '.'; not empty, not starting with '.'.
-fn plain_name(s: &str) -> bool {
-    !s.is_empty()
-        && !s.starts_with('.')
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
 }
 
 impl QemuDriver {

@@ -222,6 +222,7 @@ mod tests {
                 memory_mb: 1024,
                 storage_gb: 10,
                 memory_overcommit: 1.0,
+                uri: None,
             },
             booted_unix: 0.0,
             counters: HostCounters::default(),

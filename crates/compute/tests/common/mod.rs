@@ -20,6 +20,7 @@ pub fn host(
         memory_mb,
         storage_gb,
         memory_overcommit: overcommit,
+        uri: None,
     }
 }
 
@@ -39,6 +40,8 @@ pub fn vm(vm_id: &str, name: &str) -> VmSpec {
             size_gb: 30,
         },
         recoverable: false,
+        video: Default::default(),
+        nic: None,
     }
 }
 

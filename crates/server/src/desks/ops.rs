@@ -12,13 +12,18 @@ use deskd_domain::enums::{DeskCategory, DeskState, DeskType, ItemStatus};
 use deskd_domain::error::Result;
 use deskd_domain::model::{now_ms, Desk, DeskReservation, Reserved};
 use deskd_domain::scheduler::Policy;
-use deskd_domain::store::{DeskStore, EventStore, ImageStore, StrategyStore, TaskStore};
+use deskd_domain::store::{
+    DeskStore, EventStore, ImageStore, NetworkStore, StrategyStore, TaskStore,
+};
 
 /// What the desk items touch: desks, their audit events and task items, and the strategy and
 /// image a VM is built from.
-pub trait DeskOpsStore: DeskStore + EventStore + TaskStore + StrategyStore + ImageStore {}
+pub trait DeskOpsStore:
+    DeskStore + EventStore + TaskStore + StrategyStore + ImageStore + NetworkStore
+{
+}
 impl<T> DeskOpsStore for T where
-    T: DeskStore + EventStore + TaskStore + StrategyStore + ImageStore + ?Sized
+    T: DeskStore + EventStore + TaskStore + StrategyStore + ImageStore + NetworkStore + ?Sized
 {
 }
 use deskd_domain::task::{Claim, Effect, ItemOutcome, TaskRecord};

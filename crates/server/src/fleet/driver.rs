@@ -1,11 +1,11 @@
 //! The bridge between the inventory and the hypervisor driver: the driver's view of hosts,
 //! images and desks, and adopting a freshly loaded inventory.
 
-use deskd_compute::{DiskImage, DriverKind, HostSpec, Hypervisor, VmSpec};
+use deskd_compute::{DiskImage, DriverKind, HostSpec, Hypervisor, NicSpec, Video, VmSpec};
 use deskd_domain::enums::{DeskState, DeskType, HostDriver};
 use deskd_domain::error::{Error, Result};
 use deskd_domain::model::{Desk, Host, Image};
-use deskd_domain::store::{DeskStore, HostStore, ImageStore};
+use deskd_domain::store::{DeskStore, HostStore, ImageStore, NetworkStore};
 
 pub(crate) fn driver_err(e: deskd_compute::DriverError) -> Error {
     Error::hypervisor(e)
@@ -19,7 +19,9 @@ pub fn host_spec(h: &Host) -> HostSpec {
         driver: match h.driver {
             HostDriver::Sim => DriverKind::Sim,
             HostDriver::Qemu => DriverKind::Qemu,
+            HostDriver::Libvirt => DriverKind::Libvirt,
         },
+        uri: h.uri.clone(),
         cpu_cores: h.cpu_cores as u32,
         memory_mb: h.memory_gb as u64 * 1024,
         storage_gb: h.storage_gb as u64,
@@ -36,8 +38,9 @@ pub fn disk_image(i: &Image) -> DiskImage {
     }
 }
 
-/// What the driver needs to know about a desk's VM.
-pub async fn vm_spec<S: ImageStore + ?Sized>(store: &S, d: &Desk) -> Result<VmSpec> {
+/// What the driver needs to know about a desk's VM: its shape, image, display adapter and its
+/// network card on the desk's network with the address deskd allocated.
+pub async fn vm_spec<S: ImageStore + NetworkStore + ?Sized>(store: &S, d: &Desk) -> Result<VmSpec> {
     let image = store
         .get_image(&d.image_id)
         .await?
@@ -52,7 +55,26 @@ pub async fn vm_spec<S: ImageStore + ?Sized>(store: &S, d: &Desk) -> Result<VmSp
         data_disk_gb: (d.data_disk_gb > 0).then_some(d.data_disk_gb as u64),
         image: disk_image(&image),
         recoverable: d.desk_type == DeskType::RECOVERABLE,
+        video: Video::from_vgpu_type(&d.vgpu_type),
+        nic: nic_spec(store, d).await?,
     })
+}
+
+/// The desk's network card: None when the desk has no address or its network is gone.
+async fn nic_spec<S: NetworkStore + ?Sized>(store: &S, d: &Desk) -> Result<Option<NicSpec>> {
+    if d.ip.is_empty() || d.mac.is_empty() {
+        return Ok(None);
+    }
+    let Some(n) = store.get_network(&d.network_id).await? else {
+        return Ok(None);
+    };
+    Ok(Some(NicSpec {
+        network_id: n.id.to_string(),
+        mac: d.mac.clone(),
+        ip: d.ip.clone(),
+        cidr: n.cidr,
+        gateway: n.gateway,
+    }))
 }
 
 /// Tells the driver about every host in the inventory.
@@ -66,7 +88,7 @@ pub async fn register_hosts(store: &dyn HostStore, driver: &dyn Hypervisor) -> R
 /// Makes the driver match a freshly loaded inventory: defines every desk's VM and powers on the
 /// ones the inventory says are running (sleeping ones are paused). Desks are adopted
 /// concurrently, as a real hypervisor would be driven.
-pub async fn adopt_inventory<S: DeskStore + ImageStore + ?Sized>(
+pub async fn adopt_inventory<S: DeskStore + ImageStore + NetworkStore + ?Sized>(
     store: &S,
     driver: &dyn Hypervisor,
 ) -> Result<()> {
@@ -75,7 +97,11 @@ pub async fn adopt_inventory<S: DeskStore + ImageStore + ?Sized>(
     futures::future::try_join_all(adoptions).await.map(drop)
 }
 
-async fn adopt<S: ImageStore + ?Sized>(store: &S, driver: &dyn Hypervisor, d: &Desk) -> Result<()> {
+async fn adopt<S: ImageStore + NetworkStore + ?Sized>(
+    store: &S,
+    driver: &dyn Hypervisor,
+    d: &Desk,
+) -> Result<()> {
     let spec = vm_spec(store, d).await?;
     driver.define(&spec).await.map_err(driver_err)?;
     if matches!(d.state, DeskState::RUNNING | DeskState::SLEEP) {

@@ -50,6 +50,7 @@ fn host_item(r: HostRow) -> HostItem {
         desk_num: r.desk_num,
         create_time: h.created_at,
         exporter_url: h.exporter_url,
+        uri: h.uri,
     }
 }
 
@@ -93,6 +94,7 @@ impl Managed for Host {
             },
             created_at: now_ms(),
             exporter_url: None,
+            uri: None,
         })
     }
 
@@ -137,13 +139,17 @@ impl Managed for Host {
                 ));
             }
         }
+        if let Some(v) = &r.uri {
+            h.uri = Some(host_uri(v)?);
+        }
         if let Some(v) = &r.exporter_url {
             h.exporter_url = crate::monitoring::scrape::exporter_url(v, "content.exporter_url")?;
         }
         Ok(h)
     }
 
-    /// A QEMU host needs the QEMU driver, which `--qemu` turns on.
+    /// A QEMU host needs the QEMU driver, which `--qemu` turns on; a libvirt host needs a
+    /// `uri` and a server built with the `libvirt` feature; other hosts take no `uri`.
     fn admit(app: &AppState, h: Host) -> Result<Host> {
         if h.driver == HostDriver::Qemu && app.cfg.qemu.is_none() {
             return Err(Error::invalid(
@@ -151,7 +157,21 @@ impl Managed for Host {
                 "qemu needs a server started with --qemu",
             ));
         }
-        Ok(h)
+        match (h.driver, &h.uri) {
+            (HostDriver::Libvirt, _) if !cfg!(feature = "libvirt") => Err(Error::invalid(
+                "content.driver",
+                "libvirt needs a deskd built with the libvirt feature (and libvirt-dev)",
+            )),
+            (HostDriver::Libvirt, None) => Err(Error::invalid(
+                "content.uri",
+                "is required with driver libvirt",
+            )),
+            (HostDriver::Sim | HostDriver::Qemu, Some(_)) => Err(Error::invalid(
+                "content.uri",
+                "is only taken with driver libvirt",
+            )),
+            _ => Ok(h),
+        }
     }
 
     fn fixed(r: &HostRequest, current: &Host) -> Result<()> {
@@ -193,4 +213,11 @@ impl Managed for Host {
             .await
             .map_err(|e| Error::Hypervisor(format!("hypervisor refused host {}: {e}", h.name)))
     }
+}
+
+/// A libvirt connection URI as `content.uri` takes it (trimmed, then checked).
+fn host_uri(v: &str) -> Result<String> {
+    let v = v.trim();
+    deskd_compute::uri::check_uri(v).map_err(|rule| Error::invalid("content.uri", &rule))?;
+    Ok(v.to_string())
 }

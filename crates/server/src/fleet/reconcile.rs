@@ -8,12 +8,15 @@ use deskd_domain::enums::DeskState;
 use deskd_domain::error::Result;
 use deskd_domain::ids::DeskId;
 use deskd_domain::model::{now_ms, Desk};
-use deskd_domain::store::{DeskStore, EventStore, ImageStore, TaskStore};
+use deskd_domain::store::{DeskStore, EventStore, ImageStore, NetworkStore, TaskStore};
 
 /// What a pass touches: desks and the audit log, the items that keep desks busy, and the
 /// images a missing VM is defined again from.
-pub trait ReconcileStore: DeskStore + EventStore + TaskStore + ImageStore {}
-impl<T: DeskStore + EventStore + TaskStore + ImageStore + ?Sized> ReconcileStore for T {}
+pub trait ReconcileStore: DeskStore + EventStore + TaskStore + ImageStore + NetworkStore {}
+impl<T: DeskStore + EventStore + TaskStore + ImageStore + NetworkStore + ?Sized> ReconcileStore
+    for T
+{
+}
 use deskd_domain::task::Event;
 use tokio::sync::watch;
 
