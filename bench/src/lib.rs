@@ -7,9 +7,9 @@
 pub mod ceiling;
 pub mod client;
 pub mod db;
+pub mod desks;
 pub mod fleet;
 pub mod fleet_report;
-pub mod desks;
 pub mod load;
 pub mod report;
 pub mod scenarios;

@@ -62,7 +62,14 @@ async fn main() -> anyhow::Result<()> {
         eprintln!("measuring the browser against {base}…");
         let out = Command::new(&python)
             .arg(workspace().join("crates/cli/tests/web/browser.py"))
-            .args(["--mode", "measure", "--base", &base, "--admin-password", ADMIN_PASSWORD])
+            .args([
+                "--mode",
+                "measure",
+                "--base",
+                &base,
+                "--admin-password",
+                ADMIN_PASSWORD,
+            ])
             .arg("--chromium")
             .arg(&args.chromium)
             .args(["--shots", &std::env::temp_dir().to_string_lossy()])
@@ -96,8 +103,14 @@ async fn main() -> anyhow::Result<()> {
     for (n, m) in &rows {
         println!(
             "| {n} | {} | {} | {} | {} | {} | {} | {:.1} | {} |",
-            m["fcp_ms"], m["table_ms"], m["next_ms"], m["sort_ms"], m["filter_ms"],
-            m["page_bytes"], m["heap_mb"].as_f64().unwrap_or(0.0), m["dom_nodes"]
+            m["fcp_ms"],
+            m["table_ms"],
+            m["next_ms"],
+            m["sort_ms"],
+            m["filter_ms"],
+            m["page_bytes"],
+            m["heap_mb"].as_f64().unwrap_or(0.0),
+            m["dom_nodes"]
         );
     }
     Ok(())

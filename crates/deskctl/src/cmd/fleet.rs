@@ -54,12 +54,16 @@ pub struct HostFields {
     /// ENABLED | DRAINING | DISABLED
     #[arg(long)]
     state: Option<String>,
-    /// sim | qemu
+    /// sim | qemu | libvirt
     #[arg(long)]
     driver: Option<String>,
     /// node_exporter URL ("" removes it).
     #[arg(long)]
     exporter_url: Option<String>,
+    /// libvirt connection URI of a `libvirt` host (`qemu:///system`, `qemu+tcp://ADDR/system`,
+    /// `qemu+tls://…`, `qemu+ssh://…`).
+    #[arg(long)]
+    uri: Option<String>,
 }
 
 #[derive(Args, Debug, Default)]
@@ -236,6 +240,7 @@ fn host_request(ctx: &mut Ctx, id: Option<String>, f: HostFields) -> Outcome<Hos
         memory_overcommit: f.memory_overcommit,
         host_state: f.state,
         driver: f.driver,
+        uri: f.uri,
         exporter_url: f.exporter_url,
     })
 }
