@@ -235,24 +235,6 @@ fn sim_vm(d: &Desk, images: &HashMap<&str, &Image>) -> anyhow::Result<SimVm> {
     })
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::collections::HashSet;
-
-    #[test]
-    fn desks_are_unique_and_a_quarter_run() {
-        let inv = with_desks("h", 1000).expect("desks");
-        let names: HashSet<_> = inv.desks.iter().map(|d| &d.name).collect();
-        let ips: HashSet<_> = inv.desks.iter().map(|d| &d.ip).collect();
-        let macs: HashSet<_> = inv.desks.iter().map(|d| &d.mac).collect();
-        assert_eq!((names.len(), ips.len(), macs.len()), (1000, 1000, 1000));
-        assert_eq!(running(&inv), 250);
-        assert_eq!(inv.desks[0].ip, "10.0.0.1");
-        assert_eq!(inv.desks[0].name, "bench_000001");
-    }
-}
-
 /// Users per desk in [`fleet`]: one desktop user per desk, as a school or office fleet has.
 pub const FLEET_USER_PREFIX: &str = "fu";
 
@@ -288,10 +270,10 @@ pub fn fleet(password_hash: &str, n: usize) -> anyhow::Result<(Inventory, String
         })
         .collect();
     let mut desks = Vec::with_capacity(n);
-    for i in 0..n {
+    for (i, u) in users.iter().enumerate() {
         let mut d = desk(&inv, &template, i, now);
-        d.name = format!("{}_1", users[i].name);
-        d.user_id = users[i].id.clone();
+        d.name = format!("{}_1", u.name);
+        d.user_id = u.id.clone();
         if i % 2 == 0 {
             if let Some(ip) = on_net.get(i / 2) {
                 d.network_id = bench_net.id.clone();
@@ -303,4 +285,22 @@ pub fn fleet(password_hash: &str, n: usize) -> anyhow::Result<(Inventory, String
     inv.users.extend(users);
     inv.desks = desks;
     Ok((inv, net))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    #[test]
+    fn desks_are_unique_and_a_quarter_run() {
+        let inv = with_desks("h", 1000).expect("desks");
+        let names: HashSet<_> = inv.desks.iter().map(|d| &d.name).collect();
+        let ips: HashSet<_> = inv.desks.iter().map(|d| &d.ip).collect();
+        let macs: HashSet<_> = inv.desks.iter().map(|d| &d.mac).collect();
+        assert_eq!((names.len(), ips.len(), macs.len()), (1000, 1000, 1000));
+        assert_eq!(running(&inv), 250);
+        assert_eq!(inv.desks[0].ip, "10.0.0.1");
+        assert_eq!(inv.desks[0].name, "bench_000001");
+    }
 }
