@@ -2,7 +2,7 @@
 //! as names or objects, trimmed ids), decoded into the request types that use them.
 #![no_main]
 
-use deskd_server::http::extract::parse;
+use deskd_wire::envelope::decode as parse;
 use deskd_wire::{desk, paging, token, user};
 use libfuzzer_sys::fuzz_target;
 
