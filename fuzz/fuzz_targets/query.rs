@@ -4,7 +4,7 @@
 
 use deskd_domain::query::compile;
 use deskd_domain::resources;
-use deskd_server::http::extract::parse;
+use deskd_wire::envelope::decode as parse;
 use deskd_wire::paging::PageQuery;
 use libfuzzer_sys::fuzz_target;
 
