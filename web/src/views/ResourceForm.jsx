@@ -1,7 +1,7 @@
 // Create and edit forms of the catalog and fleet resources (the extensions of DECISIONS D10):
 // one spec per kind drives one generic form. A refusal shows the server's message, and the
 // field it names (`content.<field>: …`) is marked invalid next to its input.
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { call, pageQuery } from '../api.js';
 import { t, label, getLang, ENUM_VALUES, useLang } from '../i18n.js';
 import { track } from './Tasks.jsx';
@@ -175,7 +175,11 @@ export function ResourceForm({ kind, row, onDone, onCancel }) {
   const refs = useRefs(spec.fields);
   const [error, setError] = useState(null);
   const [busy, setBusy] = useState(false);
-  useEffect(() => setError(null), [kind, row]);
+  const self = useRef(null);
+  useEffect(() => {
+    setError(null);
+    if (row) self.current?.scrollIntoView?.({ block: 'nearest' });
+  }, [kind, row]);
 
   async function submit(e) {
     e.preventDefault();
@@ -198,7 +202,7 @@ export function ResourceForm({ kind, row, onDone, onCancel }) {
   const title = `${t(row ? 'edit' : 'new')} · ${t(kind)}`;
   const errId = `err-${kind}`;
   return (
-    <form class="card resource" data-kind={kind} data-mode={row ? 'edit' : 'create'} onSubmit={submit} aria-labelledby={`rf-${kind}`} key={row ? row[spec.id] : 'new'}>
+    <form ref={self} class="card resource" data-kind={kind} data-mode={row ? 'edit' : 'create'} onSubmit={submit} aria-labelledby={`rf-${kind}`} key={row ? row[spec.id] : 'new'}>
       <h2 id={`rf-${kind}`}>{title}{row ? `: ${row[spec.fields[0][0]] ?? ''}` : ''}</h2>
       {spec.fields.map((f) => (
         <label key={f[0]} class={error?.field === f[0] ? 'bad-field' : undefined}>

@@ -2,7 +2,7 @@
 // 6.2.6 clears description, phone and e-mail when they are absent, so the form always sends
 // the values it shows, read first from the user's detail (6.2.16). 6.2.9 is the document's
 // only password endpoint and it needs the current password; there is no operator reset.
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { call } from '../api.js';
 import { t, getLang, useLang } from '../i18n.js';
 import { track } from './Tasks.jsx';
@@ -23,6 +23,13 @@ const EDIT_FIELDS = [
 const toDay = (ms) => (Number(ms) > 0 ? new Date(Number(ms) - new Date().getTimezoneOffset() * 60000).toISOString().slice(0, 10) : '');
 const fromDay = (day) => (day ? new Date(`${day}T23:59:59`).getTime() : 0);
 
+/** Brings a form just opened into view (it opens above a long table). */
+function useShown() {
+  const ref = useRef(null);
+  useEffect(() => ref.current?.scrollIntoView?.({ block: 'nearest' }), []);
+  return ref;
+}
+
 /** An API error as {text, tip, field} for a form whose inputs are `fields`. */
 const refusal = (err, fields) => ({ text: err.message, tip: err.userTip, field: fieldOf(err.message, fields) });
 
@@ -42,6 +49,7 @@ export function UserEdit({ user, onDone, onCancel }) {
   const [detail, setDetail] = useState(null);
   const [error, setError] = useState(null);
   const [busy, setBusy] = useState(false);
+  const self = useShown();
   useEffect(() => {
     call('POST', '/v1/user/detail', { userId: user.id, userName: user.user_name })
       .then((d) =>
@@ -83,7 +91,7 @@ export function UserEdit({ user, onDone, onCancel }) {
 
   const value = (k, kind) => (kind === 'date' ? toDay(detail?.[k]) : String(detail?.[k] ?? (kind === 'number' ? 0 : '')));
   return (
-    <form class="card user-edit" onSubmit={submit} aria-labelledby="ue-title">
+    <form ref={self} class="card user-edit" onSubmit={submit} aria-labelledby="ue-title">
       <h2 id="ue-title">{t('editUser')}: {user.user_name}</h2>
       {detail &&
         EDIT_FIELDS.map(([k, key, kind, inputMode]) => (
@@ -119,6 +127,7 @@ export function UserPassword({ user, onCancel }) {
   const [error, setError] = useState(null);
   const [done, setDone] = useState(false);
   const [busy, setBusy] = useState(false);
+  const self = useShown();
 
   async function submit(e) {
     e.preventDefault();
@@ -166,7 +175,7 @@ export function UserPassword({ user, onCancel }) {
     </label>
   );
   return (
-    <form class="card user-password" onSubmit={submit} aria-labelledby="pw-title">
+    <form ref={self} class="card user-password" onSubmit={submit} aria-labelledby="pw-title">
       <h2 id="pw-title">{t('changePassword')}: {user.user_name}</h2>
       <p class="hint">{t('changePasswordHelp')}</p>
       {/* a hidden user name lets password managers file the new password under the right account */}

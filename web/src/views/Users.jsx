@@ -98,6 +98,8 @@ export function Users() {
             <button type="button" disabled={!selected.size} onClick={() => setState(true)}>{t('enable')}</button>
             <button type="button" disabled={!selected.size} onClick={() => setState(false)}>{t('disable')}</button>
           </div>
+          {open?.[1] === 'edit' && <UserEdit key={open[0].id} user={open[0]} onDone={() => (setOpen(null), later())} onCancel={() => setOpen(null)} />}
+          {open?.[1] === 'password' && <UserPassword key={open[0].id} user={open[0]} onCancel={() => setOpen(null)} />}
           <div class="table-wrap">
           <table class="grid users">
             <thead>
@@ -151,8 +153,6 @@ export function Users() {
           </table>
           </div>
           <Pager page={page} limit={limit} total={data?.total} onPage={setPage} />
-          {open?.[1] === 'edit' && <UserEdit key={open[0].id} user={open[0]} onDone={() => (setOpen(null), later())} onCancel={() => setOpen(null)} />}
-          {open?.[1] === 'password' && <UserPassword key={open[0].id} user={open[0]} onCancel={() => setOpen(null)} />}
           <form class="card" onSubmit={createUser} aria-labelledby="nu-title">
             <h2 id="nu-title">{t('newUser')}</h2>
             <label>{t('userName')}<input name="user_name" required /></label>
