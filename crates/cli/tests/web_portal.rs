@@ -49,28 +49,34 @@ async fn the_page_is_embedded_with_long_cached_hashed_assets() {
 }
 
 /// One GET of `path` with `Accept-Encoding: accept` (the client decodes nothing itself).
-async fn get_encoded(s: &Server, path: &str, accept: &str) -> (reqwest::header::HeaderMap, Vec<u8>) {
+async fn get_encoded(
+    s: &Server,
+    path: &str,
+    accept: &str,
+) -> (reqwest::header::HeaderMap, Vec<u8>) {
     let r = s
         .http
         .get(s.url(path))
         .header("accept-encoding", accept)
         .send()
         .await
-        .unwrap();
+        .expect("GET an embedded file");
     assert_eq!(r.status(), 200, "{path}");
     let h = r.headers().clone();
-    (h, r.bytes().await.unwrap().to_vec())
+    (h, r.bytes().await.expect("its body").to_vec())
 }
 
 fn gunzip(b: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
-    std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(b), &mut out).unwrap();
+    std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(b), &mut out)
+        .expect("a gzip body");
     out
 }
 
 fn unbrotli(b: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
-    std::io::Read::read_to_end(&mut brotli::Decompressor::new(b, 4096), &mut out).unwrap();
+    std::io::Read::read_to_end(&mut brotli::Decompressor::new(b, 4096), &mut out)
+        .expect("a brotli body");
     out
 }
 
@@ -84,11 +90,17 @@ async fn assets_are_compressed_when_the_browser_accepts_it_and_decode_to_the_sam
         .filter(|p| p.starts_with("/assets/"))
         .map(str::to_string)
         .collect();
-    assert!(paths.iter().any(|p| p.ends_with(".js")) && paths.iter().any(|p| p.ends_with(".css")), "{html}");
+    assert!(
+        paths.iter().any(|p| p.ends_with(".js")) && paths.iter().any(|p| p.ends_with(".css")),
+        "{html}"
+    );
     paths.push("/".into());
     for path in &paths {
         let (plain_h, plain) = get_encoded(&s, path, "identity").await;
-        assert!(plain_h.get("content-encoding").is_none(), "{path}: {plain_h:?}");
+        assert!(
+            plain_h.get("content-encoding").is_none(),
+            "{path}: {plain_h:?}"
+        );
         for (accept, encoding, decode) in [
             ("gzip", "gzip", gunzip as fn(&[u8]) -> Vec<u8>),
             ("br", "br", unbrotli),
@@ -98,13 +110,24 @@ async fn assets_are_compressed_when_the_browser_accepts_it_and_decode_to_the_sam
             let (h, body) = get_encoded(&s, path, accept).await;
             assert_eq!(h["content-encoding"], encoding, "{path} with {accept}");
             assert!(
-                h["vary"].to_str().unwrap().to_ascii_lowercase().contains("accept-encoding"),
+                h["vary"]
+                    .to_str()
+                    .unwrap()
+                    .to_ascii_lowercase()
+                    .contains("accept-encoding"),
                 "{path}: {h:?}"
             );
-            assert_eq!(h["cache-control"], plain_h["cache-control"], "{path}: cache headers kept");
+            assert_eq!(
+                h["cache-control"], plain_h["cache-control"],
+                "{path}: cache headers kept"
+            );
             assert_eq!(h["content-type"], plain_h["content-type"], "{path}");
             assert!(body.len() < plain.len(), "{path}: {encoding} is no smaller");
-            assert_eq!(decode(&body), plain, "{path}: {encoding} decodes to another body");
+            assert_eq!(
+                decode(&body),
+                plain,
+                "{path}: {encoding} decodes to another body"
+            );
         }
     }
     // hashed assets keep the year-long cache when compressed

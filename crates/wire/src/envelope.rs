@@ -132,7 +132,8 @@ mod tests {
         let e = decode::<PageQuery>(br#"{"content":{"page":0,"limit":"ten"}}"#).unwrap_err();
         assert_eq!(e.field, "content.limit");
         assert!(e.rule.contains("invalid type"), "{}", e.rule);
-        let e = decode::<PageQuery>(br#"{"content":{"match_arr":[{"field_name":1}]}}"#).unwrap_err();
+        let e =
+            decode::<PageQuery>(br#"{"content":{"match_arr":[{"field_name":1}]}}"#).unwrap_err();
         assert_eq!(e.field, "content.match_arr[0].field_name");
     }
 
