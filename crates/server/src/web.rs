@@ -17,7 +17,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use rust_embed::RustEmbed;
-use tower_http::compression::CompressionLayer;
+use tower_http::compression::{CompressionLayer, CompressionLevel};
 
 /// The built front end (`web/dist`, committed; `cd web && npm ci && npm run build` rebuilds it).
 #[derive(RustEmbed)]
@@ -28,6 +28,9 @@ struct Dist;
 pub const INDEX: &str = "/";
 /// Hashed names: safe to cache until the hash changes.
 const IMMUTABLE: &str = "public, max-age=31536000, immutable";
+/// Brotli 5 (gzip 5 for browsers without brotli): tower-http's default brotli 4 came out 2–3 %
+/// larger than gzip on these bundles, 5 is about 6 % smaller for about the same time.
+const QUALITY: i32 = 5;
 /// The page itself names the bundles, so browsers revalidate it every time.
 const REVALIDATE: &str = "no-cache";
 const CSP: &str = "default-src 'self'; connect-src 'self'; img-src 'self' data: blob:; \
@@ -42,7 +45,12 @@ pub fn router<S: Clone + Send + Sync + 'static>() -> Router<S> {
             "/assets/{*file}",
             get(|Path(f): Path<String>| async move { file(&format!("assets/{f}"), IMMUTABLE) }),
         )
-        .layer(CompressionLayer::new().br(true).gzip(true))
+        .layer(
+            CompressionLayer::new()
+                .br(true)
+                .gzip(true)
+                .quality(CompressionLevel::Precise(QUALITY)),
+        )
 }
 
 /// One embedded file with its type and caching, or 404.

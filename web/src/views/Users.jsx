@@ -53,9 +53,10 @@ export function Users() {
         user_arr: names.map((user_name) => ({ user_name })),
       });
       const what = names.length === 1 ? names[0] : `× ${names.length}`;
-      if (d?.task_id) track(d.task_id, `${t(enable ? 'enable' : 'disable')} ${what}`);
       setSelected(new Set());
-      later();
+      // the list shows the new states once the task has ended
+      if (d?.task_id) await track(d.task_id, `${t(enable ? 'enable' : 'disable')} ${what}`);
+      setTick((x) => x + 1);
     } catch (e) {
       setError(e.userTip || e.message);
     }
@@ -116,7 +117,7 @@ export function Users() {
             </thead>
             <tbody>
               {rows.map((u) => (
-                <tr key={u.id} data-user={u.user_name}>
+                <tr key={u.id} data-user={u.user_name} data-state={u.user_state}>
                   <td>
                     <input
                       type="checkbox"
