@@ -98,12 +98,13 @@ async fn main() -> anyhow::Result<()> {
         args.repeat,
         load_average()
     );
-    println!("| desks | first screen (FCP) ms | sign-in → table ms | next page ms | sort ms | filter ms | page bytes | JS heap MB | DOM nodes |");
-    println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    println!("| desks | first screen (FCP) ms | first screen bytes on the wire | sign-in → table ms | next page ms | sort ms | filter ms | page bytes | JS heap MB | DOM nodes |");
+    println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for (n, m) in &rows {
         println!(
-            "| {n} | {} | {} | {} | {} | {} | {} | {:.1} | {} |",
+            "| {n} | {} | {} | {} | {} | {} | {} | {} | {:.1} | {} |",
             m["fcp_ms"],
+            m["first_screen_bytes"],
             m["table_ms"],
             m["next_ms"],
             m["sort_ms"],

@@ -101,10 +101,13 @@ impl Browser {
     }
 }
 
-/// Sign-in (operator, desktop user, wrong passwords), the overview, the desk table (paging,
-/// sort, filter, start with its progress bar, batch-create of 20), the CSV import with a bad
-/// row, every catalog screen, charts, the language switch, the portal (start a desk, open its
-/// console, non-uniform canvas) and axe-core, on the simulated driver.
+/// Sign-in (operator, desktop user, wrong passwords), the compressed first screen, the
+/// overview, the desk table (paging, sort, filter, start with its progress bar, batch-create of
+/// 20), the CSV import with a bad row, editing a user, disabling and enabling them, changing
+/// their password and signing in with the new one, a network and a strategy through their forms
+/// (bad input refused at its field), every catalog screen, charts, the language switch, the
+/// portal (start a desk, open its console, non-uniform canvas) and axe-core, on the simulated
+/// driver.
 #[tokio::test(flavor = "multi_thread")]
 async fn operator_console_and_user_portal_in_chromium() {
     let Some(b) = browser() else { return };

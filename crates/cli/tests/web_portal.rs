@@ -48,6 +48,94 @@ async fn the_page_is_embedded_with_long_cached_hashed_assets() {
     assert_eq!((status, code(&body)), (404, 22000400), "{body}");
 }
 
+/// One GET of `path` with `Accept-Encoding: accept` (the client decodes nothing itself).
+async fn get_encoded(
+    s: &Server,
+    path: &str,
+    accept: &str,
+) -> (reqwest::header::HeaderMap, Vec<u8>) {
+    let r = s
+        .http
+        .get(s.url(path))
+        .header("accept-encoding", accept)
+        .send()
+        .await
+        .expect("GET an embedded file");
+    assert_eq!(r.status(), 200, "{path}");
+    let h = r.headers().clone();
+    (h, r.bytes().await.expect("its body").to_vec())
+}
+
+fn gunzip(b: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(b), &mut out)
+        .expect("a gzip body");
+    out
+}
+
+fn unbrotli(b: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    std::io::Read::read_to_end(&mut brotli::Decompressor::new(b, 4096), &mut out)
+        .expect("a brotli body");
+    out
+}
+
+#[tokio::test]
+async fn assets_are_compressed_when_the_browser_accepts_it_and_decode_to_the_same_bytes() {
+    let s = Server::start(Db::Sqlite, &["--no-demo"]);
+    let (_, html) = get_encoded(&s, "/", "identity").await;
+    let html = String::from_utf8(html).unwrap();
+    let mut paths: Vec<String> = html
+        .split(['"', '\''])
+        .filter(|p| p.starts_with("/assets/"))
+        .map(str::to_string)
+        .collect();
+    assert!(
+        paths.iter().any(|p| p.ends_with(".js")) && paths.iter().any(|p| p.ends_with(".css")),
+        "{html}"
+    );
+    paths.push("/".into());
+    for path in &paths {
+        let (plain_h, plain) = get_encoded(&s, path, "identity").await;
+        assert!(
+            plain_h.get("content-encoding").is_none(),
+            "{path}: {plain_h:?}"
+        );
+        for (accept, encoding, decode) in [
+            ("gzip", "gzip", gunzip as fn(&[u8]) -> Vec<u8>),
+            ("br", "br", unbrotli),
+            // a browser's usual header: brotli is preferred
+            ("gzip, deflate, br, zstd", "br", unbrotli),
+        ] {
+            let (h, body) = get_encoded(&s, path, accept).await;
+            assert_eq!(h["content-encoding"], encoding, "{path} with {accept}");
+            assert!(
+                h["vary"]
+                    .to_str()
+                    .unwrap()
+                    .to_ascii_lowercase()
+                    .contains("accept-encoding"),
+                "{path}: {h:?}"
+            );
+            assert_eq!(
+                h["cache-control"], plain_h["cache-control"],
+                "{path}: cache headers kept"
+            );
+            assert_eq!(h["content-type"], plain_h["content-type"], "{path}");
+            assert!(body.len() < plain.len(), "{path}: {encoding} is no smaller");
+            assert_eq!(
+                decode(&body),
+                plain,
+                "{path}: {encoding} decodes to another body"
+            );
+        }
+    }
+    // hashed assets keep the year-long cache when compressed
+    let js = paths.iter().find(|p| p.ends_with(".js")).unwrap();
+    let (h, _) = get_encoded(&s, js, "gzip").await;
+    assert_eq!(h["cache-control"], "public, max-age=31536000, immutable");
+}
+
 /// `POST /v1/portal/login`; returns (status, content).
 async fn portal_login(s: &Server, user: &str, password: &str) -> (u16, Value) {
     let (status, v) = s

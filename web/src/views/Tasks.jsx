@@ -9,26 +9,27 @@ let tasks = []; // { id, title, detail, path, error }
 const subs = new Set();
 const notify = () => subs.forEach((f) => f([...tasks]));
 
-/** Follows task `id` until it ends; `path` is where its detail is read. */
+/** Follows task `id` until it ends; `path` is where its detail is read. Answers the last
+ * detail read (undefined when reading failed), for a form that waits for its task. */
 export function track(id, title, path = `/v1/task/${encodeURIComponent(id)}/detail`) {
   tasks = [{ id, title, detail: null, path }, ...tasks];
   notify();
-  poll(id);
+  return poll(id);
 }
 
 async function poll(id) {
   for (;;) {
     const task = tasks.find((x) => x.id === id);
-    if (!task) return;
+    if (!task) return undefined;
     try {
       task.detail = await call('PUT', task.path, {});
     } catch (e) {
       task.error = e.userTip || e.message;
       notify();
-      return;
+      return undefined;
     }
     notify();
-    if (task.detail.task_status !== 'RUNNING') return;
+    if (task.detail.task_status !== 'RUNNING') return task.detail;
     await new Promise((r) => setTimeout(r, POLL_MS));
   }
 }

@@ -1,11 +1,13 @@
-// Desktop users and the group tree: list by group, create, enable/disable, and a CSV import
-// that previews each row's problem before anything is created.
+// Desktop users and the group tree: list by group, create, edit (6.2.6), enable/disable
+// (6.2.7/6.2.8, several or one), change a password (6.2.9), and a CSV import that previews
+// each row's problem before anything is created.
 import { useEffect, useState } from 'preact/hooks';
 import { call, pageQuery } from '../api.js';
 import { t, label, useLang } from '../i18n.js';
 import { Pager } from './Pager.jsx';
 import { track } from './Tasks.jsx';
 import { checkRows, parseCsv } from '../csv.js';
+import { UserEdit, UserPassword } from './UserEdit.jsx';
 
 function GroupTree({ nodes, current, onPick }) {
   return (
@@ -31,7 +33,9 @@ export function Users() {
   const [selected, setSelected] = useState(new Set());
   const [error, setError] = useState('');
   const [tick, setTick] = useState(0);
+  const [open, setOpen] = useState(null); // [user row, 'edit' | 'password']
   const limit = 20;
+  const later = () => setTimeout(() => setTick((x) => x + 1), 500);
 
   useEffect(() => {
     call('GET', '/v1/usergroup/list').then((d) => setTree(d.item_arr)).catch((e) => setError(e.userTip || e.message));
@@ -43,14 +47,16 @@ export function Users() {
       .catch((e) => setError(e.userTip || e.message));
   }, [group, page, tick]);
 
-  async function setState(enable) {
+  async function setState(enable, names = [...selected]) {
     try {
       const d = await call('POST', enable ? '/v1/user/batch/enableUser' : '/v1/user/batch/disableUser', {
-        user_arr: [...selected].map((user_name) => ({ user_name })),
+        user_arr: names.map((user_name) => ({ user_name })),
       });
-      if (d?.task_id) track(d.task_id, `${t(enable ? 'enable' : 'disable')} × ${selected.size}`);
+      const what = names.length === 1 ? names[0] : `× ${names.length}`;
       setSelected(new Set());
-      setTimeout(() => setTick((x) => x + 1), 500);
+      // the list shows the new states once the task has ended
+      if (d?.task_id) await track(d.task_id, `${t(enable ? 'enable' : 'disable')} ${what}`);
+      setTick((x) => x + 1);
     } catch (e) {
       setError(e.userTip || e.message);
     }
@@ -93,6 +99,9 @@ export function Users() {
             <button type="button" disabled={!selected.size} onClick={() => setState(true)}>{t('enable')}</button>
             <button type="button" disabled={!selected.size} onClick={() => setState(false)}>{t('disable')}</button>
           </div>
+          {open?.[1] === 'edit' && <UserEdit key={open[0].id} user={open[0]} onDone={() => (setOpen(null), later())} onCancel={() => setOpen(null)} />}
+          {open?.[1] === 'password' && <UserPassword key={open[0].id} user={open[0]} onCancel={() => setOpen(null)} />}
+          <div class="table-wrap">
           <table class="grid users">
             <thead>
               <tr>
@@ -103,11 +112,12 @@ export function Users() {
                 <th scope="col">{t('type')}</th>
                 <th scope="col">{t('state')}</th>
                 <th scope="col">{t('desks')}</th>
+                <th scope="col">{t('actions')}</th>
               </tr>
             </thead>
             <tbody>
               {rows.map((u) => (
-                <tr key={u.id} data-user={u.user_name}>
+                <tr key={u.id} data-user={u.user_name} data-state={u.user_state}>
                   <td>
                     <input
                       type="checkbox"
@@ -126,10 +136,23 @@ export function Users() {
                   <td>{label('UserType', u.user_type)}</td>
                   <td>{label('UserState', u.user_state)}</td>
                   <td>{u.desktop_num}</td>
+                  <td class="row-actions">
+                    <button type="button" class="small edit" aria-label={`${t('edit')} ${u.user_name}`} onClick={() => setOpen([u, 'edit'])}>{t('edit')}</button>
+                    <button
+                      type="button"
+                      class="small ghost toggle"
+                      aria-label={`${t(u.user_state === 'ENABLE' ? 'disable' : 'enable')} ${u.user_name}`}
+                      onClick={() => setState(u.user_state !== 'ENABLE', [u.user_name])}
+                    >
+                      {t(u.user_state === 'ENABLE' ? 'disable' : 'enable')}
+                    </button>
+                    <button type="button" class="small ghost password" aria-label={`${t('changePassword')} ${u.user_name}`} onClick={() => setOpen([u, 'password'])}>{t('changePassword')}</button>
+                  </td>
                 </tr>
               ))}
             </tbody>
           </table>
+          </div>
           <Pager page={page} limit={limit} total={data?.total} onPage={setPage} />
           <form class="card" onSubmit={createUser} aria-labelledby="nu-title">
             <h2 id="nu-title">{t('newUser')}</h2>

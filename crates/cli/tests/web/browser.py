@@ -70,6 +70,13 @@ class Run:
         pg.locator("form.login button[type=submit]").click()
 
 
+# Bytes on the wire for the page and everything it loaded (compressed sizes plus headers).
+FIRST_SCREEN_BYTES = (
+    "performance.getEntriesByType('resource').reduce((s, r) => s + r.transferSize,"
+    " performance.getEntriesByType('navigation')[0].transferSize)"
+)
+
+
 def first_screen(run):
     pg = run.page()
     t0 = time.monotonic()
@@ -78,10 +85,14 @@ def first_screen(run):
     timing = pg.evaluate(
         "() => { const n = performance.getEntriesByType('navigation')[0];"
         " const p = performance.getEntriesByType('paint').find(e => e.name === 'first-contentful-paint');"
-        " const bytes = performance.getEntriesByType('resource').reduce((s, r) => s + r.transferSize, n.transferSize);"
-        " return {dcl: n.domContentLoadedEventEnd, load: n.loadEventEnd, fcp: p ? p.startTime : null, bytes}; }"
+        " const all = [n, ...performance.getEntriesByType('resource')];"
+        " const sum = (k) => all.reduce((s, r) => s + r[k], 0);"
+        " return {dcl: n.domContentLoadedEventEnd, load: n.loadEventEnd, fcp: p ? p.startTime : null,"
+        " bytes: sum('transferSize'), encoded: sum('encodedBodySize'), decoded: sum('decodedBodySize')}; }"
     )
     print(f"measure: first screen {json.dumps(timing)}", flush=True)
+    assert timing["encoded"] < timing["decoded"], f"the first screen came uncompressed: {timing}"
+    ok(f"the first screen arrives compressed: {timing['encoded']} bytes of bodies for {timing['decoded']} decoded")
     run.shot(pg, "01-sign-in")
     run.axe(pg, "sign-in")
     return pg
@@ -114,11 +125,14 @@ def operator(run, pg):
     run.shot(pg, "05-desks")
     run.axe(pg, "desks")
     users_csv(run, pg)
+    users_edit_and_password(run, pg)
     for screen in ["images", "osFiles", "strategies", "networks", "clusters", "hosts", "pools", "alerts"]:
         pg.goto(f"{run.a.base}/#/{screen}")
         expect(pg.locator("table.grid")).to_be_visible()
         run.shot(pg, f"07-{screen}")
     ok("images, OS files, strategies, networks, clusters, hosts, pools and alerts screens show")
+    network_form(run, pg)
+    strategy_form(run, pg)
     pg.goto(run.a.base + "/#/charts")
     expect(pg.locator(".chart")).to_have_count(4)
     run.shot(pg, "08-charts")
@@ -241,6 +255,126 @@ def users_csv(run, pg):
     run.axe(pg, "users")
 
 
+PW_USER = "user02"
+NEW_PASSWORD = "Web@Reset2026"
+
+
+def users_edit_and_password(run, pg):
+    """Edit a user's real name (6.2.6), disable and enable them, change their password (6.2.9)."""
+    pg.goto(run.a.base + "/#/overview")
+    pg.goto(run.a.base + "/#/users")
+    row = pg.locator(f"table.users tr[data-user={PW_USER}]")
+    expect(row).to_be_visible()
+    row.locator("button.edit").click()
+    form = pg.locator("form.user-edit")
+    expect(form.locator("input[name=real_name]")).to_be_visible()
+    new_name = f"Edited {STAMP}"
+    form.locator("input[name=real_name]").fill(new_name)
+    form.locator("input[name=email]").fill("not-an-address")
+    run.shot(pg, "13-user-edit")
+    run.axe(pg, "user edit")
+    form.locator("button[type=submit]").click()
+    err = form.locator("[role=alert]")
+    expect(err).to_have_attribute("data-field", "email")
+    expect(form.locator("input[name=email][aria-invalid=true]")).to_be_visible()
+    ok(f"a bad e-mail in the user form shows the server's error at the field: {err.inner_text()}")
+    form.locator("input[name=email]").fill(f"{PW_USER}@example.edu")
+    form.locator("button[type=submit]").click()
+    expect(pg.locator("form.user-edit")).to_have_count(0)
+    expect(row.locator("td").nth(2)).to_have_text(new_name)
+    ok(f"editing {PW_USER} in the console changes their real name (6.2.6 task)")
+
+    expect(row).to_have_attribute("data-state", "ENABLE")
+    row.locator("button.toggle").click()
+    expect(row).to_have_attribute("data-state", "DISABLE")
+    expect(row.locator("button.toggle")).to_have_text("启用")
+    row.locator("button.toggle").click()
+    expect(row).to_have_attribute("data-state", "ENABLE")
+    expect(row.locator("button.toggle")).to_have_text("禁用")
+    ok(f"{PW_USER} is disabled and enabled again from their row")
+
+    row.locator("button.password").click()
+    form = pg.locator("form.user-password")
+    form.locator("input[name=old_password]").fill("not-the-password")
+    form.locator("input[name=new_password]").fill(NEW_PASSWORD)
+    form.locator("input[name=confirm]").fill(NEW_PASSWORD)
+    form.locator("button[type=submit]").click()
+    expect(form.locator("[role=alert]")).to_be_visible()
+    expect(form.locator("input[name=old_password][aria-invalid=true]")).to_be_visible()
+    ok(f"a wrong current password is refused at its field: {form.locator('[role=alert]').inner_text()}")
+    form.locator("input[name=old_password]").fill(run.a.user_password)
+    form.locator("input[name=new_password]").fill(NEW_PASSWORD)
+    form.locator("input[name=confirm]").fill(NEW_PASSWORD)
+    form.locator("button[type=submit]").click()
+    expect(form.locator(".saved")).to_be_visible()
+    ok(f"{PW_USER}'s password is changed from the console")
+    run.shot(pg, "14-user-password")
+    run.axe(pg, "user password")
+
+
+def network_form(run, pg):
+    """A network through the form: a bad gateway shows the server's error at that field."""
+    pg.goto(run.a.base + "/#/networks")
+    form = pg.locator("form.resource[data-kind=networks]")
+    expect(form.locator("select[name=cluster_id] option").first).to_be_attached()
+    name = f"webnet{STAMP}"
+    for field, value in [
+        ("desk_network_name", name), ("ip_cidr", "10.91.0.0/24"), ("gateway", "10.91.0.300"),
+        ("ip_pool_start", "10.91.0.10"), ("ip_pool_end", "10.91.0.99"), ("dns_primary", "10.91.0.53"),
+    ]:
+        form.locator(f"input[name={field}]").fill(value)
+    form.locator("button[type=submit]").click()
+    err = form.locator("[role=alert]")
+    expect(err).to_have_attribute("data-field", "gateway")
+    expect(err).to_contain_text("gateway")
+    expect(form.locator("input[name=gateway][aria-invalid=true]")).to_be_visible()
+    ok(f"a bad gateway shows the server's error naming the field: {err.inner_text()}")
+    run.shot(pg, "15-network-bad-input")
+    run.axe(pg, "network form with an error")
+    form.locator("input[name=gateway]").fill("10.91.0.1")
+    form.locator("button[type=submit]").click()
+    expect(pg.locator(f"table.grid tr[data-name={name}]")).to_be_visible()
+    expect(form.locator("[role=alert]")).to_have_count(0)
+    ok(f"network {name} is created through the form")
+
+
+def strategy_form(run, pg):
+    """A strategy created and then edited through the forms."""
+    pg.goto(run.a.base + "/#/strategies")
+    form = pg.locator("form.resource[data-kind=strategies]")
+    name = f"webstrat{STAMP}"
+    for field, value in [("desk_strategy_name", name), ("cpu_cores", "2"), ("memory", "4"), ("system_disk", "40")]:
+        form.locator(f"input[name={field}]").fill(value)
+    form.locator("button[type=submit]").click()
+    row = pg.locator(f"table.grid tr[data-name={name}]")
+    expect(row.locator("td.c-cpu_cores")).to_have_text("2")
+    ok(f"strategy {name} is created through the form")
+    row.locator("button.edit").click()
+    form = pg.locator("form.resource[data-kind=strategies][data-mode=edit]")
+    expect(form.locator("input[name=cpu_cores]")).to_have_value("2")
+    form.locator("input[name=cpu_cores]").fill("0")
+    form.locator("button[type=submit]").click()
+    expect(form.locator("[role=alert]")).to_have_attribute("data-field", "cpu_cores")
+    ok(f"a zero CPU count is refused at its field: {form.locator('[role=alert]').inner_text()}")
+    form.locator("input[name=cpu_cores]").fill("4")
+    form.locator("button[type=submit]").click()
+    expect(row.locator("td.c-cpu_cores")).to_have_text("4")
+    ok(f"strategy {name} is edited through the form (2 → 4 CPUs)")
+    run.shot(pg, "16-strategy-edited")
+    run.axe(pg, "strategies with their form")
+
+
+def new_password_sign_in(run):
+    """The user whose password the console changed signs in to the portal with the new one."""
+    pg = run.page()
+    run.sign_in(pg, PW_USER, run.a.user_password, kind="user")
+    expect(pg.locator("form.login [role=alert]")).to_be_visible()
+    run.sign_in(pg, PW_USER, NEW_PASSWORD, kind="user")
+    expect(pg.locator("#portal-title")).to_be_visible()
+    ok(f"{PW_USER} signs in with the new password (and no longer with the old one)")
+    pg.context.close()
+
+
 def language(run, pg):
     pg.goto(run.a.base + "/#/desks")
     expect(pg.locator("nav.side")).to_contain_text("云桌面")
@@ -327,11 +461,12 @@ def timed(pg, action, until, arg):
 def measure(run):
     """The desk table's costs, for bench/src/bin/web.rs (one JSON line)."""
     fcp, table, nxt, srt, flt = [], [], [], [], []
-    page_bytes = heap = nodes = 0
+    page_bytes = heap = nodes = first_bytes = 0
     for _ in range(run.a.repeat):
         pg = run.page()
         expect(pg.locator("form.login")).to_be_visible()
         fcp.append(pg.evaluate("performance.getEntriesByType('paint').find(e => e.name === 'first-contentful-paint').startTime"))
+        first_bytes = pg.evaluate(FIRST_SCREEN_BYTES)
         t0 = pg.evaluate("performance.now()")
         run.sign_in(pg, "admin", run.a.admin_password)
         expect(pg.locator("#ov-title")).to_be_visible()
@@ -357,6 +492,7 @@ def measure(run):
         "fcp_ms": median(fcp), "table_ms": median(table), "next_ms": median(nxt),
         "sort_ms": median(srt), "filter_ms": median(flt),
         "page_bytes": page_bytes, "heap_mb": round(heap, 1), "dom_nodes": nodes,
+        "first_screen_bytes": first_bytes,
     }
     print("measure: table " + json.dumps(m), flush=True)
     ok("measured the desk table")
@@ -387,6 +523,7 @@ def main():
                 wrong_password(run, pg)
                 operator(run, pg)
                 portal(run)
+                new_password_sign_in(run)
         finally:
             for s in run.shots:
                 print(f"screenshot: {s}", flush=True)
