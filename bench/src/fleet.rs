@@ -172,7 +172,7 @@ async fn rows(
         ..plan
     };
     let desk_detail = load::run(&target(desk_detail_mix(inv), Method::PUT), short).await?;
-    let user_list = load::run(&target(user_mix(inv), Method::PUT), short).await?;
+    let user_list = load::run(&target(user_mix(inv), Method::POST), short).await?;
 
     let body = batch_body(inv, net, batch)?;
     let (submit, total, detail, task_id) = run_batch(&mut client, &body).await?;
@@ -287,7 +287,7 @@ fn user_mix(inv: &Inventory) -> Vec<(String, Bytes)> {
         .map(|_| {
             let q = json!({"content": {"page": rng.below(pages), "limit": PAGE}});
             let body = serde_json::to_vec(&q).unwrap_or_default();
-            ("/v1/user:pagequery".to_string(), Bytes::from(body))
+            ("/v1/user/list".to_string(), Bytes::from(body))
         })
         .collect()
 }
