@@ -607,3 +607,75 @@ async fn images_import_from_an_existing_file_and_stay_while_used() {
     d.destroy("vm-1").await.unwrap();
     d.remove_image(&image).await.unwrap();
 }
+
+/// Host usage as a scan of the listed VMs would count it: what the driver keeps per host
+/// must equal this after every operation, refused ones included.
+async fn scanned_usage(d: &SimDriver, host_id: &str) -> (u32, u32, u32, u64, u64) {
+    let mut u = (0, 0, 0, 0, 0);
+    for vm in d.list().await.unwrap() {
+        if vm.spec.host_id != host_id {
+            continue;
+        }
+        u.0 += 1;
+        u.4 += vm.spec.storage_gb();
+        if vm.power.holds_resources() {
+            u.1 += 1;
+            u.2 += vm.spec.cpu_cores;
+            u.3 += vm.spec.memory_mb;
+        }
+    }
+    u
+}
+
+#[tokio::test]
+async fn host_usage_follows_every_change_of_a_seeded_random_workload() {
+    let d = driver().await;
+    d.add_host(host("host-2", 8, 8_192, 300, 1.0))
+        .await
+        .unwrap();
+    let mut seed: u64 = 0x5eed;
+    let mut next = |n: u64| {
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (seed >> 33) % n
+    };
+    for step in 0..600 {
+        let id = format!("vm-{}", next(12));
+        let _ = match next(8) {
+            0 | 1 => {
+                let mut spec = vm(&id, &id);
+                if next(2) == 0 {
+                    spec.host_id = "host-2".into();
+                }
+                d.define(&spec).await.map(|_| ())
+            }
+            2 | 3 => d.start(&id).await,
+            4 => d.power_off(&id).await,
+            5 => d.pause(&id).await,
+            6 => {
+                d.resize(&id, shape(1 + next(4) as u32, 1024, 40 + next(30), None))
+                    .await
+            }
+            _ => d.destroy(&id).await,
+        };
+        if next(10) == 0 {
+            let _ = d.crash(&id, "seeded crash");
+        }
+        for usage in d.host_usage().await.unwrap() {
+            let kept = (
+                usage.defined_vms,
+                usage.running_vms,
+                usage.cpu_allocated,
+                usage.memory_allocated_mb,
+                usage.storage_used_gb,
+            );
+            assert_eq!(
+                kept,
+                scanned_usage(&d, &usage.host_id).await,
+                "{} after step {step}",
+                usage.host_id
+            );
+        }
+    }
+}

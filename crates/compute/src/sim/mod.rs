@@ -23,7 +23,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
-use table::{Inner, ShutdownStep, SimVm};
+use table::{Held, Inner, ShutdownStep, SimVm};
 
 /// How the simulated driver behaves.
 #[derive(Clone, Debug)]
@@ -108,6 +108,7 @@ impl SimDriver {
     fn build(cfg: SimConfig, vms: BTreeMap<VmId, SimVm>, save_seq: u64) -> Self {
         let inner = Inner {
             hosts: BTreeMap::new(),
+            held: Held::count(&vms),
             vms,
             faults: FaultInjector::new(cfg.faults, cfg.seed),
             last_tick: Instant::now(),
@@ -182,7 +183,10 @@ impl SimDriver {
         let (out, seq) = {
             let mut inner = lock(&self.inner);
             inner.tick();
-            let out = change(&mut inner);
+            let out = match vm {
+                Some(vm) => inner.change_vm(vm, change),
+                None => change(&mut inner),
+            };
             inner.changes += 1;
             let out = out?;
             let (Some(saver), Some(vm)) = (&self.saver, vm) else {
