@@ -162,16 +162,28 @@ impl UserStore for SqlStore {
             .transpose()
     }
 
+    /// The page is cut from `users` alone (an index walk that stops after the page), and only
+    /// its rows are joined to their group and have their desks counted. Joined first, a large
+    /// directory was sorted whole, a desk count per user, on every request.
     async fn list_users(&self, q: &ListQuery) -> Result<Page<UserView>> {
         let cols = format!("{COLS}, {}, {DESK_NUM}", groups::JOINED_COLS);
-        paging::page(
+        let (wh, _) = paging::where_clause(q);
+        let (lim, _) = paging::limit_clause(q);
+        let order = paging::order_clause(self.backend, q);
+        let from = format!(
+            "FROM (SELECT * FROM users u{wh}{order}{lim}) u \
+             JOIN user_groups g ON g.id = u.group_id{order}"
+        );
+        paging::page_with(
             &self.read,
             self.backend,
             q,
             &cols,
-            VIEW_FROM,
+            &from,
             "FROM users u",
             view_row,
+            true,
+            None,
         )
         .await
     }
