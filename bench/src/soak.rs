@@ -67,8 +67,7 @@ impl Tally {
                 self.refused.fetch_add(1, Ordering::Relaxed);
                 let what = what
                     .split(['/', ':'])
-                    .filter(|p| !p.is_empty())
-                    .last()
+                    .rfind(|p| !p.is_empty())
                     .unwrap_or(what);
                 if let Ok(mut r) = self.refusals.lock() {
                     *r.entry(format!("{what} {}", a.code().unwrap_or(0)))
