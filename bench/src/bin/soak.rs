@@ -163,8 +163,12 @@ async fn drive(
             w.run(args.rate / args.workers.max(1) as f64, until),
         ));
     }
-    println!("\n| t (s) | RSS (MiB) | open fds | threads | requests | errors | refused |");
-    println!("|---:|---:|---:|---:|---:|---:|---:|");
+    let mut probe = deskd_bench::client::Client::new(addr);
+    probe.login().await?;
+    println!(
+        "\n| t (s) | RSS (MiB) | open fds | threads | metrics series | requests | errors | refused |"
+    );
+    println!("|---:|---:|---:|---:|---:|---:|---:|---:|");
     let mut samples: Vec<ProcFigures> = Vec::new();
     let mut last = (0, 0, 0);
     loop {
@@ -174,12 +178,14 @@ async fn drive(
             tally.refused.load(Ordering::Relaxed),
         );
         let f = proc_figures(pid).context("the server process is gone")?;
+        let series = head_series(&mut probe).await;
         println!(
-            "| {} | {:.1} | {} | {} | {} | {} | {} |",
+            "| {} | {:.1} | {} | {} | {} | {} | {} | {} |",
             started.elapsed().as_secs(),
             f.rss_mib,
             f.fds,
             f.threads,
+            series,
             now.0 - last.0,
             now.1 - last.1,
             now.2 - last.2
@@ -200,6 +206,22 @@ async fn drive(
     }
     summary(&samples, &tally);
     Ok(())
+}
+
+/// Series in the embedded metrics store's head (`/api/v1/status/tsdb`): desks created and
+/// deleted leave their series there until retention drops them, which is data, not a leak.
+async fn head_series(probe: &mut deskd_bench::client::Client) -> String {
+    match probe
+        .send(
+            hyper::Method::GET,
+            "/api/v1/status/tsdb",
+            bytes::Bytes::new(),
+        )
+        .await
+    {
+        Ok(a) => a.body["data"]["headStats"]["numSeries"].to_string(),
+        Err(e) => format!("? ({e})"),
+    }
 }
 
 fn summary(samples: &[ProcFigures], tally: &Tally) {
