@@ -210,18 +210,21 @@ async fn drive(
 
 /// Series in the embedded metrics store's head (`/api/v1/status/tsdb`): desks created and
 /// deleted leave their series there until retention drops them, which is data, not a leak.
+/// Asked twice at most: the server closes the probe's connection after 10 idle seconds
+/// (`--header-read-timeout-secs`), which can race with the next sample.
 async fn head_series(probe: &mut deskd_bench::client::Client) -> String {
-    match probe
-        .send(
-            hyper::Method::GET,
-            "/api/v1/status/tsdb",
-            bytes::Bytes::new(),
-        )
-        .await
-    {
-        Ok(a) => a.body["data"]["headStats"]["numSeries"].to_string(),
-        Err(e) => format!("? ({e})"),
+    let mut last = String::new();
+    for _ in 0..2 {
+        let path = "/api/v1/status/tsdb";
+        match probe
+            .send(hyper::Method::GET, path, bytes::Bytes::new())
+            .await
+        {
+            Ok(a) => return a.body["data"]["headStats"]["numSeries"].to_string(),
+            Err(e) => last = format!("? ({e})"),
+        }
     }
+    last
 }
 
 fn summary(samples: &[ProcFigures], tally: &Tally) {
