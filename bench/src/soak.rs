@@ -175,8 +175,9 @@ impl Worker {
         })
     }
 
-    /// Sends operations at `per_sec` until `until`.
-    pub async fn run(mut self, per_sec: f64, until: Instant) {
+    /// Sends operations at `per_sec` until `until`; without `churn` the desk create/delete
+    /// share goes to desk pages (so no desk's metrics series come and go).
+    pub async fn run(mut self, per_sec: f64, until: Instant, churn: bool) {
         let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / per_sec.max(0.01)));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         while Instant::now() < until {
@@ -187,7 +188,8 @@ impl Worker {
                 r if r < PAGES + ACTIONS => self.desk_action().await,
                 r if r < PAGES + ACTIONS + USERS => self.user_batch().await,
                 r if r < PAGES + ACTIONS + USERS + METRICS => self.metrics().await,
-                _ => self.desk_churn().await,
+                _ if churn => self.desk_churn().await,
+                _ => self.page().await,
             }
         }
     }

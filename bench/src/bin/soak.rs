@@ -45,6 +45,10 @@ struct Args {
     /// Latency of each simulated hypervisor operation, in milliseconds.
     #[arg(long, default_value_t = 50)]
     sim_latency_ms: u64,
+    /// Leave out the desk create/delete batches (their share goes to desk pages), to tell the
+    /// metrics series of short-lived desks apart from other growth.
+    #[arg(long)]
+    no_churn: bool,
     /// Run on PostgreSQL (`DESKD_TEST_PG_URL`, a fresh schema) instead of SQLite.
     #[arg(long)]
     postgres: bool,
@@ -99,8 +103,9 @@ async fn soak(args: &Args) -> anyhow::Result<()> {
     let (mut child, addr) = spawn_server(dir.path().to_path_buf(), &db.url, args)?;
     let pid = child.id().to_string();
     println!(
-        "# deskd soak: {backend}, {} desks, {} s at {} requests/s from {} clients, seed {}, nproc {}, load {}",
+        "# deskd soak: {backend}, {} desks{}, {} s at {} requests/s from {} clients, seed {}, nproc {}, load {}",
         args.desks,
+        if args.no_churn { " (no desk churn)" } else { "" },
         args.secs,
         args.rate,
         args.workers,
@@ -159,9 +164,11 @@ async fn drive(
     let mut workers = Vec::new();
     for n in 0..args.workers {
         let w = Worker::new(n, args.seed, addr, fleet.clone(), tally.clone()).await?;
-        workers.push(tokio::spawn(
-            w.run(args.rate / args.workers.max(1) as f64, until),
-        ));
+        workers.push(tokio::spawn(w.run(
+            args.rate / args.workers.max(1) as f64,
+            until,
+            !args.no_churn,
+        )));
     }
     let mut probe = deskd_bench::client::Client::new(addr);
     probe.login().await?;
