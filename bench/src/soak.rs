@@ -176,7 +176,7 @@ impl Worker {
     }
 
     /// Sends operations at `per_sec` until `until`; without `churn` the desk create/delete
-    /// share goes to desk pages (so no desk's metrics series come and go).
+    /// share goes to desk pages.
     pub async fn run(mut self, per_sec: f64, until: Instant, churn: bool) {
         let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / per_sec.max(0.01)));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

@@ -45,8 +45,8 @@ struct Args {
     /// Latency of each simulated hypervisor operation, in milliseconds.
     #[arg(long, default_value_t = 50)]
     sim_latency_ms: u64,
-    /// Leave out the desk create/delete batches (their share goes to desk pages), to tell the
-    /// metrics series of short-lived desks apart from other growth.
+    /// Leave out the desk create/delete batches (their share goes to desk pages), to tell
+    /// their cost apart from the rest of the growth.
     #[arg(long)]
     no_churn: bool,
     /// Run on PostgreSQL (`DESKD_TEST_PG_URL`, a fresh schema) instead of SQLite.
@@ -215,8 +215,8 @@ async fn drive(
     Ok(())
 }
 
-/// Series in the embedded metrics store's head (`/api/v1/status/tsdb`): desks created and
-/// deleted leave their series there until retention drops them, which is data, not a leak.
+/// Series in the embedded metrics store's head (`/api/v1/status/tsdb`): each desk that runs
+/// for the first time adds its VM series, kept for the retention, which is data, not a leak.
 /// Asked twice at most: the server closes the probe's connection after 10 idle seconds
 /// (`--header-read-timeout-secs`), which can race with the next sample.
 async fn head_series(probe: &mut deskd_bench::client::Client) -> String {
