@@ -225,7 +225,7 @@ impl Lcg {
 
 /// The mixed desk pages: a sort field (or none) and direction, half of them filtered by one
 /// state, and a page anywhere from the first to the last of what the filter matches.
-fn page_mix(inv: &Inventory) -> Vec<(String, Bytes)> {
+pub fn page_mix(inv: &Inventory) -> Vec<(String, Bytes)> {
     const SORTS: [&str; 7] = [
         "desktopName",
         "deskState",
@@ -354,10 +354,7 @@ async fn sample_rss(out: Arc<std::sync::Mutex<Vec<f64>>>, for_how_long: Duration
 
 /// `VmRSS` of `/proc/self/status`, in MiB.
 pub fn rss_mib() -> Option<f64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
-    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib / 1024.0)
+    crate::soak::proc_figures("self").map(|f| f.rss_mib)
 }
 
 /// CPU time (user + system) this process has used so far, from `/proc/self/stat` (in clock

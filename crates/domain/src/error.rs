@@ -155,6 +155,13 @@ pub enum Error {
     /// A business rule refused the operation (catch-all code).
     #[error("{0}")]
     Refused(String),
+    /// The disk holding deskd's data is full, so `{0}` (what could not be written) was not
+    /// written; nothing half-written is kept. A fault of the server, not of the request: the
+    /// operator frees space and the same request then succeeds.
+    #[error(
+        "disk full: no space left on the device holding deskd's data; {0} could not be written"
+    )]
+    NoSpace(String),
     /// Something inside deskd failed; the detail is logged, never sent.
     #[error("internal error: {0}")]
     Internal(String),

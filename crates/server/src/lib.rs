@@ -120,8 +120,22 @@ fn lock_data_dir(dir: &std::path::Path) -> anyhow::Result<std::fs::File> {
     }
 }
 
+/// Makes glibc serve large blocks (Argon2's 19 MiB per password hash) straight from the OS and
+/// give them back when freed. By default glibc raises its mmap threshold to the size of the
+/// first large block freed; from then on every thread that hashes keeps its own 19 MiB in its
+/// arena, and as the blocking pool's threads come and go the resident set climbed by that much
+/// again and again (deskd-bench-soak). A fixed threshold turns the adjustment off.
+fn return_large_blocks_to_the_os() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only sets an allocator parameter, under glibc's own arena lock.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 4 << 20);
+    }
+}
+
 /// Opens the data directory and the database, runs the first-start steps and builds the parts.
 pub async fn assemble(cfg: ServerConfig) -> anyhow::Result<Parts> {
+    return_large_blocks_to_the_os();
     std::fs::create_dir_all(&cfg.data_dir)
         .with_context(|| format!("cannot create {}", cfg.data_dir.display()))?;
     let lock = lock_data_dir(&cfg.data_dir)?;

@@ -6,7 +6,7 @@
 
 use deskd_domain::error::{Error, Missing, Result};
 use sqlx::any::{AnyArguments, AnyPoolOptions, AnyRow};
-use sqlx::{Any, AnyPool, Arguments, Executor, Transaction};
+use sqlx::{Any, AnyPool, Arguments, Connection, Executor, Transaction};
 
 /// A write transaction on the pool.
 pub type Tx = Transaction<'static, Any>;
@@ -189,9 +189,12 @@ fn bind(args: Vec<Arg>) -> Result<AnyArguments<'static>> {
 }
 
 /// Maps a database error: a unique violation is [`Error::AlreadyExists`] of the table's kind
-/// (the caller names the taken value with [`taken`]), the rest internal. The database's own
-/// text never reaches a message.
+/// (the caller names the taken value with [`taken`]), a full disk [`Error::NoSpace`], the rest
+/// internal. The database's own text never reaches a message.
 pub fn db_err(e: sqlx::Error) -> Error {
+    if disk_full(&e) {
+        return Error::NoSpace("the database".into());
+    }
     if let Some(d) = e.as_database_error() {
         if d.is_unique_violation() {
             // PostgreSQL names the table; SQLite says `UNIQUE constraint failed: table.column`.
@@ -207,6 +210,24 @@ pub fn db_err(e: sqlx::Error) -> Error {
         }
     }
     Error::internal(format!("database: {e}"))
+}
+
+/// SQLite's `SQLITE_FULL` (13, the low byte of an extended code), PostgreSQL's `disk_full`
+/// (53100), or the operating system's `ENOSPC` on the connection's own I/O.
+fn disk_full(e: &sqlx::Error) -> bool {
+    if let sqlx::Error::Io(io) = e {
+        return io.kind() == std::io::ErrorKind::StorageFull;
+    }
+    let Some(d) = e.as_database_error() else {
+        return false;
+    };
+    if let Some(pg) = d.try_downcast_ref::<sqlx::postgres::PgDatabaseError>() {
+        return pg.code() == "53100";
+    }
+    d.try_downcast_ref::<sqlx::sqlite::SqliteError>()
+        .and_then(sqlx::error::DatabaseError::code)
+        .and_then(|c| c.parse::<i64>().ok())
+        .is_some_and(|n| n & 0xff == 13)
 }
 
 /// The kind of thing a table's rows are (or belong to).
@@ -496,11 +517,33 @@ pub async fn connect(url: &str) -> Result<(AnyPool, Backend)> {
         Backend::Postgres => AnyPoolOptions::new().max_connections(10),
     };
     let pool = opts
+        .after_release(|conn, _| Box::pin(still_usable(conn)))
         .acquire_timeout(std::time::Duration::from_secs(10))
         .connect(url)
         .await
         .map_err(|e| Error::internal(format!("cannot open database {}: {e}", redact(url))))?;
     Ok((pool, backend))
+}
+
+/// Whether a connection handed back to the pool may be used again: not when it is still inside
+/// a transaction. On SQLite a failed write (`SQLITE_FULL` on a full disk) can roll the whole
+/// transaction back inside SQLite; the driver's `ROLLBACK` then fails and it keeps counting the
+/// transaction as open, so the next transaction on that connection became a savepoint of a
+/// transaction that never committed: later writes were answered as done and never reached the
+/// file. Such a connection is closed; the pool opens a fresh one.
+async fn still_usable(conn: &mut sqlx::AnyConnection) -> Result<bool, sqlx::Error> {
+    if !conn.is_in_transaction() {
+        return Ok(true);
+    }
+    // a rollback queued by a dropped transaction runs before the ping's answer
+    if conn.ping().await.is_err() {
+        return Ok(false);
+    }
+    let usable = !conn.is_in_transaction();
+    if !usable {
+        tracing::warn!("closing a database connection left inside a failed transaction");
+    }
+    Ok(usable)
 }
 
 /// Read-only SQLite connections beside the single writer (WAL lets readers run concurrently

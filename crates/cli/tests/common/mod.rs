@@ -135,6 +135,17 @@ impl Server {
         body: Option<Value>,
         token: Option<&str>,
     ) -> (u16, Value) {
+        self.try_call(method, path, body, token).await.unwrap()
+    }
+
+    /// [`Server::call`], or the transport error when no answer came (the server died).
+    pub async fn try_call(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+        token: Option<&str>,
+    ) -> Result<(u16, Value), reqwest::Error> {
         let m = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
         let mut req = self.http.request(m, self.url(path));
         if let Some(b) = body {
@@ -143,13 +154,13 @@ impl Server {
         if let Some(t) = token {
             req = req.bearer_auth(t);
         }
-        let resp = req.send().await.unwrap();
+        let resp = req.send().await?;
         let status = resp.status().as_u16();
-        let text = resp.text().await.unwrap();
-        (
+        let text = resp.text().await?;
+        Ok((
             status,
             serde_json::from_str(&text).unwrap_or(Value::String(text)),
-        )
+        ))
     }
 
     /// `PUT /v1/desk_strategy:pagequery` with `body`.

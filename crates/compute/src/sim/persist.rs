@@ -213,6 +213,9 @@ impl Saver {
             self.append(&mut w)
         };
         if let Err(err) = result {
+            // The journal may now end in a torn line (a full disk): write the next change as a
+            // whole snapshot, which starts a fresh journal, instead of appending after it.
+            w.journal = None;
             tracing::warn!(%err, path = %self.path.display(), "could not save simulated vm table");
         }
     }
@@ -270,7 +273,10 @@ pub(super) fn write_atomically(path: &Path, contents: &str) -> std::io::Result<(
     let mut tmp = path.as_os_str().to_os_string();
     tmp.push(".tmp");
     let tmp = PathBuf::from(tmp);
-    let mut file = File::create(&tmp)?;
-    file.write_all(contents.as_bytes())?;
+    let written = File::create(&tmp).and_then(|mut f| f.write_all(contents.as_bytes()));
+    if let Err(e) = written {
+        let _ = fs::remove_file(&tmp);
+        return Err(e);
+    }
     fs::rename(&tmp, path)
 }

@@ -233,15 +233,21 @@ impl Wal {
         self.file.metadata().map(|m| m.len()).unwrap_or(0)
     }
 
-    /// Installs a snapshot atomically, then empties the log it covers.
+    /// Installs a snapshot atomically, then empties the log it covers. A snapshot that cannot
+    /// be written whole (a full disk) is removed again, so it holds no space and the log and the
+    /// previous snapshot stay as they were.
     pub(crate) fn install_snapshot(&mut self, body: &[u8]) -> io::Result<()> {
         let tmp = self.dir.join(format!("{SNAPSHOT_FILE}.tmp"));
-        {
+        let written = (|| {
             let mut f = File::create(&tmp)?;
             f.write_all(SNAPSHOT_MAGIC)?;
             f.write_all(&crc32(body).to_le_bytes())?;
             f.write_all(body)?;
-            f.sync_all()?;
+            f.sync_all()
+        })();
+        if let Err(e) = written {
+            let _ = fs::remove_file(&tmp);
+            return Err(e);
         }
         fs::rename(&tmp, self.dir.join(SNAPSHOT_FILE))?;
         if let Ok(d) = File::open(&self.dir) {

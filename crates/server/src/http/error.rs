@@ -192,6 +192,14 @@ pub fn translate(e: &ApiError) -> Translated {
                 d.to_string(),
                 "操作失败，请联系系统管理员".into(),
             ),
+            // 507 (Insufficient Storage) with the server-fault code: the client learns that
+            // retrying helps only once the operator has freed space.
+            Error::NoSpace(_) => t(
+                S::INSUFFICIENT_STORAGE,
+                codes::INTERNAL,
+                d.to_string(),
+                "服务器磁盘空间已满，请联系系统管理员".into(),
+            ),
             Error::Internal(_) => t(
                 S::INTERNAL_SERVER_ERROR,
                 codes::INTERNAL,
@@ -242,8 +250,10 @@ fn user_refusal(r: UserRefusal) -> (u32, &'static str) {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        if let ApiError::Domain(Error::Internal(detail)) = &self {
-            tracing::error!(%detail, "internal error");
+        match &self {
+            ApiError::Domain(Error::Internal(detail)) => tracing::error!(%detail, "internal error"),
+            ApiError::Domain(e @ Error::NoSpace(_)) => tracing::error!(error = %e, "disk full"),
+            _ => {}
         }
         let tr = translate(&self);
         let body = ErrorBody {
@@ -369,6 +379,10 @@ mod tests {
         );
         assert_eq!(row(d(Error::hypervisor("down"))), (200, 23010000));
         assert_eq!(row(d(Error::internal("db down"))), (500, 22000500));
+        assert_eq!(
+            row(d(Error::NoSpace("the database".into()))),
+            (507, 22000500)
+        );
         assert_eq!(row(ApiError::NoRoute("/x".into())), (404, 22000400));
         assert_eq!(row(ApiError::BadMethod("GET".into())), (405, 22000400));
     }

@@ -1,0 +1,274 @@
+//! deskd-bench-soak: a bounded soak of mixed traffic (issue 19). deskd runs in a process of its
+//! own (this binary started again with `--serve-dir`), so `/proc/<pid>` shows the server alone;
+//! workers send a seeded mix of desk pages, desk actions, user batches, metrics queries and
+//! desk create/delete batches at a steady rate for `--secs`, and every `--sample-secs` the
+//! server's resident memory, open file descriptors and threads are printed with the requests
+//! answered since the last row.
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use clap::Parser;
+use deskd_bench::db::{Backend, Database};
+use deskd_bench::report::load_average;
+use deskd_bench::seed;
+use deskd_bench::server::{deskd_config, start_deskd};
+use deskd_bench::soak::{proc_figures, Fleet, ProcFigures, Tally, Worker};
+
+/// Soak deskd with mixed traffic and watch its memory and descriptors.
+#[derive(Debug, Parser)]
+#[command(name = "deskd-bench-soak", version)]
+struct Args {
+    /// How long the traffic runs, in seconds.
+    #[arg(long, default_value_t = 600)]
+    secs: u64,
+    /// Seconds between two samples of the server's figures.
+    #[arg(long, default_value_t = 10)]
+    sample_secs: u64,
+    /// Requests per second, all workers together.
+    #[arg(long, default_value_t = 100.0)]
+    rate: f64,
+    /// Concurrent clients (one keep-alive connection each).
+    #[arg(long, default_value_t = 8)]
+    workers: usize,
+    /// Seeded desks (and desktop users, one desk each).
+    #[arg(long, default_value_t = 2000)]
+    desks: usize,
+    /// Seed of the mix; the same seed sends the same requests.
+    #[arg(long, default_value_t = 19)]
+    seed: u64,
+    /// Latency of each simulated hypervisor operation, in milliseconds.
+    #[arg(long, default_value_t = 50)]
+    sim_latency_ms: u64,
+    /// Leave out the desk create/delete batches (their share goes to desk pages), to tell
+    /// their cost apart from the rest of the growth.
+    #[arg(long)]
+    no_churn: bool,
+    /// Run on PostgreSQL (`DESKD_TEST_PG_URL`, a fresh schema) instead of SQLite.
+    #[arg(long)]
+    postgres: bool,
+    /// Internal: serve deskd on this seeded data directory (the child process).
+    #[arg(long, hide = true)]
+    serve_dir: Option<PathBuf>,
+    #[arg(long, hide = true)]
+    serve_db: Option<String>,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    if let Ok(filter) = tracing_subscriber::EnvFilter::try_from_env("DESKD_LOG") {
+        tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .init();
+    }
+    match (&args.serve_dir, &args.serve_db) {
+        (Some(dir), Some(db)) => serve(dir.clone(), db, &args).await,
+        _ => soak(&args).await,
+    }
+}
+
+/// The child: deskd on the seeded directory until its stdin closes.
+async fn serve(dir: PathBuf, db: &str, args: &Args) -> anyhow::Result<()> {
+    let mut cfg = deskd_config(&dir, Some(db));
+    cfg.sim_latency = Duration::from_millis(args.sim_latency_ms);
+    let server = start_deskd(cfg, args.desks).await?;
+    println!("listening {}", server.addr());
+    tokio::task::spawn_blocking(|| std::io::copy(&mut std::io::stdin(), &mut std::io::sink()))
+        .await??;
+    server.stop().await
+}
+
+async fn soak(args: &Args) -> anyhow::Result<()> {
+    let backend = if args.postgres {
+        Backend::Postgres
+    } else {
+        Backend::Sqlite
+    };
+    let dir = tempfile::Builder::new().prefix("deskd-soak-").tempdir()?;
+    let Some(db) = Database::create(backend, dir.path()).await? else {
+        bail!("{backend} is not reachable");
+    };
+    eprintln!("seeding {} desks and users on {backend}…", args.desks);
+    let hash = deskd_domain::auth::hash_password("Bench@2026")?;
+    let (inv, net) = seed::fleet(&hash, args.desks)?;
+    seed::load(&db.url, &inv).await?;
+    seed::write_sim_state(dir.path(), &inv)?;
+    let (mut child, addr) = spawn_server(dir.path().to_path_buf(), &db.url, args)?;
+    let pid = child.id().to_string();
+    println!(
+        "# deskd soak: {backend}, {} desks{}, {} s at {} requests/s from {} clients, seed {}, nproc {}, load {}",
+        args.desks,
+        if args.no_churn { " (no desk churn)" } else { "" },
+        args.secs,
+        args.rate,
+        args.workers,
+        args.seed,
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        load_average()
+    );
+    let result = drive(args, addr, &pid, &inv, &net).await;
+    drop(child.stdin.take()); // the child stops when its stdin closes
+    let _ = tokio::task::spawn_blocking(move || child.wait()).await;
+    let _ = tokio::fs::remove_dir_all(dir.path()).await;
+    db.drop_schema().await;
+    result
+}
+
+/// Starts this binary again as the server and waits for its address.
+fn spawn_server(
+    dir: PathBuf,
+    url: &str,
+    args: &Args,
+) -> anyhow::Result<(Child, std::net::SocketAddr)> {
+    let mut child = Command::new(std::env::current_exe()?)
+        .arg("--serve-dir")
+        .arg(dir)
+        .args(["--serve-db", url])
+        .args(["--desks", &args.desks.to_string()])
+        .args(["--sim-latency-ms", &args.sim_latency_ms.to_string()])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()?;
+    let stdout = child.stdout.take().context("child stdout")?;
+    let mut lines = BufReader::new(stdout).lines();
+    let line = lines
+        .next()
+        .context("the server exited before it listened")??;
+    let addr = line
+        .strip_prefix("listening ")
+        .with_context(|| format!("unexpected first line from the server: {line}"))?
+        .parse()?;
+    std::thread::spawn(move || lines.for_each(drop));
+    Ok((child, addr))
+}
+
+/// Runs the workers and the sampler; prints the table and the summary.
+async fn drive(
+    args: &Args,
+    addr: std::net::SocketAddr,
+    pid: &str,
+    inv: &deskd_domain::model::Inventory,
+    net: &str,
+) -> anyhow::Result<()> {
+    let fleet = Arc::new(Fleet::new(inv, net)?);
+    let tally = Arc::new(Tally::default());
+    let started = Instant::now();
+    let until = started + Duration::from_secs(args.secs);
+    let mut workers = Vec::new();
+    for n in 0..args.workers {
+        let w = Worker::new(n, args.seed, addr, fleet.clone(), tally.clone()).await?;
+        workers.push(tokio::spawn(w.run(
+            args.rate / args.workers.max(1) as f64,
+            until,
+            !args.no_churn,
+        )));
+    }
+    let mut probe = deskd_bench::client::Client::new(addr);
+    probe.login().await?;
+    println!(
+        "\n| t (s) | RSS (MiB) | open fds | threads | metrics series | requests | errors | refused |"
+    );
+    println!("|---:|---:|---:|---:|---:|---:|---:|---:|");
+    let mut samples: Vec<ProcFigures> = Vec::new();
+    let mut last = (0, 0, 0);
+    loop {
+        let now = (
+            tally.requests.load(Ordering::Relaxed),
+            tally.errors.load(Ordering::Relaxed),
+            tally.refused.load(Ordering::Relaxed),
+        );
+        let f = proc_figures(pid).context("the server process is gone")?;
+        let series = head_series(&mut probe).await;
+        println!(
+            "| {} | {:.1} | {} | {} | {} | {} | {} | {} |",
+            started.elapsed().as_secs(),
+            f.rss_mib,
+            f.fds,
+            f.threads,
+            series,
+            now.0 - last.0,
+            now.1 - last.1,
+            now.2 - last.2
+        );
+        last = now;
+        samples.push(f);
+        if Instant::now() >= until {
+            break;
+        }
+        tokio::time::sleep(
+            Duration::from_secs(args.sample_secs)
+                .min(until.saturating_duration_since(Instant::now())),
+        )
+        .await;
+    }
+    for w in workers {
+        w.await?;
+    }
+    summary(&samples, &tally);
+    Ok(())
+}
+
+/// Series in the embedded metrics store's head (`/api/v1/status/tsdb`): each desk that runs
+/// for the first time adds its VM series, kept for the retention, which is data, not a leak.
+/// Asked twice at most: the server closes the probe's connection after 10 idle seconds
+/// (`--header-read-timeout-secs`), which can race with the next sample.
+async fn head_series(probe: &mut deskd_bench::client::Client) -> String {
+    let mut last = String::new();
+    for _ in 0..2 {
+        let path = "/api/v1/status/tsdb";
+        match probe
+            .send(hyper::Method::GET, path, bytes::Bytes::new())
+            .await
+        {
+            Ok(a) => return a.body["data"]["headStats"]["numSeries"].to_string(),
+            Err(e) => last = format!("? ({e})"),
+        }
+    }
+    last
+}
+
+fn summary(samples: &[ProcFigures], tally: &Tally) {
+    let first = samples.first().copied().unwrap_or_default();
+    let end = samples.last().copied().unwrap_or_default();
+    let max_rss = samples.iter().map(|s| s.rss_mib).fold(0.0, f64::max);
+    let max_fds = samples.iter().map(|s| s.fds).max().unwrap_or(0);
+    // the second half shows whether the figures levelled off after the warm-up
+    let mid = samples.get(samples.len() / 2).copied().unwrap_or_default();
+    println!(
+        "\nRSS: start {:.1} MiB, end {:.1} MiB, max {:.1} MiB; second half {:+.1} MiB",
+        first.rss_mib,
+        end.rss_mib,
+        max_rss,
+        end.rss_mib - mid.rss_mib
+    );
+    println!(
+        "open fds: start {}, end {}, max {}; second half {:+}",
+        first.fds,
+        end.fds,
+        max_fds,
+        end.fds as i64 - mid.fds as i64
+    );
+    println!(
+        "requests {}, errors {}, expected refusals {}; load {}",
+        tally.requests.load(Ordering::Relaxed),
+        tally.errors.load(Ordering::Relaxed),
+        tally.refused.load(Ordering::Relaxed),
+        load_average()
+    );
+    if let Ok(r) = tally.refusals.lock() {
+        if !r.is_empty() {
+            let list: Vec<String> = r.iter().map(|(k, n)| format!("{k}: {n}")).collect();
+            println!("refusals by request and code: {}", list.join(", "));
+        }
+    }
+    if let Some(e) = tally.first_error.lock().ok().and_then(|e| e.clone()) {
+        println!("first error: {e}");
+    }
+}
