@@ -18,3 +18,14 @@ pub mod seed;
 pub mod server;
 pub mod soak;
 pub mod stats;
+
+/// Logs of the in-process server on stderr when `DESKD_LOG` holds a filter
+/// (e.g. `deskd_server::desks=debug`); silent otherwise, so reports stay clean.
+pub fn init_logs() {
+    if let Ok(filter) = tracing_subscriber::EnvFilter::try_from_env("DESKD_LOG") {
+        tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .init();
+    }
+}

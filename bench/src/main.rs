@@ -81,13 +81,7 @@ impl Args {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    // The server runs in-process: `DESKD_LOG=deskd_server::desks=debug` shows its logs on stderr.
-    if let Ok(filter) = tracing_subscriber::EnvFilter::try_from_env("DESKD_LOG") {
-        tracing_subscriber::fmt()
-            .with_env_filter(filter)
-            .with_writer(std::io::stderr)
-            .init();
-    }
+    deskd_bench::init_logs();
     let load_before = report::load_average();
     let env = Env {
         plan: args.plan(),

@@ -62,12 +62,7 @@ struct Args {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    if let Ok(filter) = tracing_subscriber::EnvFilter::try_from_env("DESKD_LOG") {
-        tracing_subscriber::fmt()
-            .with_env_filter(filter)
-            .with_writer(std::io::stderr)
-            .init();
-    }
+    deskd_bench::init_logs();
     match (&args.serve_dir, &args.serve_db) {
         (Some(dir), Some(db)) => serve(dir.clone(), db, &args).await,
         _ => soak(&args).await,

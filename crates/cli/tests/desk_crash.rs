@@ -33,6 +33,20 @@ fn url_of(db: &Db, dir: &std::path::Path) -> String {
     }
 }
 
+/// A data directory migrated by one start of deskd and seeded with [`seed_room`]: the
+/// directory, the store opened on it and the room's network id.
+async fn seeded_dir(db: &Db) -> (std::path::PathBuf, deskd_store::SqlStore, String) {
+    let dir = fresh_dir();
+    assert!(Server::start_in(dir.clone(), db.clone(), &[], true)
+        .terminate()
+        .success());
+    let store = deskd_store::SqlStore::open(&url_of(db, &dir))
+        .await
+        .unwrap();
+    let network_id = seed_room(&store).await;
+    (dir, store, network_id)
+}
+
 /// A host and a network big enough for the batch, added while the server is stopped.
 async fn seed_room(store: &deskd_store::SqlStore) -> String {
     let cluster_id = store.list_hosts().await.unwrap()[0].cluster_id.clone();
@@ -110,14 +124,7 @@ fn successes(task: &Value) -> usize {
 #[tokio::test]
 async fn sigkill_during_a_500_desk_batch_create() {
     for db in Db::all().await {
-        let dir = fresh_dir();
-        assert!(Server::start_in(dir.clone(), db.clone(), &[], true)
-            .terminate()
-            .success());
-        let store = deskd_store::SqlStore::open(&url_of(&db, &dir))
-            .await
-            .unwrap();
-        let network_id = seed_room(&store).await;
+        let (dir, store, network_id) = seeded_dir(&db).await;
 
         let flags = ["--sim-latency-ms", "10", "--task-concurrency", "8"];
         let mut s = Server::start_in(dir.clone(), db.clone(), &flags, true);
@@ -616,14 +623,7 @@ async fn sigkill_at_20_random_points_of_a_mixed_workload() {
     let seed = crash_seed();
     for (n, db) in Db::all().await.into_iter().enumerate() {
         let mut rng = rand::rngs::StdRng::seed_from_u64(seed.wrapping_add(n as u64));
-        let dir = fresh_dir();
-        assert!(Server::start_in(dir.clone(), db.clone(), &[], true)
-            .terminate()
-            .success());
-        let store = deskd_store::SqlStore::open(&url_of(&db, &dir))
-            .await
-            .unwrap();
-        let network_id = seed_room(&store).await;
+        let (dir, store, network_id) = seeded_dir(&db).await;
         let seeded = store.list_all_desks().await.unwrap();
         let ledger = std::sync::Mutex::new(Ledger {
             desks: seeded.iter().map(|d| d.id.to_string()).collect(),
