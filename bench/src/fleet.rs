@@ -409,19 +409,7 @@ async fn run_batch(
         .as_str()
         .context("no task_id")?
         .to_string();
-    let path = format!("/v1/task/{task_id}/detail");
-    loop {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-        let a = client
-            .call(Method::PUT, &path, &json!({"content": {}}))
-            .await?;
-        ensure!(a.ok(), "PUT {path} failed: {a}");
-        if matches!(a.data()["task_status"].as_str(), Some("FINISHED" | "ERROR")) {
-            return Ok((submit, started.elapsed(), a.data().clone(), task_id));
-        }
-        ensure!(
-            started.elapsed() < Duration::from_secs(600),
-            "task {task_id} still running after 600 s"
-        );
-    }
+    let detail =
+        crate::scenarios::poll_task(client, &task_id, started, Duration::from_millis(20)).await?;
+    Ok((submit, started.elapsed(), detail, task_id))
 }

@@ -294,15 +294,21 @@ async fn run_batch(
         .as_str()
         .with_context(|| format!("POST {PATH} answered no content.data.task_id: {submitted}"))?
         .to_string();
-    let detail = poll_task(&mut client, &task_id, started).await?;
+    let detail = poll_task(&mut client, &task_id, started, Duration::from_millis(50)).await?;
     Ok(Outcome::Done(figures(&detail, items, started.elapsed())))
 }
 
-/// Polls the task every 50 ms until FINISHED or ERROR; returns its last `data`.
-async fn poll_task(client: &mut Client, task_id: &str, started: Instant) -> anyhow::Result<Value> {
+/// Polls the task every `every` until FINISHED or ERROR (at most `BATCH_TIMEOUT` after
+/// `started`); returns its last `data`.
+pub(crate) async fn poll_task(
+    client: &mut Client,
+    task_id: &str,
+    started: Instant,
+    every: Duration,
+) -> anyhow::Result<Value> {
     let path = format!("/v1/task/{task_id}/detail");
     loop {
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        tokio::time::sleep(every).await;
         let a = client
             .call(Method::PUT, &path, &json!({"content": {}}))
             .await?;
