@@ -158,6 +158,46 @@ pub fn secs(d: Duration) -> String {
     format!("{:.2}", d.as_secs_f64())
 }
 
+/// The rows both boot benchmarks print: deskd's start → ready beside `reference` (the same
+/// VM started without deskd, named by `reference_row`), their ratio against the 1.1× target,
+/// and the boot storm's per-desk and overall times.
+pub fn boot_table(
+    deskd: &[Duration],
+    reference_row: &str,
+    reference_name: &str,
+    reference: &[Duration],
+    storm: &[Duration],
+) -> String {
+    let ratio = median(deskd).as_secs_f64() / median(reference).as_secs_f64();
+    let verdict = if ratio <= 1.1 { "PASS" } else { "MISS" };
+    let list = |v: &[Duration]| v.iter().map(|d| secs(*d)).collect::<Vec<_>>().join(", ");
+    let total = storm.iter().max().copied().unwrap_or_default();
+    let mut out = String::from("| row | median (s) | runs (s) | target |\n|---|---|---|---|\n");
+    let mut row = |name: &str, v: &[Duration]| {
+        out.push_str(&format!(
+            "| {name} | {} | {} | |\n",
+            secs(median(v)),
+            list(v)
+        ));
+    };
+    row("start request → ready, through deskd", deskd);
+    row(reference_row, reference);
+    out.push_str(&format!(
+        "| ratio deskd / {reference_name} | {ratio:.3}× | | ≤ 1.1× {verdict} |\n"
+    ));
+    out.push_str(&format!(
+        "| boot storm: per-desk request → ready | {} | {} | |\n",
+        secs(median(storm)),
+        list(storm)
+    ));
+    out.push_str(&format!(
+        "| boot storm: all {} ready | {} | | |\n",
+        storm.len(),
+        secs(total)
+    ));
+    out
+}
+
 /// Starts every desk at once; returns each desk's time from its request to the ready marker
 /// in its serial log (`logs`, in the order of `desks`).
 pub async fn boot_storm(

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use anyhow::{anyhow, ensure};
 use clap::Parser;
 use deskd_bench::client::Client;
-use deskd_bench::desks::{act, boot_storm, guest_disk, lab, median, ready, secs, serve, wait};
+use deskd_bench::desks::{act, boot_storm, boot_table, guest_disk, lab, ready, serve, wait};
 use deskd_bench::report::load_average;
 use deskd_bench::server::{deskd_config, ServerThread};
 use deskd_server::config::{Accel, QemuSettings};
@@ -191,39 +191,18 @@ fn report(
     storm: &[Duration],
     load: &str,
 ) -> String {
-    let ratio = median(deskd).as_secs_f64() / median(direct).as_secs_f64();
-    let verdict = if ratio <= 1.1 { "PASS" } else { "MISS" };
-    let list = |v: &[Duration]| v.iter().map(|d| secs(*d)).collect::<Vec<_>>().join(", ");
-    let total = storm.iter().max().copied().unwrap_or_default();
     let mut out = String::new();
     out.push_str("## deskd-bench-boot (QEMU, TCG)\n\n");
     out.push_str(&format!(
         "{} boots per side, alternating; storm of {} desks, at most {} starts per host at once; load average after the storm: {load}\n\n",
         args.runs, args.storm, args.max_starts_per_host
     ));
-    out.push_str("| row | median (s) | runs (s) | target |\n|---|---|---|---|\n");
-    out.push_str(&format!(
-        "| start request → ready, through deskd | {} | {} | |\n",
-        secs(median(deskd)),
-        list(deskd)
-    ));
-    out.push_str(&format!(
-        "| same qemu argv launched directly → ready | {} | {} | |\n",
-        secs(median(direct)),
-        list(direct)
-    ));
-    out.push_str(&format!(
-        "| ratio deskd / direct | {ratio:.3}× | | ≤ 1.1× {verdict} |\n"
-    ));
-    out.push_str(&format!(
-        "| boot storm: per-desk request → ready | {} | {} | |\n",
-        secs(median(storm)),
-        list(storm)
-    ));
-    out.push_str(&format!(
-        "| boot storm: all {} ready | {} | | |\n",
-        storm.len(),
-        secs(total)
+    out.push_str(&boot_table(
+        deskd,
+        "same qemu argv launched directly → ready",
+        "direct",
+        direct,
+        storm,
     ));
     out
 }

@@ -17,7 +17,7 @@ use anyhow::{ensure, Context};
 use clap::Parser;
 use deskd_bench::client::Client;
 use deskd_bench::desks::{
-    act, boot_storm, guest_disk, lab, median, ready, script, secs, serve, wait,
+    act, boot_storm, boot_table, guest_disk, lab, ready, script, serve, wait,
 };
 use deskd_bench::report::load_average;
 use deskd_bench::server::{deskd_config, ServerThread};
@@ -266,10 +266,6 @@ fn report(
     per_host: &[usize],
     load: &str,
 ) -> String {
-    let ratio = median(deskd).as_secs_f64() / median(virsh).as_secs_f64();
-    let verdict = if ratio <= 1.1 { "PASS" } else { "MISS" };
-    let list = |v: &[Duration]| v.iter().map(|d| secs(*d)).collect::<Vec<_>>().join(", ");
-    let total = storm.iter().max().copied().unwrap_or_default();
     let mut out = String::new();
     out.push_str("## deskd-bench-libvirt (libvirt 2 hosts over qemu+tcp, TCG)\n\n");
     out.push_str(&format!(
@@ -279,29 +275,12 @@ fn report(
         per_host.iter().map(|n| n.to_string()).collect::<Vec<_>>().join(" + "),
         args.max_starts_per_host
     ));
-    out.push_str("| row | median (s) | runs (s) | target |\n|---|---|---|---|\n");
-    out.push_str(&format!(
-        "| start request → ready, through deskd | {} | {} | |\n",
-        secs(median(deskd)),
-        list(deskd)
-    ));
-    out.push_str(&format!(
-        "| `virsh start` of the same domain → ready | {} | {} | |\n",
-        secs(median(virsh)),
-        list(virsh)
-    ));
-    out.push_str(&format!(
-        "| ratio deskd / virsh | {ratio:.3}× | | ≤ 1.1× {verdict} |\n"
-    ));
-    out.push_str(&format!(
-        "| boot storm: per-desk request → ready | {} | {} | |\n",
-        secs(median(storm)),
-        list(storm)
-    ));
-    out.push_str(&format!(
-        "| boot storm: all {} ready | {} | | |\n",
-        storm.len(),
-        secs(total)
+    out.push_str(&boot_table(
+        deskd,
+        "`virsh start` of the same domain → ready",
+        "virsh",
+        virsh,
+        storm,
     ));
     out
 }
