@@ -35,6 +35,7 @@ use deskd_domain::error::Result;
 use sqlx::AnyPool;
 
 use db::{exec, Backend};
+pub use desks::feed::POLL_EVERY as DESK_ORDER_POLL_EVERY;
 
 /// The SQL store. Cheap to clone (the pool is shared).
 #[derive(Clone)]
@@ -47,6 +48,8 @@ pub struct SqlStore {
     backend: Backend,
     /// Desk-list totals, invalidated by every desk write of this process.
     desk_counts: std::sync::Arc<paging::CountCache>,
+    /// Every desk's list keys in each order asked for, kept in step with the desk change feed.
+    desk_order: std::sync::Arc<desks::feed::FleetOrder>,
 }
 
 impl SqlStore {
@@ -63,6 +66,7 @@ impl SqlStore {
             read,
             backend,
             desk_counts: Default::default(),
+            desk_order: Default::default(),
         })
     }
 

@@ -81,6 +81,13 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: "",
         postgres: "",
     },
+    Migration {
+        version: 13,
+        name: "desk_changes",
+        sql: "",
+        sqlite: include_str!("../migrations/0013_desk_changes.sqlite.sql"),
+        postgres: include_str!("../migrations/0013_desk_changes.postgres.sql"),
+    },
 ];
 
 /// Applies the migrations the database lacks; returns how many ran.

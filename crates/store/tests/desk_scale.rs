@@ -225,6 +225,11 @@ async fn desk_pages_agree_with_the_model_through_writes() {
         };
         let mut desks = store.list_all_desks().await.unwrap();
         check_pages(&store, &desks, &names, 7, 300).await;
+        let by_position = store.desk_pages_by_position();
+        assert!(
+            by_position > 100,
+            "{url}: {by_position} of 300 pages by position"
+        );
 
         // state changes, removals and a rename are seen by totals, filters and orders at once
         for (i, d) in desks.iter_mut().enumerate().filter(|(i, _)| i % 5 == 0) {
@@ -423,6 +428,103 @@ async fn placement_probes_from_the_hint_and_reuses_a_released_address() {
         };
         let after = |ip: &str| ip.parse::<std::net::Ipv4Addr>().unwrap();
         assert!(after(&next.ip) > after(&placed[4].ip), "{url}: {}", next.ip);
+        store.close().await;
+    }
+}
+
+/// The first desk name of the fleet in descending order, as a page says it.
+async fn last_name(store: &SqlStore) -> String {
+    let q = compile(
+        &DESKS,
+        &PageQuery {
+            page: Some(0),
+            limit: Some(1),
+            sort_arr: vec![SortCondition {
+                field_name: "desktopName".into(),
+                direction: "DESC".into(),
+            }],
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    store.list_desks(&q).await.unwrap().items[0]
+        .desk
+        .name
+        .clone()
+}
+
+/// Renames a desk through `e`, as another process (or replica) would.
+async fn rename<'c, E: sqlx::Executor<'c, Database = sqlx::Any>>(
+    e: E,
+    b: Backend,
+    id: &DeskId,
+    to: &str,
+) {
+    sqlx::query(&b.sql("UPDATE desks SET name = ? WHERE id = ?"))
+        .bind(to.to_string())
+        .bind(id.to_string())
+        .execute(e)
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn pages_by_position_follow_other_writers_in_any_commit_order() {
+    let settle = deskd_store::DESK_ORDER_POLL_EVERY * 3;
+    for url in backend_urls().await {
+        let b = Backend::from_url(&url).unwrap();
+        let store = SqlStore::open(&url).await.unwrap();
+        store.load_inventory(&fleet(200)).await.unwrap();
+        let desks = store.list_all_desks().await.unwrap();
+        let other = sqlx::any::AnyPoolOptions::new()
+            .max_connections(2)
+            .connect(&url)
+            .await
+            .unwrap();
+        let served = store.desk_pages_by_position();
+        assert!(last_name(&store).await.starts_with('d'));
+
+        // Another writer's transaction takes its feed number first and commits last; on
+        // PostgreSQL this process writes and reads in between (SQLite has one writer).
+        let mut late = other.begin().await.unwrap();
+        rename(&mut *late, b, &desks[0].id, "zz-late").await;
+        if b == Backend::Postgres {
+            store
+                .set_desk_state(&desks[1].id, &[], DeskState::RUNNING, "")
+                .await
+                .unwrap();
+            assert!(
+                last_name(&store).await.starts_with('d'),
+                "not committed yet"
+            );
+        }
+        late.commit().await.unwrap();
+        tokio::time::sleep(settle).await;
+        assert_eq!(last_name(&store).await, "zz-late", "{url}");
+
+        // a transaction that rolls back leaves a hole in the feed that holds nothing back
+        let mut undone = other.begin().await.unwrap();
+        rename(&mut *undone, b, &desks[2].id, "zzz-undone").await;
+        undone.rollback().await.unwrap();
+        rename(&other, b, &desks[3].id, "zzzz-after").await;
+        tokio::time::sleep(settle).await;
+        assert_eq!(last_name(&store).await, "zzzz-after", "{url}");
+        rename(&other, b, &desks[4].id, "zzzzz-later").await;
+        tokio::time::sleep(settle).await;
+        assert_eq!(last_name(&store).await, "zzzzz-later", "{url}");
+        // a removal by the other writer
+        sqlx::query(&b.sql("DELETE FROM desks WHERE id = ?"))
+            .bind(desks[4].id.to_string())
+            .execute(&other)
+            .await
+            .unwrap();
+        tokio::time::sleep(settle).await;
+        assert_eq!(last_name(&store).await, "zzzz-after", "{url}");
+        assert!(
+            store.desk_pages_by_position() > served,
+            "{url}: served by position"
+        );
+        other.close().await;
         store.close().await;
     }
 }

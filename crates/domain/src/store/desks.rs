@@ -50,7 +50,8 @@ pub trait DeskStore: Send + Sync + 'static {
         need_refresh: bool,
     ) -> Result<bool>;
     async fn set_desk_remark(&self, id: &DeskId, remark: &str) -> Result<bool>;
-    /// Forgets batch-create item keys older than `before` (DECISIONS D7 keeps them 24 hours).
+    /// Forgets batch-create item keys older than `before` (DECISIONS D7 keeps them 24 hours),
+    /// and what a store keeps of past desk changes beyond its own bound.
     async fn prune_desk_requests(&self, before: i64) -> Result<u64>;
     /// How many desks are in each state (states without desks are left out).
     async fn desk_state_counts(&self) -> Result<Vec<(DeskState, i64)>>;

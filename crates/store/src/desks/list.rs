@@ -6,6 +6,8 @@ use deskd_domain::query::{ListQuery, Page, Sort, Value};
 use sqlx::any::AnyRow;
 use sqlx::AnyPool;
 
+use super::feed::FleetOrder;
+use super::order::{OrderBy, StateMask};
 use super::rows::{desk_row, COLS};
 use crate::args;
 use crate::db::{count, marks, row, rows, Arg, Backend, Col};
@@ -48,12 +50,118 @@ const TALLIED: [&str; 6] = [
     "d.network_id",
 ];
 
-/// 6.1.2: one page of desks. Every field a list filters or sorts by is on the desk row (the
-/// user's and image's names are kept there), so the page is taken from the desks alone, where an
-/// index `(column, created_at, id)` serves the order and stops after the page, and only that
-/// page is joined to the names it shows. The total comes from the tallies when it can; a page
+/// What a page needs besides the query: the desk-list totals and the order index, and this
+/// process's desk generation (see [`FleetOrder::refresh`]).
+pub(super) struct Lists<'a> {
+    pub counts: &'a paging::CountCache,
+    pub order: &'a FleetOrder,
+    pub generation: u64,
+}
+
+/// 6.1.2: one page of desks. A page in one order (any single sort field) of the whole fleet or
+/// of the desks in some states is found by position in the [order index](super::order) and its
+/// rows read by id. Other pages (filters on other fields, several sort fields) are taken from
+/// the desks alone, where an index `(column, created_at, id)` serves the order and stops after
+/// the page, and only that page is joined to the names it shows (every field a list filters or
+/// sorts by is on the desk row); their total comes from the tallies when it can, and a page
 /// past the middle is read backwards from the end, so no page walks more than half the index.
 pub(super) async fn page(
+    pool: &AnyPool,
+    b: Backend,
+    q: &ListQuery,
+    lists: Lists<'_>,
+) -> Result<Page<DeskView>> {
+    if let Some((by, states)) = by_position(q) {
+        lists.order.refresh(pool, b, lists.generation).await?;
+        let found = lists.order.with_order(by, |ix| {
+            let mask = match &states {
+                Some(s) => ix.mask(s),
+                None => StateMask::All,
+            };
+            let total = ix.total(mask);
+            let ids = ix.page(by, mask, clamp(q.offset), clamp(q.limit));
+            (total, ids)
+        })?;
+        if let Some((total, Some(ids))) = found {
+            let items = views_by_id(pool, b, &ids).await?;
+            lists
+                .order
+                .served
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            return Ok(Page {
+                total: total as i64,
+                items,
+            });
+        }
+    }
+    walked(pool, b, q, lists.counts).await
+}
+
+fn clamp(n: i64) -> usize {
+    usize::try_from(n).unwrap_or(0)
+}
+
+/// The order and state filter of a page the order index serves: one sort field (or none)
+/// before the creation time and id, and no filter but one on the state.
+fn by_position(q: &ListQuery) -> Option<(OrderBy, Option<Vec<&str>>)> {
+    let (first, ties) = match q.sorts.len() {
+        2 => (None, &q.sorts[..]),
+        3 => (Some(q.sorts[0]), &q.sorts[1..]),
+        _ => return None,
+    };
+    let plain_ties = ties[0].column == super::order::CREATED
+        && !ties[0].descending
+        && ties[1].column == "d.id"
+        && !ties[1].descending;
+    if !plain_ties {
+        return None;
+    }
+    let by = match first {
+        Some(s) => OrderBy::of(s.column, s.descending)?,
+        None => OrderBy::of(super::order::CREATED, false)?,
+    };
+    let states = match q.filters.as_slice() {
+        [] => None,
+        [f] if f.column == "d.state" => Some(
+            f.values
+                .iter()
+                .map(|v| match v {
+                    Value::Text(t) => Some(t.as_str()),
+                    Value::Int(_) => None,
+                })
+                .collect::<Option<Vec<_>>>()?,
+        ),
+        _ => return None,
+    };
+    Some((by, states))
+}
+
+/// The views of the desks `ids` names, in that order (a desk removed since the index was read
+/// is left out).
+async fn views_by_id(
+    pool: &AnyPool,
+    b: Backend,
+    ids: &[std::sync::Arc<str>],
+) -> Result<Vec<DeskView>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql = format!(
+        "SELECT {} FROM desks d {VIEW_JOINS} WHERE d.id IN ({})",
+        view_cols(),
+        marks(ids.len())
+    );
+    let args = ids.iter().map(|id| Arg::Text(id.to_string())).collect();
+    let mut found: std::collections::HashMap<String, DeskView> = rows(pool, b, &sql, args)
+        .await?
+        .iter()
+        .map(|r| view_row(r).map(|v| (v.desk.id.to_string(), v)))
+        .collect::<Result<_>>()?;
+    Ok(ids.iter().filter_map(|id| found.remove(&**id)).collect())
+}
+
+/// A page walked in the database's index (see [`page`]).
+async fn walked(
     pool: &AnyPool,
     b: Backend,
     q: &ListQuery,

@@ -1,7 +1,9 @@
 //! Desks (chapter 6.1): the desk row, the list and its views, placement on a host with an
 //! address, shape and state changes, removal.
 
+pub(crate) mod feed;
 mod list;
+mod order;
 pub(crate) mod placement;
 pub(crate) mod rows;
 
@@ -24,6 +26,14 @@ impl SqlStore {
     /// ARCHITECTURE.md; `total` decides whether the page is read backwards.
     pub async fn explain_desk_page(&self, q: &ListQuery, total: i64) -> Result<String> {
         list::explain(&self.pool, self.backend, q, total).await
+    }
+
+    /// How many desk pages this store found by position in its order index (the others were
+    /// walked in the database's index): for tests and the process's metrics.
+    pub fn desk_pages_by_position(&self) -> u64 {
+        self.desk_order
+            .served
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 }
 
@@ -62,7 +72,12 @@ impl DeskStore for SqlStore {
     }
 
     async fn list_desks(&self, q: &ListQuery) -> Result<Page<DeskView>> {
-        list::page(&self.read, self.backend, q, &self.desk_counts).await
+        let lists = list::Lists {
+            counts: &self.desk_counts,
+            order: &self.desk_order,
+            generation: self.desk_counts.generation(),
+        };
+        list::page(&self.read, self.backend, q, lists).await
     }
 
     async fn desk_view(&self, id: &DeskId) -> Result<Option<DeskView>> {
@@ -127,7 +142,9 @@ impl DeskStore for SqlStore {
 
     async fn prune_desk_requests(&self, before: i64) -> Result<u64> {
         let sql = "DELETE FROM desk_requests WHERE created_at < ?";
-        exec(&self.pool, self.backend, sql, args![before]).await
+        let n = exec(&self.pool, self.backend, sql, args![before]).await?;
+        exec(&self.pool, self.backend, &feed::prune_sql(), vec![]).await?;
+        Ok(n)
     }
 
     async fn desk_state_counts(&self) -> Result<Vec<(DeskState, i64)>> {

@@ -1,0 +1,295 @@
+//! Keeps the [order index](super::order) in step with the database through `desk_changes`, a
+//! feed that triggers append to in the transaction of every desk write (migration 13), whoever
+//! writes: this process, a trigger renaming a user's desks, or another replica.
+//!
+//! Before a page is served the index reads the feed from where it left off — when this process
+//! has written desks since its last look, or [`POLL_EVERY`] has passed — and re-reads the keys
+//! of the desks named there. Re-reading is idempotent, so a change seen twice costs only time.
+//!
+//! Feed numbers are taken when a row is written, not when its transaction commits. On SQLite
+//! there is one writer, so numbers become visible in order. On PostgreSQL a reader may see 11
+//! before 10; a missing number is a *gap* that waits until every transaction that could still
+//! fill it has ended (the snapshot's `xmin` has passed the `xmax` of the read that first saw
+//! the gap); if it is still missing then, its transaction rolled back.
+
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use deskd_domain::error::{Error, Result};
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, AnyPool};
+
+use super::order::{Index, Keys, OrderBy, KEY_COLS};
+use crate::db::{marks, rows, Arg, Backend, Col};
+
+/// How stale the index may get with writes by other processes (this process's own writes are
+/// seen by the next page).
+pub const POLL_EVERY: Duration = Duration::from_millis(100);
+/// Feed rows read per statement.
+const BATCH: i64 = 5_000;
+/// Rows the feed keeps; older ones are pruned (see [`prune_sql`]).
+pub(crate) const FEED_KEEP: i64 = 200_000;
+/// An index this far behind the feed is rebuilt rather than caught up.
+const REBUILD_LAG: i64 = FEED_KEEP / 2;
+
+/// The index and where it stands in the feed.
+#[derive(Default)]
+pub(crate) struct FleetOrder {
+    index: RwLock<Option<Index>>,
+    feed: tokio::sync::Mutex<Feed>,
+    /// Pages found by position so far (the rest were walked in the database's index).
+    pub(super) served: std::sync::atomic::AtomicU64,
+}
+
+#[derive(Default)]
+struct Feed {
+    built: bool,
+    /// Every feed number up to here has been applied (or never committed).
+    low: i64,
+    /// Numbers above `low` already applied.
+    done: BTreeSet<i64>,
+    /// Numbers above `low` not yet seen → the `xmax` of the read that first missed them.
+    gaps: BTreeMap<i64, i64>,
+    generation: u64,
+    polled_at: Option<Instant>,
+}
+
+/// The statement that prunes the feed to its last [`FEED_KEEP`] rows.
+pub(super) fn prune_sql() -> String {
+    format!(
+        "DELETE FROM desk_changes WHERE seq < (SELECT COALESCE(MAX(seq), 0) FROM desk_changes) - {FEED_KEEP}"
+    )
+}
+
+impl FleetOrder {
+    /// Brings the index up to date if this process wrote desks since the last look (its desk
+    /// `generation` moved) or [`POLL_EVERY`] has passed; builds it on first use.
+    pub(super) async fn refresh(&self, read: &AnyPool, b: Backend, generation: u64) -> Result<()> {
+        let mut feed = self.feed.lock().await;
+        let fresh = feed.polled_at.is_some_and(|t| t.elapsed() < POLL_EVERY);
+        if feed.built && feed.generation == generation && fresh {
+            return Ok(());
+        }
+        if feed.built {
+            self.poll(read, b, &mut feed).await?;
+        } else {
+            self.build(read, b, &mut feed).await?;
+        }
+        feed.generation = generation;
+        feed.polled_at = Some(Instant::now());
+        Ok(())
+    }
+
+    /// Runs `f` on the index with order `by` built (building it on first use); `None` if the
+    /// index could not be built (more distinct states than it counts).
+    pub(super) fn with_order<T>(
+        &self,
+        by: OrderBy,
+        f: impl FnOnce(&Index) -> T,
+    ) -> Result<Option<T>> {
+        {
+            let guard = self.index.read().map_err(poisoned)?;
+            match guard.as_ref() {
+                Some(ix) if ix.has_order(by) => return Ok(Some(f(ix))),
+                Some(_) => {}
+                None => return Ok(None),
+            }
+        }
+        let mut guard = self.index.write().map_err(poisoned)?;
+        let Some(ix) = guard.as_mut() else {
+            return Ok(None);
+        };
+        if !ix.has_order(by) {
+            ix.build_order(by);
+        }
+        Ok(Some(f(ix)))
+    }
+
+    /// Loads every desk's keys and the feed's position in one snapshot of the database.
+    async fn build(&self, read: &AnyPool, b: Backend, feed: &mut Feed) -> Result<()> {
+        let mut tx = read.begin().await.map_err(crate::db::db_err)?;
+        if b == Backend::Postgres {
+            let sql = "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ";
+            crate::db::exec(&mut *tx, b, sql, vec![]).await?;
+        }
+        let top = crate::db::count(
+            &mut *tx,
+            b,
+            "SELECT COALESCE(MAX(seq), 0) AS n FROM desk_changes",
+            vec![],
+        )
+        .await?;
+        // rows below the newest FEED_KEEP may have been pruned; a number above that not
+        // seen now is a gap (in flight, or rolled back)
+        let low = (top - FEED_KEEP - 1).max(0);
+        let seen = read_feed(&mut tx, b, low, FEED_KEEP + BATCH).await?;
+        let desks = rows(&mut *tx, b, &keys_sql(""), vec![]).await?;
+        tx.commit().await.map_err(crate::db::db_err)?;
+        let keys = desks.iter().map(keys_row).collect::<Result<Vec<_>>>()?;
+        let index = Index::new(keys).ok_or_else(too_many_states)?;
+        *feed = Feed {
+            built: true,
+            low,
+            ..Feed::default()
+        };
+        feed.done = seen.rows.iter().map(|(s, _)| *s).collect();
+        feed.settle(&seen);
+        *self.index.write().map_err(poisoned)? = Some(index);
+        Ok(())
+    }
+
+    /// Applies the feed's rows past the last look.
+    async fn poll(&self, read: &AnyPool, b: Backend, feed: &mut Feed) -> Result<()> {
+        let mut conn = read.acquire().await.map_err(crate::db::db_err)?;
+        let seen = read_feed(&mut conn, b, feed.low, REBUILD_LAG).await?;
+        drop(conn);
+        if seen.top - feed.low > REBUILD_LAG {
+            return self.build(read, b, feed).await;
+        }
+        let mut changed = HashSet::new();
+        for (seq, desk) in &seen.rows {
+            if feed.done.insert(*seq) {
+                changed.insert(desk.clone());
+            }
+        }
+        feed.settle(&seen);
+        if changed.is_empty() {
+            return Ok(());
+        }
+        let ids: Vec<String> = changed.into_iter().collect();
+        let mut current = Vec::new();
+        for part in ids.chunks(500) {
+            let sql = keys_sql(&format!(" WHERE d.id IN ({})", marks(part.len())));
+            let args = part.iter().map(Arg::from).collect();
+            for r in rows(read, b, &sql, args).await? {
+                current.push(keys_row(&r)?);
+            }
+        }
+        let mut guard = self.index.write().map_err(poisoned)?;
+        let Some(ix) = guard.as_mut() else {
+            return Ok(());
+        };
+        let mut gone: HashSet<&str> = ids.iter().map(String::as_str).collect();
+        for k in &current {
+            gone.remove(k.id());
+        }
+        for id in gone {
+            ix.apply(id, None);
+        }
+        for k in current {
+            let id = k.id().to_string();
+            ix.apply(&id, Some(k)).ok_or_else(too_many_states)?;
+        }
+        Ok(())
+    }
+}
+
+impl Feed {
+    /// Records the gaps below the newest number seen, lets go of those that can no longer be
+    /// filled, and moves `low` past every number that is settled.
+    fn settle(&mut self, seen: &Seen) {
+        let newest = self.done.last().copied().unwrap_or(self.low);
+        for s in self.low + 1..newest {
+            if self.done.contains(&s) {
+                self.gaps.remove(&s);
+                continue;
+            }
+            match self.gaps.get(&s) {
+                Some(horizon) if seen.xmin >= *horizon => {
+                    self.gaps.remove(&s);
+                    self.done.insert(s);
+                }
+                Some(_) => {}
+                None => {
+                    self.gaps.insert(s, seen.xmax);
+                }
+            }
+        }
+        while self.done.remove(&(self.low + 1)) {
+            self.low += 1;
+        }
+    }
+}
+
+/// One read of the feed: its rows past a number, its newest number, and the reading snapshot's
+/// bounds (SQLite: every gap is final at once).
+struct Seen {
+    rows: Vec<(i64, String)>,
+    top: i64,
+    xmin: i64,
+    xmax: i64,
+}
+
+/// Reads the feed past `after`, at most about `most` rows.
+async fn read_feed(conn: &mut AnyConnection, b: Backend, after: i64, most: i64) -> Result<Seen> {
+    let snapshot = match b {
+        Backend::Sqlite => "CAST(9223372036854775807 AS BIGINT) AS xmin, CAST(0 AS BIGINT) AS xmax",
+        Backend::Postgres => {
+            "CAST(CAST(pg_snapshot_xmin(pg_current_snapshot()) AS TEXT) AS BIGINT) AS xmin, \
+             CAST(CAST(pg_snapshot_xmax(pg_current_snapshot()) AS TEXT) AS BIGINT) AS xmax"
+        }
+    };
+    let mut seen = Seen {
+        rows: Vec::new(),
+        top: after,
+        xmin: i64::MAX,
+        xmax: 0,
+    };
+    let mut cursor = after;
+    loop {
+        let sql = format!(
+            "SELECT {snapshot}, (SELECT COALESCE(MAX(seq), 0) FROM desk_changes) AS top, c.seq, c.desk_id \
+             FROM (SELECT 1 AS one) o LEFT JOIN \
+             (SELECT seq, desk_id FROM desk_changes WHERE seq > ? ORDER BY seq LIMIT ?) c ON 1 = 1 \
+             ORDER BY c.seq"
+        );
+        let got = rows(&mut *conn, b, &sql, vec![Arg::Int(cursor), Arg::Int(BATCH)]).await?;
+        let mut n = 0;
+        for r in &got {
+            // the first read's snapshot bounds the gaps: later reads only add rows
+            if cursor == after {
+                seen.xmin = r.int("xmin")?;
+                seen.xmax = r.int("xmax")?;
+                seen.top = seen.top.max(r.int("top")?);
+            }
+            if let (Some(seq), Some(desk)) = (r.opt_int("seq")?, r.opt_text("desk_id")?) {
+                seen.rows.push((seq, desk));
+                n += 1;
+            }
+        }
+        match seen.rows.last() {
+            Some((last, _)) if n == BATCH as usize && (seen.rows.len() as i64) < most => {
+                cursor = *last
+            }
+            _ => return Ok(seen),
+        }
+    }
+}
+
+/// `SELECT` of the keys the index keeps, for every desk or those `wh` picks.
+fn keys_sql(wh: &str) -> String {
+    format!(
+        "SELECT {}, d.created_at FROM desks d{wh}",
+        KEY_COLS.join(", ")
+    )
+}
+
+fn keys_row(r: &AnyRow) -> Result<Keys> {
+    let mut text: [Arc<str>; 13] = Default::default();
+    for (i, col) in KEY_COLS.iter().enumerate() {
+        text[i] = r.text(col.trim_start_matches("d."))?.into();
+    }
+    Ok(Keys {
+        text,
+        created_at: r.int("created_at")?,
+    })
+}
+
+fn poisoned<T>(_: std::sync::PoisonError<T>) -> Error {
+    Error::internal("the desk order index was poisoned by a panic")
+}
+
+fn too_many_states() -> Error {
+    Error::internal("the desk order index counts at most 32 distinct states")
+}
