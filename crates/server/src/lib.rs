@@ -156,6 +156,8 @@ pub async fn assemble(cfg: ServerConfig) -> anyhow::Result<Parts> {
     if first.demo_loaded {
         fleet::adopt_inventory(store.as_ref(), driver.as_ref()).await?;
     }
+    // the desk list's order index loads in the background, before the first page asks
+    sql.warm_desk_order();
     let engine_cfg = EngineConfig {
         node_id: node_id(&cfg.data_dir)?,
         concurrency: cfg.task_concurrency,

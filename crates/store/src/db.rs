@@ -549,8 +549,26 @@ async fn still_usable(conn: &mut sqlx::AnyConnection) -> Result<bool, sqlx::Erro
 /// Read-only SQLite connections beside the single writer (WAL lets readers run concurrently
 /// with it); created after migrations, so the database is already in WAL mode.
 pub async fn connect_readers(url: &str) -> Result<AnyPool> {
+    connect_read_only(url, 4).await
+}
+
+/// One connection of its own for reading the desk change feed: the order index reads it before
+/// pages are served, and must not queue behind the pages for a connection.
+pub async fn connect_feed(url: &str, backend: Backend) -> Result<AnyPool> {
+    match backend {
+        Backend::Sqlite => connect_read_only(url, 1).await,
+        Backend::Postgres => AnyPoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(std::time::Duration::from_secs(10))
+            .connect(url)
+            .await
+            .map_err(|e| Error::internal(format!("cannot open database {}: {e}", redact(url)))),
+    }
+}
+
+async fn connect_read_only(url: &str, n: u32) -> Result<AnyPool> {
     AnyPoolOptions::new()
-        .max_connections(4)
+        .max_connections(n)
         .after_connect(|conn, _| {
             Box::pin(async move {
                 for pragma in ["PRAGMA query_only = ON", "PRAGMA busy_timeout = 5000"] {

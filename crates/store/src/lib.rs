@@ -50,6 +50,8 @@ pub struct SqlStore {
     desk_counts: std::sync::Arc<paging::CountCache>,
     /// Every desk's list keys in each order asked for, kept in step with the desk change feed.
     desk_order: std::sync::Arc<desks::feed::FleetOrder>,
+    /// The connection the order index reads the feed and the keys through.
+    feed: AnyPool,
 }
 
 impl SqlStore {
@@ -61,9 +63,11 @@ impl SqlStore {
             Backend::Sqlite => db::connect_readers(url).await?,
             Backend::Postgres => pool.clone(),
         };
+        let feed = db::connect_feed(url, backend).await?;
         Ok(SqlStore {
             pool,
             read,
+            feed,
             backend,
             desk_counts: Default::default(),
             desk_order: Default::default(),
@@ -91,6 +95,7 @@ impl SqlStore {
 
     /// Closes the pool, waiting for connections in use.
     pub async fn close(&self) {
+        self.feed.close().await;
         self.read.close().await;
         self.pool.close().await;
     }

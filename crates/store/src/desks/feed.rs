@@ -13,6 +13,7 @@
 //! the gap); if it is still missing then, its transaction rolled back.
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
@@ -36,6 +37,8 @@ const REBUILD_LAG: i64 = FEED_KEEP / 2;
 /// The index and where it stands in the feed.
 #[derive(Default)]
 pub(crate) struct FleetOrder {
+    loaded: AtomicBool,
+    loading: AtomicBool,
     index: RwLock<Option<Index>>,
     feed: tokio::sync::Mutex<Feed>,
     /// Pages found by position so far (the rest were walked in the database's index).
@@ -44,7 +47,6 @@ pub(crate) struct FleetOrder {
 
 #[derive(Default)]
 struct Feed {
-    built: bool,
     /// Every feed number up to here has been applied (or never committed).
     low: i64,
     /// Numbers above `low` already applied.
@@ -64,25 +66,56 @@ pub(super) fn prune_sql() -> String {
 
 impl FleetOrder {
     /// Brings the index up to date if this process wrote desks since the last look (its desk
-    /// `generation` moved) or [`POLL_EVERY`] has passed; builds it on first use.
-    pub(super) async fn refresh(&self, read: &AnyPool, b: Backend, generation: u64) -> Result<()> {
+    /// `generation` moved) or [`POLL_EVERY`] has passed. Answers whether the index can serve
+    /// pages: until it is loaded (in the background, started by the first call) it cannot.
+    pub(super) async fn refresh(
+        self: &Arc<Self>,
+        read: &AnyPool,
+        b: Backend,
+        generation: u64,
+    ) -> Result<bool> {
+        if !self.loaded.load(Ordering::Acquire) {
+            self.load_in_background(read, b);
+            return Ok(false);
+        }
         let mut feed = self.feed.lock().await;
         let fresh = feed.polled_at.is_some_and(|t| t.elapsed() < POLL_EVERY);
-        if feed.built && feed.generation == generation && fresh {
-            return Ok(());
+        if feed.generation == generation && fresh {
+            return Ok(true);
         }
-        if feed.built {
-            self.poll(read, b, &mut feed).await?;
-        } else {
-            self.build(read, b, &mut feed).await?;
+        if !self.poll(read, b, &mut feed).await? {
+            // too far behind the feed (its rows may be pruned): load afresh
+            self.loaded.store(false, Ordering::Release);
+            drop(feed);
+            self.load_in_background(read, b);
+            return Ok(false);
         }
         feed.generation = generation;
         feed.polled_at = Some(Instant::now());
-        Ok(())
+        Ok(true)
+    }
+
+    /// Starts loading the index unless a load is under way. Loading 100,000 desks' keys takes
+    /// seconds on SQLite; pages are walked in the database's index meanwhile.
+    pub(super) fn load_in_background(self: &Arc<Self>, read: &AnyPool, b: Backend) {
+        if self.loading.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let (me, read) = (self.clone(), read.clone());
+        tokio::spawn(async move {
+            let mut feed = me.feed.lock().await;
+            match me.load(&read, b, &mut feed).await {
+                Ok(()) => me.loaded.store(true, Ordering::Release),
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot load the desk order index; pages are walked")
+                }
+            }
+            me.loading.store(false, Ordering::Release);
+        });
     }
 
     /// Runs `f` on the index with order `by` built (building it on first use); `None` if the
-    /// index could not be built (more distinct states than it counts).
+    /// index is not loaded.
     pub(super) fn with_order<T>(
         &self,
         by: OrderBy,
@@ -101,51 +134,59 @@ impl FleetOrder {
             return Ok(None);
         };
         if !ix.has_order(by) {
+            let started = Instant::now();
             ix.build_order(by);
+            let ms = started.elapsed().as_millis() as u64;
+            tracing::info!(?by, desks = ix.len(), ms, "built a desk order");
         }
         Ok(Some(f(ix)))
     }
 
     /// Loads every desk's keys and the feed's position in one snapshot of the database.
-    async fn build(&self, read: &AnyPool, b: Backend, feed: &mut Feed) -> Result<()> {
+    async fn load(&self, read: &AnyPool, b: Backend, feed: &mut Feed) -> Result<()> {
+        let started = Instant::now();
         let mut tx = read.begin().await.map_err(crate::db::db_err)?;
         if b == Backend::Postgres {
             let sql = "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ";
             crate::db::exec(&mut *tx, b, sql, vec![]).await?;
         }
-        let top = crate::db::count(
-            &mut *tx,
-            b,
-            "SELECT COALESCE(MAX(seq), 0) AS n FROM desk_changes",
-            vec![],
-        )
-        .await?;
-        // rows below the newest FEED_KEEP may have been pruned; a number above that not
-        // seen now is a gap (in flight, or rolled back)
-        let low = (top - FEED_KEEP - 1).max(0);
-        let seen = read_feed(&mut tx, b, low, FEED_KEEP + BATCH).await?;
+        let sql = "SELECT COALESCE(MAX(seq), 0) AS n FROM desk_changes";
+        let top = crate::db::count(&mut *tx, b, sql, vec![]).await?;
+        let (low, seen) = match b {
+            // one writer: every number up to the newest is settled
+            Backend::Sqlite => (top, Seen::nothing(top)),
+            // rows below the newest FEED_KEEP may have been pruned; a number above that not
+            // seen now is a gap (in flight, or rolled back)
+            Backend::Postgres => {
+                let low = (top - FEED_KEEP - 1).max(0);
+                (low, window(&mut tx, b, low, top).await?)
+            }
+        };
         let desks = rows(&mut *tx, b, &keys_sql(""), vec![]).await?;
         tx.commit().await.map_err(crate::db::db_err)?;
         let keys = desks.iter().map(keys_row).collect::<Result<Vec<_>>>()?;
         let index = Index::new(keys).ok_or_else(too_many_states)?;
         *feed = Feed {
-            built: true,
             low,
+            done: seen.rows.iter().map(|(s, _)| *s).collect(),
             ..Feed::default()
         };
-        feed.done = seen.rows.iter().map(|(s, _)| *s).collect();
         feed.settle(&seen);
+        let ms = started.elapsed().as_millis() as u64;
+        tracing::info!(desks = index.len(), ms, "loaded the desk order index");
         *self.index.write().map_err(poisoned)? = Some(index);
         Ok(())
     }
 
-    /// Applies the feed's rows past the last look.
-    async fn poll(&self, read: &AnyPool, b: Backend, feed: &mut Feed) -> Result<()> {
+    /// Applies the feed's rows past the last look; `false` when the index is too far behind.
+    async fn poll(&self, read: &AnyPool, b: Backend, feed: &mut Feed) -> Result<bool> {
         let mut conn = read.acquire().await.map_err(crate::db::db_err)?;
+        let started = Instant::now();
         let seen = read_feed(&mut conn, b, feed.low, REBUILD_LAG).await?;
         drop(conn);
+        let slow = started.elapsed() > Duration::from_millis(200);
         if seen.top - feed.low > REBUILD_LAG {
-            return self.build(read, b, feed).await;
+            return Ok(false);
         }
         let mut changed = HashSet::new();
         for (seq, desk) in &seen.rows {
@@ -154,8 +195,16 @@ impl FleetOrder {
             }
         }
         feed.settle(&seen);
+        if slow {
+            tracing::info!(
+                rows = seen.rows.len(),
+                ms = started.elapsed().as_millis() as u64,
+                low = feed.low,
+                "slow desk feed read"
+            );
+        }
         if changed.is_empty() {
-            return Ok(());
+            return Ok(true);
         }
         let ids: Vec<String> = changed.into_iter().collect();
         let mut current = Vec::new();
@@ -168,7 +217,7 @@ impl FleetOrder {
         }
         let mut guard = self.index.write().map_err(poisoned)?;
         let Some(ix) = guard.as_mut() else {
-            return Ok(());
+            return Ok(false);
         };
         let mut gone: HashSet<&str> = ids.iter().map(String::as_str).collect();
         for k in &current {
@@ -181,7 +230,7 @@ impl FleetOrder {
             let id = k.id().to_string();
             ix.apply(&id, Some(k)).ok_or_else(too_many_states)?;
         }
-        Ok(())
+        Ok(true)
     }
 }
 
@@ -219,6 +268,44 @@ struct Seen {
     top: i64,
     xmin: i64,
     xmax: i64,
+}
+
+impl Seen {
+    fn nothing(top: i64) -> Seen {
+        Seen {
+            rows: Vec::new(),
+            top,
+            xmin: i64::MAX,
+            xmax: 0,
+        }
+    }
+}
+
+/// PostgreSQL: the feed numbers in `(low, top]` that the snapshot of `tx` sees, and its bounds.
+async fn window(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    b: Backend,
+    low: i64,
+    top: i64,
+) -> Result<Seen> {
+    let sql =
+        "SELECT CAST(CAST(pg_snapshot_xmin(pg_current_snapshot()) AS TEXT) AS BIGINT) AS xmin, \
+               CAST(CAST(pg_snapshot_xmax(pg_current_snapshot()) AS TEXT) AS BIGINT) AS xmax";
+    let bounds = crate::db::row(&mut **tx, b, sql, vec![])
+        .await?
+        .ok_or_else(|| Error::internal("no snapshot bounds"))?;
+    let sql = "SELECT seq FROM desk_changes WHERE seq > ? AND seq <= ? ORDER BY seq";
+    let rows = rows(&mut **tx, b, sql, vec![Arg::Int(low), Arg::Int(top)])
+        .await?
+        .iter()
+        .map(|r| Ok((r.int("seq")?, String::new())))
+        .collect::<Result<Vec<_>>>()?;
+    Ok(Seen {
+        rows,
+        top,
+        xmin: bounds.int("xmin")?,
+        xmax: bounds.int("xmax")?,
+    })
 }
 
 /// Reads the feed past `after`, at most about `most` rows.

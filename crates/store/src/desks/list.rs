@@ -54,7 +54,8 @@ const TALLIED: [&str; 6] = [
 /// process's desk generation (see [`FleetOrder::refresh`]).
 pub(super) struct Lists<'a> {
     pub counts: &'a paging::CountCache,
-    pub order: &'a FleetOrder,
+    pub order: &'a std::sync::Arc<FleetOrder>,
+    pub feed: &'a AnyPool,
     pub generation: u64,
 }
 
@@ -71,8 +72,15 @@ pub(super) async fn page(
     q: &ListQuery,
     lists: Lists<'_>,
 ) -> Result<Page<DeskView>> {
-    if let Some((by, states)) = by_position(q) {
-        lists.order.refresh(pool, b, lists.generation).await?;
+    let position = match by_position(q) {
+        Some(p) => lists
+            .order
+            .refresh(lists.feed, b, lists.generation)
+            .await?
+            .then_some(p),
+        None => None,
+    };
+    if let Some((by, states)) = position {
         let found = lists.order.with_order(by, |ix| {
             let mask = match &states {
                 Some(s) => ix.mask(s),

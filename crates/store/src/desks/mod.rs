@@ -28,6 +28,13 @@ impl SqlStore {
         list::explain(&self.pool, self.backend, q, total).await
     }
 
+    /// Starts loading the desk list's order index in the background (it also starts with the
+    /// first page that can use it): a server calls this at start, so that its first pages
+    /// need not be walked while the index loads.
+    pub fn warm_desk_order(&self) {
+        self.desk_order.load_in_background(&self.feed, self.backend);
+    }
+
     /// How many desk pages this store found by position in its order index (the others were
     /// walked in the database's index): for tests and the process's metrics.
     pub fn desk_pages_by_position(&self) -> u64 {
@@ -75,6 +82,7 @@ impl DeskStore for SqlStore {
         let lists = list::Lists {
             counts: &self.desk_counts,
             order: &self.desk_order,
+            feed: &self.feed,
             generation: self.desk_counts.generation(),
         };
         list::page(&self.read, self.backend, q, lists).await
