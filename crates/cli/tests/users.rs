@@ -681,6 +681,128 @@ async fn change_password_locks_after_the_limit_and_refuses_directories() {
     }
 }
 
+impl T {
+    async fn reset(&self, user: &str, new: &str) -> Value {
+        self.call(
+            "PUT",
+            "/v1/user/modify:resetPassword",
+            json!({ "user_name": user, "new_password": new }),
+        )
+        .await
+    }
+}
+
+/// The operator reset (extension): no current password, the create rules for the new one,
+/// directories refused with 6.2.9's codes, the lock cleared and nothing else touched.
+#[tokio::test]
+async fn an_operator_resets_a_password_without_the_current_one() {
+    for db in Db::all().await {
+        let e = T::start(db, &[]).await;
+        e.set_global(json!({"pwd_error_limit": 2, "pwd_lock_time": 30}))
+            .await;
+        // user01 has a portal session, then locks themself out
+        let (status, portal) =
+            e.s.call(
+                "POST",
+                "/v1/portal/login",
+                Some(json!({"content": {"user_name": "user01", "password": DEMO_PASSWORD}})),
+                None,
+            )
+            .await;
+        assert_eq!(status, 200, "{portal}");
+        let portal = portal["content"]["data"]["token"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        for _ in 0..2 {
+            e.password("user01", "wrong", "Another#1").await;
+        }
+        let before = e.detail("user01").await;
+        assert_eq!(before["lock"], true, "{before}");
+
+        // the new password is checked as on create, naming its field
+        let c = e.reset("user01", "weak").await;
+        err(&c, 23070204, &["content.new_password"]);
+        let c = e.reset("user01", "").await;
+        err(&c, 22000400, &["content.new_password", "required"]);
+        let c = e.reset(" ", "Reset#2026").await;
+        err(&c, 22000400, &["content.user_name", "required"]);
+        let c = e.reset("ghost", "Reset#2026").await;
+        err(&c, 23070002, &["ghost"]);
+        let c = e
+            .call(
+                "PUT",
+                "/v1/user/modify:resetPassword",
+                json!({"user_name": "user01"}),
+            )
+            .await;
+        err(&c, 22000400, &["new_password"]);
+
+        // maintenance mode stops users, not the operator; the reset needs no current password
+        e.set_global(json!({"pwd_error_limit": 2, "pwd_lock_time": 30, "maintenance_mode": true}))
+            .await;
+        let c = e.reset("user01", "Reset#2026").await;
+        assert_eq!(c, json!({"code": 0}), "{c}");
+        e.set_global(json!({"pwd_error_limit": 2, "pwd_lock_time": 30}))
+            .await;
+        // the lock is gone, the new password signs in and the old one does not
+        let after = e.detail("user01").await;
+        assert_eq!(after["lock"], false, "{after}");
+        let c = e
+            .login(json!({"user_name": "user01", "password": DEMO_PASSWORD}))
+            .await;
+        err(&c, 23070201, &[]);
+        let c = e
+            .login(json!({"user_name": "user01", "password": "Reset#2026"}))
+            .await;
+        assert_eq!(c["code"], 0, "{c}");
+        // nothing else changed: the record but its lock, the portal session, the operator token
+        for k in [
+            "id",
+            "user_name",
+            "real_name",
+            "user_state",
+            "group_id",
+            "user_type",
+            "desktop_num",
+        ] {
+            assert_eq!(after[k], before[k], "{k}: {before} → {after}");
+        }
+        let (status, desks) =
+            e.s.call("GET", "/v1/portal/desktop/list", None, Some(&portal))
+                .await;
+        assert_eq!(
+            (status, desks["content"]["code"].as_i64()),
+            (200, Some(0)),
+            "{desks}"
+        );
+        assert_eq!(e.detail("user02").await["user_state"], "ENABLE");
+
+        // an AES-encrypted new password (D6)
+        let key = e.post("/v1/user/passwordKey", json!({})).await["data"]["passwordKey"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let enc = deskd_domain::auth::encrypt_transport("Aes#Reset1", &key).unwrap();
+        let c = e.reset("user02", &enc).await;
+        assert_eq!(c["code"], 0, "{c}");
+        let c = e
+            .login(json!({"user_name": "user02", "password": "Aes#Reset1"}))
+            .await;
+        assert_eq!(c["code"], 0, "{c}");
+
+        // AD and LDAP passwords live in their directory
+        for (t, code) in [("AD", 23070202), ("LDAP", 23070203)] {
+            let name = format!("reset.{}", t.to_lowercase());
+            let mut body = normal(&name, "dir");
+            body["user_type"] = json!(t);
+            e.create_user(body).await;
+            let c = e.reset(&name, "Whatever#1").await;
+            err(&c, code, &[&name]);
+        }
+    }
+}
+
 #[tokio::test]
 async fn login_and_the_user_desktop_list() {
     for db in Db::all().await {

@@ -103,16 +103,28 @@ impl Browser {
 
 /// Sign-in (operator, desktop user, wrong passwords), the compressed first screen, the
 /// overview, the desk table (paging, sort, filter, start with its progress bar, batch-create of
-/// 20), the CSV import with a bad row, editing a user, disabling and enabling them, changing
-/// their password and signing in with the new one, a network and a strategy through their forms
-/// (bad input refused at its field), every catalog screen, charts, the language switch, the
-/// portal (start a desk, open its console, non-uniform canvas) and axe-core, on the simulated
-/// driver.
+/// 20), ten starts queued by the boot-storm guard on the overview, the CSV import with a bad
+/// row, editing a user, disabling and enabling them, changing their password and signing in
+/// with the new one, an operator's password reset (policy refusal, AD refusal, the user signs in
+/// with it), a network and a strategy through their forms (bad input refused at its field),
+/// deleting from every catalogue and fleet screen (refusals shown, rows gone), every catalog
+/// screen, charts, the language switch, the portal (start a desk, open its console, non-uniform
+/// canvas) and axe-core, on the simulated driver.
 #[tokio::test(flavor = "multi_thread")]
 async fn operator_console_and_user_portal_in_chromium() {
     let Some(b) = browser() else { return };
-    // Some latency, so a started desk is seen starting before it runs.
-    let api = Api::start(Db::Sqlite, &["--sim-latency-ms", "300"]).await;
+    // Some latency, so a started desk is seen starting before it runs; one start at a time,
+    // so a handful of starts makes a boot-storm queue the overview shows.
+    let flags = [
+        "--sim-latency-ms",
+        "300",
+        "--max-starts-per-host",
+        "1",
+        "--max-starts-per-cluster",
+        "1",
+    ];
+    let api = Api::start(Db::Sqlite, &flags).await;
+    spare_records(&api).await;
     // user01's desks start powered off, for the portal to start one.
     let desks = api
         .ok(
@@ -135,6 +147,38 @@ async fn operator_console_and_user_portal_in_chromium() {
     }
     let out = b.run(&api.s.base, &["--mode", "full"]);
     assert!(out.contains("screenshot: "), "{out}");
+}
+
+/// What browser.py deletes or is refused on besides the demo: an empty cluster with a host and a
+/// pool of its own (no desk is ever placed there), and an AD user whose password deskd does
+/// not keep.
+async fn spare_records(api: &Api) {
+    let cluster = api
+        .create(
+            "/v1/rccp/cluster/create",
+            json!({"cluster_name": "web-spare-cluster"}),
+        )
+        .await;
+    api.create(
+        "/v1/rccp/host/create",
+        json!({"host_name": "web-spare-host", "cluster_id": cluster, "ip": "10.99.0.9",
+               "cpu_cores": 8, "memory": 16, "storage": 100}),
+    )
+    .await;
+    api.create(
+        "/v1/rccp/storage_pool/create",
+        json!({"name": "web-spare-pool", "cluster_id": cluster, "capacity": 100}),
+    )
+    .await;
+    let c = api
+        .post(
+            "/v1/user/create",
+            json!({"user_name": "webad", "user_group_name": "webdir", "real_name": "Web AD",
+                   "user_type": "AD"}),
+        )
+        .await;
+    let task = api.wait(&c).await;
+    assert_eq!(task["task_status"], "FINISHED", "{task}");
 }
 
 /// A QEMU desk's console in the browser shows the guest's screen.

@@ -182,8 +182,9 @@ pub fn check_invalid_time(value: i64, field: &str) -> Result<i64> {
     Ok(value)
 }
 
-/// The password policy of the global strategy (23070204).
-pub fn check_password_policy(password: &str, g: &GlobalStrategy) -> Result<()> {
+/// The password policy of the global strategy (23070204). `field` is the JSON path of the
+/// password (`content.password`, `content.new_password`), which the message names.
+pub fn check_password_policy(password: &str, g: &GlobalStrategy, field: &str) -> Result<()> {
     let n = password.chars().count();
     let classes = [
         password.chars().any(|c| c.is_ascii_lowercase()),
@@ -199,7 +200,7 @@ pub fn check_password_policy(password: &str, g: &GlobalStrategy) -> Result<()> {
         return Err(Error::user(
             UserRefusal::PasswordPolicy,
             format!(
-                "the password must have {} to {} characters and at least {} of: lower-case letters, upper-case letters, digits, symbols",
+                "invalid parameter `{field}`: the password must have {} to {} characters and at least {} of: lower-case letters, upper-case letters, digits, symbols",
                 p.min_length, p.max_length, p.min_classes
             ),
         ));
@@ -395,8 +396,10 @@ mod tests {
     #[test]
     fn password_policy() {
         let g = GlobalStrategy::default();
-        assert!(check_password_policy("Abcdef12", &g).is_ok());
-        assert!(check_password_policy("short1A", &g).is_err());
-        assert!(check_password_policy("abcdefgh", &g).is_err());
+        let f = "content.password";
+        assert!(check_password_policy("Abcdef12", &g, f).is_ok());
+        assert!(check_password_policy("short1A", &g, f).is_err());
+        let e = check_password_policy("abcdefgh", &g, "content.new_password").unwrap_err();
+        assert!(e.to_string().contains("`content.new_password`"), "{e}");
     }
 }

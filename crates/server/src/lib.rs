@@ -81,6 +81,9 @@ pub struct App {
     pub throttles: Arc<http::throttle::Throttles>,
     /// The simulated driver itself, for its fault-injection extension (`/v1/sim/…`).
     pub sim: Option<Arc<SimDriver>>,
+    /// The boot-storm guard the desk starts of this process pass (its queue is shown by
+    /// `/v1/rccp/compute/bootQueue`).
+    pub boot: Arc<desks::guard::BootGuard>,
 }
 
 /// A fresh random id for a new record or task.
@@ -165,10 +168,14 @@ pub async fn assemble(cfg: ServerConfig) -> anyhow::Result<Parts> {
         ..EngineConfig::default()
     };
     let mut registry = Registry::default();
+    let boot = Arc::new(desks::guard::BootGuard::new(
+        cfg.max_starts_per_host,
+        cfg.max_starts_per_cluster,
+    ));
     let ops = desks::ops::DeskOps {
         store: sql.clone(),
         driver: driver.clone(),
-        guard: desks::guard::BootGuard::new(cfg.max_starts_per_host, cfg.max_starts_per_cluster),
+        guard: boot.clone(),
         policy: cfg.placement_policy,
         shutdown_timeout: cfg.desk_shutdown_timeout,
     };
@@ -220,6 +227,7 @@ pub async fn assemble(cfg: ServerConfig) -> anyhow::Result<Parts> {
         prometheus,
         throttles,
         sim: Some(sim),
+        boot,
     });
     Ok(Parts {
         state,

@@ -103,6 +103,47 @@ pub struct ComputeSummaryItem {
     pub desk_num: i64,
 }
 
+/// `data` of the boot-storm queue (extension, `PUT /v1/rccp/compute/bootQueue`): the guard's
+/// limits and the desk starts of this server process that wait for a slot or hold one, in all
+/// and per cluster and host that has any. Each replica has its own guard and answers its own.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+pub struct BootQueueData {
+    /// Driver starts allowed at once per host (`max_starts_per_host`).
+    pub max_starts_per_host: i64,
+    /// Driver starts allowed at once per cluster (`max_starts_per_cluster`).
+    pub max_starts_per_cluster: i64,
+    /// Starts waiting for a slot; their desks stay START_UP meanwhile.
+    pub waiting_num: i64,
+    /// Starts holding a slot: the driver is starting the desk.
+    pub starting_num: i64,
+    /// Clusters with a start waiting or running, by id.
+    pub cluster_arr: Vec<BootQueueCluster>,
+    /// Hosts with a start waiting or running, by id.
+    pub host_arr: Vec<BootQueueHost>,
+}
+
+/// One cluster of the boot-storm queue; `starting_num` is at most `max_starts_per_cluster`.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+pub struct BootQueueCluster {
+    pub cluster_id: String,
+    /// Empty when the cluster is gone.
+    pub cluster_name: String,
+    pub waiting_num: i64,
+    pub starting_num: i64,
+}
+
+/// One host of the boot-storm queue; `starting_num` is at most `max_starts_per_host`. A start
+/// waiting for its cluster's slot counts as waiting for its host too.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+pub struct BootQueueHost {
+    pub host_id: HostId,
+    /// Empty when the host is gone.
+    pub host_name: String,
+    pub cluster_id: String,
+    pub waiting_num: i64,
+    pub starting_num: i64,
+}
+
 /// One pool of a 6.8 item.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
 pub struct PoolCapacity {

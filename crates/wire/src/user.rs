@@ -158,6 +158,15 @@ pub struct ChangePasswordRequest {
     pub new_password: String,
 }
 
+/// Operator password reset (extension, `PUT /v1/user/modify:resetPassword`): 6.2.9 without the
+/// current password, for the holder of an API token.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct ResetPasswordRequest {
+    pub user_name: String,
+    /// Plaintext or AES-encrypted (D6); checked against the global password policy.
+    pub new_password: String,
+}
+
 /// `data` of 6.2.9: the outcome is `business_code` with envelope code 0.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct ChangePasswordData {

@@ -1,11 +1,13 @@
 // Lists of the catalog and the fleet: images, OS files (with an upload progress bar),
 // strategies, networks, clusters, hosts and storage pools, each paged by the server, with a
-// create form and an edit button per row (ResourceForm.jsx).
+// create form, and an edit and a delete button per row (ResourceForm.jsx, Delete.jsx).
 import { useEffect, useState } from 'preact/hooks';
 import { getSession, pageQuery } from '../api.js';
 import { t, label, useLang } from '../i18n.js';
 import { Pager } from './Pager.jsx';
 import { FORMS, ResourceForm } from './ResourceForm.jsx';
+import { ConfirmDelete, DELETES } from './Delete.jsx';
+import { track } from './Tasks.jsx';
 
 /** kind → [listing path, columns: [field, label key, enumeration kind?]] */
 export const CATALOG = {
@@ -26,16 +28,31 @@ export function Catalog({ kind }) {
   const [error, setError] = useState('');
   const [tick, setTick] = useState(0);
   const [editing, setEditing] = useState(null);
+  const [deleting, setDeleting] = useState(null);
   const limit = 20;
   const form = FORMS[kind];
+  const removable = !!DELETES[kind];
+  const idOf = (r) => r[form?.id || 'id'];
+  const nameOf = (r) => String(r[cols[0][0]] ?? idOf(r));
   const refresh = () => setTick((x) => x + 1);
+
+  /** The delete was accepted: the table shows it now, and again once its task (if any) ends. */
+  function deleted(row, taskId) {
+    setDeleting(null);
+    if (editing && idOf(editing) === idOf(row)) setEditing(null);
+    refresh();
+    if (taskId) track(taskId, `${t('delete')} ${t(kind)} ${nameOf(row)}`).then(refresh);
+  }
+  // A refresh keeps the rows on screen until the new page arrives (no flicker, and a deleted
+  // row leaves only when the server no longer lists it); another kind starts empty.
   useEffect(() => {
-    setData(null);
+    let live = true;
     pageQuery('PUT', path, { page, limit })
-      .then(setData)
-      .catch((e) => setError(e.userTip || e.message));
+      .then((d) => live && (setData(d), setError('')))
+      .catch((e) => live && setError(e.userTip || e.message));
+    return () => (live = false);
   }, [kind, page, tick]);
-  useEffect(() => (setPage(0), setEditing(null)), [kind]);
+  useEffect(() => (setData(null), setPage(0), setEditing(null), setDeleting(null)), [kind]);
   return (
     <section aria-labelledby="cat-title">
       <h1 id="cat-title">{t(kind)}</h1>
@@ -56,7 +73,7 @@ export function Catalog({ kind }) {
             {cols.map(([f, key]) => (
               <th key={f} scope="col">{t(key)}</th>
             ))}
-            {form && <th scope="col">{t('actions')}</th>}
+            {(form || removable) && <th scope="col">{t('actions')}</th>}
           </tr>
         </thead>
         <tbody>
@@ -65,24 +82,41 @@ export function Catalog({ kind }) {
               {cols.map(([f, , e]) => (
                 <td key={f} class={`c-${f}`}>{e ? label(e, r[f]) : String(r[f] ?? '')}</td>
               ))}
-              {form && (
-                <td>
-                  <button type="button" class="small edit" aria-label={`${t('edit')} ${r[cols[0][0]]}`} onClick={() => setEditing(r)}>
-                    {t('edit')}
-                  </button>
+              {(form || removable) && (
+                <td class="row-actions">
+                  {form && (
+                    <button type="button" class="small edit" aria-label={`${t('edit')} ${nameOf(r)}`} onClick={() => setEditing(r)}>
+                      {t('edit')}
+                    </button>
+                  )}
+                  {removable && (
+                    <button type="button" class="small danger delete" aria-label={`${t('delete')} ${nameOf(r)}`} onClick={() => setDeleting(r)}>
+                      {t('delete')}
+                    </button>
+                  )}
                 </td>
               )}
             </tr>
           ))}
           {data && !data.item_arr.length && (
             <tr>
-              <td colSpan={cols.length + (form ? 1 : 0)}>{t('noRows')}</td>
+              <td colSpan={cols.length + (form || removable ? 1 : 0)}>{t('noRows')}</td>
             </tr>
           )}
         </tbody>
       </table>
       </div>
       <Pager page={page} limit={limit} total={data?.total} onPage={setPage} />
+      {deleting && (
+        <ConfirmDelete
+          key={idOf(deleting)}
+          kind={kind}
+          id={idOf(deleting)}
+          name={nameOf(deleting)}
+          onDeleted={(taskId) => deleted(deleting, taskId)}
+          onClose={() => setDeleting(null)}
+        />
+      )}
     </section>
   );
 }

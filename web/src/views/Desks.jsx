@@ -31,6 +31,10 @@ export function Desks() {
   const [error, setError] = useState('');
   const [selected, setSelected] = useState(new Set());
   const [tick, setTick] = useState(0);
+  // The filter inputs are uncontrolled (their values are read on Apply): bound to `q`, the
+  // 3-second refresh re-rendered them back to the applied filter while an operator was still
+  // choosing. Clear remounts the form with empty inputs.
+  const [filterForm, setFilterForm] = useState(0);
 
   useEffect(() => {
     let live = true;
@@ -104,26 +108,30 @@ export function Desks() {
   return (
     <section aria-labelledby="desks-title">
       <h1 id="desks-title">{t('desks')}</h1>
-      <form class="filters" onSubmit={applyFilter} aria-label={t('filter')}>
+      <form class="filters" key={filterForm} onSubmit={applyFilter} aria-label={t('filter')}>
         <label>
           {t('state')}
-          <select name="state" value={q.state}>
-            <option value="">{t('allStates')}</option>
+          <select name="state">
+            <option value="" selected={!q.state}>{t('allStates')}</option>
             {ENUM_VALUES('DeskState').map((s) => (
-              <option key={s} value={s}>{label('DeskState', s)}</option>
+              <option key={s} value={s} selected={s === q.state}>{label('DeskState', s)}</option>
             ))}
           </select>
         </label>
         <label>
           {t('name')}
-          <input name="name" value={q.name} />
+          <input name="name" defaultValue={q.name} />
         </label>
         <label>
           {t('user')}
-          <input name="user" value={q.user} />
+          <input name="user" defaultValue={q.user} />
         </label>
         <button type="submit">{t('apply')}</button>
-        <button type="button" class="ghost" onClick={() => setQ({ ...q, page: 0, state: '', name: '', user: '' })}>
+        <button
+          type="button"
+          class="ghost"
+          onClick={() => (setQ({ ...q, page: 0, state: '', name: '', user: '' }), setFilterForm((k) => k + 1))}
+        >
           {t('clear')}
         </button>
       </form>

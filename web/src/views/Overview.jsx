@@ -1,7 +1,9 @@
 // The fleet at a glance: desks per state (6.1.2 totals), hosts up/down (the `up` series of
-// the node exporters), open task items (the boot-storm queue) and the firing alerts.
+// the node exporters), the boot-storm guard's queue (BootQueue.jsx) beside the open task
+// items, and the firing alerts.
 import { useEffect, useState } from 'preact/hooks';
 import { pageQuery, promGet } from '../api.js';
+import { BootQueue } from './BootQueue.jsx';
 import { t, label, useLang, ENUM_VALUES } from '../i18n.js';
 
 async function load() {
@@ -69,10 +71,7 @@ export function Overview() {
             </p>
             <p>{t('hosts')}: {d.hosts}</p>
           </article>
-          <article class="card tile" aria-labelledby="ov-queue">
-            <h2 id="ov-queue">{t('bootQueue')}</h2>
-            <p class="big">{d.queue}</p>
-          </article>
+          <BootQueue openItems={d.queue} />
           <article class="card tile" aria-labelledby="ov-alerts">
             <h2 id="ov-alerts">{t('firingAlerts')}</h2>
             <p class="big">{d.alerts.length}</p>

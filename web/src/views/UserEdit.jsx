@@ -1,7 +1,8 @@
-// Editing one desktop user (6.2.6, asynchronous) and changing their password (6.2.9).
-// 6.2.6 clears description, phone and e-mail when they are absent, so the form always sends
-// the values it shows, read first from the user's detail (6.2.16). 6.2.9 is the document's
-// only password endpoint and it needs the current password; there is no operator reset.
+// Editing one desktop user (6.2.6, asynchronous), changing their password (6.2.9) and an
+// operator's reset of it. 6.2.6 clears description, phone and e-mail when they are absent, so
+// the form always sends the values it shows, read first from the user's detail (6.2.16).
+// 6.2.9, the document's only password endpoint, needs the current password; the reset uses
+// deskd's extension PUT /v1/user/modify:resetPassword, which needs only the API token.
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { call } from '../api.js';
 import { t, getLang, useLang } from '../i18n.js';
@@ -187,6 +188,66 @@ export function UserPassword({ user, onCancel }) {
       {done && <p role="status" class="saved">{t('passwordChanged')}</p>}
       <div class="toolbar">
         <button type="submit" disabled={busy}>{t('changePassword')}</button>
+        <button type="button" class="ghost" onClick={onCancel}>{t('cancel')}</button>
+      </div>
+    </form>
+  );
+}
+
+const RESET_FIELDS = [['new_password', 'newPassword']];
+
+/** An operator sets a new password without the current one (extension); the server checks it
+ * against the password policy and refuses AD and LDAP users. */
+export function UserReset({ user, onCancel }) {
+  useLang();
+  const [error, setError] = useState(null);
+  const [done, setDone] = useState(false);
+  const [busy, setBusy] = useState(false);
+  const self = useShown();
+
+  async function submit(e) {
+    e.preventDefault();
+    const form = e.currentTarget;
+    const f = new FormData(form);
+    setDone(false);
+    if (f.get('new_password') !== f.get('confirm')) {
+      setError({ text: t('passwordMismatch'), field: 'new_password' });
+      return;
+    }
+    setBusy(true);
+    try {
+      await call('PUT', '/v1/user/modify:resetPassword', {
+        user_name: user.user_name,
+        new_password: String(f.get('new_password')),
+      });
+      setError(null);
+      setDone(true);
+      form.reset();
+    } catch (err) {
+      setError(refusal(err, RESET_FIELDS));
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  const bad = error?.field === 'new_password';
+  return (
+    <form ref={self} class="card user-reset" onSubmit={submit} aria-labelledby="rp-title">
+      <h2 id="rp-title">{t('resetPassword')}: {user.user_name}</h2>
+      <p class="hint">{t('resetPasswordHelp')}</p>
+      <input type="text" name="username" autocomplete="username" value={user.user_name} hidden readOnly />
+      <label>
+        {t('newPassword')}
+        <input name="new_password" type="password" autocomplete="new-password" required aria-invalid={bad ? 'true' : undefined} aria-describedby={bad ? 'rp-error' : undefined} />
+      </label>
+      <label>
+        {t('confirmPassword')}
+        <input name="confirm" type="password" autocomplete="new-password" required />
+      </label>
+      <ErrorLine error={error} id="rp-error" fields={RESET_FIELDS} />
+      {done && <p role="status" class="saved">{t('passwordReset')}</p>}
+      <div class="toolbar">
+        <button type="submit" disabled={busy}>{t('resetPassword')}</button>
         <button type="button" class="ghost" onClick={onCancel}>{t('cancel')}</button>
       </div>
     </form>

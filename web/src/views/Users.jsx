@@ -1,13 +1,13 @@
 // Desktop users and the group tree: list by group, create, edit (6.2.6), enable/disable
-// (6.2.7/6.2.8, several or one), change a password (6.2.9), and a CSV import that previews
-// each row's problem before anything is created.
+// (6.2.7/6.2.8, several or one), change a password (6.2.9), an operator's password reset
+// (extension), and a CSV import that previews each row's problem before anything is created.
 import { useEffect, useState } from 'preact/hooks';
 import { call, pageQuery } from '../api.js';
 import { t, label, useLang } from '../i18n.js';
 import { Pager } from './Pager.jsx';
 import { track } from './Tasks.jsx';
 import { checkRows, parseCsv } from '../csv.js';
-import { UserEdit, UserPassword } from './UserEdit.jsx';
+import { UserEdit, UserPassword, UserReset } from './UserEdit.jsx';
 
 function GroupTree({ nodes, current, onPick }) {
   return (
@@ -33,7 +33,7 @@ export function Users() {
   const [selected, setSelected] = useState(new Set());
   const [error, setError] = useState('');
   const [tick, setTick] = useState(0);
-  const [open, setOpen] = useState(null); // [user row, 'edit' | 'password']
+  const [open, setOpen] = useState(null); // [user row, 'edit' | 'password' | 'reset']
   const limit = 20;
   const later = () => setTimeout(() => setTick((x) => x + 1), 500);
 
@@ -101,6 +101,7 @@ export function Users() {
           </div>
           {open?.[1] === 'edit' && <UserEdit key={open[0].id} user={open[0]} onDone={() => (setOpen(null), later())} onCancel={() => setOpen(null)} />}
           {open?.[1] === 'password' && <UserPassword key={open[0].id} user={open[0]} onCancel={() => setOpen(null)} />}
+          {open?.[1] === 'reset' && <UserReset key={open[0].id} user={open[0]} onCancel={() => setOpen(null)} />}
           <div class="table-wrap">
           <table class="grid users">
             <thead>
@@ -147,6 +148,7 @@ export function Users() {
                       {t(u.user_state === 'ENABLE' ? 'disable' : 'enable')}
                     </button>
                     <button type="button" class="small ghost password" aria-label={`${t('changePassword')} ${u.user_name}`} onClick={() => setOpen([u, 'password'])}>{t('changePassword')}</button>
+                    <button type="button" class="small ghost reset" aria-label={`${t('resetPassword')} ${u.user_name}`} onClick={() => setOpen([u, 'reset'])}>{t('resetPassword')}</button>
                   </td>
                 </tr>
               ))}

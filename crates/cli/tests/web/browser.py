@@ -124,8 +124,10 @@ def operator(run, pg):
     start_from_table(run, pg)
     run.shot(pg, "05-desks")
     run.axe(pg, "desks")
+    boot_storm(run, pg)
     users_csv(run, pg)
     users_edit_and_password(run, pg)
+    users_reset_password(run, pg)
     for screen in ["images", "osFiles", "strategies", "networks", "clusters", "hosts", "pools", "alerts"]:
         pg.goto(f"{run.a.base}/#/{screen}")
         expect(pg.locator("table.grid")).to_be_visible()
@@ -133,6 +135,7 @@ def operator(run, pg):
     ok("images, OS files, strategies, networks, clusters, hosts, pools and alerts screens show")
     network_form(run, pg)
     strategy_form(run, pg)
+    catalog_deletes(run, pg)
     pg.goto(run.a.base + "/#/charts")
     expect(pg.locator(".chart")).to_have_count(4)
     run.shot(pg, "08-charts")
@@ -218,6 +221,53 @@ def start_from_table(run, pg):
     expect(task).to_be_visible()
     wait_finished(pg, task, 1)
     ok(f"start of {name} from the table: its progress bar reaches 1/1")
+    pg.locator("form.filters button.ghost").click()
+
+
+STORM = 10
+
+
+def boot_storm(run, pg):
+    """Ten starts against a guard of one start at a time (the test's flags): the overview's
+    boot-storm tile shows them waiting behind the one starting, then the queue drains."""
+    # a fresh desk screen: nothing selected from the start before
+    pg.goto(run.a.base + "/#/overview")
+    pg.goto(run.a.base + "/#/desks")
+    expect(pg.locator("table.desks tbody tr[data-desk-id]").first).to_be_visible()
+    pg.locator("form.filters select[name=state]").select_option("CLOSE")
+    pg.locator("form.filters button[type=submit]").click()
+    pg.wait_for_function(
+        "(n) => { const r = [...document.querySelectorAll('table.desks tbody tr[data-desk-id]')];"
+        " return r.length >= n && r.every(x => x.dataset.state === 'CLOSE'); }",
+        arg=STORM,
+    )
+    rows = pg.locator("table.desks tbody tr[data-desk-id]")
+    picked = []
+    for i in range(STORM):
+        row = rows.nth(i)
+        picked.append(row.locator("td.c-desk_name").inner_text())
+        row.locator("input[type=checkbox]").check()
+    assert all(n.startswith("webtest") for n in picked), f"the storm starts the batch's desks, not {picked}"
+    expect(pg.locator(".selected-count")).to_have_text(str(STORM))
+    pg.locator("button[data-action=start]").click()
+    pg.goto(run.a.base + "/#/overview")
+    tile = pg.locator("article.boot-queue")
+    pg.wait_for_function("() => Number(document.querySelector('article.boot-queue')?.dataset.waiting) > 0", timeout=120_000)
+    waiting = int(tile.get_attribute("data-waiting"))
+    expect(tile.locator(".limits")).to_contain_text("1")
+    cluster = tile.locator("tr", has_text="demo-cluster")
+    expect(cluster).to_be_visible()
+    ok(f"the overview shows the boot-storm queue: {waiting} starts waiting behind a limit of one ({cluster.inner_text()!r})")
+    run.shot(pg, "03-overview-boot-storm")
+    run.axe(pg, "overview with a boot-storm queue")
+    pg.wait_for_function(
+        "() => { const t = document.querySelector('article.boot-queue');"
+        " return t && t.dataset.waiting === '0' && t.dataset.starting === '0'; }",
+        timeout=120_000,
+    )
+    expect(tile.locator("tr", has_text="demo-cluster")).to_have_count(0)
+    ok(f"the boot-storm queue drains to 0 waiting, 0 starting once the {STORM} desks run")
+    pg.goto(run.a.base + "/#/desks")
     pg.locator("form.filters button.ghost").click()
 
 
@@ -312,6 +362,119 @@ def users_edit_and_password(run, pg):
     run.axe(pg, "user password")
 
 
+RESET_USER = "user03"
+RESET_PASSWORD = "Web@Admin2026"
+AD_USER = "webad"
+
+
+def users_reset_password(run, pg):
+    """The operator's reset (extension): no current password, the policy at its field, an AD
+    user refused with the server's reason, then a good password set."""
+    pg.goto(run.a.base + "/#/overview")
+    pg.goto(run.a.base + "/#/users")
+    row = pg.locator(f"table.users tr[data-user={RESET_USER}]")
+    row.locator("button.reset").click()
+    form = pg.locator("form.user-reset")
+    expect(form.locator("input[name=old_password]")).to_have_count(0)
+    form.locator("input[name=new_password]").fill("short")
+    form.locator("input[name=confirm]").fill("short")
+    form.locator("button[type=submit]").click()
+    err = form.locator("[role=alert]")
+    expect(err).to_have_attribute("data-field", "new_password")
+    expect(form.locator("input[name=new_password][aria-invalid=true]")).to_be_visible()
+    ok(f"a password against the policy is refused at its field: {err.inner_text()}")
+    run.shot(pg, "14-user-reset-refused")
+    run.axe(pg, "user reset with an error")
+    form.locator("input[name=new_password]").fill(RESET_PASSWORD)
+    form.locator("input[name=confirm]").fill(RESET_PASSWORD)
+    form.locator("button[type=submit]").click()
+    expect(form.locator(".saved")).to_be_visible()
+    expect(form.locator("[role=alert]")).to_have_count(0)
+    ok(f"{RESET_USER}'s password is reset from the console without the current one")
+    form.locator("button.ghost").click()
+
+    pg.locator(".tree button", has_text="webdir").click()
+    row = pg.locator(f"table.users tr[data-user={AD_USER}]")
+    row.locator("button.reset").click()
+    form = pg.locator("form.user-reset")
+    form.locator("input[name=new_password]").fill(RESET_PASSWORD)
+    form.locator("input[name=confirm]").fill(RESET_PASSWORD)
+    form.locator("button[type=submit]").click()
+    err = form.locator("[role=alert]")
+    expect(err).to_contain_text("AD")
+    expect(form.locator(".saved")).to_have_count(0)
+    ok(f"an AD user's reset shows the server's refusal: {err.inner_text()}")
+    form.locator("button.ghost").click()
+
+
+def delete_row(run, pg, screen, name, refused=None, shot=None):
+    """Deletes `name` from `screen` through its row's button and the confirmation dialog.
+    With `refused`, the server must refuse with that in its message and the row stays; `shot`
+    names the screenshot (and axe pass) of the dialog showing the refusal."""
+    pg.goto(f"{run.a.base}/#/{screen}")
+    row = pg.locator(f"table.grid tr[data-name='{name}']")
+    expect(row).to_be_visible()
+    row.locator("button.delete").click()
+    dlg = pg.locator("dialog.confirm")
+    expect(dlg).to_be_visible()
+    expect(dlg.locator(".del-name")).to_have_text(name)
+    expect(dlg.locator("button.ghost")).to_be_focused()
+    dlg.locator("button.danger").click()
+    if refused:
+        alert = dlg.locator("[role=alert]")
+        expect(alert).to_contain_text(refused)
+        expect(alert).to_have_attribute("data-code", "23010000")
+        expect(dlg.locator("button.danger")).to_have_count(0)
+        text = alert.inner_text().replace("\n", " ")
+        if shot:
+            run.shot(pg, shot)
+            run.axe(pg, f"{screen} delete refused")
+        dlg.locator("button.ghost").click()
+        expect(dlg).to_have_count(0)
+        expect(row).to_be_visible()
+        return text
+    expect(dlg).to_have_count(0)
+    expect(row).to_have_count(0, timeout=120_000)
+    return ""
+
+
+def catalog_deletes(run, pg):
+    """Delete on every catalogue and fleet screen: refusals shown in the dialog (an image desks
+    use, its OS file, a cluster with desks), accepted deletes gone from the refreshed table."""
+    pg.goto(f"{run.a.base}/#/images")
+    row = pg.locator("table.grid tr[data-name='VDI Windows 10']")
+    row.locator("button.delete").click()
+    expect(pg.locator("dialog.confirm")).to_be_visible()
+    run.shot(pg, "17-image-delete-confirm")
+    run.axe(pg, "delete confirmation")
+    pg.keyboard.press("Escape")
+    expect(pg.locator("dialog.confirm")).to_have_count(0)
+    expect(row).to_be_visible()
+    ok("Escape cancels the confirmation and keeps the row")
+    why = delete_row(run, pg, "images", "VDI Windows 10", refused="still used", shot="17-image-delete-refused")
+    ok(f"deleting an image desks use is refused in the dialog: {why}")
+    why = delete_row(run, pg, "osFiles", "win7-x64.qcow2", refused="still used")
+    ok(f"deleting an OS file an image is built on is refused: {why}")
+    delete_row(run, pg, "images", "IDV Windows 7")
+    ok("an unused image is deleted (its task runs) and leaves the table")
+    delete_row(run, pg, "osFiles", "win7-x64.qcow2")
+    ok("its OS file is deleted once no image is built on it")
+    delete_row(run, pg, "strategies", f"webstrat{STAMP}")
+    delete_row(run, pg, "networks", f"webnet{STAMP}")
+    ok("the strategy and the network made through their forms are deleted")
+    delete_row(run, pg, "hosts", SPARE["host"])
+    delete_row(run, pg, "pools", SPARE["pool"])
+    ok(f"the spare host {SPARE['host']} and pool {SPARE['pool']} are deleted")
+    why = delete_row(run, pg, "clusters", "demo-cluster", refused="still used")
+    ok(f"deleting a cluster with desks is refused: {why}")
+    delete_row(run, pg, "clusters", SPARE["cluster"])
+    ok(f"the empty cluster {SPARE['cluster']} is deleted (DELETING, then gone)")
+    run.shot(pg, "18-clusters-after-delete")
+
+
+SPARE = {"cluster": "web-spare-cluster", "host": "web-spare-host", "pool": "web-spare-pool"}
+
+
 def network_form(run, pg):
     """A network through the form: a bad gateway shows the server's error at that field."""
     pg.goto(run.a.base + "/#/networks")
@@ -372,6 +535,15 @@ def new_password_sign_in(run):
     run.sign_in(pg, PW_USER, NEW_PASSWORD, kind="user")
     expect(pg.locator("#portal-title")).to_be_visible()
     ok(f"{PW_USER} signs in with the new password (and no longer with the old one)")
+    pg.context.close()
+
+
+def reset_sign_in(run):
+    """The user whose password the operator reset signs in to the portal with it."""
+    pg = run.page()
+    run.sign_in(pg, RESET_USER, RESET_PASSWORD, kind="user")
+    expect(pg.locator("#portal-title")).to_be_visible()
+    ok(f"{RESET_USER} signs in to the portal with the password the operator set")
     pg.context.close()
 
 
@@ -524,6 +696,7 @@ def main():
                 operator(run, pg)
                 portal(run)
                 new_password_sign_in(run)
+                reset_sign_in(run)
         finally:
             for s in run.shots:
                 print(f"screenshot: {s}", flush=True)

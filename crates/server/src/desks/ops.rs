@@ -39,7 +39,7 @@ use crate::fleet::vm_spec;
 pub struct DeskOps {
     pub store: Arc<dyn DeskOpsStore>,
     pub driver: Arc<dyn Hypervisor>,
-    pub guard: BootGuard,
+    pub guard: Arc<BootGuard>,
     pub policy: Policy,
     pub shutdown_timeout: Duration,
 }

@@ -81,6 +81,17 @@ pub fn routes() -> Vec<Route> {
         ),
         Route::typed(
             Doc {
+                path: "/v1/rccp/compute/bootQueue",
+                methods: &[Method::PUT, Method::GET],
+                operation_id: "bootQueue",
+                summary: "The boot-storm guard's queue: desk starts waiting for a slot and running, against the per-host and per-cluster limits (this server process)",
+                section: None,
+                auth: true,
+            },
+            summary::boot_queue,
+        ),
+        Route::typed(
+            Doc {
                 path: "/v1/rccp/cluster:pagequery",
                 methods: &[Method::PUT],
                 operation_id: "pageQueryClusters",

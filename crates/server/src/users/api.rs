@@ -4,7 +4,7 @@
 use axum::extract::State;
 use axum::http::uri::Authority;
 use axum::http::{header, HeaderMap};
-use axum::Json;
+use axum::{Extension, Json};
 use deskd_domain::auth::{hash_password, transport_password, verify_password};
 use deskd_domain::enums::{DeskCategory, UserState, UserType};
 use deskd_domain::error::{Error, Missing, Result, UserRefusal};
@@ -22,6 +22,7 @@ use deskd_wire::user::*;
 use super::ops::{EditPayload, NewUserPayload, StatePayload};
 use super::rules::{self, batch_names};
 use super::{global, kinds, save_global};
+use crate::http::auth::Caller;
 use crate::http::error::ApiResult;
 use crate::http::extract::{Content, OptionalContent};
 use crate::http::throttle::{logins::LoginAttempt, ClientAddr};
@@ -168,7 +169,7 @@ async fn initial_password(
         )),
         (_, Some(p)) => {
             let plain = transport(app, p).await?;
-            check_password_policy(&plain, g)?;
+            check_password_policy(&plain, g, "content.password")?;
             hash(app, plain).await
         }
     }
@@ -243,23 +244,7 @@ pub async fn change_password(
         .throttles
         .login(addr, &format!("user:{}", r.user_name.trim()))?;
     let user = user_named(&app, r.user_name.trim()).await?;
-    match user.user_type {
-        UserType::AD => {
-            return Err(Error::user(
-                UserRefusal::AdPassword,
-                "AD users change their password in the domain",
-            )
-            .into())
-        }
-        UserType::LDAP => {
-            return Err(Error::user(
-                UserRefusal::LdapPassword,
-                "LDAP users change their password in the directory",
-            )
-            .into())
-        }
-        _ => {}
-    }
+    stored_password(&user)?;
     let g = global(app.store.as_ref()).await?;
     if g.maintenance_mode {
         return Err(Error::user(
@@ -282,7 +267,7 @@ pub async fn change_password(
         return Ok(Json(Reply::data(answer)));
     }
     attempt.succeeded();
-    check_password_policy(&new, &g)?;
+    check_password_policy(&new, &g, "content.new_password")?;
     if new == old {
         return Err(Error::user(
             UserRefusal::SamePassword,
@@ -299,6 +284,66 @@ pub async fn change_password(
         remaining_times: None,
         pwd_lock_time: None,
     })))
+}
+
+/// AD and LDAP users' passwords live in their directory: deskd neither changes nor resets
+/// them (23070202 / 23070203).
+fn stored_password(user: &User) -> Result<()> {
+    match user.user_type {
+        UserType::AD => Err(Error::user(
+            UserRefusal::AdPassword,
+            format!(
+                "user {} is an AD user: the password is changed in the domain",
+                user.name
+            ),
+        )),
+        UserType::LDAP => Err(Error::user(
+            UserRefusal::LdapPassword,
+            format!(
+                "user {} is an LDAP user: the password is changed in the directory",
+                user.name
+            ),
+        )),
+        UserType::NORMAL | UserType::VISITOR => Ok(()),
+    }
+}
+
+/// `PUT /v1/user/modify:resetPassword` (extension): an operator sets a desktop user's password
+/// without knowing the current one, which 6.2.9 needs. The new password passes the same policy
+/// as on create (23070204 naming `content.new_password`); AD and LDAP users are refused as in
+/// 6.2.9. Like a successful 6.2.9 change it clears the wrong-password count and any lock;
+/// nothing else changes: the user's portal sessions and every API token stay valid. Maintenance
+/// mode, which stops users changing their own password, does not stop an operator.
+pub async fn reset_password(
+    State(app): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Content(r): Content<ResetPasswordRequest>,
+) -> R<()> {
+    let name = r.user_name.trim();
+    if name.is_empty() {
+        return Err(Error::invalid("content.user_name", "is required").into());
+    }
+    let user = user_named(&app, name).await?;
+    stored_password(&user)?;
+    if r.new_password.is_empty() {
+        return Err(Error::invalid("content.new_password", "is required").into());
+    }
+    let g = global(app.store.as_ref()).await?;
+    let new = transport(&app, &r.new_password).await?;
+    check_password_policy(&new, &g, "content.new_password")?;
+    let hashed = hash(&app, new).await?;
+    if !app.store.set_user_password(&user.id, &hashed).await? {
+        return Err(Error::not_found(Missing::User, name).into());
+    }
+    audit(
+        &app,
+        "user.password_reset",
+        &user.id,
+        format!("by API account {}", caller.account),
+    )
+    .await?;
+    tracing::info!(user = %user.name, account = %caller.account, "reset desktop-user password");
+    Ok(Json(Reply::empty()))
 }
 
 fn locked(minutes: i64) -> ChangePasswordData {

@@ -143,6 +143,17 @@ pub fn routes() -> Vec<Route> {
         ),
         Route::typed(
             Doc {
+                path: "/v1/user/modify:resetPassword",
+                methods: &[Method::PUT],
+                operation_id: "resetUserPassword",
+                summary: "Set a user's password without the current one (operators; the password policy applies, AD/LDAP users are refused)",
+                section: None,
+                auth: true,
+            },
+            api::reset_password,
+        ),
+        Route::typed(
+            Doc {
                 path: "/v1/user/modify:usergroup",
                 methods: &[Method::PUT],
                 operation_id: "changeUserGroup",
