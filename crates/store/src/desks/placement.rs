@@ -402,7 +402,7 @@ impl Placer {
     /// Reads the `<user>_<n>` numbers of many users at once, one range of the name index per
     /// user and a few hundred users per statement, instead of a statement per user.
     async fn read_numbers(&mut self, tx: &mut Tx, b: Backend, users: &[&str]) -> Result<()> {
-        let col = b.text_order("name");
+        let col = b.text_order("d.name");
         let wanted: HashSet<&str> = users
             .iter()
             .copied()
@@ -410,8 +410,12 @@ impl Placer {
             .collect();
         let wanted: Vec<&str> = wanted.into_iter().collect();
         for part in wanted.chunks(400) {
-            let ranges = vec![format!("({col} >= ? AND {col} < ?)"); part.len()].join(" OR ");
-            let sql = format!("SELECT name FROM desks WHERE {ranges}");
+            // a range of the name index per user, driven from a small table of the ranges
+            let values = vec!["(?, ?)"; part.len()].join(", ");
+            let sql = format!(
+                "WITH r (lo, hi) AS (VALUES {values}) \
+                 SELECT d.name FROM r JOIN desks d ON {col} >= r.lo AND {col} < r.hi"
+            );
             let args = part
                 .iter()
                 .flat_map(|u| [Arg::Text(format!("{u}_")), Arg::Text(format!("{u}`"))])
