@@ -65,6 +65,11 @@ struct MemSeries {
 impl MemSeries {
     fn append(&mut self, t: i64, v: f64) {
         if self.chunks.last().is_none_or(Chunk::is_full) {
+            // a full chunk is never written again: give back what its buffer grew beyond its
+            // bytes (up to half of it) for the retention it will still be kept
+            if let Some(full) = self.chunks.last_mut() {
+                full.compact();
+            }
             self.chunks.push(Chunk::default());
         }
         if let Some(c) = self.chunks.last_mut() {
@@ -126,7 +131,10 @@ impl Default for StorageConfig {
 pub struct Stats {
     pub series: usize,
     pub samples: usize,
+    /// Encoded bytes of the chunks.
     pub chunk_bytes: usize,
+    /// What the chunks hold in memory: their buffers' capacity and the chunk records.
+    pub chunk_memory: usize,
 }
 
 /// What [`Storage::tsdb_status`] reports.
@@ -134,6 +142,9 @@ pub struct Stats {
 pub struct TsdbStatus {
     pub num_series: usize,
     pub chunk_count: usize,
+    /// Samples in the head and the memory their chunks hold ([`Stats::chunk_memory`]).
+    pub num_samples: usize,
+    pub chunk_memory: usize,
     pub min_time: i64,
     pub max_time: i64,
     pub cardinality: super::index::Cardinality,
@@ -344,12 +355,19 @@ impl Storage {
         let mut st = TsdbStatus {
             num_series: head.series.len(),
             chunk_count: 0,
+            num_samples: 0,
+            chunk_memory: 0,
             min_time: i64::MAX,
             max_time: i64::MIN,
             cardinality: head.index.cardinality(limit),
         };
         for s in head.series.values() {
             st.chunk_count += s.chunks.len();
+            st.chunk_memory += s.chunks.capacity() * std::mem::size_of::<Chunk>();
+            for c in &s.chunks {
+                st.num_samples += c.len();
+                st.chunk_memory += c.capacity();
+            }
             if let (Some(first), Some(last)) = (s.chunks.first(), s.chunks.last()) {
                 st.min_time = st.min_time.min(first.min_time());
                 st.max_time = st.max_time.max(last.max_time());
@@ -365,9 +383,11 @@ impl Storage {
             ..Stats::default()
         };
         for s in head.series.values() {
+            st.chunk_memory += s.chunks.capacity() * std::mem::size_of::<Chunk>();
             for c in &s.chunks {
                 st.samples += c.len();
                 st.chunk_bytes += c.bytes();
+                st.chunk_memory += c.capacity();
             }
         }
         st
@@ -564,4 +584,30 @@ impl Storage {
 fn matches_all(m: &Matcher) -> bool {
     matches!(m.op, promql_parser::label::MatchOp::Re(_))
         && (m.value == ".*" || m.value == "(?s:.*)")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::chunk::SAMPLES_PER_CHUNK;
+
+    #[test]
+    fn a_full_chunk_keeps_no_spare_bytes() {
+        let st = Storage::default();
+        let l = Labels::from_pairs(&[("__name__", "vm_cpu_seconds_total")]);
+        let n = i64::from(SAMPLES_PER_CHUNK) * 5 + 7;
+        let batch: Vec<_> = (0..n)
+            .map(|i| (l.clone(), i * 15_000, (i as f64 * 0.37).sin() * 1e6))
+            .collect();
+        st.append(&batch).expect("append");
+        let head = st.read();
+        let chunks = &head.series.values().next().expect("one series").chunks;
+        assert_eq!(chunks.len(), 6);
+        for c in &chunks[..5] {
+            assert_eq!(c.capacity(), c.bytes(), "a full chunk is compacted");
+        }
+        let stats = st.stats();
+        assert_eq!(stats.samples, n as usize);
+        assert!(stats.chunk_memory >= stats.chunk_bytes);
+    }
 }
