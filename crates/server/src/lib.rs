@@ -263,7 +263,11 @@ async fn open_drivers(
 fn open_metrics(cfg: &ServerConfig) -> anyhow::Result<Arc<deskd_metrics::promql::Engine>> {
     use deskd_metrics::storage::{Storage, StorageConfig};
     let dir = cfg.data_dir.join("metrics");
-    let storage = Storage::open(&dir, StorageConfig::default())
+    let config = StorageConfig {
+        retention_ms: i64::try_from(cfg.metrics_retention.as_millis()).unwrap_or(i64::MAX),
+        ..StorageConfig::default()
+    };
+    let storage = Storage::open(&dir, config)
         .with_context(|| format!("cannot open the metrics store in {}", dir.display()))?;
     let options = deskd_metrics::promql::EngineOptions::default();
     Ok(Arc::new(deskd_metrics::promql::Engine::new(
