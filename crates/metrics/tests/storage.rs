@@ -196,3 +196,23 @@ fn the_head_holds_no_more_than_the_retention_and_one_chunk() {
         "the retention is kept"
     );
 }
+
+#[test]
+fn a_short_retention_cuts_chunks_at_a_quarter_of_it() {
+    const STEP: i64 = 15_000;
+    let retention_ms = 120_000; // 8 samples; a chunk would otherwise take 120
+    let st = Storage::new(StorageConfig {
+        retention_ms,
+        max_series: 10,
+    });
+    let l = series("up", &[]);
+    let mut most = 0;
+    for i in 0..1000 {
+        st.append(&[(l.clone(), i * STEP, i as f64)])
+            .expect("append");
+        st.purge();
+        most = most.max(st.stats().samples);
+    }
+    let bound = (retention_ms * 5 / 4 / STEP) as usize + 1;
+    assert!(most <= bound, "{most} samples held, bound {bound}");
+}

@@ -63,8 +63,10 @@ struct MemSeries {
 }
 
 impl MemSeries {
-    fn append(&mut self, t: i64, v: f64) {
-        if self.chunks.last().is_none_or(Chunk::is_full) {
+    /// Appends to the last chunk, or to a new one once it is full or spans `max_span` ms.
+    fn append(&mut self, t: i64, v: f64, max_span: i64) {
+        let cut = |c: &Chunk| c.is_full() || t.saturating_sub(c.min_time()) >= max_span;
+        if self.chunks.last().is_none_or(cut) {
             // a full chunk is never written again: give back what its buffer grew beyond its
             // bytes (up to half of it) for the retention it will still be kept
             if let Some(full) = self.chunks.last_mut() {
@@ -105,6 +107,8 @@ struct Head {
     metadata: BTreeMap<String, Vec<Metadata>>,
     /// Newest sample time seen; retention is measured back from it.
     max_t: i64,
+    /// Longest time a chunk may span ([`Head::for_retention`]).
+    max_span: i64,
     wal: Option<Wal>,
 }
 
@@ -151,16 +155,22 @@ pub struct TsdbStatus {
 }
 
 /// The time-series store. Readers share the lock; a batch append takes it once.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Storage {
     head: RwLock<Head>,
     config: StorageConfig,
 }
 
+impl Default for Storage {
+    fn default() -> Self {
+        Storage::new(StorageConfig::default())
+    }
+}
+
 impl Storage {
     pub fn new(config: StorageConfig) -> Self {
         Storage {
-            head: RwLock::default(),
+            head: RwLock::new(Head::for_retention(config.retention_ms)),
             config,
         }
     }
@@ -206,9 +216,10 @@ impl Storage {
             head.create(id, labels.clone());
         }
         head.next_id = next;
+        let max_span = head.max_span;
         for (id, t, v) in &plan {
             if let Some(s) = head.series.get_mut(id) {
-                s.append(*t, *v);
+                s.append(*t, *v, max_span);
             }
             head.max_t = head.max_t.max(*t);
         }
@@ -395,6 +406,16 @@ impl Storage {
 }
 
 impl Head {
+    /// Retention drops whole chunks only, so a series holds up to one chunk beyond it; a chunk
+    /// is cut at a quarter of the retention at most (120 samples come first unless the
+    /// retention is under two hours at 15 s), which keeps a series within 1.25× its retention.
+    fn for_retention(retention_ms: i64) -> Head {
+        Head {
+            max_span: (retention_ms / 4).max(1),
+            ..Head::default()
+        }
+    }
+
     fn create(&mut self, id: SeriesId, labels: Labels) {
         self.next_id = self.next_id.max(id + 1);
         self.index.add(id, &labels);
@@ -460,7 +481,7 @@ impl Head {
                     let (id, t, v) = (r.u64()?, r.i64()?, f64::from_bits(r.u64()?));
                     if let Some(s) = self.series.get_mut(&id) {
                         if s.last.is_none_or(|(lt, _)| t > lt) {
-                            s.append(t, v);
+                            s.append(t, v, self.max_span);
                             self.max_t = self.max_t.max(t);
                         }
                     }
@@ -537,7 +558,7 @@ impl Storage {
     /// logging every accepted batch. Retention is applied to what was loaded.
     pub fn open(dir: &Path, config: StorageConfig) -> std::io::Result<Storage> {
         let (w, snapshot, log) = Wal::open(dir)?;
-        let mut head = Head::default();
+        let mut head = Head::for_retention(config.retention_ms);
         if let Some(body) = snapshot {
             head.decode_snapshot(&body)
                 .ok_or_else(|| std::io::Error::other("metrics snapshot is damaged"))?;
