@@ -40,7 +40,7 @@ pub struct ServerConfig {
     /// How often the fleet's metrics are collected into the embedded engine.
     pub scrape_interval: Duration,
     /// How long the embedded metrics store keeps samples. The head holds every sample of the
-    /// retention in memory (about 1.5–3 bytes each, see ARCHITECTURE.md), so this bounds its size.
+    /// retention in memory (2.7–9 bytes each, see ARCHITECTURE.md), so this bounds its size.
     pub metrics_retention: Duration,
     /// Prometheus rule file; `None` means `<data-dir>/rules.yaml`, created with the defaults.
     pub rules_file: Option<PathBuf>,
