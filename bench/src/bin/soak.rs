@@ -182,7 +182,7 @@ async fn drive(
         "\n| t (s) | RSS (MiB) | open fds | threads | metrics series | head samples | head chunks (MiB) | requests | errors | refused |"
     );
     println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
-    let mut samples: Vec<ProcFigures> = Vec::new();
+    let mut samples: Vec<(u64, ProcFigures)> = Vec::new();
     let mut last = (0, 0, 0);
     loop {
         let now = (
@@ -192,9 +192,10 @@ async fn drive(
         );
         let f = proc_figures(pid).context("the server process is gone")?;
         let head = head_figures(&mut probe).await;
+        let t = started.elapsed().as_secs();
         println!(
             "| {} | {:.1} | {} | {} | {} | {} | {} | {} | {} | {} |",
-            started.elapsed().as_secs(),
+            t,
             f.rss_mib,
             f.fds,
             f.threads,
@@ -206,7 +207,7 @@ async fn drive(
             now.2 - last.2
         );
         last = now;
-        samples.push(f);
+        samples.push((t, f));
         if Instant::now() >= until {
             break;
         }
@@ -249,7 +250,28 @@ async fn head_figures(probe: &mut deskd_bench::client::Client) -> (String, Strin
     (last, "?".into(), "?".into())
 }
 
-fn summary(samples: &[ProcFigures], tally: &Tally) {
+/// The lowest RSS of each 100 s of the run: a password hash in flight adds a transient 19 MiB
+/// (Argon2's block, given back when it ends), which a single sample may catch.
+fn lows_per_100s(samples: &[(u64, ProcFigures)]) -> Vec<(u64, f64)> {
+    let mut lows: Vec<(u64, f64)> = Vec::new();
+    for (t, f) in samples {
+        let window = t / 100 * 100;
+        match lows.last_mut() {
+            Some((w, low)) if *w == window => *low = low.min(f.rss_mib),
+            _ => lows.push((window, f.rss_mib)),
+        }
+    }
+    lows
+}
+
+fn summary(timed: &[(u64, ProcFigures)], tally: &Tally) {
+    let lows = lows_per_100s(timed);
+    let list: Vec<String> = lows
+        .iter()
+        .map(|(w, low)| format!("{w}–{}: {low:.1}", w + 99))
+        .collect();
+    println!("\nlowest RSS (MiB) per 100 s: {}", list.join(", "));
+    let samples: Vec<ProcFigures> = timed.iter().map(|(_, f)| *f).collect();
     let first = samples.first().copied().unwrap_or_default();
     let end = samples.last().copied().unwrap_or_default();
     let max_rss = samples.iter().map(|s| s.rss_mib).fold(0.0, f64::max);
@@ -257,7 +279,7 @@ fn summary(samples: &[ProcFigures], tally: &Tally) {
     // the second half shows whether the figures levelled off after the warm-up
     let mid = samples.get(samples.len() / 2).copied().unwrap_or_default();
     println!(
-        "\nRSS: start {:.1} MiB, end {:.1} MiB, max {:.1} MiB; second half {:+.1} MiB",
+        "RSS: start {:.1} MiB, end {:.1} MiB, max {:.1} MiB; second half {:+.1} MiB",
         first.rss_mib,
         end.rss_mib,
         max_rss,
