@@ -129,8 +129,8 @@ fn lock_data_dir(dir: &std::path::Path) -> anyhow::Result<std::fs::File> {
 /// It also caps glibc's arenas at one per core (its default is eight per core). Each thread
 /// that allocates while the others hold their arenas gets an arena of its own, which keeps its
 /// freed pages for good: the blocking pool grows in a stall (17 to 22 threads in a soak on a
-/// busy machine) and the resident set stepped up with it, by 1–2 MiB a thread. With two
-/// arenas on two cores the 10-minute soak ran 10–15 MiB lower and grew only with the metrics
+/// busy machine) and the resident set stepped up with it, about 1 MiB a thread. With two
+/// arenas on two cores the 10-minute soak ran 6–11 MiB lower and grew only with the metrics
 /// head; the requests answered were the same.
 fn return_large_blocks_to_the_os() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
