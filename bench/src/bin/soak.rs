@@ -49,6 +49,10 @@ struct Args {
     /// their cost apart from the rest of the growth.
     #[arg(long)]
     no_churn: bool,
+    /// The embedded metrics store's retention in seconds (deskd's default: 15 days). Its head
+    /// holds every sample of the retention in memory, so a short one shows it levelling off.
+    #[arg(long)]
+    metrics_retention_secs: Option<u64>,
     /// Run on PostgreSQL (`DESKD_TEST_PG_URL`, a fresh schema) instead of SQLite.
     #[arg(long)]
     postgres: bool,
@@ -73,6 +77,9 @@ async fn main() -> anyhow::Result<()> {
 async fn serve(dir: PathBuf, db: &str, args: &Args) -> anyhow::Result<()> {
     let mut cfg = deskd_config(&dir, Some(db));
     cfg.sim_latency = Duration::from_millis(args.sim_latency_ms);
+    if let Some(secs) = args.metrics_retention_secs {
+        cfg.metrics_retention = Duration::from_secs(secs);
+    }
     let server = start_deskd(cfg, args.desks).await?;
     println!("listening {}", server.addr());
     tokio::task::spawn_blocking(|| std::io::copy(&mut std::io::stdin(), &mut std::io::sink()))
@@ -98,9 +105,12 @@ async fn soak(args: &Args) -> anyhow::Result<()> {
     let (mut child, addr) = spawn_server(dir.path().to_path_buf(), &db.url, args)?;
     let pid = child.id().to_string();
     println!(
-        "# deskd soak: {backend}, {} desks{}, {} s at {} requests/s from {} clients, seed {}, nproc {}, load {}",
+        "# deskd soak: {backend}, {} desks{}{}, {} s at {} requests/s from {} clients, seed {}, nproc {}, load {}",
         args.desks,
         if args.no_churn { " (no desk churn)" } else { "" },
+        args.metrics_retention_secs
+            .map(|s| format!(", metrics retention {s} s"))
+            .unwrap_or_default(),
         args.secs,
         args.rate,
         args.workers,
@@ -122,15 +132,16 @@ fn spawn_server(
     url: &str,
     args: &Args,
 ) -> anyhow::Result<(Child, std::net::SocketAddr)> {
-    let mut child = Command::new(std::env::current_exe()?)
-        .arg("--serve-dir")
+    let mut cmd = Command::new(std::env::current_exe()?);
+    cmd.arg("--serve-dir")
         .arg(dir)
         .args(["--serve-db", url])
         .args(["--desks", &args.desks.to_string()])
-        .args(["--sim-latency-ms", &args.sim_latency_ms.to_string()])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()?;
+        .args(["--sim-latency-ms", &args.sim_latency_ms.to_string()]);
+    if let Some(secs) = args.metrics_retention_secs {
+        cmd.args(["--metrics-retention-secs", &secs.to_string()]);
+    }
+    let mut child = cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).spawn()?;
     let stdout = child.stdout.take().context("child stdout")?;
     let mut lines = BufReader::new(stdout).lines();
     let line = lines
@@ -168,10 +179,10 @@ async fn drive(
     let mut probe = deskd_bench::client::Client::new(addr);
     probe.login().await?;
     println!(
-        "\n| t (s) | RSS (MiB) | open fds | threads | metrics series | requests | errors | refused |"
+        "\n| t (s) | RSS (MiB) | open fds | threads | metrics series | head samples | head chunks (MiB) | requests | errors | refused |"
     );
-    println!("|---:|---:|---:|---:|---:|---:|---:|---:|");
-    let mut samples: Vec<ProcFigures> = Vec::new();
+    println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    let mut samples: Vec<(u64, ProcFigures)> = Vec::new();
     let mut last = (0, 0, 0);
     loop {
         let now = (
@@ -180,20 +191,23 @@ async fn drive(
             tally.refused.load(Ordering::Relaxed),
         );
         let f = proc_figures(pid).context("the server process is gone")?;
-        let series = head_series(&mut probe).await;
+        let head = head_figures(&mut probe).await;
+        let t = started.elapsed().as_secs();
         println!(
-            "| {} | {:.1} | {} | {} | {} | {} | {} | {} |",
-            started.elapsed().as_secs(),
+            "| {} | {:.1} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            t,
             f.rss_mib,
             f.fds,
             f.threads,
-            series,
+            head.0,
+            head.1,
+            head.2,
             now.0 - last.0,
             now.1 - last.1,
             now.2 - last.2
         );
         last = now;
-        samples.push(f);
+        samples.push((t, f));
         if Instant::now() >= until {
             break;
         }
@@ -210,11 +224,12 @@ async fn drive(
     Ok(())
 }
 
-/// Series in the embedded metrics store's head (`/api/v1/status/tsdb`): each desk that runs
-/// for the first time adds its VM series, kept for the retention, which is data, not a leak.
+/// Series, samples and the chunks' memory in MiB of the embedded metrics store's head
+/// (`/api/v1/status/tsdb`): each desk that runs for the first time adds its VM series, and
+/// every scrape adds a sample to each series, all kept for the retention: data, not a leak.
 /// Asked twice at most: the server closes the probe's connection after 10 idle seconds
 /// (`--header-read-timeout-secs`), which can race with the next sample.
-async fn head_series(probe: &mut deskd_bench::client::Client) -> String {
+async fn head_figures(probe: &mut deskd_bench::client::Client) -> (String, String, String) {
     let mut last = String::new();
     for _ in 0..2 {
         let path = "/api/v1/status/tsdb";
@@ -222,14 +237,41 @@ async fn head_series(probe: &mut deskd_bench::client::Client) -> String {
             .send(hyper::Method::GET, path, bytes::Bytes::new())
             .await
         {
-            Ok(a) => return a.body["data"]["headStats"]["numSeries"].to_string(),
+            Ok(a) => {
+                let h = &a.body["data"]["headStats"];
+                let mib = h["chunkMemoryBytes"]
+                    .as_f64()
+                    .map_or("?".to_string(), |b| format!("{:.1}", b / 1048576.0));
+                return (h["numSeries"].to_string(), h["numSamples"].to_string(), mib);
+            }
             Err(e) => last = format!("? ({e})"),
         }
     }
-    last
+    (last, "?".into(), "?".into())
 }
 
-fn summary(samples: &[ProcFigures], tally: &Tally) {
+/// The lowest RSS of each 100 s of the run: a password hash in flight adds a transient 19 MiB
+/// (Argon2's block, given back when it ends), which a single sample may catch.
+fn lows_per_100s(samples: &[(u64, ProcFigures)]) -> Vec<(u64, f64)> {
+    let mut lows: Vec<(u64, f64)> = Vec::new();
+    for (t, f) in samples {
+        let window = t / 100 * 100;
+        match lows.last_mut() {
+            Some((w, low)) if *w == window => *low = low.min(f.rss_mib),
+            _ => lows.push((window, f.rss_mib)),
+        }
+    }
+    lows
+}
+
+fn summary(timed: &[(u64, ProcFigures)], tally: &Tally) {
+    let lows = lows_per_100s(timed);
+    let list: Vec<String> = lows
+        .iter()
+        .map(|(w, low)| format!("{w}–{}: {low:.1}", w + 99))
+        .collect();
+    println!("\nlowest RSS (MiB) per 100 s: {}", list.join(", "));
+    let samples: Vec<ProcFigures> = timed.iter().map(|(_, f)| *f).collect();
     let first = samples.first().copied().unwrap_or_default();
     let end = samples.last().copied().unwrap_or_default();
     let max_rss = samples.iter().map(|s| s.rss_mib).fold(0.0, f64::max);
@@ -237,7 +279,7 @@ fn summary(samples: &[ProcFigures], tally: &Tally) {
     // the second half shows whether the figures levelled off after the warm-up
     let mid = samples.get(samples.len() / 2).copied().unwrap_or_default();
     println!(
-        "\nRSS: start {:.1} MiB, end {:.1} MiB, max {:.1} MiB; second half {:+.1} MiB",
+        "RSS: start {:.1} MiB, end {:.1} MiB, max {:.1} MiB; second half {:+.1} MiB",
         first.rss_mib,
         end.rss_mib,
         max_rss,

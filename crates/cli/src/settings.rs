@@ -97,6 +97,9 @@ pub struct ServeArgs {
     /// Seconds between collections of the fleet's metrics (default 15).
     #[arg(long, env = "DESKD_SCRAPE_INTERVAL_SECS")]
     scrape_interval_secs: Option<u64>,
+    /// Seconds the embedded metrics store keeps samples, in memory (default 1296000, 15 days).
+    #[arg(long, env = "DESKD_METRICS_RETENTION_SECS")]
+    metrics_retention_secs: Option<u64>,
     /// Prometheus rule file (default: <data-dir>/rules.yaml, created with deskd's defaults).
     #[arg(long, env = "DESKD_RULES_FILE")]
     rules_file: Option<PathBuf>,
@@ -324,6 +327,7 @@ struct FileConfig {
     max_starts_per_cluster: Option<usize>,
     desk_shutdown_timeout_secs: Option<u64>,
     scrape_interval_secs: Option<u64>,
+    metrics_retention_secs: Option<u64>,
     rules_file: Option<PathBuf>,
     terminal_online_secs: Option<u64>,
     qemu: Option<bool>,
@@ -436,6 +440,15 @@ impl ServeArgs {
         anyhow::ensure!(
             !cfg.scrape_interval.is_zero(),
             "scrape_interval_secs must be positive"
+        );
+        cfg.metrics_retention = secs(
+            self.metrics_retention_secs,
+            file.metrics_retention_secs,
+            cfg.metrics_retention,
+        );
+        anyhow::ensure!(
+            !cfg.metrics_retention.is_zero(),
+            "metrics_retention_secs must be positive"
         );
         cfg.desk_shutdown_timeout = secs(
             self.desk_shutdown_timeout_secs,

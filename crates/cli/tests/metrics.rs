@@ -282,3 +282,19 @@ async fn server_resource_usage_comes_from_the_engine() {
         .unwrap()
         .contains("server_resource_type"));
 }
+
+/// `--metrics-retention-secs` reaches the embedded store: its retention is what the runtime
+/// information reports (the head's memory bound, see ARCHITECTURE.md).
+#[tokio::test]
+async fn the_metrics_retention_is_configurable() {
+    let s = Server::start(Db::Sqlite, &["--metrics-retention-secs", "7200"]);
+    let t = s.admin_token().await;
+    let (_, v) = s
+        .call("GET", "/api/v1/status/runtimeinfo", None, Some(&t))
+        .await;
+    assert_eq!(v["data"]["storageRetention"], "2h");
+    let (_, v) = s.call("GET", "/api/v1/status/tsdb", None, Some(&t)).await;
+    let head = &v["data"]["headStats"];
+    assert!(head["numSamples"].is_u64(), "{head}");
+    assert!(head["chunkMemoryBytes"].is_u64(), "{head}");
+}

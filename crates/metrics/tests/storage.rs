@@ -156,3 +156,63 @@ fn label_names_and_values() {
     assert_eq!(st.label_names(), vec!["__name__", "instance", "job"]);
     assert_eq!(st.label_values("job"), vec!["api", "db"]);
 }
+
+/// What the memory bound rests on: with the maintenance's purges, a series never holds more
+/// than the retention's samples plus one chunk (a chunk goes once wholly older), however long
+/// the store runs.
+#[test]
+fn the_head_holds_no_more_than_the_retention_and_one_chunk() {
+    use deskd_metrics::storage::chunk::SAMPLES_PER_CHUNK;
+    const HOUR: i64 = 3_600_000;
+    const STEP: i64 = 15_000;
+    let st = Storage::new(StorageConfig {
+        retention_ms: HOUR,
+        max_series: 100,
+    });
+    let all: Vec<Labels> = (0..10)
+        .map(|s| series("vm_cpu_seconds_total", &[("desk", &format!("d{s}"))]))
+        .collect();
+    let bound = (HOUR / STEP) as usize + 1 + usize::from(SAMPLES_PER_CHUNK);
+    let mut most = 0;
+    // 24 hours of 15 s scrapes, purged every 5 minutes as `spawn_maintenance` does
+    for i in 0..(24 * HOUR / STEP) {
+        let batch: Vec<_> = all
+            .iter()
+            .map(|l| (l.clone(), i * STEP, i as f64))
+            .collect();
+        st.append(&batch).expect("append");
+        if i % 20 == 0 {
+            st.purge();
+        }
+        most = most.max(st.stats().samples);
+    }
+    assert!(
+        most <= all.len() * bound,
+        "{most} samples held, bound {}",
+        all.len() * bound
+    );
+    assert!(
+        most >= all.len() * (HOUR / STEP) as usize,
+        "the retention is kept"
+    );
+}
+
+#[test]
+fn a_short_retention_cuts_chunks_at_a_quarter_of_it() {
+    const STEP: i64 = 15_000;
+    let retention_ms = 120_000; // 8 samples; a chunk would otherwise take 120
+    let st = Storage::new(StorageConfig {
+        retention_ms,
+        max_series: 10,
+    });
+    let l = series("up", &[]);
+    let mut most = 0;
+    for i in 0..1000 {
+        st.append(&[(l.clone(), i * STEP, i as f64)])
+            .expect("append");
+        st.purge();
+        most = most.max(st.stats().samples);
+    }
+    let bound = (retention_ms * 5 / 4 / STEP) as usize + 1;
+    assert!(most <= bound, "{most} samples held, bound {bound}");
+}

@@ -39,6 +39,9 @@ pub struct ServerConfig {
     pub page_cache: bool,
     /// How often the fleet's metrics are collected into the embedded engine.
     pub scrape_interval: Duration,
+    /// How long the embedded metrics store keeps samples. The head holds every sample of the
+    /// retention in memory (2.7–9 bytes each, see ARCHITECTURE.md), so this bounds its size.
+    pub metrics_retention: Duration,
     /// Prometheus rule file; `None` means `<data-dir>/rules.yaml`, created with the defaults.
     pub rules_file: Option<PathBuf>,
     /// A terminal is online while its last heartbeat is younger than this (6.6).
@@ -243,6 +246,9 @@ impl ServerConfig {
             desk_shutdown_timeout: Duration::from_secs(30),
             page_cache: true,
             scrape_interval: Duration::from_secs(15),
+            metrics_retention: Duration::from_millis(
+                deskd_metrics::storage::StorageConfig::default().retention_ms as u64,
+            ),
             rules_file: None,
             terminal_online: Duration::from_secs(180),
             qemu: None,

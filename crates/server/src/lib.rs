@@ -128,11 +128,23 @@ fn lock_data_dir(dir: &std::path::Path) -> anyhow::Result<std::fs::File> {
 /// first large block freed; from then on every thread that hashes keeps its own 19 MiB in its
 /// arena, and as the blocking pool's threads come and go the resident set climbed by that much
 /// again and again (deskd-bench-soak). A fixed threshold turns the adjustment off.
+///
+/// It also caps glibc's arenas at one per core (its default is eight per core). Each thread
+/// that allocates while the others hold their arenas gets an arena of its own, which keeps its
+/// freed pages for good: the blocking pool grows in a stall (17 to 22 threads in a soak on a
+/// busy machine) and the resident set stepped up with it, about 1 MiB a thread. With two
+/// arenas on two cores the 10-minute soak ran 6–11 MiB lower and grew only with the metrics
+/// head; the requests answered were the same.
 fn return_large_blocks_to_the_os() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: mallopt only sets an allocator parameter, under glibc's own arena lock.
-    unsafe {
-        libc::mallopt(libc::M_MMAP_THRESHOLD, 4 << 20);
+    {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let arenas = libc::c_int::try_from(cores.max(2)).unwrap_or(libc::c_int::MAX);
+        // SAFETY: mallopt only sets allocator parameters, under glibc's own arena lock.
+        unsafe {
+            libc::mallopt(libc::M_MMAP_THRESHOLD, 4 << 20);
+            libc::mallopt(libc::M_ARENA_MAX, arenas);
+        }
     }
 }
 
@@ -273,7 +285,11 @@ async fn open_drivers(
 fn open_metrics(cfg: &ServerConfig) -> anyhow::Result<Arc<deskd_metrics::promql::Engine>> {
     use deskd_metrics::storage::{Storage, StorageConfig};
     let dir = cfg.data_dir.join("metrics");
-    let storage = Storage::open(&dir, StorageConfig::default())
+    let config = StorageConfig {
+        retention_ms: i64::try_from(cfg.metrics_retention.as_millis()).unwrap_or(i64::MAX),
+        ..StorageConfig::default()
+    };
+    let storage = Storage::open(&dir, config)
         .with_context(|| format!("cannot open the metrics store in {}", dir.display()))?;
     let options = deskd_metrics::promql::EngineOptions::default();
     Ok(Arc::new(deskd_metrics::promql::Engine::new(

@@ -376,6 +376,9 @@ pub(super) async fn tsdb(
             "numSeries": st.num_series,
             "numLabelPairs": c.num_label_pairs,
             "chunkCount": st.chunk_count,
+            // deskd's additions: what the head's retention costs in memory
+            "numSamples": st.num_samples,
+            "chunkMemoryBytes": st.chunk_memory,
             "minTime": st.min_time,
             "maxTime": st.max_time,
         },

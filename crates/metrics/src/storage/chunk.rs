@@ -126,6 +126,16 @@ impl Chunk {
         self.w.bytes.len()
     }
 
+    /// Bytes the encoding's buffer holds (it grows by doubling while the chunk fills).
+    pub fn capacity(&self) -> usize {
+        self.w.bytes.capacity()
+    }
+
+    /// Drops the buffer's spare capacity; for a chunk that takes no more samples.
+    pub fn compact(&mut self) {
+        self.w.bytes.shrink_to_fit();
+    }
+
     pub fn append(&mut self, t: i64, v: f64) {
         let bits = v.to_bits();
         match self.count {

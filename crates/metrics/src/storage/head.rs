@@ -63,8 +63,15 @@ struct MemSeries {
 }
 
 impl MemSeries {
-    fn append(&mut self, t: i64, v: f64) {
-        if self.chunks.last().is_none_or(Chunk::is_full) {
+    /// Appends to the last chunk, or to a new one once it is full or spans `max_span` ms.
+    fn append(&mut self, t: i64, v: f64, max_span: i64) {
+        let cut = |c: &Chunk| c.is_full() || t.saturating_sub(c.min_time()) >= max_span;
+        if self.chunks.last().is_none_or(cut) {
+            // a full chunk is never written again: give back what its buffer grew beyond its
+            // bytes (up to half of it) for the retention it will still be kept
+            if let Some(full) = self.chunks.last_mut() {
+                full.compact();
+            }
             self.chunks.push(Chunk::default());
         }
         if let Some(c) = self.chunks.last_mut() {
@@ -100,6 +107,8 @@ struct Head {
     metadata: BTreeMap<String, Vec<Metadata>>,
     /// Newest sample time seen; retention is measured back from it.
     max_t: i64,
+    /// Longest time a chunk may span ([`Head::for_retention`]).
+    max_span: i64,
     wal: Option<Wal>,
 }
 
@@ -126,7 +135,10 @@ impl Default for StorageConfig {
 pub struct Stats {
     pub series: usize,
     pub samples: usize,
+    /// Encoded bytes of the chunks.
     pub chunk_bytes: usize,
+    /// What the chunks hold in memory: their buffers' capacity and the chunk records.
+    pub chunk_memory: usize,
 }
 
 /// What [`Storage::tsdb_status`] reports.
@@ -134,22 +146,31 @@ pub struct Stats {
 pub struct TsdbStatus {
     pub num_series: usize,
     pub chunk_count: usize,
+    /// Samples in the head and the memory their chunks hold ([`Stats::chunk_memory`]).
+    pub num_samples: usize,
+    pub chunk_memory: usize,
     pub min_time: i64,
     pub max_time: i64,
     pub cardinality: super::index::Cardinality,
 }
 
 /// The time-series store. Readers share the lock; a batch append takes it once.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Storage {
     head: RwLock<Head>,
     config: StorageConfig,
 }
 
+impl Default for Storage {
+    fn default() -> Self {
+        Storage::new(StorageConfig::default())
+    }
+}
+
 impl Storage {
     pub fn new(config: StorageConfig) -> Self {
         Storage {
-            head: RwLock::default(),
+            head: RwLock::new(Head::for_retention(config.retention_ms)),
             config,
         }
     }
@@ -195,9 +216,10 @@ impl Storage {
             head.create(id, labels.clone());
         }
         head.next_id = next;
+        let max_span = head.max_span;
         for (id, t, v) in &plan {
             if let Some(s) = head.series.get_mut(id) {
-                s.append(*t, *v);
+                s.append(*t, *v, max_span);
             }
             head.max_t = head.max_t.max(*t);
         }
@@ -344,12 +366,19 @@ impl Storage {
         let mut st = TsdbStatus {
             num_series: head.series.len(),
             chunk_count: 0,
+            num_samples: 0,
+            chunk_memory: 0,
             min_time: i64::MAX,
             max_time: i64::MIN,
             cardinality: head.index.cardinality(limit),
         };
         for s in head.series.values() {
             st.chunk_count += s.chunks.len();
+            st.chunk_memory += s.chunks.capacity() * std::mem::size_of::<Chunk>();
+            for c in &s.chunks {
+                st.num_samples += c.len();
+                st.chunk_memory += c.capacity();
+            }
             if let (Some(first), Some(last)) = (s.chunks.first(), s.chunks.last()) {
                 st.min_time = st.min_time.min(first.min_time());
                 st.max_time = st.max_time.max(last.max_time());
@@ -365,9 +394,11 @@ impl Storage {
             ..Stats::default()
         };
         for s in head.series.values() {
+            st.chunk_memory += s.chunks.capacity() * std::mem::size_of::<Chunk>();
             for c in &s.chunks {
                 st.samples += c.len();
                 st.chunk_bytes += c.bytes();
+                st.chunk_memory += c.capacity();
             }
         }
         st
@@ -375,6 +406,16 @@ impl Storage {
 }
 
 impl Head {
+    /// Retention drops whole chunks only, so a series holds up to one chunk beyond it; a chunk
+    /// is cut at a quarter of the retention at most (120 samples come first unless the
+    /// retention is under two hours at 15 s), which keeps a series within 1.25× its retention.
+    fn for_retention(retention_ms: i64) -> Head {
+        Head {
+            max_span: (retention_ms / 4).max(1),
+            ..Head::default()
+        }
+    }
+
     fn create(&mut self, id: SeriesId, labels: Labels) {
         self.next_id = self.next_id.max(id + 1);
         self.index.add(id, &labels);
@@ -440,7 +481,7 @@ impl Head {
                     let (id, t, v) = (r.u64()?, r.i64()?, f64::from_bits(r.u64()?));
                     if let Some(s) = self.series.get_mut(&id) {
                         if s.last.is_none_or(|(lt, _)| t > lt) {
-                            s.append(t, v);
+                            s.append(t, v, self.max_span);
                             self.max_t = self.max_t.max(t);
                         }
                     }
@@ -517,7 +558,7 @@ impl Storage {
     /// logging every accepted batch. Retention is applied to what was loaded.
     pub fn open(dir: &Path, config: StorageConfig) -> std::io::Result<Storage> {
         let (w, snapshot, log) = Wal::open(dir)?;
-        let mut head = Head::default();
+        let mut head = Head::for_retention(config.retention_ms);
         if let Some(body) = snapshot {
             head.decode_snapshot(&body)
                 .ok_or_else(|| std::io::Error::other("metrics snapshot is damaged"))?;
@@ -564,4 +605,30 @@ impl Storage {
 fn matches_all(m: &Matcher) -> bool {
     matches!(m.op, promql_parser::label::MatchOp::Re(_))
         && (m.value == ".*" || m.value == "(?s:.*)")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::chunk::SAMPLES_PER_CHUNK;
+
+    #[test]
+    fn a_full_chunk_keeps_no_spare_bytes() {
+        let st = Storage::default();
+        let l = Labels::from_pairs(&[("__name__", "vm_cpu_seconds_total")]);
+        let n = i64::from(SAMPLES_PER_CHUNK) * 5 + 7;
+        let batch: Vec<_> = (0..n)
+            .map(|i| (l.clone(), i * 15_000, (i as f64 * 0.37).sin() * 1e6))
+            .collect();
+        st.append(&batch).expect("append");
+        let head = st.read();
+        let chunks = &head.series.values().next().expect("one series").chunks;
+        assert_eq!(chunks.len(), 6);
+        for c in &chunks[..5] {
+            assert_eq!(c.capacity(), c.bytes(), "a full chunk is compacted");
+        }
+        let stats = st.stats();
+        assert_eq!(stats.samples, n as usize);
+        assert!(stats.chunk_memory >= stats.chunk_bytes);
+    }
 }

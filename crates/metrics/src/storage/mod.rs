@@ -54,10 +54,14 @@ use std::time::Duration;
 /// Log size that triggers a snapshot before its time.
 const SNAPSHOT_WAL_BYTES: u64 = 256 << 20;
 
+/// How often retention is applied between snapshots: the head holds at most this much beyond
+/// the retention (and one chunk).
+const PURGE_EVERY: Duration = Duration::from_secs(60);
+
 /// Runs the store's housekeeping until the task is aborted: the log is flushed to disk every
-/// second (so a machine crash loses at most the last second of acknowledged writes), and every
-/// `snapshot_every`, or once the log passes 256 MiB, retention is applied and a snapshot
-/// replaces the log.
+/// second (so a machine crash loses at most the last second of acknowledged writes), retention
+/// is applied every minute, and every `snapshot_every`, or once the log passes 256 MiB, a
+/// snapshot replaces the log.
 pub fn spawn_maintenance(
     storage: Arc<Storage>,
     snapshot_every: Duration,
@@ -65,14 +69,21 @@ pub fn spawn_maintenance(
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(1));
         let mut last_snapshot = tokio::time::Instant::now();
+        let mut last_purge = tokio::time::Instant::now();
         loop {
             tick.tick().await;
             let due = last_snapshot.elapsed() >= snapshot_every
                 || storage.wal_bytes() > SNAPSHOT_WAL_BYTES;
+            let purge = due || last_purge.elapsed() >= PURGE_EVERY;
+            if purge {
+                last_purge = tokio::time::Instant::now();
+            }
             let st = storage.clone();
             let res = tokio::task::spawn_blocking(move || {
-                if due {
+                if purge {
                     st.purge();
+                }
+                if due {
                     st.snapshot()
                 } else {
                     st.sync()

@@ -18,7 +18,8 @@ use serde::Serialize;
 
 /// How long a reply may be reused when no local write invalidated it.
 pub const REPLY_TTL: std::time::Duration = std::time::Duration::from_secs(1);
-/// Entries kept; the cache starts over when full (queries repeat, so it refills with the hot ones).
+/// Entries kept at most; the oldest goes first. Each `put` also drops the expired ones, so the
+/// cache holds at most the replies of the last [`REPLY_TTL`] (a page is 20–30 KiB at limit 20).
 const MAX_ENTRIES: usize = 1024;
 
 /// Rendered replies by query, the same generation-stamped cache that keeps the store's totals.
@@ -87,7 +88,7 @@ mod tests {
     }
 
     #[test]
-    fn a_full_cache_starts_over() {
+    fn a_full_cache_drops_its_oldest() {
         let cache = ReplyCache::default();
         for i in 0..MAX_ENTRIES {
             cache.put(format!("q{i}"), 1, Bytes::new());
