@@ -123,6 +123,21 @@ impl Hosts {
         self.virsh(i, &["vol-list", "deskd"])
     }
 
+    /// Restarts host `i`'s libvirtd: deskd's connection to it drops, its guests keep running.
+    fn restart(&self, i: usize) {
+        let out = Command::new("bash")
+            .arg(script())
+            .args(["restart", self.dir.to_str().unwrap(), &self.tag])
+            .arg((i + 1).to_string())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "libvirt-hosts.sh restart: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
     fn dom_id(&self, i: usize, desk: &str) -> String {
         self.virsh(i, &["domid", &format!("deskd-{desk}")])
             .trim()
@@ -164,6 +179,23 @@ async fn lab(hosts: &Hosts, disk: &Path, dir: Option<PathBuf>) -> Lab {
         None => Server::start(Db::Sqlite, FLAGS),
     };
     Lab::start(Api::with(s).await, &hosts.bodies(), disk).await
+}
+
+/// Waits (at most a minute, far below the hour-long reconcile interval of the events test)
+/// until the desk reads `want`.
+async fn wait_state(lab: &Lab, desk: &str, want: &str) {
+    let end = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let now = lab.state(desk).await;
+        if now == want {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < end,
+            "desk {desk} stays {now}, not {want}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }
 
 /// Which of the lab's hosts (0-based) a desk was placed on.
@@ -302,5 +334,38 @@ async fn libvirt_desks_keep_running_across_a_sigkill_of_deskd() {
     );
     lab.act(d, "powerOff").await;
     assert!(hosts.domains(0, false).is_empty());
+    lab.delete_desks(&desks).await;
+}
+
+/// Desk states follow libvirt's lifecycle events. The reconcile interval is an hour, so only
+/// an event can move a desk whose guest was powered off outside deskd: here by the guest itself
+/// (ACPI sent with virsh, the guest's acpid powers off) and by `virsh destroy` after libvirtd
+/// restarted under deskd (the connection drops; deskd reconnects and subscribes again).
+#[tokio::test]
+async fn desk_states_follow_libvirt_events_across_a_libvirtd_restart() {
+    let Some(disk) = guest_disk() else { return };
+    let _one = SERIAL.lock().await;
+    let Some(hosts) = Hosts::up("lvv", 63, 1) else {
+        return;
+    };
+    let flags = [FLAGS, &["--reconcile-interval-secs", "3600"]].concat();
+    let api = Api::with(Server::start(Db::Sqlite, &flags)).await;
+    let lab = Lab::start(api, &hosts.bodies(), &disk).await;
+    let desks = lab.create_desks(&[("V1", "PERSONAL")]).await;
+    let (d, dom) = (&desks[0], format!("deskd-{}", desks[0]));
+    let log = hosts.serial_log(0, d);
+
+    lab.act(d, "start").await;
+    assert_eq!(ready(&log).await, 1);
+    hosts.virsh(0, &["shutdown", &dom]);
+    wait_state(&lab, d, "CLOSE").await;
+    assert!(hosts.domains(0, false).is_empty(), "the guest powered off");
+
+    hosts.restart(0);
+    let _ = std::fs::remove_file(&log);
+    lab.act(d, "start").await;
+    assert_eq!(ready(&log).await, 2);
+    hosts.virsh(0, &["destroy", &dom]);
+    wait_state(&lab, d, "CLOSE").await;
     lab.delete_desks(&desks).await;
 }

@@ -433,6 +433,14 @@ pub trait Hypervisor: Send + Sync + 'static {
         None
     }
 
+    /// A channel that changes whenever the driver learns of a state change on its own (a
+    /// libvirt lifecycle event: a guest powered itself off, crashed, was destroyed outside
+    /// deskd), so the reconciler records it at once instead of at its next interval.
+    /// `None`: the driver reports nothing; state changes are found by polling.
+    fn state_watch(&self) -> Option<tokio::sync::watch::Receiver<u64>> {
+        None
+    }
+
     /// Makes this image version's base disk from an uploaded OS file (a raw
     /// or qcow2 disk image). Idempotent: an existing base -> Ok, untouched.
     /// `Invalid` (with the reason) when `source` is missing or not a usable

@@ -15,6 +15,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use tokio::sync::watch;
 use virt::sys;
 
 /// How often a shutdown checks whether the guest has powered off.
@@ -258,17 +259,27 @@ impl Hypervisor for LibvirtDriver {
         {
             let mut hosts = lock(&self.hosts);
             // the open connection is kept unless the URI changed
-            let conn = match hosts.get(&id) {
-                Some(h) if h.spec.uri.as_deref() == Some(uri.as_str()) => lock(&h.conn).clone(),
+            let link = match hosts.get(&id) {
+                Some(h) if h.spec.uri.as_deref() == Some(uri.as_str()) => lock(&h.link).take(),
                 _ => None,
             };
-            let conn = std::sync::Mutex::new(conn);
-            hosts.insert(id.clone(), Arc::new(super::Host { spec: host, conn }));
+            let link = std::sync::Mutex::new(link);
+            hosts.insert(id.clone(), Arc::new(super::Host { spec: host, link }));
         }
         if let Err(e) = self.adopt(&id).await {
             tracing::warn!(host_id = %id, uri, error = %e, "libvirt: host not reachable now");
         }
         Ok(())
+    }
+
+    /// Moved by lifecycle events; None while a host's events are not coming (it is polled).
+    fn state_generation(&self) -> Option<u64> {
+        self.generation()
+    }
+
+    /// The generation's channel: the reconciler wakes on every event.
+    fn state_watch(&self) -> Option<watch::Receiver<u64>> {
+        Some(self.gen.subscribe())
     }
 
     async fn define(&self, spec: &VmSpec) -> Result<VmInfo, DriverError> {

@@ -15,6 +15,11 @@ pub(crate) fn domain_name(vm: &str) -> String {
     format!("deskd-{vm}")
 }
 
+/// The VM a domain name stands for, when it is one of deskd's (`deskd-<vm_id>`).
+pub(crate) fn vm_of_domain(name: &str) -> Option<&str> {
+    name.strip_prefix("deskd-").filter(|vm| !vm.is_empty())
+}
+
 pub(crate) fn system_volume(vm: &str) -> String {
     format!("{vm}-system.qcow2")
 }

@@ -178,7 +178,13 @@ impl Quiet {
         self.skipped = 0;
     }
 }
-/// Runs [`reconcile_once`] every `interval` until shutdown.
+/// How long a pass woken by the driver waits for the rest of a burst of events (a start
+/// reports STARTED then RESUMED), so one pass records them all.
+const EVENT_SETTLE: Duration = Duration::from_millis(250);
+
+/// Runs [`reconcile_once`] every `interval` until shutdown, and as soon as the driver reports
+/// a state change of its own ([`Hypervisor::state_watch`]): a guest that powered itself off
+/// reads CLOSE at once, however long the interval.
 pub async fn run<S: ReconcileStore + ?Sized>(
     store: Arc<S>,
     driver: Arc<dyn Hypervisor>,
@@ -186,8 +192,13 @@ pub async fn run<S: ReconcileStore + ?Sized>(
     mut shutdown: watch::Receiver<bool>,
 ) {
     let mut quiet = Quiet::default();
+    let mut moved = driver.state_watch();
     while !*shutdown.borrow() {
-        // read before the pass, so a change made during it brings the next pass
+        // marked seen before the pass, so a change made during it brings the next pass
+        if let Some(rx) = moved.as_mut() {
+            rx.borrow_and_update();
+        }
+        // read before the pass, for the same reason
         let seen = (store.desk_generation(), driver.state_generation());
         if quiet.may_skip(seen) {
             tracing::debug!("reconciliation skipped: nothing changed");
@@ -203,9 +214,23 @@ pub async fn run<S: ReconcileStore + ?Sized>(
         }
         tokio::select! {
             _ = tokio::time::sleep(interval) => {}
+            _ = changed(&mut moved) => {
+                tracing::debug!("the driver reported a state change");
+                tokio::time::sleep(EVENT_SETTLE).await;
+            }
             _ = shutdown.changed() => {}
         }
     }
+}
+
+/// Resolves when the driver's channel moves; never without one (or once its sender is gone).
+async fn changed(rx: &mut Option<watch::Receiver<u64>>) {
+    if let Some(r) = rx {
+        if r.changed().await.is_ok() {
+            return;
+        }
+    }
+    std::future::pending().await
 }
 
 #[cfg(test)]
