@@ -61,7 +61,7 @@ tcp_port = "16509"
 auth_tcp = "none"
 host_uuid = "00000000-0000-4000-8000-$(printf %08d%02d%02d 0 "$net" "$h")"
 CONF
-    printf 'user = "root"\ngroup = "root"\nvnc_listen = "%s"\n' "$addr" >"$D/etc/qemu.conf"
+    printf 'user = "root"\ngroup = "root"\nvnc_listen = "%s"\nspice_listen = "%s"\n' "$addr" "$addr" >"$D/etc/qemu.conf"
     ip netns add "${TAG}h$h"
     ip link add "${TAG}v$h" type veth peer name eth0 netns "${TAG}h$h"
     ip link set "${TAG}v$h" master "${TAG}br" up

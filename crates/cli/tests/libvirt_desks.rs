@@ -337,6 +337,42 @@ async fn libvirt_desks_keep_running_across_a_sigkill_of_deskd() {
     lab.delete_desks(&desks).await;
 }
 
+/// A QXL desk (every desk's `vgpu_type` by default) has a SPICE display beside VNC: in its
+/// domain XML, in its console ticket with a password, and answering SPICE's link handshake at
+/// the address the ticket gives (the host's spice_listen, reached like a client would).
+async fn spice_works(lab: &Lab, hosts: &Hosts, desk: &str) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let xml = hosts.virsh(0, &["dumpxml", &format!("deskd-{desk}")]);
+    assert!(xml.contains("<graphics type='spice'"), "{xml}");
+    assert!(xml.contains("<graphics type='vnc'"), "{xml}");
+    let c = lab
+        .call("PUT", &format!("/v1/desk/{desk}/console"), json!({}))
+        .await;
+    assert_eq!(c["code"], 0, "console ticket: {c}");
+    assert_eq!(c["data"]["protocol"], "vnc", "{c}");
+    let spice = &c["data"]["spice"];
+    assert_eq!(spice["protocol"], "spice", "{c}");
+    assert!(spice["password"].as_str().unwrap().len() >= 16, "{c}");
+    let host = spice["host"].as_str().unwrap();
+    let port = u16::try_from(spice["port"].as_u64().unwrap()).unwrap();
+    let mut s = tokio::net::TcpStream::connect((host, port)).await.unwrap();
+    // SpiceLinkHeader (magic, version 2.2, size) + SpiceLinkMess for the main channel
+    let mut link = b"REDQ".to_vec();
+    for v in [2u32, 2, 18, 0] {
+        link.extend_from_slice(&v.to_le_bytes());
+    }
+    link.extend_from_slice(&[1, 0]);
+    for v in [0u32, 0, 18] {
+        link.extend_from_slice(&v.to_le_bytes());
+    }
+    s.write_all(&link).await.unwrap();
+    let mut reply = [0u8; 20];
+    s.read_exact(&mut reply).await.unwrap();
+    assert_eq!(&reply[..4], b"REDQ", "a SPICE server answers: {reply:?}");
+    assert_eq!(reply[4..8], 2u32.to_le_bytes(), "protocol 2");
+    assert_eq!(reply[16..20], 0u32.to_le_bytes(), "SPICE_LINK_ERR_OK");
+}
+
 /// Desk states follow libvirt's lifecycle events. The reconcile interval is an hour, so only
 /// an event can move a desk whose guest was powered off outside deskd: here by the guest itself
 /// (ACPI sent with virsh, the guest's acpid powers off) and by `virsh destroy` after libvirtd
@@ -357,6 +393,7 @@ async fn desk_states_follow_libvirt_events_across_a_libvirtd_restart() {
 
     lab.act(d, "start").await;
     assert_eq!(ready(&log).await, 1);
+    spice_works(&lab, &hosts, d).await;
     hosts.virsh(0, &["shutdown", &dom]);
     wait_state(&lab, d, "CLOSE").await;
     assert!(hosts.domains(0, false).is_empty(), "the guest powered off");

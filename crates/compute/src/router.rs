@@ -7,7 +7,7 @@
 
 use crate::driver::{
     ConsoleStream, DiskImage, DriverError, DriverKind, HostSpec, HostStats, HostUsage, Hypervisor,
-    ShutdownOutcome, VmId, VmInfo, VmShape, VmSpec, VmStats,
+    ShutdownOutcome, SpiceDisplay, VmId, VmInfo, VmShape, VmSpec, VmStats,
 };
 use std::collections::HashMap;
 use std::path::Path;
@@ -214,6 +214,15 @@ impl Hypervisor for HostRouter {
 
     async fn console(&self, vm: &str) -> Result<ConsoleStream, DriverError> {
         self.of_vm(vm)?.console(vm).await
+    }
+
+    async fn spice_ticket(
+        &self,
+        vm: &str,
+        password: &str,
+        valid_to: &str,
+    ) -> Result<Option<SpiceDisplay>, DriverError> {
+        self.of_vm(vm)?.spice_ticket(vm, password, valid_to).await
     }
 
     /// Every driver gets the base: a host of any kind may run the image's desks.

@@ -55,6 +55,13 @@ pub(crate) fn power(
     })
 }
 
+/// A random SPICE password no one is told: the display stays locked until a console ticket
+/// sets one with an expiry.
+fn locked_password() -> String {
+    use rand::distributions::{Alphanumeric, DistString};
+    Alphanumeric.sample_string(&mut rand::thread_rng(), 32)
+}
+
 /// True while the domain has a QEMU process.
 pub(crate) fn active(dom: &Domain) -> Result<bool, DriverError> {
     dom.is_active().map_err(|e| lv("domain state", e))
@@ -83,6 +90,7 @@ pub(crate) fn write(
         &cfg.pool_name,
         &cfg.serial_dir,
         video,
+        &locked_password(),
     )?;
     conn.define_domain_xml(&x)
         .map_err(|e| lv("define domain", e))

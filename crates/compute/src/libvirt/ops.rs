@@ -7,7 +7,7 @@ use super::{lock, lv, storage, xml, LibvirtDriver, Record};
 use crate::checks::{capacity, check_image, image_key, invalid};
 use crate::driver::{
     image_in_use, ConsoleStream, DiskImage, DriverError, HostSpec, HostStats, HostUsage,
-    Hypervisor, PowerState, ShutdownOutcome, VmInfo, VmShape, VmSpec, VmStats,
+    Hypervisor, PowerState, ShutdownOutcome, SpiceDisplay, VmInfo, VmShape, VmSpec, VmStats,
 };
 use crate::qemu::disk;
 use crate::uri::vnc_address;
@@ -695,19 +695,64 @@ impl Hypervisor for LibvirtDriver {
             .await?;
         let (port, listen) = xml::vnc(&live)
             .ok_or_else(|| DriverError::Io(format!("vm {vm}: the domain has no VNC display")))?;
-        let uri = self.uri(&info.spec.host_id)?;
-        let addr = vnc_address(&uri, listen.as_deref());
-        if addr.starts_with("127.")
-            && !(uri.starts_with("qemu:///") || uri.contains("://localhost"))
-        {
-            return Err(DriverError::Io(format!(
-                "vm {vm}: VNC listens on the loopback of remote host {uri}; set vnc_listen in its qemu.conf"
-            )));
-        }
+        let addr = self.display_address(vm, &info.spec.host_id, listen.as_deref())?;
         let stream = tokio::net::TcpStream::connect((addr.as_str(), port))
             .await
             .map_err(|e| DriverError::Io(format!("vm {vm}: VNC at {addr}:{port}: {e}")))?;
         Ok(Box::new(stream))
+    }
+
+    /// Sets the SPICE password of a ticket on the live domain (`virDomainUpdateDeviceFlags`
+    /// of its graphics with `passwdValidTo`: QEMU's set_password and expire_password).
+    async fn spice_ticket(
+        &self,
+        vm: &str,
+        password: &str,
+        valid_to: &str,
+    ) -> Result<Option<SpiceDisplay>, DriverError> {
+        let info = self.current(vm).await?;
+        if info.power != PowerState::Running {
+            return Err(invalid(&info, "console", "Running"));
+        }
+        let (id, pw, until) = (vm.to_string(), password.to_string(), valid_to.to_string());
+        let live = self
+            .with_conn(&info.spec.host_id, move |c| {
+                let d = dom::get(c, &id)?;
+                let live = d.xml_desc(0).map_err(|e| lv("domain xml", e))?;
+                if let Some(update) = xml::spice_password_update(&live, &pw, &until) {
+                    d.update_device_flags(&update, sys::VIR_DOMAIN_AFFECT_LIVE)
+                        .map_err(|e| lv("set the SPICE password", e))?;
+                }
+                Ok(live)
+            })
+            .await?;
+        let Some((port, listen)) = xml::spice(&live) else {
+            return Ok(None);
+        };
+        let host = self.display_address(vm, &info.spec.host_id, listen.as_deref())?;
+        Ok(Some(SpiceDisplay { host, port }))
+    }
+}
+
+impl LibvirtDriver {
+    /// The address a client reaches a display at: its listen address, the URI's host for a
+    /// listen on every address; a loopback listen on a remote host is refused (unreachable).
+    fn display_address(
+        &self,
+        vm: &str,
+        host_id: &str,
+        listen: Option<&str>,
+    ) -> Result<String, DriverError> {
+        let uri = self.uri(host_id)?;
+        let addr = vnc_address(&uri, listen);
+        if addr.starts_with("127.")
+            && !(uri.starts_with("qemu:///") || uri.contains("://localhost"))
+        {
+            return Err(DriverError::Io(format!(
+                "vm {vm}: its display listens on the loopback of remote host {uri}; set vnc_listen / spice_listen in its qemu.conf"
+            )));
+        }
+        Ok(addr)
     }
 }
 
