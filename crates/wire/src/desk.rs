@@ -218,6 +218,7 @@ pub struct ConsoleTicket {
     /// Path and query of the console websocket, ticket included.
     pub websocket_path: String,
     /// The protocol the websocket carries: always `vnc` (RFB).
+    #[serde(default)]
     pub protocol: String,
     /// The desk's SPICE display; absent when it has none.
     #[serde(default, skip_serializing_if = "Option::is_none")]

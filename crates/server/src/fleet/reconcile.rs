@@ -256,3 +256,34 @@ mod quiet_tests {
         assert!(!q.may_skip((1, None)), "a driver that cannot tell");
     }
 }
+
+#[cfg(test)]
+mod watch_tests {
+    use super::changed;
+    use futures::FutureExt;
+    use tokio::sync::watch;
+
+    #[tokio::test]
+    async fn wakes_on_a_change_and_never_without_a_channel() {
+        let (tx, rx) = watch::channel(0u64);
+        let mut moved = Some(rx);
+        tx.send_modify(|g| *g += 1);
+        assert!(
+            changed(&mut moved).now_or_never().is_some(),
+            "a change wakes"
+        );
+        assert!(
+            changed(&mut moved).now_or_never().is_none(),
+            "seen: no wake until the next change"
+        );
+        drop(tx);
+        assert!(
+            changed(&mut moved).now_or_never().is_none(),
+            "a dropped sender does not spin the loop"
+        );
+        assert!(
+            changed(&mut None).now_or_never().is_none(),
+            "no channel: only the interval wakes"
+        );
+    }
+}
