@@ -90,16 +90,17 @@ restart() {
   local h=$1 D=$DIR/h$1 pid log
   pid=$(cat "$D/run/libvirtd.pid")
   kill "$pid"
-  for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  # generous waits: on a loaded machine libvirtd takes seconds to stop and to listen again
+  for _ in $(seq 1 600); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
   # back into the host's namespaces through its virtlogd, which kept running
   log=$(cat "$D/run/virtlogd.pid")
   nsenter --target "$log" --mount --net libvirtd -d --listen -p /run/libvirt/libvirtd.pid
   addr=$(sed -n 's/^listen_addr = "\(.*\)"/\1/p' "$D/etc/libvirtd.conf")
-  for _ in $(seq 1 100); do
+  for _ in $(seq 1 600); do
     (exec 3<>"/dev/tcp/$addr/16509") 2>/dev/null && return 0
     sleep 0.1
   done
-  echo "libvirt-hosts.sh: host $h did not come back" >&2
+  echo "libvirt-hosts.sh: host $h did not come back in 60 s" >&2
   return 1
 }
 

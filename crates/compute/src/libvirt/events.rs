@@ -38,9 +38,12 @@ pub(crate) fn bump(gen: &watch::Sender<u64>) {
 static LOOP: OnceLock<Result<(), String>> = OnceLock::new();
 
 /// Registers libvirt's default event loop and runs it on the thread `libvirt-events` (once per
-/// process). Err when libvirt refused: the driver then works by polling alone.
+/// process). Err when libvirt refused: the driver then works by polling alone. Also silences
+/// libvirt's default error handler, which prints every error to stderr (a host that is down
+/// would print one per reconnect attempt); the driver reports errors through its own log.
 pub(crate) fn start_loop() -> Result<(), String> {
     LOOP.get_or_init(|| {
+        virt::error::clear_error_callback();
         virt::event::event_register_default_impl().map_err(|e| e.message().to_string())?;
         std::thread::Builder::new()
             .name("libvirt-events".into())

@@ -234,11 +234,9 @@ impl Host {
             DriverError::Invalid(format!("host {} has no libvirt URI", self.spec.host_id))
         })?;
         let l = events::Link::open(&self.spec.host_id, uri, gen)?;
-        let conn = l.conn.clone();
+        let (conn, evented) = (l.conn.clone(), l.evented());
         *link = Some(l);
-        if lost {
-            tracing::info!(host_id = %self.spec.host_id, "libvirt: reconnected");
-        }
+        tracing::info!(host_id = %self.spec.host_id, uri, replaces_lost = lost, evented, "libvirt: connection open");
         events::bump(gen);
         Ok(conn)
     }
