@@ -39,6 +39,8 @@ pub(crate) fn power(
         (sys::VIR_DOMAIN_RUNNING | sys::VIR_DOMAIN_BLOCKED | sys::VIR_DOMAIN_SHUTDOWN, _) => {
             (PowerState::Running, None)
         }
+        // libvirt starts QEMU paused and resumes it once set up: that is a start, not a pause
+        (sys::VIR_DOMAIN_PAUSED, sys::VIR_DOMAIN_PAUSED_STARTING_UP) => (PowerState::Running, None),
         (sys::VIR_DOMAIN_PAUSED | sys::VIR_DOMAIN_PMSUSPENDED, _) => (PowerState::Paused, None),
         _ if rec.crash_acked => (PowerState::Stopped, None),
         (sys::VIR_DOMAIN_CRASHED, _) => crashed("the guest crashed (libvirt: crashed)"),

@@ -128,6 +128,13 @@ async fn apply<S: ReconcileStore + ?Sized>(
             },
             Some(d),
         ) => {
+            // the pass listed the VMs before it read the desks: a task that finished in
+            // between (a start whose domain was still starting up) must not be undone by an
+            // observation older than its result, so the VM is asked again
+            let now = driver.info(r.vm_id()).await.map_err(driver_err)?;
+            if now.is_none_or(|i| i.power != *observed) {
+                return Ok(false);
+            }
             let to = observed_state(*observed);
             let why = reason
                 .clone()
