@@ -6,6 +6,8 @@
 # bridge's subnet and the namespaces is touched.
 #   libvirt-hosts.sh up   DIR TAG NET N   start hosts 1..N; prints one qemu+tcp URI per line
 #   libvirt-hosts.sh down DIR TAG N       stop everything `up` started and delete it
+#   libvirt-hosts.sh restart DIR TAG H    restart host H's libvirtd (its guests keep running),
+#                                         so clients see their connection drop
 # DIR holds each host's state (DIR/h<n>/{etc,run,lib,log,cache}); TAG (at most 6 letters/digits)
 # names the bridge (TAGbr) and namespaces (TAGh<n>); NET picks the subnet 10.213.NET.0/24, host n
 # being 10.213.NET.1<n>. The QEMU capability probe (about 8 s on a fresh libvirtd) is cached in
@@ -59,7 +61,7 @@ tcp_port = "16509"
 auth_tcp = "none"
 host_uuid = "00000000-0000-4000-8000-$(printf %08d%02d%02d 0 "$net" "$h")"
 CONF
-    printf 'user = "root"\ngroup = "root"\nvnc_listen = "%s"\n' "$addr" >"$D/etc/qemu.conf"
+    printf 'user = "root"\ngroup = "root"\nvnc_listen = "%s"\nspice_listen = "%s"\n' "$addr" "$addr" >"$D/etc/qemu.conf"
     ip netns add "${TAG}h$h"
     ip link add "${TAG}v$h" type veth peer name eth0 netns "${TAG}h$h"
     ip link set "${TAG}v$h" master "${TAG}br" up
@@ -84,8 +86,27 @@ CONF
   done
 }
 
+restart() {
+  local h=$1 D=$DIR/h$1 pid log
+  pid=$(cat "$D/run/libvirtd.pid")
+  kill "$pid"
+  # generous waits: on a loaded machine libvirtd takes seconds to stop and to listen again
+  for _ in $(seq 1 600); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  # back into the host's namespaces through its virtlogd, which kept running
+  log=$(cat "$D/run/virtlogd.pid")
+  nsenter --target "$log" --mount --net libvirtd -d --listen -p /run/libvirt/libvirtd.pid
+  addr=$(sed -n 's/^listen_addr = "\(.*\)"/\1/p' "$D/etc/libvirtd.conf")
+  for _ in $(seq 1 600); do
+    (exec 3<>"/dev/tcp/$addr/16509") 2>/dev/null && return 0
+    sleep 0.1
+  done
+  echo "libvirt-hosts.sh: host $h did not come back in 60 s" >&2
+  return 1
+}
+
 case $cmd in
   up) up "${4:?NET}" "${5:?N}" ;;
+  restart) restart "${4:?H}" ;;
   down) down "${4:?N}" ;;
   save-caps)
     # keep host 1's probe for later hosts (its capability cache, once libvirtd wrote it)

@@ -123,6 +123,21 @@ impl Hosts {
         self.virsh(i, &["vol-list", "deskd"])
     }
 
+    /// Restarts host `i`'s libvirtd: deskd's connection to it drops, its guests keep running.
+    fn restart(&self, i: usize) {
+        let out = Command::new("bash")
+            .arg(script())
+            .args(["restart", self.dir.to_str().unwrap(), &self.tag])
+            .arg((i + 1).to_string())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "libvirt-hosts.sh restart: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
     fn dom_id(&self, i: usize, desk: &str) -> String {
         self.virsh(i, &["domid", &format!("deskd-{desk}")])
             .trim()
@@ -164,6 +179,23 @@ async fn lab(hosts: &Hosts, disk: &Path, dir: Option<PathBuf>) -> Lab {
         None => Server::start(Db::Sqlite, FLAGS),
     };
     Lab::start(Api::with(s).await, &hosts.bodies(), disk).await
+}
+
+/// Waits (at most a minute, far below the hour-long reconcile interval of the events test)
+/// until the desk reads `want`.
+async fn wait_state(lab: &Lab, desk: &str, want: &str) {
+    let end = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let now = lab.state(desk).await;
+        if now == want {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < end,
+            "desk {desk} stays {now}, not {want}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }
 
 /// Which of the lab's hosts (0-based) a desk was placed on.
@@ -302,5 +334,75 @@ async fn libvirt_desks_keep_running_across_a_sigkill_of_deskd() {
     );
     lab.act(d, "powerOff").await;
     assert!(hosts.domains(0, false).is_empty());
+    lab.delete_desks(&desks).await;
+}
+
+/// A QXL desk (every desk's `vgpu_type` by default) has a SPICE display beside VNC: in its
+/// domain XML, in its console ticket with a password, and answering SPICE's link handshake at
+/// the address the ticket gives (the host's spice_listen, reached like a client would).
+async fn spice_works(lab: &Lab, hosts: &Hosts, desk: &str) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let xml = hosts.virsh(0, &["dumpxml", &format!("deskd-{desk}")]);
+    assert!(xml.contains("<graphics type='spice'"), "{xml}");
+    assert!(xml.contains("<graphics type='vnc'"), "{xml}");
+    let c = lab
+        .call("PUT", &format!("/v1/desk/{desk}/console"), json!({}))
+        .await;
+    assert_eq!(c["code"], 0, "console ticket: {c}");
+    assert_eq!(c["data"]["protocol"], "vnc", "{c}");
+    let spice = &c["data"]["spice"];
+    assert_eq!(spice["protocol"], "spice", "{c}");
+    assert!(spice["password"].as_str().unwrap().len() >= 16, "{c}");
+    let host = spice["host"].as_str().unwrap();
+    let port = u16::try_from(spice["port"].as_u64().unwrap()).unwrap();
+    let mut s = tokio::net::TcpStream::connect((host, port)).await.unwrap();
+    // SpiceLinkHeader (magic, version 2.2, size) + SpiceLinkMess for the main channel
+    let mut link = b"REDQ".to_vec();
+    for v in [2u32, 2, 18, 0] {
+        link.extend_from_slice(&v.to_le_bytes());
+    }
+    link.extend_from_slice(&[1, 0]);
+    for v in [0u32, 0, 18] {
+        link.extend_from_slice(&v.to_le_bytes());
+    }
+    s.write_all(&link).await.unwrap();
+    let mut reply = [0u8; 20];
+    s.read_exact(&mut reply).await.unwrap();
+    assert_eq!(&reply[..4], b"REDQ", "a SPICE server answers: {reply:?}");
+    assert_eq!(reply[4..8], 2u32.to_le_bytes(), "protocol 2");
+    assert_eq!(reply[16..20], 0u32.to_le_bytes(), "SPICE_LINK_ERR_OK");
+}
+
+/// Desk states follow libvirt's lifecycle events. The reconcile interval is an hour, so only
+/// an event can move a desk whose guest was powered off outside deskd: here by the guest itself
+/// (ACPI sent with virsh, the guest's acpid powers off) and by `virsh destroy` after libvirtd
+/// restarted under deskd (the connection drops; deskd reconnects and subscribes again).
+#[tokio::test]
+async fn desk_states_follow_libvirt_events_across_a_libvirtd_restart() {
+    let Some(disk) = guest_disk() else { return };
+    let _one = SERIAL.lock().await;
+    let Some(hosts) = Hosts::up("lvv", 63, 1) else {
+        return;
+    };
+    let flags = [FLAGS, &["--reconcile-interval-secs", "3600"]].concat();
+    let api = Api::with(Server::start(Db::Sqlite, &flags)).await;
+    let lab = Lab::start(api, &hosts.bodies(), &disk).await;
+    let desks = lab.create_desks(&[("V1", "PERSONAL")]).await;
+    let (d, dom) = (&desks[0], format!("deskd-{}", desks[0]));
+    let log = hosts.serial_log(0, d);
+
+    lab.act(d, "start").await;
+    assert_eq!(ready(&log).await, 1);
+    spice_works(&lab, &hosts, d).await;
+    hosts.virsh(0, &["shutdown", &dom]);
+    wait_state(&lab, d, "CLOSE").await;
+    assert!(hosts.domains(0, false).is_empty(), "the guest powered off");
+
+    hosts.restart(0);
+    let _ = std::fs::remove_file(&log);
+    lab.act(d, "start").await;
+    assert_eq!(ready(&log).await, 2);
+    hosts.virsh(0, &["destroy", &dom]);
+    wait_state(&lab, d, "CLOSE").await;
     lab.delete_desks(&desks).await;
 }

@@ -433,6 +433,14 @@ pub trait Hypervisor: Send + Sync + 'static {
         None
     }
 
+    /// A channel that changes whenever the driver learns of a state change on its own (a
+    /// libvirt lifecycle event: a guest powered itself off, crashed, was destroyed outside
+    /// deskd), so the reconciler records it at once instead of at its next interval.
+    /// `None`: the driver reports nothing; state changes are found by polling.
+    fn state_watch(&self) -> Option<tokio::sync::watch::Receiver<u64>> {
+        None
+    }
+
     /// Makes this image version's base disk from an uploaded OS file (a raw
     /// or qcow2 disk image). Idempotent: an existing base -> Ok, untouched.
     /// `Invalid` (with the reason) when `source` is missing or not a usable
@@ -449,4 +457,25 @@ pub trait Hypervisor: Send + Sync + 'static {
     /// Connects to the graphical console (RFB) of a Running VM; `InvalidState` otherwise,
     /// `NotFound` when it is not defined. Each call is a new, independent connection.
     async fn console(&self, vm: &str) -> Result<ConsoleStream, DriverError>;
+
+    /// Opens the Running VM's SPICE display to `password` until `valid_to` (UTC,
+    /// `YYYY-MM-DDTHH:MM:SS`) and says where it listens; None when the VM has no SPICE
+    /// display (only a libvirt QXL desk has one). Each call replaces the previous password.
+    async fn spice_ticket(
+        &self,
+        vm: &str,
+        password: &str,
+        valid_to: &str,
+    ) -> Result<Option<SpiceDisplay>, DriverError> {
+        let _ = (vm, password, valid_to);
+        Ok(None)
+    }
+}
+
+/// Where a VM's SPICE display listens, for a native client (remote-viewer) to connect with
+/// the password of a console ticket.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SpiceDisplay {
+    pub host: String,
+    pub port: u16,
 }

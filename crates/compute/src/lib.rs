@@ -38,8 +38,8 @@ pub mod uri;
 
 pub use driver::{
     ConsoleIo, ConsoleStream, DiskImage, DriverError, DriverKind, HostSpec, HostStats, HostUsage,
-    Hypervisor, NicSpec, PowerState, ShutdownOutcome, Video, VmId, VmInfo, VmShape, VmSpec,
-    VmStats,
+    Hypervisor, NicSpec, PowerState, ShutdownOutcome, SpiceDisplay, Video, VmId, VmInfo, VmShape,
+    VmSpec, VmStats,
 };
 pub use fault::{wildcard_match, FaultInjector, FaultRule, Op};
 #[cfg(feature = "libvirt")]

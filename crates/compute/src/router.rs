@@ -7,12 +7,13 @@
 
 use crate::driver::{
     ConsoleStream, DiskImage, DriverError, DriverKind, HostSpec, HostStats, HostUsage, Hypervisor,
-    ShutdownOutcome, VmId, VmInfo, VmShape, VmSpec, VmStats,
+    ShutdownOutcome, SpiceDisplay, VmId, VmInfo, VmShape, VmSpec, VmStats,
 };
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
+use tokio::sync::watch;
 
 /// Routes hypervisor calls to the driver of each host.
 pub struct HostRouter {
@@ -186,8 +187,42 @@ impl Hypervisor for HostRouter {
         Some(sum)
     }
 
+    /// The drivers' channels; with several, one that moves whenever any of them does (its
+    /// forwarding tasks need a tokio runtime, so it is None outside of one).
+    fn state_watch(&self) -> Option<watch::Receiver<u64>> {
+        let mut rxs: Vec<_> = self
+            .drivers
+            .iter()
+            .filter_map(|(_, d)| d.state_watch())
+            .collect();
+        if rxs.len() <= 1 {
+            return rxs.pop();
+        }
+        let rt = tokio::runtime::Handle::try_current().ok()?;
+        let (tx, rx) = watch::channel(0u64);
+        let tx = Arc::new(tx);
+        for mut r in rxs {
+            let tx = tx.clone();
+            rt.spawn(async move {
+                while r.changed().await.is_ok() && !tx.is_closed() {
+                    tx.send_modify(|g| *g = g.wrapping_add(1));
+                }
+            });
+        }
+        Some(rx)
+    }
+
     async fn console(&self, vm: &str) -> Result<ConsoleStream, DriverError> {
         self.of_vm(vm)?.console(vm).await
+    }
+
+    async fn spice_ticket(
+        &self,
+        vm: &str,
+        password: &str,
+        valid_to: &str,
+    ) -> Result<Option<SpiceDisplay>, DriverError> {
+        self.of_vm(vm)?.spice_ticket(vm, password, valid_to).await
     }
 
     /// Every driver gets the base: a host of any kind may run the image's desks.

@@ -206,7 +206,9 @@ pub struct DeskDetail {
 /// `data` of `PUT /v1/desk/{desk_id}/console` (extension, issue 8): a one-time credential for
 /// the desk's graphical console. Open `websocket_path` on this server (no Bearer token: the
 /// ticket is the credential) before `expire_time`; the socket carries RFB (VNC), as noVNC
-/// expects, in binary frames.
+/// expects, in binary frames. A desk with a SPICE display (a libvirt desk whose `vgpu_type`
+/// is QXL) also gets `spice`: where a native SPICE client connects, and the password it
+/// may use until `expire_time`.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
 pub struct ConsoleTicket {
     /// Used once: the websocket upgrade consumes it.
@@ -215,5 +217,22 @@ pub struct ConsoleTicket {
     pub expire_time: i64,
     /// Path and query of the console websocket, ticket included.
     pub websocket_path: String,
+    /// The protocol the websocket carries: always `vnc` (RFB).
+    #[serde(default)]
+    pub protocol: String,
+    /// The desk's SPICE display; absent when it has none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spice: Option<SpiceEndpoint>,
     pub desk_id: DeskId,
+}
+
+/// A SPICE display of a console ticket (extension): `spice://host:port` with `password`,
+/// accepted until the ticket's `expire_time` (each ticket replaces the previous password).
+/// A separate secret from the ticket: SPICE passwords hold at most 60 bytes.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+pub struct SpiceEndpoint {
+    pub protocol: String,
+    pub host: String,
+    pub port: u16,
+    pub password: String,
 }

@@ -39,6 +39,8 @@ pub(crate) fn power(
         (sys::VIR_DOMAIN_RUNNING | sys::VIR_DOMAIN_BLOCKED | sys::VIR_DOMAIN_SHUTDOWN, _) => {
             (PowerState::Running, None)
         }
+        // libvirt starts QEMU paused and resumes it once set up: that is a start, not a pause
+        (sys::VIR_DOMAIN_PAUSED, sys::VIR_DOMAIN_PAUSED_STARTING_UP) => (PowerState::Running, None),
         (sys::VIR_DOMAIN_PAUSED | sys::VIR_DOMAIN_PMSUSPENDED, _) => (PowerState::Paused, None),
         _ if rec.crash_acked => (PowerState::Stopped, None),
         (sys::VIR_DOMAIN_CRASHED, _) => crashed("the guest crashed (libvirt: crashed)"),
@@ -53,6 +55,13 @@ pub(crate) fn power(
         }
         _ => (PowerState::Stopped, None),
     })
+}
+
+/// A random SPICE password no one is told: the display stays locked until a console ticket
+/// sets one with an expiry.
+fn locked_password() -> String {
+    use rand::distributions::{Alphanumeric, DistString};
+    Alphanumeric.sample_string(&mut rand::thread_rng(), 32)
 }
 
 /// True while the domain has a QEMU process.
@@ -83,6 +92,7 @@ pub(crate) fn write(
         &cfg.pool_name,
         &cfg.serial_dir,
         video,
+        &locked_password(),
     )?;
     conn.define_domain_xml(&x)
         .map_err(|e| lv("define domain", e))

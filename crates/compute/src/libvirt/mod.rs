@@ -11,10 +11,12 @@
 //! clone of the base) and `<vm>-data.qcow2`. A deskd network is the libvirt network
 //! `deskd-<network_id>` on every host that runs one of its desks, with a DHCP host entry per
 //! desk MAC giving the address deskd allocated. libvirt calls block, so each runs on tokio's
-//! blocking pool.
+//! blocking pool. Domain lifecycle events and connection closes move the driver's state
+//! generation (`events`), so the reconciler follows a guest's own power-off at once.
 
 mod checks;
 mod domain;
+mod events;
 mod ops;
 mod stats;
 mod storage;
@@ -24,9 +26,14 @@ use crate::driver::{DriverError, HostSpec, VmId, VmSpec};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::time::Duration;
+use tokio::sync::watch;
 use virt::connect::Connect;
+
+/// How often the reconnect thread retries hosts whose connection is down.
+const RECONNECT_EVERY: Duration = Duration::from_secs(2);
 
 /// How the libvirt driver is set up.
 #[derive(Clone, Debug)]
@@ -69,12 +76,14 @@ pub(crate) struct Record {
     pub crash_acked: bool,
 }
 
-/// One libvirt host: its spec and its open connection (opened on first use, dropped and
-/// reopened after a call finds it dead).
+/// One libvirt host: its spec and its open connection with its event subscriptions (opened on
+/// first use, dropped and reopened after a call or the close callback finds it dead).
 struct Host {
     spec: HostSpec,
-    conn: Mutex<Option<Arc<Connect>>>,
+    link: Mutex<Option<events::Link>>,
 }
+
+type Hosts = Mutex<BTreeMap<String, Arc<Host>>>;
 
 /// Counters of one VM that must not go down across restarts of its QEMU process.
 #[derive(Clone, Copy, Debug, Default)]
@@ -91,7 +100,9 @@ pub(crate) struct Totals {
 /// The libvirt hypervisor driver; share it as `Arc<dyn Hypervisor>`.
 pub struct LibvirtDriver {
     cfg: LibvirtConfig,
-    hosts: Mutex<BTreeMap<String, Arc<Host>>>,
+    hosts: Arc<Hosts>,
+    /// bumped by every lifecycle event of a deskd domain and every lost or regained connection
+    gen: events::Generation,
     /// every VM deskd knows on any host: its record as last written
     vms: Mutex<BTreeMap<VmId, Record>>,
     totals: Mutex<BTreeMap<VmId, Totals>>,
@@ -135,9 +146,18 @@ impl LibvirtDriver {
     pub fn new(cfg: LibvirtConfig) -> Result<LibvirtDriver, DriverError> {
         std::fs::create_dir_all(&cfg.images_dir)
             .map_err(|e| DriverError::Io(format!("{}: {e}", cfg.images_dir.display())))?;
+        // before any connection opens: libvirt delivers events only to connections opened
+        // after the loop is registered
+        if let Err(e) = events::start_loop() {
+            tracing::warn!(error = %e, "libvirt: no event loop; desk states are polled only");
+        }
+        let hosts = Arc::new(Hosts::default());
+        let gen = Arc::new(watch::Sender::new(0));
+        reconnect_thread(Arc::downgrade(&hosts), gen.clone());
         Ok(LibvirtDriver {
             cfg,
-            hosts: Mutex::default(),
+            hosts,
+            gen,
             vms: Mutex::default(),
             totals: Mutex::default(),
             stats: Mutex::default(),
@@ -171,16 +191,27 @@ impl LibvirtDriver {
         f: impl FnOnce(&Connect) -> Result<T, DriverError> + Send + 'static,
     ) -> Result<T, DriverError> {
         let host = self.host(host_id)?;
+        let gen = self.gen.clone();
         tokio::task::spawn_blocking(move || {
-            let conn = host.connect()?;
+            let conn = host.connect(&gen)?;
             let out = f(&conn);
             if out.is_err() && !conn.is_alive().unwrap_or(false) {
-                lock(&host.conn).take();
+                host.drop_link(&gen);
             }
             out
         })
         .await
         .map_err(|e| DriverError::Io(format!("libvirt call panicked: {e}")))?
+    }
+
+    /// The generation while every host's connection reports events; None (the reconciler
+    /// polls) while any host is down or without events.
+    pub(crate) fn generation(&self) -> Option<u64> {
+        let hosts: Vec<Arc<Host>> = lock(&self.hosts).values().cloned().collect();
+        hosts
+            .iter()
+            .all(|h| h.evented())
+            .then(|| *self.gen.borrow())
     }
 
     /// The URI of a host, for messages and the console's address.
@@ -190,17 +221,71 @@ impl LibvirtDriver {
 }
 
 impl Host {
-    /// The open connection, opening it first if needed.
-    fn connect(&self) -> Result<Arc<Connect>, DriverError> {
-        let mut conn = lock(&self.conn);
-        if let Some(c) = conn.as_ref() {
-            return Ok(c.clone());
+    /// The open connection, opening it first if there is none or the old one died. A new
+    /// connection bumps the generation: events may have been missed before it.
+    fn connect(&self, gen: &events::Generation) -> Result<Arc<Connect>, DriverError> {
+        let mut link = lock(&self.link);
+        if let Some(l) = link.as_ref().filter(|l| !l.dead.load(Ordering::SeqCst)) {
+            return Ok(l.conn.clone());
         }
+        // the dead link's registrations go before the new connection's are made
+        let lost = link.take().is_some();
         let uri = self.spec.uri.as_deref().ok_or_else(|| {
             DriverError::Invalid(format!("host {} has no libvirt URI", self.spec.host_id))
         })?;
-        let c = Arc::new(Connect::open(Some(uri)).map_err(|e| lv(uri, e))?);
-        *conn = Some(c.clone());
-        Ok(c)
+        let l = events::Link::open(&self.spec.host_id, uri, gen)?;
+        let (conn, evented) = (l.conn.clone(), l.evented());
+        *link = Some(l);
+        tracing::info!(host_id = %self.spec.host_id, uri, replaces_lost = lost, evented, "libvirt: connection open");
+        events::bump(gen);
+        Ok(conn)
+    }
+
+    /// Forgets a connection found dead, so the next call reconnects.
+    fn drop_link(&self, gen: &events::Generation) {
+        if lock(&self.link).take().is_some() {
+            events::bump(gen);
+        }
+    }
+
+    /// True while the host's connection is up and reports lifecycle events. Never waits: a
+    /// link being opened (which can take a TCP timeout) counts as not evented.
+    fn evented(&self) -> bool {
+        match self.link.try_lock() {
+            Ok(l) => l.as_ref().is_some_and(events::Link::evented),
+            Err(std::sync::TryLockError::Poisoned(p)) => {
+                p.into_inner().as_ref().is_some_and(events::Link::evented)
+            }
+            Err(std::sync::TryLockError::WouldBlock) => false,
+        }
+    }
+
+    /// True when the host has no working connection: never reached, or lost since.
+    fn down(&self) -> bool {
+        lock(&self.link)
+            .as_ref()
+            .is_none_or(|l| l.dead.load(Ordering::SeqCst))
+    }
+}
+
+/// Opens the connections of hosts that are down in the background, so events resume without
+/// waiting for a call (meanwhile the reconciler polls: `state_generation` is None); ends with
+/// the driver (when `hosts` can no longer be upgraded).
+fn reconnect_thread(hosts: Weak<Hosts>, gen: events::Generation) {
+    let spawned = std::thread::Builder::new()
+        .name("libvirt-reconnect".into())
+        .spawn(move || loop {
+            std::thread::sleep(RECONNECT_EVERY);
+            let Some(hosts) = hosts.upgrade() else { return };
+            let down: Vec<Arc<Host>> = lock(&hosts).values().filter(|h| h.down()).cloned().collect();
+            drop(hosts);
+            for h in down {
+                if let Err(e) = h.connect(&gen) {
+                    tracing::debug!(host_id = %h.spec.host_id, error = %e, "libvirt: still unreachable");
+                }
+            }
+        });
+    if let Err(e) = spawned {
+        tracing::warn!(error = %e, "libvirt: no reconnect thread; calls reconnect");
     }
 }

@@ -7,7 +7,7 @@ use super::{lock, lv, storage, xml, LibvirtDriver, Record};
 use crate::checks::{capacity, check_image, image_key, invalid};
 use crate::driver::{
     image_in_use, ConsoleStream, DiskImage, DriverError, HostSpec, HostStats, HostUsage,
-    Hypervisor, PowerState, ShutdownOutcome, VmInfo, VmShape, VmSpec, VmStats,
+    Hypervisor, PowerState, ShutdownOutcome, SpiceDisplay, VmInfo, VmShape, VmSpec, VmStats,
 };
 use crate::qemu::disk;
 use crate::uri::vnc_address;
@@ -15,6 +15,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use tokio::sync::watch;
 use virt::sys;
 
 /// How often a shutdown checks whether the guest has powered off.
@@ -258,17 +259,27 @@ impl Hypervisor for LibvirtDriver {
         {
             let mut hosts = lock(&self.hosts);
             // the open connection is kept unless the URI changed
-            let conn = match hosts.get(&id) {
-                Some(h) if h.spec.uri.as_deref() == Some(uri.as_str()) => lock(&h.conn).clone(),
+            let link = match hosts.get(&id) {
+                Some(h) if h.spec.uri.as_deref() == Some(uri.as_str()) => lock(&h.link).take(),
                 _ => None,
             };
-            let conn = std::sync::Mutex::new(conn);
-            hosts.insert(id.clone(), Arc::new(super::Host { spec: host, conn }));
+            let link = std::sync::Mutex::new(link);
+            hosts.insert(id.clone(), Arc::new(super::Host { spec: host, link }));
         }
         if let Err(e) = self.adopt(&id).await {
             tracing::warn!(host_id = %id, uri, error = %e, "libvirt: host not reachable now");
         }
         Ok(())
+    }
+
+    /// Moved by lifecycle events; None while a host's events are not coming (it is polled).
+    fn state_generation(&self) -> Option<u64> {
+        self.generation()
+    }
+
+    /// The generation's channel: the reconciler wakes on every event.
+    fn state_watch(&self) -> Option<watch::Receiver<u64>> {
+        Some(self.gen.subscribe())
     }
 
     async fn define(&self, spec: &VmSpec) -> Result<VmInfo, DriverError> {
@@ -684,19 +695,64 @@ impl Hypervisor for LibvirtDriver {
             .await?;
         let (port, listen) = xml::vnc(&live)
             .ok_or_else(|| DriverError::Io(format!("vm {vm}: the domain has no VNC display")))?;
-        let uri = self.uri(&info.spec.host_id)?;
-        let addr = vnc_address(&uri, listen.as_deref());
-        if addr.starts_with("127.")
-            && !(uri.starts_with("qemu:///") || uri.contains("://localhost"))
-        {
-            return Err(DriverError::Io(format!(
-                "vm {vm}: VNC listens on the loopback of remote host {uri}; set vnc_listen in its qemu.conf"
-            )));
-        }
+        let addr = self.display_address(vm, &info.spec.host_id, listen.as_deref())?;
         let stream = tokio::net::TcpStream::connect((addr.as_str(), port))
             .await
             .map_err(|e| DriverError::Io(format!("vm {vm}: VNC at {addr}:{port}: {e}")))?;
         Ok(Box::new(stream))
+    }
+
+    /// Sets the SPICE password of a ticket on the live domain (`virDomainUpdateDeviceFlags`
+    /// of its graphics with `passwdValidTo`: QEMU's set_password and expire_password).
+    async fn spice_ticket(
+        &self,
+        vm: &str,
+        password: &str,
+        valid_to: &str,
+    ) -> Result<Option<SpiceDisplay>, DriverError> {
+        let info = self.current(vm).await?;
+        if info.power != PowerState::Running {
+            return Err(invalid(&info, "console", "Running"));
+        }
+        let (id, pw, until) = (vm.to_string(), password.to_string(), valid_to.to_string());
+        let live = self
+            .with_conn(&info.spec.host_id, move |c| {
+                let d = dom::get(c, &id)?;
+                let live = d.xml_desc(0).map_err(|e| lv("domain xml", e))?;
+                if let Some(update) = xml::spice_password_update(&live, &pw, &until) {
+                    d.update_device_flags(&update, sys::VIR_DOMAIN_AFFECT_LIVE)
+                        .map_err(|e| lv("set the SPICE password", e))?;
+                }
+                Ok(live)
+            })
+            .await?;
+        let Some((port, listen)) = xml::spice(&live) else {
+            return Ok(None);
+        };
+        let host = self.display_address(vm, &info.spec.host_id, listen.as_deref())?;
+        Ok(Some(SpiceDisplay { host, port }))
+    }
+}
+
+impl LibvirtDriver {
+    /// The address a client reaches a display at: its listen address, the URI's host for a
+    /// listen on every address; a loopback listen on a remote host is refused (unreachable).
+    fn display_address(
+        &self,
+        vm: &str,
+        host_id: &str,
+        listen: Option<&str>,
+    ) -> Result<String, DriverError> {
+        let uri = self.uri(host_id)?;
+        let addr = vnc_address(&uri, listen);
+        if addr.starts_with("127.")
+            && !(uri.starts_with("qemu:///") || uri.contains("://localhost"))
+        {
+            return Err(DriverError::Io(format!(
+                "vm {vm}: its display listens on the loopback of remote host {uri}; set vnc_listen / spice_listen in its qemu.conf"
+            )));
+        }
+        Ok(addr)
     }
 }
 

@@ -15,6 +15,11 @@ pub(crate) fn domain_name(vm: &str) -> String {
     format!("deskd-{vm}")
 }
 
+/// The VM a domain name stands for, when it is one of deskd's (`deskd-<vm_id>`).
+pub(crate) fn vm_of_domain(name: &str) -> Option<&str> {
+    name.strip_prefix("deskd-").filter(|vm| !vm.is_empty())
+}
+
 pub(crate) fn system_volume(vm: &str) -> String {
     format!("{vm}-system.qcow2")
 }
@@ -85,12 +90,15 @@ pub(crate) fn parse_metadata(element: &str) -> Option<Record> {
 /// disk (a linked clone) and the data disk as volumes of `pool`, the desk's NIC on its deskd
 /// network, a file serial console in `serial_dir`, VNC (address from the host's qemu.conf
 /// `vnc_listen`), the video model, a balloon reporting every 2 s, and deskd's metadata.
+/// A QXL desk also gets a SPICE display (address from qemu.conf `spice_listen`) locked by
+/// `spice_password` until a console ticket sets one a client is given.
 pub(crate) fn domain(
     rec: &Record,
     domain_type: &str,
     pool: &str,
     serial_dir: &str,
     video: &str,
+    spice_password: &str,
 ) -> Result<String, DriverError> {
     let s = &rec.spec;
     let mut x = String::new();
@@ -135,6 +143,12 @@ pub(crate) fn domain(
         esc(&domain_name(&s.vm_id))
     ));
     x.push_str("    <graphics type='vnc' port='-1' autoport='yes'/>\n");
+    if wants_spice(video) {
+        x.push_str(&format!(
+            "    <graphics type='spice' autoport='yes' passwd='{}'/>\n",
+            esc(spice_password)
+        ));
+    }
     x.push_str(&format!(
         "    <video><model type='{}'/></video>\n",
         esc(video)
@@ -230,12 +244,70 @@ pub(crate) fn dhcp_entry(network_xml: &str, mac: &str) -> Option<String> {
         .and_then(|h| attr(h, "ip"))
 }
 
+/// True when a VM with this video model (as the host has it: QXL falls back to VGA on a
+/// QEMU without the SPICE modules) gets a SPICE display: QXL is SPICE's own adapter (the
+/// document's `vgpu_type` example), whose guests and clients expect SPICE.
+pub(crate) fn wants_spice(video: &str) -> bool {
+    video == "qxl"
+}
+
 /// The live VNC port and listen address of a running domain's XML.
 pub(crate) fn vnc(domain_xml: &str) -> Option<(u16, Option<String>)> {
+    graphics(domain_xml, "vnc")
+}
+
+/// The live SPICE port and listen address of a running domain's XML.
+pub(crate) fn spice(domain_xml: &str) -> Option<(u16, Option<String>)> {
+    graphics(domain_xml, "spice")
+}
+
+/// The live `<graphics type='spice'>` element, with a password valid until `valid_to`
+/// (UTC, `YYYY-MM-DDTHH:MM:SS`) added: the device update that sets a ticket's password
+/// (libvirt refuses an update that changes the ports or listen addresses, so they are kept).
+pub(crate) fn spice_password_update(
+    domain_xml: &str,
+    password: &str,
+    valid_to: &str,
+) -> Option<String> {
+    let start = domain_xml.find("<graphics type='spice'")?;
+    let rest = &domain_xml[start..];
+    let head_end = rest.find('>')?;
+    let self_closing = rest[..head_end].ends_with('/');
+    let end = if self_closing {
+        head_end + 1
+    } else {
+        rest.find("</graphics>")? + "</graphics>".len()
+    };
+    let element = &rest[..end];
+    let auth = format!(
+        " passwd='{}' passwdValidTo='{}' connected='keep'",
+        esc(password),
+        esc(valid_to)
+    );
+    let cleaned = strip_attr(&strip_attr(element, "passwd"), "passwdValidTo");
+    Some(cleaned.replacen("<graphics", &format!("<graphics{auth}"), 1))
+}
+
+/// `element` without the attribute `name='…'` of its first tag.
+fn strip_attr(element: &str, name: &str) -> String {
+    let key = format!(" {name}='");
+    let head = element.split('>').next().unwrap_or_default();
+    match head.find(&key) {
+        Some(i) => {
+            let after = &element[i + key.len()..];
+            let close = after.find('\'').map_or(after.len(), |j| j + 1);
+            format!("{}{}", &element[..i], &after[close..])
+        }
+        None => element.to_string(),
+    }
+}
+
+/// The live port and listen address of the domain's graphics of type `kind`.
+fn graphics(domain_xml: &str, kind: &str) -> Option<(u16, Option<String>)> {
     let g = domain_xml
         .split("<graphics ")
         .skip(1)
-        .find(|g| attr(g, "type").as_deref() == Some("vnc"))?;
+        .find(|g| attr(g, "type").as_deref() == Some(kind))?;
     let tag = g.split('>').next()?;
     let port: u16 = attr(tag, "port")?.parse().ok()?;
     let listen = attr(tag, "listen").or_else(|| {
@@ -331,7 +403,21 @@ mod tests {
             disk_generation: 3,
             crash_acked: false,
         };
-        let x = domain(&rec, "qemu", "deskd", "/var/log/libvirt/qemu", "qxl").unwrap();
+        let x = domain(
+            &rec,
+            "qemu",
+            "deskd",
+            "/var/log/libvirt/qemu",
+            "qxl",
+            "pw<'",
+        )
+        .unwrap();
+        assert!(
+            x.contains("<graphics type='spice' autoport='yes' passwd='pw&lt;&apos;'/>"),
+            "{x}"
+        );
+        let vga = domain(&rec, "qemu", "deskd", "/var/log/libvirt/qemu", "vga", "pw").unwrap();
+        assert!(!vga.contains("spice"), "{vga}");
         assert!(x.contains("<domain type='qemu'>"));
         assert!(x.contains("<name>deskd-0b9e4f7a-1c2d-4e5f-8a9b-0c1d2e3f4a5b</name>"));
         assert!(x.contains("<uuid>0b9e4f7a-1c2d-4e5f-8a9b-0c1d2e3f4a5b</uuid>"));
@@ -361,6 +447,7 @@ mod tests {
             "p",
             "/l",
             "vga",
+            "pw",
         )
         .unwrap();
         assert!(!x.contains("vdb") && !x.contains("<interface"));
@@ -388,6 +475,30 @@ mod tests {
         let y = "<graphics type='vnc' port='5900' autoport='yes'>\n<listen type='address' address='0.0.0.0'/></graphics>";
         assert_eq!(vnc(y), Some((5900, Some("0.0.0.0".into()))));
         assert_eq!(vnc("<graphics type='spice' port='5900'/>"), None);
+        assert_eq!(
+            spice("<graphics type='vnc' port='5900'/><graphics type='spice' port='5901' listen='10.1.0.11'/>"),
+            Some((5901, Some("10.1.0.11".into())))
+        );
+    }
+
+    #[test]
+    fn spice_password_update_keeps_ports_and_listens() {
+        let live = "<devices><graphics type='spice' port='5901' autoport='yes' listen='10.1.0.11' passwd='old'>\n<listen type='address' address='10.1.0.11'/>\n</graphics><video/></devices>";
+        let up = spice_password_update(live, "new", "2026-12-07T23:59:00").unwrap();
+        assert_eq!(
+            up,
+            "<graphics passwd='new' passwdValidTo='2026-12-07T23:59:00' connected='keep' type='spice' port='5901' autoport='yes' listen='10.1.0.11'>\n<listen type='address' address='10.1.0.11'/>\n</graphics>"
+        );
+        let short =
+            spice_password_update("<graphics type='spice' port='5902'/>", "p", "t").unwrap();
+        assert_eq!(
+            short,
+            "<graphics passwd='p' passwdValidTo='t' connected='keep' type='spice' port='5902'/>"
+        );
+        assert_eq!(
+            spice_password_update("<graphics type='vnc'/>", "p", "t"),
+            None
+        );
     }
 
     #[test]

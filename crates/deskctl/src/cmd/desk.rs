@@ -388,6 +388,12 @@ pub fn run(ctx: &mut Ctx, cmd: DeskCmd) -> Outcome {
                     "one-time ticket, valid until epoch ms {}; subprotocol `binary`, RFB inside",
                     t.expire_time
                 );
+                if let Some(s) = &t.spice {
+                    eprintln!(
+                        "SPICE: spice://{}:{} password {} (until the same time)",
+                        s.host, s.port, s.password
+                    );
+                }
                 Ok(())
             } else {
                 output::one(&t, ctx.format)

@@ -27,7 +27,7 @@ use deskd_compute::{ConsoleStream, DriverError};
 use deskd_domain::enums::DeskState;
 use deskd_domain::error::{Error, Missing};
 use deskd_domain::model::now_ms;
-use deskd_wire::desk::{ConsoleTicket, DeskActionRequest};
+use deskd_wire::desk::{ConsoleTicket, DeskActionRequest, SpiceEndpoint};
 use deskd_wire::envelope::Reply;
 use futures::{SinkExt, StreamExt};
 use rand::RngCore;
@@ -136,13 +136,45 @@ pub async fn ticket(
     }
     let (ticket, ttl) = app.consoles.issue(&desk.id);
     let ttl_ms = i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX);
-    tracing::info!(desk = %desk.id, "console ticket issued");
+    let expire_time = now_ms().saturating_add(ttl_ms);
+    let spice = spice(&app, &desk.id, expire_time).await?;
+    tracing::info!(desk = %desk.id, spice = spice.is_some(), "console ticket issued");
     Ok(Json(Reply::data(ConsoleTicket {
         websocket_path: format!("{WEBSOCKET_PATH}?ticket={ticket}"),
         ticket,
-        expire_time: now_ms().saturating_add(ttl_ms),
+        expire_time,
+        protocol: "vnc".into(),
+        spice,
         desk_id: desk.id,
     })))
+}
+
+/// The desk's SPICE display, opened to a fresh password until the ticket expires (the driver
+/// sets it on the live domain); None when the desk has none.
+async fn spice(
+    app: &AppState,
+    desk_id: &str,
+    expire_time: i64,
+) -> Result<Option<SpiceEndpoint>, Error> {
+    let mut bytes = [0u8; 16];
+    rand::thread_rng().fill_bytes(&mut bytes);
+    let password = hex::encode(bytes);
+    // libvirt's passwdValidTo: UTC to the second, without the zone
+    let valid_to: String = deskd_metrics::rules::rfc3339(expire_time)
+        .chars()
+        .take(19)
+        .collect();
+    let display = app
+        .driver
+        .spice_ticket(desk_id, &password, &valid_to)
+        .await
+        .map_err(|e| driver_refusal(desk_id, e))?;
+    Ok(display.map(|d| SpiceEndpoint {
+        protocol: "spice".into(),
+        host: d.host,
+        port: d.port,
+        password,
+    }))
 }
 
 /// The query string of the websocket.

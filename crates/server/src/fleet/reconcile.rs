@@ -128,6 +128,13 @@ async fn apply<S: ReconcileStore + ?Sized>(
             },
             Some(d),
         ) => {
+            // the pass listed the VMs before it read the desks: a task that finished in
+            // between (a start whose domain was still starting up) must not be undone by an
+            // observation older than its result, so the VM is asked again
+            let now = driver.info(r.vm_id()).await.map_err(driver_err)?;
+            if now.is_none_or(|i| i.power != *observed) {
+                return Ok(false);
+            }
             let to = observed_state(*observed);
             let why = reason
                 .clone()
@@ -178,7 +185,13 @@ impl Quiet {
         self.skipped = 0;
     }
 }
-/// Runs [`reconcile_once`] every `interval` until shutdown.
+/// How long a pass woken by the driver waits for the rest of a burst of events (a start
+/// reports STARTED then RESUMED), so one pass records them all.
+const EVENT_SETTLE: Duration = Duration::from_millis(250);
+
+/// Runs [`reconcile_once`] every `interval` until shutdown, and as soon as the driver reports
+/// a state change of its own ([`Hypervisor::state_watch`]): a guest that powered itself off
+/// reads CLOSE at once, however long the interval.
 pub async fn run<S: ReconcileStore + ?Sized>(
     store: Arc<S>,
     driver: Arc<dyn Hypervisor>,
@@ -186,8 +199,13 @@ pub async fn run<S: ReconcileStore + ?Sized>(
     mut shutdown: watch::Receiver<bool>,
 ) {
     let mut quiet = Quiet::default();
+    let mut moved = driver.state_watch();
     while !*shutdown.borrow() {
-        // read before the pass, so a change made during it brings the next pass
+        // marked seen before the pass, so a change made during it brings the next pass
+        if let Some(rx) = moved.as_mut() {
+            rx.borrow_and_update();
+        }
+        // read before the pass, for the same reason
         let seen = (store.desk_generation(), driver.state_generation());
         if quiet.may_skip(seen) {
             tracing::debug!("reconciliation skipped: nothing changed");
@@ -203,9 +221,23 @@ pub async fn run<S: ReconcileStore + ?Sized>(
         }
         tokio::select! {
             _ = tokio::time::sleep(interval) => {}
+            _ = changed(&mut moved) => {
+                tracing::debug!("the driver reported a state change");
+                tokio::time::sleep(EVENT_SETTLE).await;
+            }
             _ = shutdown.changed() => {}
         }
     }
+}
+
+/// Resolves when the driver's channel moves; never without one (or once its sender is gone).
+async fn changed(rx: &mut Option<watch::Receiver<u64>>) {
+    if let Some(r) = rx {
+        if r.changed().await.is_ok() {
+            return;
+        }
+    }
+    std::future::pending().await
 }
 
 #[cfg(test)]
@@ -229,5 +261,36 @@ mod quiet_tests {
         assert!(!q.may_skip((1, Some(8))), "a driver change");
         q.passed((1, None));
         assert!(!q.may_skip((1, None)), "a driver that cannot tell");
+    }
+}
+
+#[cfg(test)]
+mod watch_tests {
+    use super::changed;
+    use futures::FutureExt;
+    use tokio::sync::watch;
+
+    #[tokio::test]
+    async fn wakes_on_a_change_and_never_without_a_channel() {
+        let (tx, rx) = watch::channel(0u64);
+        let mut moved = Some(rx);
+        tx.send_modify(|g| *g += 1);
+        assert!(
+            changed(&mut moved).now_or_never().is_some(),
+            "a change wakes"
+        );
+        assert!(
+            changed(&mut moved).now_or_never().is_none(),
+            "seen: no wake until the next change"
+        );
+        drop(tx);
+        assert!(
+            changed(&mut moved).now_or_never().is_none(),
+            "a dropped sender does not spin the loop"
+        );
+        assert!(
+            changed(&mut None).now_or_never().is_none(),
+            "no channel: only the interval wakes"
+        );
     }
 }
