@@ -345,8 +345,12 @@ impl Hypervisor for QemuDriver {
         if live.paused() {
             live.qmp.execute("cont", None).await?;
         }
-        live.qmp.execute("system_powerdown", None).await?;
-        let outcome = if live.wait_exit(grace).await {
+        // no grace is no time to shut down: a guest quick enough to halt between the ACPI
+        // request and the first look would otherwise count as graceful
+        if !grace.is_zero() {
+            live.qmp.execute("system_powerdown", None).await?;
+        }
+        let outcome = if !grace.is_zero() && live.wait_exit(grace).await {
             ShutdownOutcome::Graceful
         } else {
             self.stop_process(&live).await;
