@@ -182,7 +182,7 @@ impl FleetOrder {
     async fn poll(&self, read: &AnyPool, b: Backend, feed: &mut Feed) -> Result<bool> {
         let mut conn = read.acquire().await.map_err(crate::db::db_err)?;
         let started = Instant::now();
-        let seen = read_feed(&mut conn, b, feed.low, REBUILD_LAG).await?;
+        let seen = read_feed(&mut conn, b, feed.low).await?;
         drop(conn);
         let slow = started.elapsed() > Duration::from_millis(200);
         if seen.top - feed.low > REBUILD_LAG {
@@ -308,8 +308,9 @@ async fn window(
     })
 }
 
-/// Reads the feed past `after`, at most about `most` rows.
-async fn read_feed(conn: &mut AnyConnection, b: Backend, after: i64, most: i64) -> Result<Seen> {
+/// Reads the feed past `after`, at most about [`REBUILD_LAG`] rows (an index further behind is
+/// loaded afresh).
+async fn read_feed(conn: &mut AnyConnection, b: Backend, after: i64) -> Result<Seen> {
     let snapshot = match b {
         Backend::Sqlite => "CAST(9223372036854775807 AS BIGINT) AS xmin, CAST(0 AS BIGINT) AS xmax",
         Backend::Postgres => {
@@ -317,12 +318,7 @@ async fn read_feed(conn: &mut AnyConnection, b: Backend, after: i64, most: i64) 
              CAST(CAST(pg_snapshot_xmax(pg_current_snapshot()) AS TEXT) AS BIGINT) AS xmax"
         }
     };
-    let mut seen = Seen {
-        rows: Vec::new(),
-        top: after,
-        xmin: i64::MAX,
-        xmax: 0,
-    };
+    let mut seen = Seen::nothing(after);
     let mut cursor = after;
     loop {
         let sql = format!(
@@ -346,7 +342,7 @@ async fn read_feed(conn: &mut AnyConnection, b: Backend, after: i64, most: i64) 
             }
         }
         match seen.rows.last() {
-            Some((last, _)) if n == BATCH as usize && (seen.rows.len() as i64) < most => {
+            Some((last, _)) if n == BATCH as usize && (seen.rows.len() as i64) < REBUILD_LAG => {
                 cursor = *last
             }
             _ => return Ok(seen),

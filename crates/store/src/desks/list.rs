@@ -50,13 +50,12 @@ const TALLIED: [&str; 6] = [
     "d.network_id",
 ];
 
-/// What a page needs besides the query: the desk-list totals and the order index, and this
-/// process's desk generation (see [`FleetOrder::refresh`]).
+/// What a page needs besides the query: the desk-list totals (whose generation is this
+/// process's desk generation, see [`FleetOrder::refresh`]) and the order index.
 pub(super) struct Lists<'a> {
     pub counts: &'a paging::CountCache,
     pub order: &'a std::sync::Arc<FleetOrder>,
     pub feed: &'a AnyPool,
-    pub generation: u64,
 }
 
 /// 6.1.2: one page of desks. A page in one order (any single sort field) of the whole fleet or
@@ -75,7 +74,7 @@ pub(super) async fn page(
     let position = match by_position(q) {
         Some(p) => lists
             .order
-            .refresh(lists.feed, b, lists.generation)
+            .refresh(lists.feed, b, lists.counts.generation())
             .await?
             .then_some(p),
         None => None,

@@ -83,7 +83,6 @@ impl DeskStore for SqlStore {
             counts: &self.desk_counts,
             order: &self.desk_order,
             feed: &self.feed,
-            generation: self.desk_counts.generation(),
         };
         list::page(&self.read, self.backend, q, lists).await
     }
